@@ -1,0 +1,123 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Layers (DESIGN.md §4); arrows point down only:
+//   executables → P2PServer / P2PClient → Mailbox, RaftStorage, Transport
+//   Mailbox, RaftStorage → LMDB → CLMDB
+//   RaftStorage → Raft (pure: no NIO, no LMDB, no clocks)
+//   Transport → WireCodec (NIOCore only) → P2PCore
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "p2pcore",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "P2PServer", targets: ["P2PServer"]),
+        .library(name: "P2PClient", targets: ["P2PClient"]),
+        .library(name: "LMDB", targets: ["LMDB"]),
+        .library(name: "Raft", targets: ["Raft"]),
+        .executable(name: "p2pcore-server", targets: ["P2PServerMain"]),
+        .executable(name: "mailbox-admin", targets: ["MailboxAdmin"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        // MARK: Infra
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: strict),
+        .target(
+            name: "P2PCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "WireCodec",
+            dependencies: ["P2PCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Transport",
+            dependencies: [
+                "P2PCore", "WireCodec",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Domain
+        .target(
+            name: "Raft",
+            dependencies: [
+                "P2PCore",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "RaftStorage", dependencies: ["Raft", "LMDB", "P2PCore"], swiftSettings: strict),
+        .target(name: "Mailbox", dependencies: ["LMDB", "P2PCore"], swiftSettings: strict),
+
+        // MARK: Runtimes
+        .target(
+            name: "P2PServer",
+            dependencies: [
+                "P2PCore", "Raft", "RaftStorage", "Mailbox", "Transport", "WireCodec", "LMDB",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "P2PClient",
+            dependencies: [
+                "P2PCore", "Transport", "WireCodec",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "P2PServerMain",
+            dependencies: [
+                "P2PServer", "P2PCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "MailboxAdmin",
+            dependencies: [
+                "P2PCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "LMDBBench",
+            dependencies: ["LMDB", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Benchmarks/LMDBBench",
+            swiftSettings: strict
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strict),
+        .testTarget(name: "P2PCoreTests", dependencies: ["P2PCore"], swiftSettings: strict),
+    ]
+)

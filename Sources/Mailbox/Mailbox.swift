@@ -1,0 +1,2 @@
+// Mailbox: see DESIGN.md §4.
+import P2PCore

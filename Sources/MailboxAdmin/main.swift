@@ -1,0 +1,1 @@
+print("mailbox-admin: not yet implemented")

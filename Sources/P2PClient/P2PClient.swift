@@ -1,0 +1,2 @@
+// P2PClient: see DESIGN.md §4.
+import P2PCore

@@ -1,0 +1,48 @@
+import Foundation
+
+/// The unique, permanent identity of a node (server or client) in a p2pcore system.
+///
+/// Applications address each other only by `NodeID`; IP addresses, ports and roles stay hidden.
+/// A node keeps its id across restarts (see ``IdentityStore``).
+public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
+    /// The UUID behind the id.
+    public let uuid: UUID
+
+    /// Wraps an existing UUID.
+    public init(_ uuid: UUID) {
+        self.uuid = uuid
+    }
+
+    /// A fresh random id.
+    public static func random() -> NodeID {
+        NodeID(UUID())
+    }
+
+    /// Parses the canonical textual form (`E621E1F8-C36C-495A-93FC-0C247A3E6E5F`); `nil` if malformed.
+    public init?(uuidString: String) {
+        guard let uuid = UUID(uuidString: uuidString) else { return nil }
+        self.uuid = uuid
+    }
+
+    /// Builds an id from its 16-byte binary form; `nil` unless exactly 16 bytes are given.
+    public init?(bytes: some Collection<UInt8>) {
+        guard bytes.count == 16 else { return nil }
+        let b = Array(bytes)
+        self.uuid = UUID(uuid: (
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+            b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]
+        ))
+    }
+
+    /// The 16-byte binary form, as carried in frames and storage keys.
+    public var bytes: [UInt8] {
+        withUnsafeBytes(of: uuid.uuid) { Array($0) }
+    }
+
+    public var description: String { uuid.uuidString }
+
+    /// Orders ids by their binary form, so that every node sorts a set of ids the same way.
+    public static func < (lhs: NodeID, rhs: NodeID) -> Bool {
+        lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
+    }
+}

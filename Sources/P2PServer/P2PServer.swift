@@ -1,0 +1,2 @@
+// P2PServer: see DESIGN.md §4.
+import P2PCore

@@ -1,0 +1,1 @@
+print("p2pcore-server: not yet implemented")

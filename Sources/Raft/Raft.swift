@@ -1,0 +1,2 @@
+// Raft: see DESIGN.md §4.
+import P2PCore

@@ -1,0 +1,2 @@
+// RaftStorage: see DESIGN.md §4.
+import P2PCore

@@ -1,0 +1,2 @@
+// Transport: see DESIGN.md §4.
+import P2PCore

@@ -1,0 +1,2 @@
+// WireCodec: see DESIGN.md §4.
+import P2PCore
