@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "Raft", targets: ["Raft"]),
         .executable(name: "p2pcore-server", targets: ["P2PServerMain"]),
         .executable(name: "mailbox-admin", targets: ["MailboxAdmin"]),
+        .executable(name: "lmdb-bench", targets: ["LMDBBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -111,7 +112,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "LMDBBench",
-            dependencies: ["LMDB", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["LMDB", "CLMDB", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Benchmarks/LMDBBench",
             swiftSettings: strict
         ),
