@@ -1,1 +1,0 @@
-print("mailbox-admin: not yet implemented")

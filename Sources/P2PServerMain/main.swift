@@ -1,1 +1,0 @@
-print("p2pcore-server: not yet implemented")
