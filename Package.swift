@@ -70,7 +70,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "RaftStorage", dependencies: ["Raft", "LMDB", "P2PCore"], swiftSettings: strict),
-        .target(name: "Mailbox", dependencies: ["LMDB", "P2PCore"], swiftSettings: strict),
+        .target(
+            name: "Mailbox",
+            dependencies: ["LMDB", "P2PCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
 
         // MARK: Runtimes
         .target(
@@ -121,5 +125,6 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strict),
         .testTarget(name: "P2PCoreTests", dependencies: ["P2PCore"], swiftSettings: strict),
+        .testTarget(name: "MailboxTests", dependencies: ["Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
     ]
 )

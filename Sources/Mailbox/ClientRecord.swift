@@ -1,0 +1,70 @@
+import P2PCore
+
+/// What the cluster knows about one client, replicated through Raft.
+public struct ClientRecord: Equatable, Sendable {
+    public let id: NodeID
+    /// The client's Ed25519 public key: the id is bound to it at first registration.
+    public var publicKey: [UInt8]
+    /// Addresses the client reported on its own interfaces (`host:port`).
+    public var lanAddresses: [String]
+    /// Addresses servers observed the client's traffic coming from (its NAT mappings).
+    public var wanAddresses: [String]
+    /// The address and port the client listens on for direct links.
+    public var listenAddress: String
+    public var listenPort: UInt16
+    /// Servers the client is attached to right now.
+    public var attachedServers: [NodeID]
+    /// Last attach or detach, milliseconds since 1970.
+    public var lastSeenMillis: UInt64
+    /// Messages and bytes this client sent through the relay (mailboxes).
+    public var relayedMessages: UInt64
+    public var relayedBytes: UInt64
+
+    public init(
+        id: NodeID, publicKey: [UInt8], lanAddresses: [String] = [], wanAddresses: [String] = [],
+        listenAddress: String = "", listenPort: UInt16 = 0, attachedServers: [NodeID] = [],
+        lastSeenMillis: UInt64 = 0, relayedMessages: UInt64 = 0, relayedBytes: UInt64 = 0
+    ) {
+        self.id = id
+        self.publicKey = publicKey
+        self.lanAddresses = lanAddresses
+        self.wanAddresses = wanAddresses
+        self.listenAddress = listenAddress
+        self.listenPort = listenPort
+        self.attachedServers = attachedServers
+        self.lastSeenMillis = lastSeenMillis
+        self.relayedMessages = relayedMessages
+        self.relayedBytes = relayedBytes
+    }
+
+    /// Whether any server has the client attached.
+    public var isOnline: Bool { !attachedServers.isEmpty }
+
+    func encode(into writer: inout ByteWriter) {
+        writer.write(id)
+        writer.write(lengthPrefixed: publicKey)
+        writer.write(array: lanAddresses) { $0.write($1) }
+        writer.write(array: wanAddresses) { $0.write($1) }
+        writer.write(listenAddress)
+        writer.write(listenPort)
+        writer.write(array: attachedServers) { $0.write($1) }
+        writer.write(lastSeenMillis)
+        writer.write(relayedMessages)
+        writer.write(relayedBytes)
+    }
+
+    static func decode(from reader: inout ByteReader) throws(DecodingError) -> ClientRecord {
+        ClientRecord(
+            id: try reader.readNodeID("client.id"),
+            publicKey: try reader.readLengthPrefixed("client.publicKey"),
+            lanAddresses: try reader.readArray("client.lan", limit: 64) { r throws(DecodingError) in try r.readString("client.lan") },
+            wanAddresses: try reader.readArray("client.wan", limit: 64) { r throws(DecodingError) in try r.readString("client.wan") },
+            listenAddress: try reader.readString("client.listenAddress"),
+            listenPort: try reader.readUInt16("client.listenPort"),
+            attachedServers: try reader.readArray("client.servers", limit: 1024) { r throws(DecodingError) in try r.readNodeID("client.server") },
+            lastSeenMillis: try reader.readUInt64("client.lastSeen"),
+            relayedMessages: try reader.readUInt64("client.relayedMessages"),
+            relayedBytes: try reader.readUInt64("client.relayedBytes")
+        )
+    }
+}

@@ -1,2 +1,0 @@
-// Mailbox: see DESIGN.md §4.
-import P2PCore

@@ -1,0 +1,102 @@
+import P2PCore
+
+/// A change to the replicated mailbox state: the payload of a Raft log entry.
+public enum MailboxCommand: Equatable, Sendable {
+    /// Registers a client or updates its addresses; binds the id to `publicKey` the first time.
+    case register(ClientRecord)
+    /// `client` attached to (or detached from) `server`, at `atMillis`.
+    case attach(client: NodeID, server: NodeID, observedAddress: String?, atMillis: UInt64)
+    case detach(client: NodeID, server: NodeID, atMillis: UInt64)
+    /// Accepts a message into its recipient's mailbox.
+    case enqueue(MailMessage)
+    /// The recipient's application received the message: remove it, remember it as delivered.
+    case acknowledge(recipient: NodeID, id: MessageID)
+    /// Operator actions.
+    case purge(recipient: NodeID)
+    case delete(recipient: NodeID, id: MessageID)
+    /// A server left the cluster: detach every client from it.
+    case forgetServer(NodeID)
+
+    private enum Tag: UInt8 {
+        case register = 1, attach, detach, enqueue, acknowledge, purge, delete, forgetServer
+    }
+
+    /// The command's binary form (versioned), as stored in the Raft log.
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(UInt8(1))  // format version
+        switch self {
+        case .register(let record):
+            writer.write(Tag.register.rawValue)
+            record.encode(into: &writer)
+        case .attach(let client, let server, let observed, let at):
+            writer.write(Tag.attach.rawValue)
+            writer.write(client)
+            writer.write(server)
+            writer.write(optional: observed) { $0.write($1) }
+            writer.write(at)
+        case .detach(let client, let server, let at):
+            writer.write(Tag.detach.rawValue)
+            writer.write(client)
+            writer.write(server)
+            writer.write(at)
+        case .enqueue(let message):
+            writer.write(Tag.enqueue.rawValue)
+            message.encode(into: &writer)
+        case .acknowledge(let recipient, let id):
+            writer.write(Tag.acknowledge.rawValue)
+            writer.write(recipient)
+            writer.write(id.sender)
+            writer.write(id.sequence)
+        case .purge(let recipient):
+            writer.write(Tag.purge.rawValue)
+            writer.write(recipient)
+        case .delete(let recipient, let id):
+            writer.write(Tag.delete.rawValue)
+            writer.write(recipient)
+            writer.write(id.sender)
+            writer.write(id.sequence)
+        case .forgetServer(let server):
+            writer.write(Tag.forgetServer.rawValue)
+            writer.write(server)
+        }
+        return writer.bytes
+    }
+
+    /// Decodes a command; malformed bytes are a ``DecodingError``, never a trap.
+    public init(decoding bytes: [UInt8]) throws(DecodingError) {
+        var reader = ByteReader(bytes)
+        let version = try reader.readUInt8("command.version")
+        guard version == 1 else { throw .malformed(field: "command.version", reason: "unsupported version \(version)") }
+        let rawTag = try reader.readUInt8("command.tag")
+        guard let tag = Tag(rawValue: rawTag) else { throw .malformed(field: "command.tag", reason: "unknown tag \(rawTag)") }
+        switch tag {
+        case .register:
+            self = .register(try ClientRecord.decode(from: &reader))
+        case .attach:
+            self = .attach(
+                client: try reader.readNodeID("attach.client"), server: try reader.readNodeID("attach.server"),
+                observedAddress: try reader.readOptional("attach.observed") { r throws(DecodingError) in try r.readString("attach.observed") },
+                atMillis: try reader.readUInt64("attach.at")
+            )
+        case .detach:
+            self = .detach(
+                client: try reader.readNodeID("detach.client"), server: try reader.readNodeID("detach.server"),
+                atMillis: try reader.readUInt64("detach.at")
+            )
+        case .enqueue:
+            self = .enqueue(try MailMessage.decode(from: &reader))
+        case .acknowledge:
+            let recipient = try reader.readNodeID("ack.recipient")
+            self = .acknowledge(recipient: recipient, id: MessageID(sender: try reader.readNodeID("ack.sender"), sequence: try reader.readUInt64("ack.sequence")))
+        case .purge:
+            self = .purge(recipient: try reader.readNodeID("purge.recipient"))
+        case .delete:
+            let recipient = try reader.readNodeID("delete.recipient")
+            self = .delete(recipient: recipient, id: MessageID(sender: try reader.readNodeID("delete.sender"), sequence: try reader.readUInt64("delete.sequence")))
+        case .forgetServer:
+            self = .forgetServer(try reader.readNodeID("forget.server"))
+        }
+        try reader.expectEnd()
+    }
+}

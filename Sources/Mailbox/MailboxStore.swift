@@ -1,0 +1,413 @@
+import Crypto
+import LMDB
+import P2PCore
+
+/// The replicated mailbox state machine, stored in LMDB.
+///
+/// Committed Raft entries are applied in order with ``apply(_:)``; each batch is one LMDB write
+/// transaction that also records the applied index, so after a crash the state and the index
+/// always agree and re-applying an entry at or below the applied index is a no-op.
+///
+/// Layout (all keys big-endian so cursors walk them in order):
+/// - `mbx.meta`      `applied` → index, term
+/// - `mbx.clients`   client id → ``ClientRecord``
+/// - `mbx.boxes`     recipient → next arrival number, message count, byte count
+/// - `mbx.messages`  recipient ‖ arrival → ``MailMessage`` (the per-client FIFO)
+/// - `mbx.index`     recipient ‖ sender ‖ sequence → arrival (dedup and acknowledge lookup)
+/// - `mbx.delivered` recipient ‖ sender → highest acknowledged sequence
+public final class MailboxStore: Sendable {
+    /// One committed log entry to apply; `command == nil` for entries that carry no mailbox
+    /// command (Raft no-ops, membership changes), which only advance the applied index.
+    public struct Entry: Sendable {
+        public let index: UInt64
+        public let term: UInt64
+        public let command: [UInt8]?
+
+        public init(index: UInt64, term: UInt64, command: [UInt8]?) {
+            self.index = index
+            self.term = term
+            self.command = command
+        }
+    }
+
+    public let limits: MailboxLimits
+    private let environment: Environment
+    private let meta: Database
+    private let clientsDB: Database
+    private let boxes: Database
+    private let messagesDB: Database
+    private let index: Database
+    private let delivered: Database
+    private static let appliedKey = Array("applied".utf8)
+
+    /// Opens (creating if needed) the mailbox databases in `environment`.
+    public init(environment: Environment, limits: MailboxLimits = .init()) throws {
+        self.environment = environment
+        self.limits = limits
+        meta = try environment.openDatabase("mbx.meta")
+        clientsDB = try environment.openDatabase("mbx.clients")
+        boxes = try environment.openDatabase("mbx.boxes")
+        messagesDB = try environment.openDatabase("mbx.messages")
+        index = try environment.openDatabase("mbx.index")
+        delivered = try environment.openDatabase("mbx.delivered")
+    }
+
+    private var stateDatabases: [Database] { [clientsDB, boxes, messagesDB, index, delivered] }
+
+    // MARK: Applying
+
+    /// Applies `entries` (in index order) in one transaction; entries at or below the applied
+    /// index are skipped. Returns one outcome per entry that was applied.
+    @discardableResult
+    public func apply(_ entries: [Entry]) throws -> [(index: UInt64, outcome: MailboxOutcome)] {
+        try environment.write { txn in
+            var (appliedIndex, appliedTerm) = try Self.readApplied(txn, meta)
+            var outcomes: [(index: UInt64, outcome: MailboxOutcome)] = []
+            for entry in entries where entry.index > appliedIndex {
+                if let bytes = entry.command {
+                    let outcome: MailboxOutcome
+                    if let command = try? MailboxCommand(decoding: bytes) {
+                        outcome = try apply(command, txn)
+                    } else {
+                        outcome = .invalidCommand
+                    }
+                    outcomes.append((entry.index, outcome))
+                }
+                appliedIndex = entry.index
+                appliedTerm = entry.term
+            }
+            var writer = ByteWriter()
+            writer.write(appliedIndex)
+            writer.write(appliedTerm)
+            try txn.put(meta, Self.appliedKey, writer.bytes)
+            return outcomes
+        }
+    }
+
+    /// The index and term of the last applied entry (0, 0 before any).
+    public func applied() throws -> (index: UInt64, term: UInt64) {
+        try environment.read { txn in try Self.readApplied(txn, meta) }
+    }
+
+    private static func readApplied(_ txn: borrowing WriteTransaction, _ meta: Database) throws -> (UInt64, UInt64) {
+        try decodeApplied(txn.get(meta, appliedKey))
+    }
+
+    private static func readApplied(_ txn: borrowing ReadTransaction, _ meta: Database) throws -> (UInt64, UInt64) {
+        try decodeApplied(txn.get(meta, appliedKey))
+    }
+
+    private static func decodeApplied(_ bytes: [UInt8]?) throws -> (UInt64, UInt64) {
+        guard let bytes else { return (0, 0) }
+        var reader = ByteReader(bytes)
+        return (try reader.readUInt64("applied.index"), try reader.readUInt64("applied.term"))
+    }
+
+    private func apply(_ command: MailboxCommand, _ txn: borrowing WriteTransaction) throws -> MailboxOutcome {
+        switch command {
+        case .register(let record):
+            if var existing = try loadClient(record.id, txn) {
+                guard existing.publicKey == record.publicKey else { return .keyMismatch }
+                existing.lanAddresses = record.lanAddresses
+                existing.listenAddress = record.listenAddress
+                existing.listenPort = record.listenPort
+                existing.lastSeenMillis = max(existing.lastSeenMillis, record.lastSeenMillis)
+                try store(existing, txn)
+            } else {
+                try store(record, txn)
+            }
+            return .done
+
+        case .attach(let client, let server, let observed, let at):
+            guard var record = try loadClient(client, txn) else { return .notFound }
+            if !record.attachedServers.contains(server) {
+                record.attachedServers.append(server)
+                record.attachedServers.sort()
+            }
+            if let observed, !record.wanAddresses.contains(observed) {
+                record.wanAddresses = Array(([observed] + record.wanAddresses).prefix(8))
+            }
+            record.lastSeenMillis = max(record.lastSeenMillis, at)
+            try store(record, txn)
+            return .done
+
+        case .detach(let client, let server, let at):
+            guard var record = try loadClient(client, txn) else { return .notFound }
+            record.attachedServers.removeAll { $0 == server }
+            record.lastSeenMillis = max(record.lastSeenMillis, at)
+            try store(record, txn)
+            return .done
+
+        case .forgetServer(let server):
+            var changed: [ClientRecord] = []
+            try txn.scan(clientsDB) { _, value in
+                var reader = ByteReader(value)
+                var record = try ClientRecord.decode(from: &reader)
+                if record.attachedServers.contains(server) {
+                    record.attachedServers.removeAll { $0 == server }
+                    changed.append(record)
+                }
+                return true
+            }
+            for record in changed { try store(record, txn) }
+            return .done
+
+        case .enqueue(let message):
+            return try enqueue(message, txn)
+
+        case .acknowledge(let recipient, let id):
+            let removed = try remove(recipient: recipient, id: id, txn)
+            let key = recipient.bytes + id.sender.bytes
+            let through = try txn.get(delivered, key).flatMap { UInt64(bigEndianBytes: $0) } ?? 0
+            if id.sequence > through {
+                try txn.put(delivered, key, id.sequence.bigEndianBytes)
+            }
+            return removed ? .done : .notFound
+
+        case .delete(let recipient, let id):
+            return try remove(recipient: recipient, id: id, txn) ? .done : .notFound
+
+        case .purge(let recipient):
+            var box = try loadBox(recipient, txn)
+            let removed = try txn.deleteRange(messagesDB, from: recipient.bytes, until: Self.successor(recipient))
+            try txn.deleteRange(index, from: recipient.bytes, until: Self.successor(recipient))
+            box.count = 0
+            box.bytes = 0
+            try storeBox(recipient, box, txn)
+            return .purged(count: removed)
+        }
+    }
+
+    private func enqueue(_ message: MailMessage, _ txn: borrowing WriteTransaction) throws -> MailboxOutcome {
+        let recipient = message.recipient
+        guard try txn.get(clientsDB, recipient.bytes) != nil else { return .unknownRecipient }
+        let through = try txn.get(delivered, recipient.bytes + message.id.sender.bytes)
+            .flatMap { UInt64(bigEndianBytes: $0) } ?? 0
+        if message.id.sequence <= through { return .alreadyDelivered }
+        let indexKey = recipient.bytes + message.id.sender.bytes + message.id.sequence.bigEndianBytes
+        if try txn.get(index, indexKey) != nil { return .stored }
+
+        var box = try loadBox(recipient, txn)
+        let size = message.payload.count
+        if box.count + 1 > limits.maximumMessages || box.bytes + size > limits.maximumBytes {
+            return .mailboxFull(messages: box.count, bytes: box.bytes)
+        }
+        let arrival = box.nextArrival
+        var writer = ByteWriter(capacity: size + 64)
+        message.encode(into: &writer)
+        try txn.put(messagesDB, recipient.bytes + arrival.bigEndianBytes, writer.bytes)
+        try txn.put(index, indexKey, arrival.bigEndianBytes)
+        box.nextArrival += 1
+        box.count += 1
+        box.bytes += size
+        try storeBox(recipient, box, txn)
+
+        if var sender = try loadClient(message.id.sender, txn) {
+            sender.relayedMessages += 1
+            sender.relayedBytes += UInt64(size)
+            try store(sender, txn)
+        }
+        return .stored
+    }
+
+    private func remove(recipient: NodeID, id: MessageID, _ txn: borrowing WriteTransaction) throws -> Bool {
+        let indexKey = recipient.bytes + id.sender.bytes + id.sequence.bigEndianBytes
+        guard let arrivalBytes = try txn.get(index, indexKey) else { return false }
+        let messageKey = recipient.bytes + arrivalBytes
+        var size = 0
+        if let stored = try txn.get(messagesDB, messageKey) {
+            var reader = ByteReader(stored)
+            size = try MailMessage.decode(from: &reader).payload.count
+        }
+        try txn.delete(messagesDB, messageKey)
+        try txn.delete(index, indexKey)
+        var box = try loadBox(recipient, txn)
+        box.count = max(0, box.count - 1)
+        box.bytes = max(0, box.bytes - size)
+        try storeBox(recipient, box, txn)
+        return true
+    }
+
+    // MARK: Records
+
+    private struct Box {
+        var nextArrival: UInt64 = 1
+        var count = 0
+        var bytes = 0
+    }
+
+    private func loadBox(_ recipient: NodeID, _ txn: borrowing WriteTransaction) throws -> Box {
+        guard let bytes = try txn.get(boxes, recipient.bytes) else { return Box() }
+        var reader = ByteReader(bytes)
+        return Box(
+            nextArrival: try reader.readUInt64("box.next"),
+            count: Int(try reader.readUInt64("box.count")),
+            bytes: Int(try reader.readUInt64("box.bytes"))
+        )
+    }
+
+    private func storeBox(_ recipient: NodeID, _ box: Box, _ txn: borrowing WriteTransaction) throws {
+        var writer = ByteWriter()
+        writer.write(box.nextArrival)
+        writer.write(UInt64(box.count))
+        writer.write(UInt64(box.bytes))
+        try txn.put(boxes, recipient.bytes, writer.bytes)
+    }
+
+    private func loadClient(_ id: NodeID, _ txn: borrowing WriteTransaction) throws -> ClientRecord? {
+        guard let bytes = try txn.get(clientsDB, id.bytes) else { return nil }
+        var reader = ByteReader(bytes)
+        return try ClientRecord.decode(from: &reader)
+    }
+
+    private func store(_ record: ClientRecord, _ txn: borrowing WriteTransaction) throws {
+        var writer = ByteWriter()
+        record.encode(into: &writer)
+        try txn.put(clientsDB, record.id.bytes, writer.bytes)
+    }
+
+    /// The smallest 16-byte key greater than every key that starts with `id` (for range ends).
+    private static func successor(_ id: NodeID) -> [UInt8]? {
+        var bytes = id.bytes
+        for i in bytes.indices.reversed() {
+            if bytes[i] < 0xFF {
+                bytes[i] += 1
+                return Array(bytes[...i])
+            }
+        }
+        return nil
+    }
+}
+
+// MARK: - Queries
+
+extension MailboxStore {
+    /// Up to `limit` messages of `recipient`'s mailbox in FIFO order, starting after `arrival`.
+    public func messages(for recipient: NodeID, after arrival: UInt64 = 0, limit: Int = 100) throws -> [(arrival: UInt64, message: MailMessage)] {
+        try environment.read { txn in
+            var result: [(arrival: UInt64, message: MailMessage)] = []
+            try txn.scan(messagesDB, from: recipient.bytes + (arrival + 1).bigEndianBytes, until: Self.successor(recipient)) { key, value in
+                var reader = ByteReader(value)
+                result.append((UInt64(bigEndianBytes: key.suffix(8)) ?? 0, try MailMessage.decode(from: &reader)))
+                return result.count < limit
+            }
+            return result
+        }
+    }
+
+    /// Depth, bytes and oldest message of `recipient`'s mailbox.
+    public func stats(for recipient: NodeID) throws -> MailboxStats {
+        try environment.read { txn in
+            guard let bytes = try txn.get(boxes, recipient.bytes) else { return .empty }
+            var reader = ByteReader(bytes)
+            _ = try reader.readUInt64("box.next")
+            let count = Int(try reader.readUInt64("box.count"))
+            let size = Int(try reader.readUInt64("box.bytes"))
+            var oldest: UInt64?
+            try txn.scan(messagesDB, from: recipient.bytes, until: Self.successor(recipient)) { _, value in
+                var messageReader = ByteReader(value)
+                oldest = try MailMessage.decode(from: &messageReader).enqueuedAtMillis
+                return false
+            }
+            return MailboxStats(messages: count, bytes: size, oldestEnqueuedAtMillis: oldest)
+        }
+    }
+
+    /// The highest sequence from `sender` that `recipient` acknowledged (0: none).
+    public func deliveredThrough(recipient: NodeID, sender: NodeID) throws -> UInt64 {
+        try environment.read { txn in
+            try txn.get(delivered, recipient.bytes + sender.bytes).flatMap { UInt64(bigEndianBytes: $0) } ?? 0
+        }
+    }
+
+    /// The registry entry of one client.
+    public func client(_ id: NodeID) throws -> ClientRecord? {
+        try environment.read { txn in
+            guard let bytes = try txn.get(clientsDB, id.bytes) else { return nil }
+            var reader = ByteReader(bytes)
+            return try ClientRecord.decode(from: &reader)
+        }
+    }
+
+    /// Every client known to the cluster, online or not, ordered by id.
+    public func clients() throws -> [ClientRecord] {
+        try environment.read { txn in
+            var result: [ClientRecord] = []
+            try txn.scan(clientsDB) { _, value in
+                var reader = ByteReader(value)
+                result.append(try ClientRecord.decode(from: &reader))
+                return true
+            }
+            return result
+        }
+    }
+}
+
+// MARK: - Snapshots
+
+extension MailboxStore {
+    private static let snapshotMagic: [UInt8] = Array("P2PMBX1".utf8)
+
+    /// The whole applied state (without the applied index) and the index/term it reflects,
+    /// read from one consistent LMDB snapshot. Raft snapshots carry these bytes.
+    public func snapshot() throws -> (data: [UInt8], index: UInt64, term: UInt64) {
+        try environment.read { txn in
+            let (appliedIndex, appliedTerm) = try Self.readApplied(txn, meta)
+            var writer = ByteWriter(capacity: 1 << 16)
+            for byte in Self.snapshotMagic { writer.write(byte) }
+            for database in stateDatabases {
+                var entries: [(key: [UInt8], value: [UInt8])] = []
+                try txn.scan(database) { key, value in
+                    entries.append((key, value))
+                    return true
+                }
+                writer.write(UInt64(entries.count))
+                for entry in entries {
+                    writer.write(lengthPrefixed: entry.key)
+                    writer.write(lengthPrefixed: entry.value)
+                }
+            }
+            return (writer.bytes, appliedIndex, appliedTerm)
+        }
+    }
+
+    /// Replaces the whole state with a snapshot's, applied through `index`/`term`.
+    public func restore(snapshot data: [UInt8], index appliedIndex: UInt64, term appliedTerm: UInt64) throws {
+        // Decode fully before touching the store: a bad snapshot must not leave a half-restored state.
+        var reader = ByteReader(data)
+        for expected in Self.snapshotMagic where try reader.readUInt8("snapshot.magic") != expected {
+            throw DecodingError.malformed(field: "snapshot.magic", reason: "not a mailbox snapshot")
+        }
+        var tables: [[(key: [UInt8], value: [UInt8])]] = []
+        for _ in stateDatabases {
+            let count = try reader.readUInt64("snapshot.count")
+            var entries: [(key: [UInt8], value: [UInt8])] = []
+            for _ in 0..<count {
+                entries.append((try reader.readLengthPrefixed("snapshot.key"), try reader.readLengthPrefixed("snapshot.value")))
+            }
+            tables.append(entries)
+        }
+        try reader.expectEnd()
+        try environment.write { txn in
+            for (database, entries) in zip(stateDatabases, tables) {
+                try txn.clear(database)
+                for entry in entries { try txn.put(database, entry.key, entry.value, mode: .append) }
+            }
+            var writer = ByteWriter()
+            writer.write(appliedIndex)
+            writer.write(appliedTerm)
+            try txn.put(meta, Self.appliedKey, writer.bytes)
+        }
+    }
+
+    /// SHA-256 of the applied state, for comparing replicas.
+    public func digest() throws -> (digest: String, index: UInt64) {
+        let snapshot = try snapshot()
+        let hash = SHA256.hash(data: snapshot.data)
+        let hex = hash.map { byte in
+            let text = String(byte, radix: 16)
+            return byte < 16 ? "0" + text : text
+        }
+        return (hex.joined(), snapshot.index)
+    }
+}
