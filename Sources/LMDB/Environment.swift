@@ -129,6 +129,7 @@ public final class Environment: Sendable {
 
     /// Runs `body` in a read-write transaction, committed (and synced, by default) when it returns,
     /// aborted when it throws. `body` runs again if the map had to grow; see the type's discussion.
+    @discardableResult
     public func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
         try withTransaction(readOnly: false) { (txn: OpaquePointer) throws -> (R, Bool) in
             let transaction = WriteTransaction(txn: txn)

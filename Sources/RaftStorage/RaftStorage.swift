@@ -1,2 +1,0 @@
-// RaftStorage: see DESIGN.md §4.
-import P2PCore
