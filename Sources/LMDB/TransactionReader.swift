@@ -2,9 +2,9 @@ import CLMDB
 
 /// The read operations shared by ``ReadTransaction`` and ``WriteTransaction``.
 ///
-/// A plain struct (not a protocol extension over non-copyable types, which the 6.3 optimizer
-/// cannot specialise); the public, non-copyable transaction types forward to it.
-struct TransactionReader {
+/// Public only so that the transaction types can expose it through ``TransactionReading``; its
+/// operations are internal. Deliberately not `Sendable`: a transaction belongs to one thread.
+public struct TransactionReader {
     /// The underlying `MDB_txn`; valid only inside the transaction's closure.
     let txn: OpaquePointer
 
@@ -73,3 +73,6 @@ struct TransactionReader {
     }
 }
 
+
+@available(*, unavailable)
+extension TransactionReader: Sendable {}

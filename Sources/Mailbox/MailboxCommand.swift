@@ -45,17 +45,13 @@ public enum MailboxCommand: Equatable, Sendable {
             message.encode(into: &writer)
         case .acknowledge(let recipient, let id):
             writer.write(Tag.acknowledge.rawValue)
-            writer.write(recipient)
-            writer.write(id.sender)
-            writer.write(id.sequence)
+            Self.write(recipient, id, into: &writer)
         case .purge(let recipient):
             writer.write(Tag.purge.rawValue)
             writer.write(recipient)
         case .delete(let recipient, let id):
             writer.write(Tag.delete.rawValue)
-            writer.write(recipient)
-            writer.write(id.sender)
-            writer.write(id.sequence)
+            Self.write(recipient, id, into: &writer)
         case .forgetServer(let server):
             writer.write(Tag.forgetServer.rawValue)
             writer.write(server)
@@ -87,16 +83,28 @@ public enum MailboxCommand: Equatable, Sendable {
         case .enqueue:
             self = .enqueue(try MailMessage.decode(from: &reader))
         case .acknowledge:
-            let recipient = try reader.readNodeID("ack.recipient")
-            self = .acknowledge(recipient: recipient, id: MessageID(sender: try reader.readNodeID("ack.sender"), sequence: try reader.readUInt64("ack.sequence")))
+            let (recipient, id) = try Self.readMessageReference(&reader)
+            self = .acknowledge(recipient: recipient, id: id)
         case .purge:
             self = .purge(recipient: try reader.readNodeID("purge.recipient"))
         case .delete:
-            let recipient = try reader.readNodeID("delete.recipient")
-            self = .delete(recipient: recipient, id: MessageID(sender: try reader.readNodeID("delete.sender"), sequence: try reader.readUInt64("delete.sequence")))
+            let (recipient, id) = try Self.readMessageReference(&reader)
+            self = .delete(recipient: recipient, id: id)
         case .forgetServer:
             self = .forgetServer(try reader.readNodeID("forget.server"))
         }
         try reader.expectEnd()
+    }
+
+    private static func write(_ recipient: NodeID, _ id: MessageID, into writer: inout ByteWriter) {
+        writer.write(recipient)
+        writer.write(id.sender)
+        writer.write(id.sequence)
+    }
+
+    private static func readMessageReference(_ reader: inout ByteReader) throws(DecodingError) -> (NodeID, MessageID) {
+        let recipient = try reader.readNodeID("reference.recipient")
+        let sender = try reader.readNodeID("reference.sender")
+        return (recipient, MessageID(sender: sender, sequence: try reader.readUInt64("reference.sequence")))
     }
 }
