@@ -117,7 +117,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "LMDBBench",
-            dependencies: ["LMDB", "CLMDB", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["LMDB", "CLMDB", "RaftStorage", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Benchmarks/LMDBBench",
             swiftSettings: strict
         ),

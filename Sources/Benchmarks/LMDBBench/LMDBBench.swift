@@ -2,6 +2,7 @@ import ArgumentParser
 import CLMDB
 import Foundation
 import LMDB
+import RaftStorage
 
 /// Measures synced single-record commits/s and batched records/s through the `LMDB` module, next
 /// to the same work done with direct C calls in the same run, so that the wrapper's cost is a ratio.
@@ -40,6 +41,29 @@ struct LMDBBench: ParsableCommand {
             let rate = try withScratch { path in try swiftBatched(path: path, value: value, perTransaction: size) }
             print(String(format: "batched %6d records/txn  swift %10.0f records/s", size, rate))
         }
+
+        for size in [1, 16, 256] {
+            let rate = try withScratch { path in try raftLogGroupCommit(path: path, value: value, entriesPerBatch: size) }
+            print(String(format: "raft log: %3d entries + hard state per synced batch  %9.0f entries/s", size, rate))
+        }
+    }
+
+    /// Raft-style persistence: each batch appends entries and rewrites the hard state, synced.
+    private func raftLogGroupCommit(path: String, value: [UInt8], entriesPerBatch: Int) throws -> Double {
+        let env = try Environment(path: path)
+        defer { env.close() }
+        let store = try RaftLogStore(environment: env)
+        let total = max(commits, entriesPerBatch * 200)
+        var index: UInt64 = 1
+        let start = ContinuousClock.now
+        while index <= UInt64(total) {
+            let entries = (0..<entriesPerBatch).map { offset in
+                RaftLogStore.StoredEntry(index: index + UInt64(offset), term: 1, bytes: value)
+            }
+            try store.persist(.init(entries: entries, hardState: index.bigEndianBytes))
+            index += UInt64(entriesPerBatch)
+        }
+        return Double(index - 1) / seconds(ContinuousClock.now - start)
     }
 
     private func withScratch<R>(_ body: (String) throws -> R) throws -> R {
