@@ -8,12 +8,21 @@ public struct MailMessage: Equatable, Sendable {
     /// When the message was accepted, in milliseconds since 1970, stamped by the proposing server
     /// (so every replica applies the same value).
     public let enqueuedAtMillis: UInt64
+    /// A skip stands in for a message the state machine refused (its mailbox was full): the
+    /// recipient advances past the id without delivering anything, so FIFO has no gap.
+    public let isSkip: Bool
 
-    public init(id: MessageID, recipient: NodeID, payload: [UInt8], enqueuedAtMillis: UInt64) {
+    public init(id: MessageID, recipient: NodeID, payload: [UInt8], enqueuedAtMillis: UInt64, isSkip: Bool = false) {
         self.id = id
         self.recipient = recipient
         self.payload = payload
         self.enqueuedAtMillis = enqueuedAtMillis
+        self.isSkip = isSkip
+    }
+
+    /// The skip record that replaces this message.
+    func skip() -> MailMessage {
+        MailMessage(id: id, recipient: recipient, payload: [], enqueuedAtMillis: enqueuedAtMillis, isSkip: true)
     }
 
     func encode(into writer: inout ByteWriter) {
@@ -21,6 +30,7 @@ public struct MailMessage: Equatable, Sendable {
         writer.write(id.sequence)
         writer.write(recipient)
         writer.write(enqueuedAtMillis)
+        writer.write(isSkip)
         writer.write(lengthPrefixed: payload)
     }
 
@@ -29,10 +39,11 @@ public struct MailMessage: Equatable, Sendable {
         let sequence = try reader.readUInt64("message.sequence")
         let recipient = try reader.readNodeID("message.recipient")
         let enqueuedAt = try reader.readUInt64("message.enqueuedAt")
+        let isSkip = try reader.readBool("message.isSkip")
         let payload = try reader.readLengthPrefixed("message.payload")
         return MailMessage(
             id: MessageID(sender: sender, sequence: sequence), recipient: recipient,
-            payload: payload, enqueuedAtMillis: enqueuedAt
+            payload: payload, enqueuedAtMillis: enqueuedAt, isSkip: isSkip
         )
     }
 }

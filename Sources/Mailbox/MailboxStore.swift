@@ -184,20 +184,27 @@ public final class MailboxStore: Sendable {
         let through = try txn.get(delivered, recipient.bytes + message.id.sender.bytes)
             .flatMap { UInt64(bigEndianBytes: $0) } ?? 0
         if message.id.sequence <= through { return .alreadyDelivered }
-        let indexKey = recipient.bytes + message.id.sender.bytes + message.id.sequence.bigEndianBytes
-        if try txn.get(index, indexKey) != nil { return .stored }
-
         var box = try loadBox(recipient, txn)
+        let indexKey = recipient.bytes + message.id.sender.bytes + message.id.sequence.bigEndianBytes
+        if let existing = try txn.get(index, indexKey) {
+            // A retry: the first decision about this id stands.
+            return existing.last == Self.skipFlag ? .mailboxFull(messages: box.count, bytes: box.bytes) : .stored
+        }
         let size = message.payload.count
-        if box.count + 1 > limits.maximumMessages || box.bytes + size > limits.maximumBytes {
+        let isFull = box.count + 1 > limits.maximumMessages || box.bytes + size > limits.maximumBytes
+        // A refused message leaves a skip in its place (exempt from the limits) so that the
+        // recipient's per-sender sequence has no gap.
+        let record = isFull ? message.skip() : message
+        let arrival = box.nextArrival
+        var writer = ByteWriter(capacity: record.payload.count + 64)
+        record.encode(into: &writer)
+        try txn.put(messagesDB, recipient.bytes + arrival.bigEndianBytes, writer.bytes)
+        try txn.put(index, indexKey, arrival.bigEndianBytes + [isFull ? Self.skipFlag : Self.messageFlag])
+        box.nextArrival += 1
+        if isFull {
+            try storeBox(recipient, box, txn)
             return .mailboxFull(messages: box.count, bytes: box.bytes)
         }
-        let arrival = box.nextArrival
-        var writer = ByteWriter(capacity: size + 64)
-        message.encode(into: &writer)
-        try txn.put(messagesDB, recipient.bytes + arrival.bigEndianBytes, writer.bytes)
-        try txn.put(index, indexKey, arrival.bigEndianBytes)
-        box.nextArrival += 1
         box.count += 1
         box.bytes += size
         try storeBox(recipient, box, txn)
@@ -210,21 +217,27 @@ public final class MailboxStore: Sendable {
         return .stored
     }
 
+    private static let messageFlag: UInt8 = 0
+    private static let skipFlag: UInt8 = 1
+
     private func remove(recipient: NodeID, id: MessageID, _ txn: borrowing WriteTransaction) throws -> Bool {
         let indexKey = recipient.bytes + id.sender.bytes + id.sequence.bigEndianBytes
-        guard let arrivalBytes = try txn.get(index, indexKey) else { return false }
-        let messageKey = recipient.bytes + arrivalBytes
+        guard let indexValue = try txn.get(index, indexKey), indexValue.count == 9 else { return false }
+        let messageKey = recipient.bytes + indexValue.prefix(8)
+        let isSkip = indexValue.last == Self.skipFlag
         var size = 0
-        if let stored = try txn.get(messagesDB, messageKey) {
+        if !isSkip, let stored = try txn.get(messagesDB, messageKey) {
             var reader = ByteReader(stored)
             size = try MailMessage.decode(from: &reader).payload.count
         }
         try txn.delete(messagesDB, messageKey)
         try txn.delete(index, indexKey)
-        var box = try loadBox(recipient, txn)
-        box.count = max(0, box.count - 1)
-        box.bytes = max(0, box.bytes - size)
-        try storeBox(recipient, box, txn)
+        if !isSkip {
+            var box = try loadBox(recipient, txn)
+            box.count = max(0, box.count - 1)
+            box.bytes = max(0, box.bytes - size)
+            try storeBox(recipient, box, txn)
+        }
         return true
     }
 

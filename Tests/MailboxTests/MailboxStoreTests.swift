@@ -88,6 +88,16 @@ func message(_ sender: NodeID, _ sequence: UInt64, to recipient: NodeID, _ text:
             .enqueue(message(alice, 1, to: bob)), .enqueue(message(alice, 2, to: bob)), .enqueue(message(alice, 3, to: bob))
         )
         #expect(outcomes == [.stored, .stored, .mailboxFull(messages: 2, bytes: 4)])
+        // The refused id leaves a skip in the FIFO so the recipient's sequence has no gap,
+        // and a retry of the refused id gets the same answer.
+        let queued = try fixture.store.messages(for: bob)
+        #expect(queued.map(\.message.isSkip) == [false, false, true])
+        #expect(queued.last?.message.payload.isEmpty == true)
+        #expect(try fixture.apply(.enqueue(message(alice, 3, to: bob))) == [.mailboxFull(messages: 2, bytes: 4)])
+        // Acknowledging the skip removes it without touching the counters of real messages.
+        try fixture.apply(.acknowledge(recipient: bob, id: MessageID(sender: alice, sequence: 3)))
+        #expect(try fixture.store.stats(for: bob).messages == 2)
+        #expect(try fixture.store.messages(for: bob).count == 2)
 
         let bytesLimited = try StoreFixture(limits: MailboxLimits(maximumMessages: 100, maximumBytes: 5))
         for id in [alice, bob] { try bytesLimited.register(id) }
