@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "P2PClient",
             dependencies: [
-                "P2PCore", "Transport", "WireCodec",
+                "P2PCore", "Transport", "WireCodec", "LMDB",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -125,6 +125,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strict),
         .testTarget(name: "P2PCoreTests", dependencies: ["P2PCore"], swiftSettings: strict),
+        .testTarget(name: "P2PClientTests", dependencies: ["P2PClient", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "LMDB"], swiftSettings: strict),
         .testTarget(name: "MailboxTests", dependencies: ["Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
     ]

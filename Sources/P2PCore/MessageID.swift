@@ -1,4 +1,3 @@
-import P2PCore
 
 /// Identifies one message: its sender and the sender's sequence number for that recipient.
 ///
