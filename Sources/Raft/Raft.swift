@@ -1,2 +1,0 @@
-// Raft: see DESIGN.md §4.
-import P2PCore

@@ -1,0 +1,180 @@
+import P2PCore
+
+extension RaftNode {
+    /// Handles a message from another node. Messages not addressed to this node are ignored.
+    public mutating func step(_ message: RaftMessage) {
+        guard message.to == id, message.from != id else { return }
+        guard handleTerm(of: message) else { return }
+
+        switch message.body {
+        case .requestVote(let lastIndex, let lastTerm, let preVote, _):
+            handleVoteRequest(message, lastIndex: lastIndex, lastTerm: lastTerm, preVote: preVote)
+            return
+        default:
+            break
+        }
+
+        switch role {
+        case .leader:
+            stepLeader(message)
+        case .candidate, .preCandidate:
+            stepCandidate(message)
+        case .follower:
+            stepFollower(message)
+        }
+    }
+
+    /// Term bookkeeping common to every role; returns whether the message should be processed.
+    private mutating func handleTerm(of message: RaftMessage) -> Bool {
+        if message.term > term {
+            switch message.body {
+            case .requestVote(_, _, let preVote, let transfer):
+                let inLease = configuration.checkQuorum && leader != nil && electionElapsed < configuration.electionTicks
+                if inLease && !transfer { return false }  // our leader is alive: ignore disruptions
+                if !preVote { becomeFollower(term: message.term, leader: nil) }
+            case .voteResponse(let granted, let preVote) where preVote && granted:
+                break  // pre-vote grants carry the term we would campaign in
+            case .appendEntries, .heartbeat, .installSnapshot:
+                becomeFollower(term: message.term, leader: message.from)
+            default:
+                becomeFollower(term: message.term, leader: nil)
+            }
+            return true
+        }
+        if message.term < term {
+            switch message.body {
+            case .appendEntries, .heartbeat:
+                // A stale leader: answering with our term makes it step down.
+                send(to: message.from, .heartbeatResponse)
+            case .requestVote(_, _, true, _):
+                send(to: message.from, .voteResponse(granted: false, preVote: true))
+            default:
+                break
+            }
+            return false
+        }
+        return true
+    }
+
+    private mutating func handleVoteRequest(_ message: RaftMessage, lastIndex: LogIndex, lastTerm: Term, preVote: Bool) {
+        let canVote = vote == message.from || (vote == nil && leader == nil) || (preVote && message.term > term)
+        if canVote && log.isUpToDate(lastIndex: lastIndex, lastTerm: lastTerm) {
+            send(to: message.from, term: message.term, .voteResponse(granted: true, preVote: preVote))
+            if !preVote {
+                vote = message.from
+                electionElapsed = 0
+            }
+        } else {
+            send(to: message.from, .voteResponse(granted: false, preVote: preVote))
+        }
+    }
+
+    // MARK: Follower and candidate
+
+    private mutating func stepFollower(_ message: RaftMessage) {
+        switch message.body {
+        case .appendEntries(let prevIndex, let prevTerm, let entries, let commit):
+            electionElapsed = 0
+            leader = message.from
+            handleAppend(from: message.from, prevIndex: prevIndex, prevTerm: prevTerm, entries: entries, commit: commit)
+        case .heartbeat(let commit):
+            electionElapsed = 0
+            leader = message.from
+            if commit > commitIndex { commitIndex = min(commit, log.lastIndex) }
+            send(to: message.from, .heartbeatResponse)
+        case .installSnapshot(let snapshot):
+            electionElapsed = 0
+            leader = message.from
+            handleSnapshot(from: message.from, snapshot)
+        case .timeoutNow:
+            if isPromotable { campaign(preVote: false, transfer: true) }
+        default:
+            break
+        }
+    }
+
+    private mutating func stepCandidate(_ message: RaftMessage) {
+        switch message.body {
+        case .appendEntries, .heartbeat, .installSnapshot:
+            // A leader of our term exists.
+            becomeFollower(term: term, leader: message.from)
+            stepFollower(message)
+        case .voteResponse(let granted, let preVote):
+            guard preVote == (role == .preCandidate) else { return }
+            if votes[message.from] == nil { votes[message.from] = granted }
+            switch tallyVotes() {
+            case .won:
+                if role == .preCandidate {
+                    campaign(preVote: false, transfer: false)
+                } else {
+                    becomeLeader()
+                }
+            case .lost:
+                becomeFollower(term: term, leader: nil)
+            case .pending:
+                break
+            }
+        default:
+            break
+        }
+    }
+
+    private mutating func handleAppend(from leaderID: NodeID, prevIndex: LogIndex, prevTerm: Term, entries: [LogEntry], commit: LogIndex) {
+        if prevIndex < commitIndex {
+            send(to: leaderID, .appendResponse(reject: false, index: commitIndex, hintIndex: 0, hintTerm: 0))
+            return
+        }
+        guard log.matches(index: prevIndex, term: prevTerm) else {
+            let hintIndex: LogIndex
+            let hintTerm: Term
+            if prevIndex > log.lastIndex {
+                hintIndex = log.lastIndex + 1
+                hintTerm = 0
+            } else {
+                hintTerm = log.term(at: prevIndex) ?? 0
+                hintIndex = max(log.firstIndexOfTerm(at: prevIndex), commitIndex + 1)
+            }
+            send(to: leaderID, .appendResponse(reject: true, index: prevIndex, hintIndex: hintIndex, hintTerm: hintTerm))
+            return
+        }
+        let lastNew = prevIndex + LogIndex(entries.count)
+        if let conflict = entries.first(where: { log.term(at: $0.index) != $0.term }) {
+            // Committed entries can never conflict in a correct cluster; refuse rather than lose them.
+            guard conflict.index > commitIndex else { return }
+            if conflict.index <= log.lastIndex {
+                log.truncate(from: conflict.index)
+                markTruncated(from: conflict.index)
+            }
+            log.append(entries.filter { $0.index >= conflict.index })
+            markAppended(from: conflict.index)
+        }
+        let newCommit = min(commit, lastNew)
+        if newCommit > commitIndex { commitIndex = newCommit }
+        send(to: leaderID, .appendResponse(reject: false, index: lastNew, hintIndex: 0, hintTerm: 0))
+    }
+
+    private mutating func handleSnapshot(from leaderID: NodeID, _ incoming: Snapshot) {
+        let metadata = incoming.metadata
+        if metadata.index <= commitIndex {
+            send(to: leaderID, .appendResponse(reject: false, index: commitIndex, hintIndex: 0, hintTerm: 0))
+            return
+        }
+        if log.matches(index: metadata.index, term: metadata.term) {
+            // We already hold the entries: just commit them.
+            commitIndex = metadata.index
+            send(to: leaderID, .appendResponse(reject: false, index: commitIndex, hintIndex: 0, hintTerm: 0))
+            return
+        }
+        log.reset(toSnapshotIndex: metadata.index, term: metadata.term)
+        commitIndex = metadata.index
+        appliedIndex = metadata.index
+        membership = metadata.membership
+        membershipChanged = true
+        snapshot = incoming
+        snapshotToPersist = incoming
+        snapshotToApply = incoming
+        unstableFrom = nil
+        truncateFrom = metadata.index + 1
+        send(to: leaderID, .appendResponse(reject: false, index: metadata.index, hintIndex: 0, hintTerm: 0))
+    }
+}

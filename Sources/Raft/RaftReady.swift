@@ -1,0 +1,50 @@
+import P2PCore
+
+/// Everything a node asks its driver to do, collected by ``RaftNode/ready()``.
+///
+/// The driver contract, in this order, before giving the node any further input:
+/// 1. **Persist** atomically (one transaction): truncate the stored log from `truncateFrom`,
+///    append `entries`, store `hardState` and `snapshot` (discarding the log it covers).
+/// 2. **Send** `messages` (after step 1: a vote or an acknowledgement must never reach a peer
+///    before what it promises is on disk).
+/// 3. **Apply**: restore the state machine from `snapshotToApply`, then apply
+///    `committedEntries` in order.
+public struct RaftReady: Equatable, Sendable {
+    /// The new hard state, if it changed.
+    public var hardState: HardState?
+    /// Remove stored entries with index >= this before appending `entries`.
+    public var truncateFrom: LogIndex?
+    /// New log entries to persist.
+    public var entries: [LogEntry] = []
+    /// A snapshot to persist (received from the leader, or made locally by compaction).
+    public var snapshot: Snapshot?
+    /// Messages to send once the above is durable.
+    public var messages: [RaftMessage] = []
+    /// A snapshot from the leader to load into the state machine (replaces its state).
+    public var snapshotToApply: Snapshot?
+    /// Committed entries to apply, in order.
+    public var committedEntries: [LogEntry] = []
+    /// Set when the known leader changed: the new leader (`nil`: none) and the term.
+    public var leaderChange: LeaderChange?
+    /// Set when the applied membership changed.
+    public var membership: Membership?
+
+    /// A leadership change as observed by this node.
+    public struct LeaderChange: Equatable, Sendable {
+        public var leader: NodeID?
+        public var term: Term
+    }
+
+    public init() {}
+
+    /// Whether there is nothing to do.
+    public var isEmpty: Bool {
+        hardState == nil && truncateFrom == nil && entries.isEmpty && snapshot == nil && messages.isEmpty
+            && snapshotToApply == nil && committedEntries.isEmpty && leaderChange == nil && membership == nil
+    }
+
+    /// Whether step 1 of the contract has anything to write.
+    public var needsPersistence: Bool {
+        hardState != nil || truncateFrom != nil || !entries.isEmpty || snapshot != nil
+    }
+}
