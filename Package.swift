@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "p2pcore-server", targets: ["P2PServerMain"]),
         .executable(name: "mailbox-admin", targets: ["MailboxAdmin"]),
         .executable(name: "lmdb-bench", targets: ["LMDBBench"]),
+        .executable(name: "raft-simulate", targets: ["RaftSimulate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -67,6 +68,12 @@ let package = Package(
                 "P2PCore",
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
+            swiftSettings: strict
+        ),
+        .target(name: "RaftSimulation", dependencies: ["Raft", "P2PCore"], swiftSettings: strict),
+        .executableTarget(
+            name: "RaftSimulate",
+            dependencies: ["RaftSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .target(name: "RaftStorage", dependencies: ["Raft", "LMDB", "P2PCore"], swiftSettings: strict),
@@ -126,6 +133,7 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strict),
         .testTarget(name: "P2PCoreTests", dependencies: ["P2PCore"], swiftSettings: strict),
         .testTarget(name: "P2PClientTests", dependencies: ["P2PClient", "LMDB", "P2PCore"], swiftSettings: strict),
+        .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulation", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "LMDB"], swiftSettings: strict),
         .testTarget(name: "MailboxTests", dependencies: ["Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
     ]

@@ -51,6 +51,10 @@ public struct RaftNode: Sendable {
     public var snapshotIndex: LogIndex { log.snapshotIndex }
     /// The leader's view of each follower's matched index (empty unless leader).
     public var matchIndexes: [NodeID: LogIndex] { progress.mapValues(\.match) }
+    /// The term of the entry at `index`; `nil` if compacted away or beyond the end.
+    public func term(at index: LogIndex) -> Term? { log.term(at: index) }
+    /// The entry at `index`, if still in the log.
+    public func entry(at index: LogIndex) -> LogEntry? { log.entry(at: index) }
     /// The node a leadership transfer is heading to, if one is under way.
     public var leadershipTransferTarget: NodeID? { transferTarget }
 
@@ -254,7 +258,7 @@ public struct RaftNode: Sendable {
         votes = [:]
         transferTarget = nil
         progress = [:]
-        for member in membership.all where member != id {
+        for member in membership.all.sorted() where member != id {
             var peer = Progress(next: log.lastIndex + 1)
             peer.recentActive = true
             progress[member] = peer
@@ -323,11 +327,11 @@ public struct RaftNode: Sendable {
         membership = next
         membershipChanged = true
         guard role == .leader else { return }
-        for member in next.all where member != id && progress[member] == nil {
+        for member in next.all.sorted() where member != id && progress[member] == nil {
             progress[member] = Progress(next: log.lastIndex + 1)
             sendAppend(to: member, allowEmpty: true)
         }
-        for member in progress.keys where !next.all.contains(member) {
+        for member in progress.keys.sorted() where !next.all.contains(member) {
             progress[member] = nil
         }
         if let target = transferTarget, !next.voters.contains(target) { transferTarget = nil }

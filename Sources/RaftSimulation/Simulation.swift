@@ -1,0 +1,412 @@
+import P2PCore
+import Raft
+
+/// A deterministic, seeded simulation of a Raft cluster under faults.
+///
+/// The network drops, duplicates, delays and reorders messages and is partitioned (also
+/// asymmetrically); nodes crash (losing everything they had not persisted, sometimes between
+/// persisting and sending), restart from what they persisted, change membership and transfer
+/// leadership while clients keep proposing. Safety properties are checked after every step;
+/// liveness after a final healed phase. The same options always produce the same run.
+public final class Simulation {
+    public let options: SimulationOptions
+    private var rng: SplitMix64
+    private var nodes: [NodeID: SimulatedNode] = [:]
+    private var order: [NodeID] = []
+    private var spareIDs: [NodeID] = []
+    private var pendingRemovals: Set<NodeID> = []
+    private var inFlight: [(at: Int, sequence: Int, message: RaftMessage)] = []
+    private var sendSequence = 0
+    private var blocked: Set<[NodeID]> = []
+    private var step = 0
+    private var faultsEnabled = true
+
+    // Global knowledge for the checks.
+    private var leadersByTerm: [Term: NodeID] = [:]
+    private struct EntryIdentity: Equatable { let kind: EntryKind; let data: [UInt8]; let previousTerm: Term }
+    private var entryIdentities: [LogIndex: [Term: EntryIdentity]] = [:]
+    private var committed: [LogIndex: LogEntry] = [:]
+    private var acknowledged: [UInt64: LogIndex] = [:]
+    private var nextProposal: UInt64 = 1
+    public private(set) var summary = SimulationSummary()
+
+    public init(options: SimulationOptions) {
+        self.options = options
+        self.rng = SplitMix64(seed: options.seed)
+        let ids = (0..<(options.nodes + 3)).map { _ in randomID() }
+        let voters = Array(ids.prefix(options.nodes))
+        spareIDs = Array(ids.dropFirst(options.nodes))
+        for id in voters {
+            var node = SimulatedNode(id: id)
+            node.raft = RaftNode.bootstrap(configuration: configuration(for: id), voters: Set(voters))
+            nodes[id] = node
+        }
+        order = voters.sorted()
+    }
+
+    /// Runs the whole simulation; throws the first violation.
+    public func run() throws(SimulationViolation) -> SimulationSummary {
+        for id in order { try drive(id) }
+        for _ in 0..<options.steps {
+            try advance()
+            try injectFaults()
+            try checkAfterStep()
+        }
+        try heal()
+        return summary
+    }
+
+    // MARK: - Steps
+
+    private func advance() throws(SimulationViolation) {
+        step += 1
+        let due = inFlight.filter { $0.at <= step }
+        inFlight.removeAll { $0.at <= step }
+        var deliveries = due.sorted { $0.sequence < $1.sequence }
+        deliveries.shuffle(using: &rng)
+        for delivery in deliveries {
+            let message = delivery.message
+            if faultsEnabled && chance(options.dropRate) { continue }
+            if blocked.contains([message.from, message.to]) { continue }
+            guard nodes[message.to]?.isUp == true else { continue }
+            nodes[message.to]?.raft?.step(message)
+            summary.messagesDelivered += 1
+            try drive(message.to)
+        }
+        for id in order where nodes[id]?.isUp == true {
+            nodes[id]?.raft?.tick()
+            try drive(id)
+        }
+    }
+
+    /// Carries out a node's ready as a correct driver would: persist, send, apply.
+    private func drive(_ id: NodeID) throws(SimulationViolation) {
+        guard var node = nodes[id], var raft = node.raft else { return }
+        let ready = raft.ready()
+        node.raft = raft
+
+        // 1. Persist.
+        var persisted = node.persisted
+        if let snapshot = ready.snapshot {
+            persisted.snapshot = snapshot
+            persisted.entries.removeAll { $0.index <= snapshot.metadata.index }
+        }
+        if let from = ready.truncateFrom {
+            persisted.entries.removeAll { $0.index >= from }
+        }
+        if let first = ready.entries.first {
+            let expected = (persisted.entries.last?.index ?? persisted.snapshot?.metadata.index ?? 0) + 1
+            guard first.index == expected else {
+                throw violation("persistence contract", "node \(short(id)) was asked to append index \(first.index) after \(expected - 1)")
+            }
+        }
+        persisted.entries.append(contentsOf: ready.entries)
+        if let hardState = ready.hardState { persisted.hardState = hardState }
+        node.persisted = persisted
+        try checkLogMatching(node: node, newEntries: ready.entries)
+
+        // A crash between persisting and sending: the messages are lost, nothing else is.
+        if faultsEnabled && !ready.messages.isEmpty && chance(options.crashRate * options.crashBeforeSendRate) && canCrash(id) {
+            node.raft = nil
+            nodes[id] = node
+            summary.crashes += 1
+            return
+        }
+
+        // 2. Send.
+        for message in ready.messages {
+            enqueue(message)
+            if faultsEnabled && chance(options.duplicateRate) { enqueue(message) }
+        }
+
+        // 3. Apply.
+        if let snapshot = ready.snapshotToApply {
+            let restored: [LogIndex: UInt64]
+            do {
+                restored = try SimulatedNode.decodeStateMachine(snapshot.data)
+            } catch {
+                throw violation("snapshot integrity", "node \(short(id)) received an undecodable snapshot: \(error)")
+            }
+            for (index, proposal) in restored {
+                if let known = committed[index], proposalID(known) != proposal {
+                    throw violation("state machine safety", "snapshot at node \(short(id)) holds proposal \(proposal) at \(index), committed was \(proposalID(known))")
+                }
+            }
+            node.stateMachine = restored
+            node.stateMachineApplied = snapshot.metadata.index
+            summary.snapshotsInstalled += 1
+        }
+        for entry in ready.committedEntries {
+            if let known = committed[entry.index], known != entry {
+                throw violation("state machine safety", "node \(short(id)) applies \(describe(entry)) where \(describe(known)) was applied")
+            }
+            committed[entry.index] = entry
+            guard entry.index > node.stateMachineApplied else { continue }
+            if entry.kind == .normal { node.stateMachine[entry.index] = proposalID(entry) }
+            node.stateMachineApplied = entry.index
+            if raft.role == .leader && entry.kind == .normal && entry.term == raft.term {
+                acknowledged[proposalID(entry)] = entry.index
+                summary.proposalsAcknowledged += 1
+            }
+        }
+        if ready.membership != nil, raft.role == .leader {
+            for removed in pendingRemovals where !raft.membership.all.contains(removed) {
+                pendingRemovals.remove(removed)
+                nodes[removed]?.raft = nil
+                nodes[removed]?.removed = true
+            }
+        }
+        nodes[id] = node
+    }
+
+    private func enqueue(_ message: RaftMessage) {
+        sendSequence += 1
+        let delay = 1 + Int(rng.next() % UInt64(max(1, options.maxDelay)))
+        inFlight.append((step + delay, sendSequence, message))
+    }
+
+    // MARK: - Faults and client actions
+
+    private func injectFaults() throws(SimulationViolation) {
+        if chance(options.partitionRate) { partition() }
+        if chance(options.healRate) { blocked.removeAll() }
+        if chance(options.crashRate), let victim = randomUpNode(), canCrash(victim) {
+            nodes[victim]?.raft = nil
+            summary.crashes += 1
+        }
+        for id in order where nodes[id]?.isUp == false && nodes[id]?.removed == false && chance(options.restartRate) {
+            try restart(id)
+        }
+        if chance(options.proposalRate), let leader = currentLeader() {
+            let proposal = nextProposal
+            nextProposal += 1
+            var writer = ByteWriter()
+            writer.write(proposal)
+            if (try? nodes[leader]?.raft?.propose(writer.bytes)) != nil { try drive(leader) }
+        }
+        if chance(options.membershipChangeRate) { try changeMembership() }
+        if chance(options.transferRate), let leader = currentLeader(), let raft = nodes[leader]?.raft {
+            let candidates = raft.membership.voters.sorted().filter { $0 != leader && nodes[$0]?.isUp == true }
+            if let target = candidates.randomElement(using: &rng), (try? nodes[leader]?.raft?.transferLeadership(to: target)) != nil {
+                summary.transfers += 1
+                try drive(leader)
+            }
+        }
+        if chance(options.compactionRate), let id = randomUpNode(), let node = nodes[id], let raft = node.raft,
+           raft.appliedIndex > raft.snapshotIndex + 5 {
+            nodes[id]?.raft?.compact(snapshotData: node.encodedStateMachine())
+            try drive(id)
+        }
+    }
+
+    private func partition() {
+        summary.partitions += 1
+        let members = order.filter { nodes[$0]?.removed == false }
+        guard members.count > 1 else { return }
+        switch rng.next() % 3 {
+        case 0:
+            // Split in two groups.
+            let shuffled = members.shuffled(using: &rng)
+            let cut = 1 + Int(rng.next() % UInt64(members.count - 1))
+            let side = Set(shuffled.prefix(cut))
+            for a in members {
+                for b in members where side.contains(a) != side.contains(b) { blocked.insert([a, b]) }
+            }
+        case 1:
+            // One direction of one link.
+            let a = members[Int(rng.next() % UInt64(members.count))]
+            let b = members[Int(rng.next() % UInt64(members.count))]
+            if a != b { blocked.insert([a, b]) }
+        default:
+            // A node that hears everyone but is heard by nobody.
+            let a = members[Int(rng.next() % UInt64(members.count))]
+            for b in members where b != a { blocked.insert([a, b]) }
+        }
+    }
+
+    private func changeMembership() throws(SimulationViolation) {
+        guard let leader = currentLeader(), let raft = nodes[leader]?.raft else { return }
+        let membership = raft.membership
+        let change: MembershipChange
+        if let learner = membership.learners.sorted().first {
+            guard (raft.matchIndexes[learner] ?? 0) >= raft.commitIndex else { return }
+            change = .promote(learner)
+        } else if membership.voters.count <= options.nodes, let spare = spareIDs.first {
+            change = .addLearner(spare)
+        } else if membership.voters.count > 3 {
+            let voters = membership.voters.sorted()
+            change = .remove(voters[Int(rng.next() % UInt64(voters.count))])
+        } else {
+            return
+        }
+        guard (try? nodes[leader]?.raft?.proposeMembershipChange(change)) != nil else { return }
+        summary.membershipChanges += 1
+        switch change {
+        case .addLearner(let id):
+            spareIDs.removeFirst()
+            var node = SimulatedNode(id: id)
+            node.raft = RaftNode(configuration: configuration(for: id))
+            nodes[id] = node
+            order = (order + [id]).sorted()
+        case .remove(let id):
+            pendingRemovals.insert(id)
+        case .promote:
+            break
+        }
+        try drive(leader)
+    }
+
+    private func restart(_ id: NodeID) throws(SimulationViolation) {
+        guard let persisted = nodes[id]?.persisted else { return }
+        nodes[id]?.raft = RaftNode(configuration: configuration(for: id), restoring: persisted)
+        nodes[id]?.leaderTerm = nil
+        try drive(id)
+    }
+
+    /// At most a minority of the voters may be down at once (the rest of the cluster must be
+    /// able to make progress for the liveness checks to mean anything).
+    private func canCrash(_ id: NodeID) -> Bool {
+        guard let membership = currentMembership() else { return false }
+        let down = membership.voters.filter { nodes[$0]?.isUp != true }.count
+        return down + 1 < membership.quorum || (down + 1) * 2 < membership.voters.count
+    }
+
+    // MARK: - Heal and liveness
+
+    private func heal() throws(SimulationViolation) {
+        faultsEnabled = false
+        blocked.removeAll()
+        for id in order where nodes[id]?.isUp == false && nodes[id]?.removed == false { try restart(id) }
+        let bound = 10 * options.electionTicks
+        var leaderAt: Int?
+        for healStep in 1...options.healSteps {
+            try advance()
+            try checkAfterStep()
+            if leaderAt == nil, currentLeader() != nil { leaderAt = healStep }
+            if healStep % 10 == 0, let leader = currentLeader() {
+                var writer = ByteWriter()
+                writer.write(nextProposal)
+                nextProposal += 1
+                if (try? nodes[leader]?.raft?.propose(writer.bytes)) != nil { try drive(leader) }
+            }
+        }
+        guard let leaderAt, leaderAt <= bound else {
+            throw violation("liveness", "no leader within \(bound) ticks of healing the network")
+        }
+        summary.ticksToLeaderAfterHeal = leaderAt
+        // Every member (a node whose addition never committed is not one) must hold it all.
+        let members = currentLeader().flatMap { nodes[$0]?.raft?.membership.all } ?? []
+        for id in order where members.contains(id) {
+            guard let node = nodes[id], node.isUp, !node.removed else { continue }
+            for (proposal, index) in acknowledged.sorted(by: { $0.value < $1.value }) where node.stateMachine[index] != proposal {
+                throw violation("durability", "proposal \(proposal) acknowledged at index \(index) is not applied on node \(short(id)) (it has \(node.stateMachine[index].map(String.init) ?? "nothing"), applied through \(node.stateMachineApplied))")
+            }
+        }
+    }
+
+    // MARK: - Checks
+
+    private func checkAfterStep() throws(SimulationViolation) {
+        for id in order {
+            guard let raft = nodes[id]?.raft, raft.role == .leader else { continue }
+            if let other = leadersByTerm[raft.term], other != id {
+                throw violation("election safety", "two leaders in term \(raft.term): \(short(other)) and \(short(id))")
+            }
+            leadersByTerm[raft.term] = id
+            if nodes[id]?.leaderTerm != raft.term {
+                nodes[id]?.leaderTerm = raft.term
+                summary.leaderElections += 1
+                try checkLeaderCompleteness(id, raft)
+            }
+        }
+    }
+
+    private func checkLeaderCompleteness(_ id: NodeID, _ raft: RaftNode) throws(SimulationViolation) {
+        for (index, entry) in committed where index > raft.snapshotIndex {
+            guard raft.term(at: index) == entry.term else {
+                throw violation("leader completeness", "new leader \(short(id)) of term \(raft.term) lacks committed \(describe(entry)) (has term \(raft.term(at: index).map(String.init) ?? "none"))")
+            }
+        }
+    }
+
+    /// Log matching: an (index, term) pair identifies one entry and one previous term everywhere,
+    /// which by induction makes logs identical up to any entry they share.
+    private func checkLogMatching(node: SimulatedNode, newEntries: [LogEntry]) throws(SimulationViolation) {
+        guard !newEntries.isEmpty else { return }
+        let entries = node.persisted.entries
+        guard let first = entries.first else { return }
+        for entry in newEntries {
+            let previousIndex = entry.index - 1
+            let previousTerm: Term
+            if previousIndex == 0 {
+                previousTerm = 0
+            } else if previousIndex >= first.index {
+                previousTerm = entries[Int(previousIndex - first.index)].term
+            } else if let snapshot = node.persisted.snapshot, snapshot.metadata.index == previousIndex {
+                previousTerm = snapshot.metadata.term
+            } else {
+                continue
+            }
+            let identity = EntryIdentity(kind: entry.kind, data: entry.data, previousTerm: previousTerm)
+            if let known = entryIdentities[entry.index]?[entry.term], known != identity {
+                throw violation("log matching", "node \(short(node.id)) holds a different entry at index \(entry.index) term \(entry.term)")
+            }
+            entryIdentities[entry.index, default: [:]][entry.term] = identity
+        }
+    }
+
+    // MARK: - Helpers
+
+    private func configuration(for id: NodeID) -> RaftConfiguration {
+        var configuration = RaftConfiguration(id: id, randomSeed: rng.next())
+        configuration.electionTicks = options.electionTicks
+        configuration.maxEntriesPerMessage = 8
+        configuration.maxInflightMessages = 4
+        return configuration
+    }
+
+    private func currentLeader() -> NodeID? {
+        order.filter { nodes[$0]?.raft?.role == .leader }
+            .max { (nodes[$0]?.raft?.term ?? 0) < (nodes[$1]?.raft?.term ?? 0) }
+    }
+
+    private func currentMembership() -> Membership? {
+        order.compactMap { nodes[$0]?.raft }.max { $0.appliedIndex < $1.appliedIndex }?.membership
+    }
+
+    private func randomUpNode() -> NodeID? {
+        order.filter { nodes[$0]?.isUp == true }.randomElement(using: &rng)
+    }
+
+    private func chance(_ probability: Double) -> Bool {
+        Double(rng.next() % 1_000_000) < probability * 1_000_000
+    }
+
+    private func randomID() -> NodeID {
+        var bytes: [UInt8] = []
+        for _ in 0..<2 { withUnsafeBytes(of: rng.next()) { bytes.append(contentsOf: $0) } }
+        // Sixteen bytes always make an id; the fallback only keeps this free of force unwraps.
+        return NodeID(bytes: bytes) ?? NodeID.random()
+    }
+
+    private func proposalID(_ entry: LogEntry) -> UInt64 {
+        UInt64(bigEndianBytes: entry.data) ?? 0
+    }
+
+    private func describe(_ entry: LogEntry) -> String {
+        "entry \(entry.index) (term \(entry.term), \(entry.kind), proposal \(proposalID(entry)))"
+    }
+
+    private func short(_ id: NodeID) -> String { String(id.description.prefix(8)) }
+
+    private func violation(_ property: String, _ detail: String) -> SimulationViolation {
+        SimulationViolation(seed: options.seed, nodes: options.nodes, step: step, property: property, detail: detail)
+    }
+}
+
+extension UInt64 {
+    init?(bigEndianBytes bytes: [UInt8]) {
+        guard bytes.count == 8 else { return nil }
+        self = bytes.reduce(0) { ($0 << 8) | UInt64($1) }
+    }
+}
