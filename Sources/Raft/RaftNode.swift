@@ -61,6 +61,11 @@ public struct RaftNode: Sendable {
     /// A node restarting from what it persisted (or a new node with nothing persisted, which
     /// waits to be contacted by a leader: see ``bootstrap(configuration:voters:)`` for the first
     /// members of a new cluster).
+    ///
+    /// The node assumes the state machine reflects at least the persisted snapshot. A driver that
+    /// crashed after persisting an installed snapshot but before loading it into the state
+    /// machine must therefore, before this call, load `persisted.snapshot` into any state machine
+    /// whose applied index is below the snapshot's index.
     public init(configuration: RaftConfiguration, restoring persisted: PersistedState? = nil) {
         self.configuration = configuration
         self.rng = SplitMix64(seed: configuration.randomSeed ^ 0x5DEE_CE66_D1CE_4E5B)

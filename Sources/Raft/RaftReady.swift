@@ -8,7 +8,11 @@ import P2PCore
 /// 2. **Send** `messages` (after step 1: a vote or an acknowledgement must never reach a peer
 ///    before what it promises is on disk).
 /// 3. **Apply**: restore the state machine from `snapshotToApply`, then apply
-///    `committedEntries` in order.
+///    `committedEntries` in order (re-applying an entry at or below the state machine's applied
+///    index must be a no-op: after a restart the node hands out committed entries again).
+///
+/// A crash may fall between any two steps; see ``RaftNode/init(configuration:restoring:)`` for
+/// what a restarting driver reconciles.
 public struct RaftReady: Equatable, Sendable {
     /// The new hard state, if it changed.
     public var hardState: HardState?

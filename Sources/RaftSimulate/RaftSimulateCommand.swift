@@ -30,6 +30,9 @@ struct RaftSimulateCommand: ParsableCommand {
     @Option(help: "Faulty steps per run.")
     var steps = 400
 
+    @Flag(help: "Print what every node applies and installs (use with --seed).")
+    var trace = false
+
     func run() throws {
         let start = ContinuousClock.now
         let seedList: [UInt64] = seed.map { [$0] } ?? Array(firstSeed..<(firstSeed + UInt64(seeds)))
@@ -38,6 +41,7 @@ struct RaftSimulateCommand: ParsableCommand {
             let size = nodes ?? [3, 5, 7][Int(current % 3)]
             var options = SimulationOptions(seed: current, nodes: size)
             options.steps = steps
+            options.trace = trace
             do {
                 let summary = try Simulation(options: options).run()
                 totals.proposalsAcknowledged += summary.proposalsAcknowledged

@@ -120,6 +120,13 @@ public final class Simulation {
         }
 
         // 3. Apply.
+        if options.trace {
+            if let snapshot = ready.snapshotToApply { print("step \(step) \(short(id)) installs snapshot \(snapshot.metadata.index) (sm applied \(node.stateMachineApplied))") }
+            if let first = ready.committedEntries.first, let last = ready.committedEntries.last {
+                print("step \(step) \(short(id)) applies \(first.index)...\(last.index) (sm applied \(node.stateMachineApplied), role \(raft.role), term \(raft.term))")
+            }
+            if let snapshot = ready.snapshot, ready.snapshotToApply == nil { print("step \(step) \(short(id)) compacts through \(snapshot.metadata.index) (sm applied \(node.stateMachineApplied), keys \(node.stateMachine.count))") }
+        }
         if let snapshot = ready.snapshotToApply {
             let restored: [LogIndex: UInt64]
             do {
@@ -258,6 +265,17 @@ public final class Simulation {
 
     private func restart(_ id: NodeID) throws(SimulationViolation) {
         guard let persisted = nodes[id]?.persisted else { return }
+        if options.trace { print("step \(step) \(short(id)) restarts: snapshot \(persisted.snapshot?.metadata.index ?? 0), entries \(persisted.entries.first?.index ?? 0)...\(persisted.entries.last?.index ?? 0), commit \(persisted.hardState.commit), sm applied \(nodes[id]?.stateMachineApplied ?? 0)") }
+        // A crash after persisting an installed snapshot but before loading it leaves the state
+        // machine behind the snapshot: a correct driver reloads it from the persisted snapshot.
+        if let snapshot = persisted.snapshot, snapshot.metadata.index > nodes[id]?.stateMachineApplied ?? 0 {
+            do {
+                nodes[id]?.stateMachine = try SimulatedNode.decodeStateMachine(snapshot.data)
+            } catch {
+                throw violation("snapshot integrity", "node \(short(id)) persisted an undecodable snapshot: \(error)")
+            }
+            nodes[id]?.stateMachineApplied = snapshot.metadata.index
+        }
         nodes[id]?.raft = RaftNode(configuration: configuration(for: id), restoring: persisted)
         nodes[id]?.leaderTerm = nil
         try drive(id)

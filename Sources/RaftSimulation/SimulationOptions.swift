@@ -23,6 +23,8 @@ public struct SimulationOptions: Sendable {
     public var transferRate: Double = 0.01
     public var compactionRate: Double = 0.02
     public var electionTicks: Int = 10
+    /// Print what each node applies and installs (for replaying a failing seed).
+    public var trace = false
 
     public init(seed: UInt64, nodes: Int) {
         self.seed = seed
