@@ -134,7 +134,7 @@ let package = Package(
         .testTarget(name: "P2PCoreTests", dependencies: ["P2PCore"], swiftSettings: strict),
         .testTarget(name: "P2PClientTests", dependencies: ["P2PClient", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulation", "P2PCore"], swiftSettings: strict),
-        .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "LMDB"], swiftSettings: strict),
+        .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "Raft", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "MailboxTests", dependencies: ["Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
     ]
 )

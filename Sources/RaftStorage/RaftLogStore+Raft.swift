@@ -1,0 +1,32 @@
+import P2PCore
+import Raft
+
+extension RaftLogStore {
+    /// Makes step 1 of a ``RaftReady`` durable: truncation, new entries, hard state and snapshot,
+    /// in one LMDB transaction (one sync), before the driver sends the ready's messages.
+    public func persist(_ ready: RaftReady) throws {
+        guard ready.needsPersistence else { return }
+        try persist(Batch(
+            truncateFrom: ready.truncateFrom,
+            entries: ready.entries.map { StoredEntry(index: $0.index, term: $0.term, bytes: $0.encodedPayload()) },
+            hardState: ready.hardState?.encoded(),
+            snapshot: ready.snapshot.map {
+                StoredSnapshot(index: $0.metadata.index, term: $0.metadata.term, metadata: $0.metadata.encoded(), data: $0.data)
+            }
+        ))
+    }
+
+    /// What a restarting ``RaftNode`` needs; `nil` when nothing was ever persisted.
+    public func loadPersistedState() throws -> PersistedState? {
+        let loaded = try load()
+        guard loaded.hardState != nil || loaded.snapshot != nil || !loaded.entries.isEmpty else { return nil }
+        let hardState = try loaded.hardState.map { bytes throws(DecodingError) in try HardState(decoding: bytes) } ?? HardState()
+        let snapshot = try loaded.snapshot.map { stored throws(DecodingError) in
+            Snapshot(metadata: try SnapshotMetadata(decoding: stored.metadata), data: stored.data)
+        }
+        let entries = try loaded.entries.map { stored throws(DecodingError) in
+            try LogEntry(index: stored.index, term: stored.term, decodingPayload: stored.bytes)
+        }
+        return PersistedState(hardState: hardState, snapshot: snapshot, entries: entries)
+    }
+}
