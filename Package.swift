@@ -132,6 +132,11 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strict),
         .testTarget(name: "P2PCoreTests", dependencies: ["P2PCore"], swiftSettings: strict),
+        .testTarget(
+            name: "P2PServerTests",
+            dependencies: ["P2PServer", "Mailbox", "Raft", "LMDB", "P2PCore"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "P2PClientTests", dependencies: ["P2PClient", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulation", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "Raft", "LMDB", "P2PCore"], swiftSettings: strict),

@@ -1,0 +1,192 @@
+import LMDB
+import Logging
+import Mailbox
+import P2PCore
+import Raft
+import RaftStorage
+
+/// One server's replica of the mailbox state: a ``RaftNode`` driven against LMDB.
+///
+/// It follows the Raft driver contract (persist, then send, then apply) and batches: commands
+/// proposed while a ready is being processed go out together in the next one, so concurrent
+/// proposals share one LMDB sync for the log and one for the mailboxes (group commit).
+public actor ReplicatedMailboxes {
+    /// Why a proposal did not produce an outcome.
+    public enum ProposalError: Error, Equatable, Sendable {
+        /// Only the leader accepts commands; `leader` is the one this server knows of.
+        case notLeader(leader: NodeID?)
+        /// Leadership changed before the entry was seen to commit here: it may or may not commit.
+        /// Mailbox commands are idempotent (by message id), so the caller retries.
+        case lost
+        /// Raft refused the proposal (e.g. a leadership transfer is under way).
+        case refused(RaftError)
+    }
+
+    public nonisolated let id: NodeID
+    public let mailboxes: MailboxStore
+    private var node: RaftNode
+    private let log: RaftLogStore
+    private let send: @Sendable (RaftMessage) -> Void
+    private let onLeaderChange: @Sendable (NodeID?, Term) -> Void
+    private let logger: Logger
+    private var waiting: [LogIndex: (term: Term, continuation: CheckedContinuation<MailboxOutcome, any Error>)] = [:]
+    private var flushScheduled = false
+    private let compactEvery: LogIndex
+
+    /// Opens the replica stored in `environment`, bootstrapping a new cluster of `bootstrapVoters`
+    /// when nothing was persisted yet (pass `nil` for a server that joins a running cluster).
+    public init(
+        configuration: RaftConfiguration,
+        environment: Environment,
+        bootstrapVoters: Set<NodeID>?,
+        limits: MailboxLimits = .init(),
+        compactEvery: LogIndex = 10_000,
+        logger: Logger = Logger(label: "p2pcore.raft"),
+        send: @escaping @Sendable (RaftMessage) -> Void,
+        onLeaderChange: @escaping @Sendable (NodeID?, Term) -> Void = { _, _ in }
+    ) throws {
+        id = configuration.id
+        mailboxes = try MailboxStore(environment: environment, limits: limits)
+        log = try RaftLogStore(environment: environment)
+        self.send = send
+        self.onLeaderChange = onLeaderChange
+        self.logger = logger
+        self.compactEvery = compactEvery
+        if let persisted = try log.loadPersistedState() {
+            // A crash may have fallen between persisting an installed snapshot and loading it.
+            if let snapshot = persisted.snapshot, try mailboxes.applied().index < snapshot.metadata.index {
+                try mailboxes.restore(snapshot: snapshot.data, index: snapshot.metadata.index, term: snapshot.metadata.term)
+            }
+            node = RaftNode(configuration: configuration, restoring: persisted)
+        } else if let voters = bootstrapVoters {
+            node = RaftNode.bootstrap(configuration: configuration, voters: voters)
+        } else {
+            node = RaftNode(configuration: configuration)
+        }
+    }
+
+    /// Processes what the node produced at start-up (bootstrap entries, re-applied commits).
+    public func start() throws {
+        try processReady()
+    }
+
+    // MARK: Inputs
+
+    /// Advances Raft's logical clock by one tick.
+    public func tick() throws {
+        node.tick()
+        try processReady()
+    }
+
+    /// Hands a message from another server to Raft.
+    public func receive(_ message: RaftMessage) throws {
+        node.step(message)
+        try processReady()
+    }
+
+    /// Replicates `command` and returns its outcome once it is committed and applied here.
+    public func propose(_ command: MailboxCommand) async throws -> MailboxOutcome {
+        let index: LogIndex
+        do {
+            index = try node.propose(command.encoded())
+        } catch {
+            if case .notLeader(let leader) = error { throw ProposalError.notLeader(leader: leader) }
+            throw ProposalError.refused(error)
+        }
+        let term = node.term
+        scheduleFlush()
+        return try await withCheckedThrowingContinuation { continuation in
+            waiting[index] = (term, continuation)
+        }
+    }
+
+    /// Proposes a membership change (leader only); returns once it is applied here.
+    public func changeMembership(_ change: MembershipChange) throws {
+        _ = try node.proposeMembershipChange(change)
+        try processReady()
+    }
+
+    /// Starts a leadership transfer to `target`.
+    public func transferLeadership(to target: NodeID) throws {
+        try node.transferLeadership(to: target)
+        try processReady()
+    }
+
+    /// Snapshots the mailboxes at the applied index and compacts the Raft log.
+    public func compact() throws {
+        let snapshot = try mailboxes.snapshot()
+        guard snapshot.index == node.appliedIndex else { return }
+        node.compact(snapshotData: snapshot.data)
+        try processReady()
+    }
+
+    // MARK: Status
+
+    public var role: RaftRole { node.role }
+    public var leader: NodeID? { node.leader }
+    public var term: Term { node.term }
+    public var commitIndex: LogIndex { node.commitIndex }
+    public var appliedIndex: LogIndex { node.appliedIndex }
+    public var membership: Membership { node.membership }
+
+    // MARK: The driver loop
+
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        Task { self.flush() }
+    }
+
+    private func flush() {
+        flushScheduled = false
+        do {
+            try processReady()
+        } catch {
+            logger.error("raft: processing a ready failed: \(error)")
+        }
+    }
+
+    private func processReady() throws {
+        let ready = node.ready()
+        guard !ready.isEmpty else { return }
+        // 1. Persist: log, hard state and snapshot in one transaction.
+        try log.persist(ready)
+        // 2. Send.
+        for message in ready.messages { send(message) }
+        // 3. Apply.
+        if let snapshot = ready.snapshotToApply {
+            try mailboxes.restore(snapshot: snapshot.data, index: snapshot.metadata.index, term: snapshot.metadata.term)
+            failWaiters(through: snapshot.metadata.index)
+        }
+        if !ready.committedEntries.isEmpty {
+            let entries = ready.committedEntries.map { entry in
+                MailboxStore.Entry(index: entry.index, term: entry.term, command: entry.kind == .normal ? entry.data : nil)
+            }
+            let outcomes = try mailboxes.apply(entries)
+            var outcomeByIndex: [LogIndex: MailboxOutcome] = [:]
+            for (index, outcome) in outcomes { outcomeByIndex[index] = outcome }
+            for entry in ready.committedEntries {
+                guard let waiter = waiting.removeValue(forKey: entry.index) else { continue }
+                if waiter.term == entry.term, let outcome = outcomeByIndex[entry.index] {
+                    waiter.continuation.resume(returning: outcome)
+                } else {
+                    waiter.continuation.resume(throwing: ProposalError.lost)
+                }
+            }
+            if node.appliedIndex >= node.snapshotIndex + compactEvery { try compact() }
+        }
+        if let change = ready.leaderChange {
+            logger.info("raft: leader is now \(change.leader.map { "\($0)" } ?? "unknown")", metadata: ["raft.term": "\(change.term)"])
+            onLeaderChange(change.leader, change.term)
+            // Proposals of a leadership we lost may never commit: let their callers retry.
+            if node.role != .leader { failWaiters(through: .max) }
+        }
+    }
+
+    private func failWaiters(through index: LogIndex) {
+        for (waitingIndex, waiter) in waiting where waitingIndex <= index {
+            waiting[waitingIndex] = nil
+            waiter.continuation.resume(throwing: ProposalError.lost)
+        }
+    }
+}

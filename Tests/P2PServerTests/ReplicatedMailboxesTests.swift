@@ -1,0 +1,169 @@
+import Foundation
+import LMDB
+import Mailbox
+import P2PCore
+import Raft
+import Synchronization
+import Testing
+@testable import P2PServer
+
+/// Messages in flight on the in-memory network.
+final class MessageQueue: Sendable {
+    private let messages = Mutex<[RaftMessage]>([])
+
+    func append(_ message: RaftMessage) { messages.withLock { $0.append(message) } }
+
+    func takeAll() -> [RaftMessage] {
+        messages.withLock { queue in
+            defer { queue.removeAll() }
+            return queue
+        }
+    }
+}
+
+/// Three replicas in one process, connected by an in-memory network that the test pumps.
+final class InMemoryCluster: Sendable {
+    let ids: [NodeID]
+    let paths: [String]
+    private let queue = MessageQueue()
+    private let replicas = Mutex<[NodeID: ReplicatedMailboxes]>([:])
+
+    init(size: Int) throws {
+        ids = (0..<size).map { _ in NodeID.random() }
+        paths = ids.map { FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-replica-\($0)").path }
+        for index in ids.indices { try start(index) }
+    }
+
+    deinit {
+        for path in paths { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    /// (Re)starts replica `index` from its LMDB directory.
+    func start(_ index: Int) throws {
+        var configuration = RaftConfiguration(id: ids[index], randomSeed: UInt64(index + 1) &* 7919)
+        configuration.electionTicks = 10
+        var environmentConfiguration = Environment.Configuration()
+        environmentConfiguration.syncOnCommit = false
+        let environment = try Environment(path: paths[index], configuration: environmentConfiguration)
+        let replica = try ReplicatedMailboxes(
+            configuration: configuration, environment: environment, bootstrapVoters: Set(ids), compactEvery: 50,
+            send: { [queue] message in queue.append(message) }
+        )
+        replicas.withLock { $0[ids[index]] = replica }
+    }
+
+    func stop(_ index: Int) {
+        _ = replicas.withLock { $0.removeValue(forKey: ids[index]) }
+    }
+
+    func replica(_ id: NodeID) -> ReplicatedMailboxes? { replicas.withLock { $0[id] } }
+    var running: [ReplicatedMailboxes] { replicas.withLock { Array($0.values) } }
+
+    /// One round: every replica ticks, then every message is delivered until none are left.
+    func pump() async throws {
+        for replica in running { try await replica.start(); try await replica.tick() }
+        while true {
+            let batch = queue.takeAll()
+            if batch.isEmpty { return }
+            for message in batch { try await replica(message.to)?.receive(message) }
+        }
+    }
+
+    func leader() async -> ReplicatedMailboxes? {
+        for replica in running where await replica.role == .leader { return replica }
+        return nil
+    }
+
+    /// Pumps until `condition` holds (at most `rounds` rounds).
+    func pump(until condition: () async throws -> Bool, rounds: Int = 500) async throws -> Bool {
+        for _ in 0..<rounds {
+            if try await condition() { return true }
+            try await pump()
+        }
+        return try await condition()
+    }
+}
+
+@Suite struct ReplicatedMailboxesTests {
+    let alice = NodeID.random()
+    let bob = NodeID.random()
+
+    @Test func concurrentProposalsCommitOnEveryReplicaWithIdenticalState() async throws {
+        let cluster = try InMemoryCluster(size: 3)
+        #expect(try await cluster.pump(until: { await cluster.leader() != nil }))
+        let leader = try #require(await cluster.leader())
+
+        let registered = try await proposeAll(leader, [
+            .register(ClientRecord(id: alice, publicKey: [1])), .register(ClientRecord(id: bob, publicKey: [2])),
+        ], cluster)
+        #expect(registered == [.done, .done])
+
+        let enqueues = (UInt64(1)...120).map { sequence in
+            MailboxCommand.enqueue(MailMessage(id: MessageID(sender: alice, sequence: sequence), recipient: bob, payload: [UInt8(sequence % 256)], enqueuedAtMillis: sequence))
+        }
+        let stored = try await proposeAll(leader, enqueues, cluster)
+        #expect(stored.count == 120)
+        #expect(stored.allSatisfy { $0 == .stored })
+
+        #expect(try await cluster.pump(until: {
+            var digests: Set<String> = []
+            for replica in cluster.running { digests.insert(try await replica.mailboxes.digest().digest) }
+            return digests.count == 1
+        }))
+        #expect(try await leader.mailboxes.stats(for: bob).messages == 120)
+        // compactEvery: 50 — the log was compacted along the way.
+        #expect(try await leader.mailboxes.messages(for: bob, limit: 500).map(\.message.id.sequence) == Array(1...120))
+    }
+
+    @Test func aFollowerRefusesProposalsAndNamesTheLeader() async throws {
+        let cluster = try InMemoryCluster(size: 3)
+        #expect(try await cluster.pump(until: { await cluster.leader() != nil }))
+        let leader = try #require(await cluster.leader())
+        var follower: ReplicatedMailboxes?
+        for replica in cluster.running where await replica.role != .leader { follower = replica }
+        let chosen = try #require(follower)
+        await #expect(throws: ReplicatedMailboxes.ProposalError.notLeader(leader: leader.id)) {
+            _ = try await chosen.propose(.purge(recipient: NodeID.random()))
+        }
+    }
+
+    @Test func aRestartedReplicaRecoversFromItsOwnLMDBAndCatchesUp() async throws {
+        let cluster = try InMemoryCluster(size: 3)
+        #expect(try await cluster.pump(until: { await cluster.leader() != nil }))
+        var leader = try #require(await cluster.leader())
+        _ = try await proposeAndPump(leader, .register(ClientRecord(id: bob, publicKey: [2])), cluster)
+
+        let victim = try #require(cluster.ids.firstIndex { $0 != leader.id })
+        cluster.stop(victim)
+        for sequence in UInt64(1)...80 {
+            leader = try #require(await cluster.leader())
+            let message = MailMessage(id: MessageID(sender: alice, sequence: sequence), recipient: bob, payload: [1], enqueuedAtMillis: 0)
+            #expect(try await proposeAndPump(leader, .enqueue(message), cluster) == .stored)
+        }
+        try cluster.start(victim)
+        let restarted = try #require(cluster.replica(cluster.ids[victim]))
+        #expect(try await cluster.pump(until: {
+            try await restarted.mailboxes.digest().digest == leader.mailboxes.digest().digest
+        }))
+        #expect(try await restarted.mailboxes.stats(for: bob).messages == 80)
+    }
+
+    /// Proposes every command concurrently (so they batch) while the network is pumped.
+    private func proposeAll(_ replica: ReplicatedMailboxes, _ commands: [MailboxCommand], _ cluster: InMemoryCluster) async throws -> [MailboxOutcome] {
+        let pumping = Task { while !Task.isCancelled { try await cluster.pump(); await Task.yield() } }
+        defer { pumping.cancel() }
+        return try await withThrowingTaskGroup(of: MailboxOutcome.self) { group in
+            for command in commands { group.addTask { try await replica.propose(command) } }
+            var results: [MailboxOutcome] = []
+            for try await outcome in group { results.append(outcome) }
+            return results
+        }
+    }
+
+    private func proposeAndPump(_ replica: ReplicatedMailboxes, _ command: MailboxCommand, _ cluster: InMemoryCluster) async throws -> MailboxOutcome {
+        let task = Task { try await replica.propose(command) }
+        let pumping = Task { while !Task.isCancelled { try await cluster.pump(); await Task.yield() } }
+        defer { pumping.cancel() }
+        return try await task.value
+    }
+}
