@@ -1,2 +1,0 @@
-// Transport: see DESIGN.md §4.
-import P2PCore

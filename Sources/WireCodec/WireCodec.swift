@@ -1,2 +1,0 @@
-// WireCodec: see DESIGN.md §4.
-import P2PCore
