@@ -54,6 +54,7 @@ let package = Package(
             name: "Transport",
             dependencies: [
                 "P2PCore", "WireCodec",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -135,6 +136,26 @@ let package = Package(
         .testTarget(
             name: "P2PServerTests",
             dependencies: ["P2PServer", "Mailbox", "Raft", "LMDB", "P2PCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "WireCodecTests",
+            dependencies: [
+                "WireCodec",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TransportTests",
+            dependencies: [
+                "Transport", "WireCodec", "P2PCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "P2PClientTests", dependencies: ["P2PClient", "LMDB", "P2PCore"], swiftSettings: strict),

@@ -63,4 +63,9 @@ public final class LinkListener: Sendable {
     public func close() {
         serverChannel.close(promise: nil)
     }
+
+    /// Stops accepting and returns once the port is released.
+    public func shutdown() async {
+        try? await serverChannel.close()
+    }
 }
