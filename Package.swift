@@ -135,7 +135,11 @@ let package = Package(
         .testTarget(name: "P2PCoreTests", dependencies: ["P2PCore"], swiftSettings: strict),
         .testTarget(
             name: "P2PServerTests",
-            dependencies: ["P2PServer", "Mailbox", "Raft", "LMDB", "P2PCore"],
+            dependencies: [
+                "P2PServer", "Mailbox", "Raft", "LMDB", "P2PCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

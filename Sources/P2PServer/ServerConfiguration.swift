@@ -1,3 +1,4 @@
+import Mailbox
 import P2PCore
 
 /// How a ``P2PServer`` starts.
@@ -14,6 +15,10 @@ public struct ServerConfiguration: Sendable {
     public var secret: String = "p2pcore-dev-secret"
     /// Called on every leadership change with the new leader's id (`nil`: no leader known).
     public var onLeaderChange: @Sendable (NodeID?) -> Void = { _ in }
+    /// Raft's tick; elections time out after 10 to 20 ticks, heartbeats go out every tick.
+    public var tickInterval: Duration = .milliseconds(100)
+    /// Per-client mailbox limits (the same on every server of a cluster).
+    public var mailboxLimits = MailboxLimits()
 
     public init() {}
 }
