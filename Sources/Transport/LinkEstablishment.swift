@@ -98,7 +98,15 @@ enum LinkEstablishment {
                     inboundContinuation.finish()
                 } catch {
                     timer.cancel()
-                    let reported: any Error = timedOut.isSet ? TransportError.handshakeTimedOut : error
+                    // Callers see typed errors only: the link's own, the framing's, or connectionLost.
+                    let reported: any Error
+                    if timedOut.isSet {
+                        reported = TransportError.handshakeTimedOut
+                    } else if error is TransportError || error is WireError {
+                        reported = error
+                    } else {
+                        reported = TransportError.connectionLost("\(error)")
+                    }
                     once.resume(.failure(reported))
                     outboundContinuation.finish()
                     inboundContinuation.finish(throwing: reported)

@@ -16,6 +16,8 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
     case closed
     /// The address could not be reached.
     case unreachable(String)
+    /// The connection broke (reset, I/O error) during the handshake or later.
+    case connectionLost(String)
 
     public var description: String {
         switch self {
@@ -26,6 +28,7 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
         case .decryptionFailed: "a frame failed authentication (tampered, replayed or reordered)"
         case .closed: "link closed"
         case .unreachable(let address): "cannot reach \(address)"
+        case .connectionLost(let why): "connection lost: \(why)"
         }
     }
 }

@@ -55,7 +55,11 @@ import Testing
         #expect(rejoined.leader == second.leader)
 
         for server in servers { server.stop() }
-        let stopped = log.all.filter { $0.contains("server stopped") }.count
+        // The last lines may still be in the pipes when the processes have exited: await them.
+        let stopped = try await log.wait(for: "three graceful stops") { lines in
+            let count = lines.filter { $0.contains("server stopped") }.count
+            return count >= 3 ? count : nil
+        }
         #expect(stopped == 3, "the SIGTERMed servers shut down gracefully")
     }
 }

@@ -48,12 +48,15 @@ final class ClusterLog: Sendable {
 }
 
 /// A `p2pcore-server` child process whose stderr feeds a ``ClusterLog``.
+///
+/// Spawned with `posix_spawn` and reaped with `waitpid`; stderr is read by a plain thread with
+/// blocking reads (Foundation's `Process` and pipe handlers proved crash-prone on Linux).
 final class ServerProcess: @unchecked Sendable {
-    // @unchecked: `Process` is used from the test task only; the log is Sendable.
+    // @unchecked: `pid` is only touched from the test's own task.
     let name: String
     let port: Int
     let dataDirectory: String
-    private var process: Process?
+    private var pid: pid_t = 0
 
     static var binary: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -70,46 +73,59 @@ final class ServerProcess: @unchecked Sendable {
         (try? String(contentsOfFile: dataDirectory + "/node.id", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    var isRunning: Bool { process?.isRunning == true }
+    struct SpawnFailed: Error { let code: Int32 }
 
     func start(peers: [Int], log: ClusterLog) throws {
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = ["--listen", "127.0.0.1:\(port)", "--data-dir", dataDirectory, "--secret", "test-secret"]
+        let arguments = [Self.binary.path, "--listen", "127.0.0.1:\(port)", "--data-dir", dataDirectory, "--secret", "test-secret"]
             + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] }
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = FileHandle.nullDevice
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw SpawnFailed(code: errno) }
+        // Close-on-exec, so other children never inherit this pipe (dup2 clears it on fd 2).
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, Self.binary.path, &actions, nil, &argv, environ)
+        close(fds[1])
+        guard rc == 0 else {
+            close(fds[0])
+            throw SpawnFailed(code: rc)
+        }
+        pid = child
+        let readEnd = fds[0]
         let name = self.name
-        let buffer = Mutex<String>("")
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            guard !data.isEmpty else {
-                handle.readabilityHandler = nil
-                return
-            }
-            let complete: [String] = buffer.withLock { pending in
-                pending += String(decoding: data, as: UTF8.self)
+        Thread {
+            var pending = ""
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = read(readEnd, &buffer, buffer.count)
+                if count <= 0 { break }
+                pending += String(decoding: buffer[0..<count], as: UTF8.self)
                 var lines = pending.components(separatedBy: "\n")
                 pending = lines.removeLast()
-                return lines
+                for line in lines { log.append("[\(name)] \(line)") }
             }
-            for line in complete { log.append("[\(name)] \(line)") }
-        }
-        try process.run()
-        self.process = process
+            close(readEnd)
+        }.start()
     }
 
+    /// Sends `signal` and waits for the process to exit.
     func kill(signal: Int32) {
-        guard let process, process.isRunning else { return }
-        Foundation.kill(process.processIdentifier, signal)
-        if signal == SIGKILL { process.waitUntilExit() }
+        guard pid > 0 else { return }
+        Glibc.kill(pid, signal)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        pid = 0
     }
 
+    /// Stops the process gracefully (SIGTERM) and reaps it.
     func stop() {
-        guard let process, process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
+        kill(signal: SIGTERM)
     }
 
     /// Free loopback ports, found by binding port 0.
