@@ -84,11 +84,17 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .target(
+            name: "ClientProtocol",
+            dependencies: ["P2PCore", "Mailbox", "Transport"],
+            swiftSettings: strict
+        ),
+
         // MARK: Runtimes
         .target(
             name: "P2PServer",
             dependencies: [
-                "P2PCore", "Raft", "RaftStorage", "Mailbox", "Transport", "WireCodec", "LMDB",
+                "P2PCore", "Raft", "RaftStorage", "Mailbox", "Transport", "WireCodec", "LMDB", "ClientProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -97,8 +103,9 @@ let package = Package(
         .target(
             name: "P2PClient",
             dependencies: [
-                "P2PCore", "Transport", "WireCodec", "LMDB",
+                "P2PCore", "Transport", "WireCodec", "LMDB", "Mailbox", "ClientProtocol",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: strict
         ),

@@ -40,7 +40,7 @@ public struct ClientRecord: Equatable, Sendable {
     /// Whether any server has the client attached.
     public var isOnline: Bool { !attachedServers.isEmpty }
 
-    func encode(into writer: inout ByteWriter) {
+    public func encode(into writer: inout ByteWriter) {
         writer.write(id)
         writer.write(lengthPrefixed: publicKey)
         writer.write(array: lanAddresses) { $0.write($1) }
@@ -53,7 +53,7 @@ public struct ClientRecord: Equatable, Sendable {
         writer.write(relayedBytes)
     }
 
-    static func decode(from reader: inout ByteReader) throws(DecodingError) -> ClientRecord {
+    public static func decode(from reader: inout ByteReader) throws(DecodingError) -> ClientRecord {
         ClientRecord(
             id: try reader.readNodeID("client.id"),
             publicKey: try reader.readLengthPrefixed("client.publicKey"),

@@ -25,7 +25,7 @@ public struct MailMessage: Equatable, Sendable {
         MailMessage(id: id, recipient: recipient, payload: [], enqueuedAtMillis: enqueuedAtMillis, isSkip: true)
     }
 
-    func encode(into writer: inout ByteWriter) {
+    public func encode(into writer: inout ByteWriter) {
         writer.write(id.sender)
         writer.write(id.sequence)
         writer.write(recipient)
@@ -34,7 +34,7 @@ public struct MailMessage: Equatable, Sendable {
         writer.write(lengthPrefixed: payload)
     }
 
-    static func decode(from reader: inout ByteReader) throws(DecodingError) -> MailMessage {
+    public static func decode(from reader: inout ByteReader) throws(DecodingError) -> MailMessage {
         let sender = try reader.readNodeID("message.sender")
         let sequence = try reader.readUInt64("message.sequence")
         let recipient = try reader.readNodeID("message.recipient")

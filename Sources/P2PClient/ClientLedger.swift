@@ -53,6 +53,27 @@ public final class ClientLedger: Sendable {
         }
     }
 
+    /// In one durable transaction: numbers and stores `prepare` (each payload gets its
+    /// recipient's next sequence, in order) and removes `resolve` from the outbox. Concurrent
+    /// sends share this one sync.
+    public func commit(
+        prepare: [(recipient: NodeID, payload: [UInt8])], resolve: [(recipient: NodeID, sequence: UInt64)]
+    ) throws -> [Outgoing] {
+        try environment.write { txn in
+            var next: [NodeID: UInt64] = [:]
+            var prepared: [Outgoing] = []
+            for (recipient, payload) in prepare {
+                let last = try next[recipient] ?? txn.get(sequences, recipient.bytes).flatMap { UInt64(bigEndianBytes: $0) } ?? 0
+                try txn.put(outbox, recipient.bytes + (last + 1).bigEndianBytes, payload)
+                prepared.append(Outgoing(recipient: recipient, id: MessageID(sender: me, sequence: last + 1), payload: payload))
+                next[recipient] = last + 1
+            }
+            for (recipient, last) in next { try txn.put(sequences, recipient.bytes, last.bigEndianBytes) }
+            for message in resolve { try txn.delete(outbox, message.recipient.bytes + message.sequence.bigEndianBytes) }
+            return prepared
+        }
+    }
+
     /// Removes messages whose fate is definitive from the outbox.
     public func resolve(_ messages: [(recipient: NodeID, sequence: UInt64)]) throws {
         try environment.write { txn in

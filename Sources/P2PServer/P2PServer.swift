@@ -1,5 +1,7 @@
+import ClientProtocol
 import LMDB
 import Logging
+import Mailbox
 import P2PCore
 import Raft
 import RaftStorage
@@ -20,8 +22,10 @@ public final class P2PServer: Service, Sendable {
     public let configuration: ServerConfiguration
     private let identity: NodeIdentity
     private let environment: Environment
-    private let logger: Logger
-    private let peers = PeerLinks()
+    let logger: Logger
+    let peers = PeerLinks()
+    let sessions = ClientSessions()
+    let forwards = PendingReplies<ForwardedReply.Result>()
     private let replicaBox = Mutex<ReplicatedMailboxes?>(nil)
     private let incarnation = UInt64.random(in: 1...UInt64.max)
 
@@ -56,7 +60,7 @@ public final class P2PServer: Service, Sendable {
             group.addTask {
                 await withDiscardingTaskGroup { links in
                     for await link in listener.links {
-                        links.addTask { await self.serve(link) }
+                        links.addTask { await self.accept(link) }
                     }
                 }
             }
@@ -75,6 +79,7 @@ public final class P2PServer: Service, Sendable {
             try? await gracefulShutdown()
             listener.close()
             peers.closeAll()
+            sessions.closeAll()
             group.cancelAll()
         }
         try environment.sync()
@@ -96,7 +101,9 @@ public final class P2PServer: Service, Sendable {
             do {
                 let link = try await LinkDialer.connect(host: host, port: port, configuration: linkConfiguration)
                 backoff = .milliseconds(100)
-                await serve(link)
+                try link.send(type: ServerFrameType.serverHello, [])
+                var frames = link.inbound.makeAsyncIterator()
+                await serveServer(link, &frames)
             } catch {
                 logger.debug("cannot reach peer \(address): \(error)")
             }
@@ -109,20 +116,49 @@ public final class P2PServer: Service, Sendable {
         }
     }
 
+    /// Tells a server from a client by the first frame of an accepted link, and serves it.
+    private func accept(_ link: Link) async {
+        var frames = link.inbound.makeAsyncIterator()
+        do {
+            guard let first = try await frames.next() else { return link.close() }
+            if first.type == ServerFrameType.serverHello {
+                await serveServer(link, &frames)
+            } else if first.type == ClientProtocol.requestFrame, case .hello(let hello) = try ClientRequest(decoding: first.bytes) {
+                await serveClient(link, hello, &frames)
+            } else {
+                logger.notice("closing a link from \(link.peer.id): it did not start with a hello")
+                link.close()
+            }
+        } catch {
+            logger.debug("link from \(link.peer.id) closed: \(error)")
+            link.close()
+        }
+    }
+
     /// Reads a server link until it closes.
-    private func serve(_ link: Link) async {
+    private func serveServer(_ link: Link, _ frames: inout AsyncThrowingStream<Frame, any Error>.Iterator) async {
         peers.add(link)
         defer {
             peers.remove(link)
             link.close()
         }
         do {
-            for try await frame in link.inbound {
-                guard frame.type == ServerFrameType.raft else { continue }
-                let message = try RaftMessage(decoding: frame.bytes)
-                // Only the authenticated peer may speak for itself.
-                guard message.from == link.peer.id, message.to == id else { continue }
-                try await replica?.receive(message)
+            while let frame = try await frames.next() {
+                switch frame.type {
+                case ServerFrameType.raft:
+                    let message = try RaftMessage(decoding: frame.bytes)
+                    // Only the authenticated peer may speak for itself.
+                    guard message.from == link.peer.id, message.to == id else { continue }
+                    try await replica?.receive(message)
+                case ServerFrameType.forward:
+                    let forwarded = try ForwardedCommand(decoding: frame.bytes)
+                    Task { await self.proposeForwarded(forwarded, replyingOn: link) }
+                case ServerFrameType.forwardReply:
+                    let reply = try ForwardedReply(decoding: frame.bytes)
+                    forwards.resolve(reply.request, with: reply.result)
+                default:
+                    continue
+                }
             }
         } catch {
             logger.debug("link to \(link.peer.id) closed: \(error)")
@@ -154,13 +190,19 @@ public final class P2PServer: Service, Sendable {
             onLeaderChange: { leader, term in
                 logger.info("leader changed", metadata: ["raft.leader": "\(leader.map { "\($0)" } ?? "none")", "raft.term": "\(term)"])
                 onLeaderChange(leader)
-            }
+            },
+            onApplied: { [weak self] changes in self?.applied(changes) }
         )
         replicaBox.withLock { $0 = replica }
         try await replica.start()
+        var ticks = 0
         while !Task.isCancelled {
             try await Task.sleep(for: configuration.tickInterval)
             try await replica.tick()
+            ticks += 1
+            if ticks % 10 == 0 {
+                for session in sessions.all { await session.rewindIfStale(patience: configuration.redeliveryPatience) }
+            }
         }
     }
 }

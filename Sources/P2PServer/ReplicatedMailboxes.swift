@@ -22,12 +22,20 @@ public actor ReplicatedMailboxes {
         case refused(RaftError)
     }
 
+    /// What changed in the applied mailbox state (for pushing mail and receipts to clients).
+    public enum AppliedChange: Sendable {
+        case command(MailboxCommand, MailboxOutcome)
+        /// The state was replaced by a snapshot: anything may have changed.
+        case snapshotRestored
+    }
+
     public nonisolated let id: NodeID
     public let mailboxes: MailboxStore
     private var node: RaftNode
     private let log: RaftLogStore
     private let send: @Sendable (RaftMessage) -> Void
     private let onLeaderChange: @Sendable (NodeID?, Term) -> Void
+    private let onApplied: @Sendable ([AppliedChange]) -> Void
     private let logger: Logger
     private var waiting: [LogIndex: (term: Term, continuation: CheckedContinuation<MailboxOutcome, any Error>)] = [:]
     private var flushScheduled = false
@@ -43,13 +51,15 @@ public actor ReplicatedMailboxes {
         compactEvery: LogIndex = 10_000,
         logger: Logger = Logger(label: "p2pcore.raft"),
         send: @escaping @Sendable (RaftMessage) -> Void,
-        onLeaderChange: @escaping @Sendable (NodeID?, Term) -> Void = { _, _ in }
+        onLeaderChange: @escaping @Sendable (NodeID?, Term) -> Void = { _, _ in },
+        onApplied: @escaping @Sendable ([AppliedChange]) -> Void = { _ in }
     ) throws {
         id = configuration.id
         mailboxes = try MailboxStore(environment: environment, limits: limits)
         log = try RaftLogStore(environment: environment)
         self.send = send
         self.onLeaderChange = onLeaderChange
+        self.onApplied = onApplied
         self.logger = logger
         self.compactEvery = compactEvery
         if let persisted = try log.loadPersistedState() {
@@ -157,6 +167,7 @@ public actor ReplicatedMailboxes {
         if let snapshot = ready.snapshotToApply {
             try mailboxes.restore(snapshot: snapshot.data, index: snapshot.metadata.index, term: snapshot.metadata.term)
             failWaiters(through: snapshot.metadata.index)
+            onApplied([.snapshotRestored])
         }
         if !ready.committedEntries.isEmpty {
             let entries = ready.committedEntries.map { entry in
@@ -165,6 +176,12 @@ public actor ReplicatedMailboxes {
             let outcomes = try mailboxes.apply(entries)
             var outcomeByIndex: [LogIndex: MailboxOutcome] = [:]
             for (index, outcome) in outcomes { outcomeByIndex[index] = outcome }
+            let changes = ready.committedEntries.compactMap { entry -> AppliedChange? in
+                guard entry.kind == .normal, let outcome = outcomeByIndex[entry.index],
+                      let command = try? MailboxCommand(decoding: entry.data) else { return nil }
+                return .command(command, outcome)
+            }
+            if !changes.isEmpty { onApplied(changes) }
             for entry in ready.committedEntries {
                 guard let waiter = waiting.removeValue(forKey: entry.index) else { continue }
                 if waiter.term == entry.term, let outcome = outcomeByIndex[entry.index] {

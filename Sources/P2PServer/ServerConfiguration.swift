@@ -19,6 +19,10 @@ public struct ServerConfiguration: Sendable {
     public var tickInterval: Duration = .milliseconds(100)
     /// Per-client mailbox limits (the same on every server of a cluster).
     public var mailboxLimits = MailboxLimits()
+    /// Largest message payload a client may relay.
+    public var maximumMessageSize = 1 << 20
+    /// How long a pushed message may stay unacknowledged before the server pushes the mailbox again.
+    public var redeliveryPatience: Duration = .seconds(3)
 
     public init() {}
 }

@@ -1,9 +1,14 @@
+import ClientProtocol
 import Transport
 
-/// Application frame types on server links.
+/// Application frame types on links between servers.
 enum ServerFrameType {
-    /// First frame on a link between servers: the sender's listen address.
-    static let serverHello: UInt8 = Link.firstApplicationType
+    /// First frame on a link a server dialled to another server (tells it from a client).
+    static let serverHello: UInt8 = ClientProtocol.serverHelloFrame
     /// A Raft message between servers.
     static let raft: UInt8 = Link.firstApplicationType + 1
+    /// A mailbox command a follower asks the leader to propose (``ForwardedCommand``).
+    static let forward: UInt8 = Link.firstApplicationType + 2
+    /// The leader's answer to a forwarded command (``ForwardedReply``).
+    static let forwardReply: UInt8 = Link.firstApplicationType + 3
 }

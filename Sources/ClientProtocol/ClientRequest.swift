@@ -1,0 +1,122 @@
+import Mailbox
+import P2PCore
+
+/// What a client asks of a server. The first request on a link must be ``hello(_:)``.
+public enum ClientRequest: Equatable, Sendable {
+    /// Registers the client (its key is the one its link proved) and attaches it to the server.
+    case hello(ClientHello)
+    /// Accepts `message` into its recipient's mailbox through Raft; answered by ``ServerPush/sendResult(request:_:)``.
+    case send(request: UInt64, message: MailMessage)
+    /// The client's application received `id` (a message addressed to this client).
+    case acknowledge(MessageID)
+    /// Whether this server should push the client's mail to it (one server does at a time).
+    case subscribe(Bool)
+    /// A lookup; answered by ``ServerPush/queryResult(request:_:)``.
+    case query(request: UInt64, Query)
+
+    /// What a client can look up.
+    public enum Query: Equatable, Sendable {
+        case servers
+        case clients
+        case client(NodeID)
+    }
+
+    private enum Tag: UInt8 { case hello = 1, send, acknowledge, subscribe, query }
+
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(UInt8(1))
+        switch self {
+        case .hello(let hello):
+            writer.write(Tag.hello.rawValue)
+            hello.encode(into: &writer)
+        case .send(let request, let message):
+            writer.write(Tag.send.rawValue)
+            writer.write(request)
+            message.encode(into: &writer)
+        case .acknowledge(let id):
+            writer.write(Tag.acknowledge.rawValue)
+            writer.write(id.sender)
+            writer.write(id.sequence)
+        case .subscribe(let on):
+            writer.write(Tag.subscribe.rawValue)
+            writer.write(on)
+        case .query(let request, let query):
+            writer.write(Tag.query.rawValue)
+            writer.write(request)
+            switch query {
+            case .servers: writer.write(UInt8(1))
+            case .clients: writer.write(UInt8(2))
+            case .client(let id):
+                writer.write(UInt8(3))
+                writer.write(id)
+            }
+        }
+        return writer.bytes
+    }
+
+    /// Decodes a request; anything malformed is a ``DecodingError``.
+    public init(decoding bytes: [UInt8]) throws(DecodingError) {
+        var reader = ByteReader(bytes)
+        let version = try reader.readUInt8("request.version")
+        guard version == 1 else { throw .malformed(field: "request.version", reason: "unsupported version \(version)") }
+        let raw = try reader.readUInt8("request.tag")
+        guard let tag = Tag(rawValue: raw) else { throw .malformed(field: "request.tag", reason: "unknown tag \(raw)") }
+        switch tag {
+        case .hello:
+            self = .hello(try ClientHello.decode(from: &reader))
+        case .send:
+            let request = try reader.readUInt64("send.request")
+            self = .send(request: request, message: try MailMessage.decode(from: &reader))
+        case .acknowledge:
+            let sender = try reader.readNodeID("ack.sender")
+            self = .acknowledge(MessageID(sender: sender, sequence: try reader.readUInt64("ack.sequence")))
+        case .subscribe:
+            self = .subscribe(try reader.readBool("subscribe.on"))
+        case .query:
+            let request = try reader.readUInt64("query.request")
+            let kind = try reader.readUInt8("query.kind")
+            switch kind {
+            case 1: self = .query(request: request, .servers)
+            case 2: self = .query(request: request, .clients)
+            case 3: self = .query(request: request, .client(try reader.readNodeID("query.client")))
+            default: throw .malformed(field: "query.kind", reason: "unknown kind \(kind)")
+            }
+        }
+        try reader.expectEnd()
+    }
+}
+
+/// How a client introduces itself to a server.
+public struct ClientHello: Equatable, Sendable {
+    /// Addresses on the client's own interfaces (`host:port`), for direct links.
+    public var lanAddresses: [String]
+    /// Where the client listens for direct links.
+    public var listenAddress: String
+    public var listenPort: UInt16
+    /// Whether this server should push the client's mail (see ``ClientRequest/subscribe(_:)``).
+    public var subscribe: Bool
+
+    public init(lanAddresses: [String] = [], listenAddress: String = "", listenPort: UInt16 = 0, subscribe: Bool) {
+        self.lanAddresses = lanAddresses
+        self.listenAddress = listenAddress
+        self.listenPort = listenPort
+        self.subscribe = subscribe
+    }
+
+    func encode(into writer: inout ByteWriter) {
+        writer.write(array: lanAddresses) { $0.write($1) }
+        writer.write(listenAddress)
+        writer.write(listenPort)
+        writer.write(subscribe)
+    }
+
+    static func decode(from reader: inout ByteReader) throws(DecodingError) -> ClientHello {
+        ClientHello(
+            lanAddresses: try reader.readArray("hello.lan", limit: 64) { r throws(DecodingError) in try r.readString("hello.lan") },
+            listenAddress: try reader.readString("hello.listenAddress"),
+            listenPort: try reader.readUInt16("hello.listenPort"),
+            subscribe: try reader.readBool("hello.subscribe")
+        )
+    }
+}

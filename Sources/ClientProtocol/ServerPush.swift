@@ -1,0 +1,161 @@
+import Mailbox
+import P2PCore
+
+/// What a server sends a client.
+public enum ServerPush: Equatable, Sendable {
+    /// The answer to ``ClientRequest/hello(_:)``: the client is registered and attached.
+    case welcome(server: NodeID, leader: NodeID?)
+    /// The server refuses the client (e.g. its id is bound to another key) and closes the link.
+    case refused(reason: String)
+    /// The fate of a ``ClientRequest/send(request:message:)``.
+    case sendResult(request: UInt64, SendResult)
+    /// A message from the client's mailbox (or a skip standing in for a refused one).
+    case deliver(MailMessage)
+    /// The recipient acknowledged a message this client sent: `send` may return.
+    case delivered(recipient: NodeID, id: MessageID)
+    case queryResult(request: UInt64, QueryResult)
+
+    private enum Tag: UInt8 { case welcome = 1, refused, sendResult, deliver, delivered, queryResult }
+
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(UInt8(1))
+        switch self {
+        case .welcome(let server, let leader):
+            writer.write(Tag.welcome.rawValue)
+            writer.write(server)
+            writer.write(optional: leader) { $0.write($1) }
+        case .refused(let reason):
+            writer.write(Tag.refused.rawValue)
+            writer.write(reason)
+        case .sendResult(let request, let result):
+            writer.write(Tag.sendResult.rawValue)
+            writer.write(request)
+            result.encode(into: &writer)
+        case .deliver(let message):
+            writer.write(Tag.deliver.rawValue)
+            message.encode(into: &writer)
+        case .delivered(let recipient, let id):
+            writer.write(Tag.delivered.rawValue)
+            writer.write(recipient)
+            writer.write(id.sender)
+            writer.write(id.sequence)
+        case .queryResult(let request, let result):
+            writer.write(Tag.queryResult.rawValue)
+            writer.write(request)
+            result.encode(into: &writer)
+        }
+        return writer.bytes
+    }
+
+    public init(decoding bytes: [UInt8]) throws(DecodingError) {
+        var reader = ByteReader(bytes)
+        let version = try reader.readUInt8("push.version")
+        guard version == 1 else { throw .malformed(field: "push.version", reason: "unsupported version \(version)") }
+        let raw = try reader.readUInt8("push.tag")
+        guard let tag = Tag(rawValue: raw) else { throw .malformed(field: "push.tag", reason: "unknown tag \(raw)") }
+        switch tag {
+        case .welcome:
+            let server = try reader.readNodeID("welcome.server")
+            self = .welcome(server: server, leader: try reader.readOptional("welcome.leader") { r throws(DecodingError) in try r.readNodeID("welcome.leader") })
+        case .refused:
+            self = .refused(reason: try reader.readString("refused.reason"))
+        case .sendResult:
+            let request = try reader.readUInt64("result.request")
+            self = .sendResult(request: request, try SendResult.decode(from: &reader))
+        case .deliver:
+            self = .deliver(try MailMessage.decode(from: &reader))
+        case .delivered:
+            let recipient = try reader.readNodeID("delivered.recipient")
+            let sender = try reader.readNodeID("delivered.sender")
+            self = .delivered(recipient: recipient, id: MessageID(sender: sender, sequence: try reader.readUInt64("delivered.sequence")))
+        case .queryResult:
+            let request = try reader.readUInt64("query.request")
+            self = .queryResult(request: request, try QueryResult.decode(from: &reader))
+        }
+        try reader.expectEnd()
+    }
+}
+
+/// The fate of one relayed send, as decided by the cluster.
+public enum SendResult: Equatable, Sendable {
+    /// Committed into the recipient's mailbox (a majority has it on disk).
+    case stored
+    /// The recipient already acknowledged this id.
+    case alreadyDelivered
+    /// The recipient's mailbox is full: a skip took the message's place.
+    case mailboxFull
+    /// No client with that id was ever registered; nothing was stored.
+    case unknownRecipient
+    /// The message exceeds the server's size limit; nothing was stored.
+    case tooLarge(limit: Int)
+    /// The server could not get it committed now (no leader, leadership changed): retry.
+    case unavailable(reason: String)
+
+    private enum Tag: UInt8 { case stored = 1, alreadyDelivered, mailboxFull, unknownRecipient, tooLarge, unavailable }
+
+    func encode(into writer: inout ByteWriter) {
+        switch self {
+        case .stored: writer.write(Tag.stored.rawValue)
+        case .alreadyDelivered: writer.write(Tag.alreadyDelivered.rawValue)
+        case .mailboxFull: writer.write(Tag.mailboxFull.rawValue)
+        case .unknownRecipient: writer.write(Tag.unknownRecipient.rawValue)
+        case .tooLarge(let limit):
+            writer.write(Tag.tooLarge.rawValue)
+            writer.write(UInt64(limit))
+        case .unavailable(let reason):
+            writer.write(Tag.unavailable.rawValue)
+            writer.write(reason)
+        }
+    }
+
+    static func decode(from reader: inout ByteReader) throws(DecodingError) -> SendResult {
+        let raw = try reader.readUInt8("result.tag")
+        guard let tag = Tag(rawValue: raw) else { throw .malformed(field: "result.tag", reason: "unknown tag \(raw)") }
+        switch tag {
+        case .stored: return .stored
+        case .alreadyDelivered: return .alreadyDelivered
+        case .mailboxFull: return .mailboxFull
+        case .unknownRecipient: return .unknownRecipient
+        case .tooLarge: return .tooLarge(limit: Int(clamping: try reader.readUInt64("result.limit")))
+        case .unavailable: return .unavailable(reason: try reader.readString("result.reason"))
+        }
+    }
+}
+
+/// The answer to a ``ClientRequest/Query``.
+public enum QueryResult: Equatable, Sendable {
+    case servers(leader: NodeID?, members: [NodeID])
+    case clients([ClientRecord])
+    case client(ClientRecord?)
+
+    func encode(into writer: inout ByteWriter) {
+        switch self {
+        case .servers(let leader, let members):
+            writer.write(UInt8(1))
+            writer.write(optional: leader) { $0.write($1) }
+            writer.write(array: members) { $0.write($1) }
+        case .clients(let records):
+            writer.write(UInt8(2))
+            writer.write(array: records) { $1.encode(into: &$0) }
+        case .client(let record):
+            writer.write(UInt8(3))
+            writer.write(optional: record) { $1.encode(into: &$0) }
+        }
+    }
+
+    static func decode(from reader: inout ByteReader) throws(DecodingError) -> QueryResult {
+        let kind = try reader.readUInt8("query.kind")
+        switch kind {
+        case 1:
+            let leader = try reader.readOptional("servers.leader") { r throws(DecodingError) in try r.readNodeID("servers.leader") }
+            return .servers(leader: leader, members: try reader.readArray("servers.members", limit: 1024) { r throws(DecodingError) in try r.readNodeID("servers.member") })
+        case 2:
+            return .clients(try reader.readArray("clients", limit: 1 << 20) { r throws(DecodingError) in try ClientRecord.decode(from: &r) })
+        case 3:
+            return .client(try reader.readOptional("client") { r throws(DecodingError) in try ClientRecord.decode(from: &r) })
+        default:
+            throw .malformed(field: "query.kind", reason: "unknown kind \(kind)")
+        }
+    }
+}

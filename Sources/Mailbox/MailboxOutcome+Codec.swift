@@ -1,0 +1,46 @@
+import P2PCore
+
+extension MailboxOutcome {
+    private enum Tag: UInt8 {
+        case stored = 1, alreadyDelivered, mailboxFull, unknownRecipient, keyMismatch, done, notFound, purged, invalidCommand
+    }
+
+    /// The outcome's binary form (for answers forwarded between servers).
+    public func encode(into writer: inout ByteWriter) {
+        switch self {
+        case .stored: writer.write(Tag.stored.rawValue)
+        case .alreadyDelivered: writer.write(Tag.alreadyDelivered.rawValue)
+        case .mailboxFull(let messages, let bytes):
+            writer.write(Tag.mailboxFull.rawValue)
+            writer.write(UInt64(messages))
+            writer.write(UInt64(bytes))
+        case .unknownRecipient: writer.write(Tag.unknownRecipient.rawValue)
+        case .keyMismatch: writer.write(Tag.keyMismatch.rawValue)
+        case .done: writer.write(Tag.done.rawValue)
+        case .notFound: writer.write(Tag.notFound.rawValue)
+        case .purged(let count):
+            writer.write(Tag.purged.rawValue)
+            writer.write(UInt64(count))
+        case .invalidCommand: writer.write(Tag.invalidCommand.rawValue)
+        }
+    }
+
+    public static func decode(from reader: inout ByteReader) throws(DecodingError) -> MailboxOutcome {
+        let raw = try reader.readUInt8("outcome.tag")
+        guard let tag = Tag(rawValue: raw) else { throw .malformed(field: "outcome.tag", reason: "unknown tag \(raw)") }
+        switch tag {
+        case .stored: return .stored
+        case .alreadyDelivered: return .alreadyDelivered
+        case .mailboxFull:
+            let messages = try reader.readUInt64("outcome.messages")
+            let bytes = try reader.readUInt64("outcome.bytes")
+            return .mailboxFull(messages: Int(clamping: messages), bytes: Int(clamping: bytes))
+        case .unknownRecipient: return .unknownRecipient
+        case .keyMismatch: return .keyMismatch
+        case .done: return .done
+        case .notFound: return .notFound
+        case .purged: return .purged(count: Int(clamping: try reader.readUInt64("outcome.count")))
+        case .invalidCommand: return .invalidCommand
+        }
+    }
+}

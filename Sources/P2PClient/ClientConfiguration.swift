@@ -1,0 +1,24 @@
+/// How a ``P2PClient`` starts.
+public struct ClientConfiguration: Sendable {
+    /// The servers' `host:port` addresses; the client attaches to every one it can reach.
+    public var servers: [String]
+    /// Where the client keeps its identity (and so its id and mailbox) and its delivery ledger.
+    public var stateDirectory: String = "./p2pcore-client"
+    /// The cluster secret.
+    public var secret: String = "p2pcore-dev-secret"
+    /// Where the client listens for direct links (reported to the cluster; direct tunnels come later).
+    public var listenHost: String = "0.0.0.0"
+    public var listenPort: UInt16 = 0
+    /// How long `send` waits for the recipient's acknowledgement by default.
+    public var sendTimeout: Duration = .seconds(30)
+    /// How long `start` waits for a first server to accept the client.
+    public var startTimeout: Duration = .seconds(10)
+    /// How long one attempt to hand a message to a server may take before another is tried.
+    public var attemptTimeout: Duration = .seconds(3)
+    /// Largest payload `send` accepts (servers enforce their own limit too).
+    public var maximumMessageSize: Int = 1 << 20
+
+    public init(servers: [String]) {
+        self.servers = servers
+    }
+}

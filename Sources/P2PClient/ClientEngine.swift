@@ -1,0 +1,417 @@
+import ClientProtocol
+import DequeModule
+import Logging
+import Mailbox
+import P2PCore
+import Transport
+import WireCodec
+
+/// The client's state: its links to servers, the messages it is sending, and the messages it
+/// is handing to the application (see docs/DELIVERY.md).
+actor ClientEngine {
+    nonisolated let me: NodeID
+    nonisolated let configuration: ClientConfiguration
+    nonisolated let replies = PendingReplies<ServerPush>()
+    private let ledger: ClientLedger
+    private let linkConfiguration: LinkConfiguration
+    private let logger: Logger
+    private var stopped = false
+
+    // MARK: Servers
+    private struct Connection {
+        var link: Link?
+        var server: NodeID?
+        var lastError: String?
+    }
+    private var connections: [String: Connection] = [:]
+    private var primary: String?
+    private var leader: NodeID?
+    private var startWaiters: [CheckedContinuation<Void, any Error>] = []
+
+    // MARK: Sending
+    private enum Fate { case pending, stored }
+    private struct Outgoing {
+        var message: MailMessage
+        var fate: Fate = .pending
+        var inOutbox = true
+        var transmitting = false
+        var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+    }
+    private var outgoing: [MessageID: Outgoing] = [:]
+    private var knownRecipients: [NodeID: ClientRecord] = [:]
+    private var nextWaiter: UInt64 = 0
+    private var toPrepare: [(recipient: NodeID, payload: [UInt8], continuation: CheckedContinuation<MessageID, any Error>)] = []
+    private var toResolve: [(recipient: NodeID, sequence: UInt64)] = []
+    private var ledgerFlushScheduled = false
+
+    // MARK: Receiving
+    private var deliveredThrough: [NodeID: UInt64] = [:]
+    private var nextExpected: [NodeID: UInt64] = [:]
+    private var early: [NodeID: [UInt64: MailMessage]] = [:]
+    private var ready = Deque<MailMessage>()
+    private var receiver: CheckedContinuation<ReceivedMessage?, any Error>?
+    private static let earlyLimit = 4096
+
+    init(me: NodeID, ledger: ClientLedger, linkConfiguration: LinkConfiguration, configuration: ClientConfiguration, logger: Logger) {
+        self.me = me
+        self.ledger = ledger
+        self.linkConfiguration = linkConfiguration
+        self.configuration = configuration
+        self.logger = logger
+        for address in configuration.servers { connections[address] = Connection() }
+    }
+
+    /// Resumes the messages a previous run left in the outbox.
+    func resumeOutbox() throws {
+        for pending in try ledger.pending() {
+            outgoing[pending.id] = Outgoing(message: MailMessage(id: pending.id, recipient: pending.recipient, payload: pending.payload, enqueuedAtMillis: 0))
+            Task { await self.transmit(pending.id) }
+        }
+    }
+
+    // MARK: Server links
+
+    /// Keeps a link to the server at `address` open, redialling with backoff, until cancelled.
+    nonisolated func maintain(_ address: String) async {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+            await disconnected(address, nil, reason: "malformed address (expected host:port)")
+            return
+        }
+        let host = String(address[..<colon])
+        var backoff: Duration = .milliseconds(100)
+        while !Task.isCancelled {
+            var link: Link?
+            do {
+                let dialled = try await LinkDialer.connect(host: host, port: port, configuration: linkConfiguration)
+                link = dialled
+                try dialled.send(type: ClientProtocol.requestFrame, ClientRequest.hello(ClientHello(
+                    listenAddress: configuration.listenHost, listenPort: configuration.listenPort, subscribe: false
+                )).encoded())
+                for try await frame in dialled.inbound {
+                    guard frame.type == ClientProtocol.pushFrame else { continue }
+                    let push = try ServerPush(decoding: frame.bytes)
+                    switch push {
+                    case .sendResult(let request, _), .queryResult(let request, _):
+                        replies.resolve(request, with: push)
+                    case .welcome(let server, let leader):
+                        backoff = .milliseconds(100)
+                        await connected(address, dialled, server: server, leader: leader)
+                    case .refused(let reason):
+                        throw ClientError.refused(reason)
+                    case .deliver(let message):
+                        await received(message, via: dialled)
+                    case .delivered(_, let id):
+                        await complete(id, with: .success(()))
+                    }
+                }
+                await disconnected(address, dialled, reason: "the server closed the link")
+            } catch {
+                await disconnected(address, link, reason: "\(error)")
+            }
+            link?.close()
+            do { try await Task.sleep(for: backoff) } catch { return }
+            backoff = min(backoff * 2, .seconds(2))
+        }
+    }
+
+    private func connected(_ address: String, _ link: Link, server: NodeID, leader: NodeID?) {
+        connections[address] = Connection(link: link, server: server, lastError: nil)
+        self.leader = leader
+        if primary == nil { subscribe(at: address) }
+        for waiter in startWaiters { waiter.resume() }
+        startWaiters.removeAll()
+        // Whatever is not delivered yet is offered again: the server answers idempotently, and
+        // a receipt missed while disconnected shows up as "already delivered".
+        for id in outgoing.keys { Task { await self.transmit(id, once: true) } }
+    }
+
+    private func disconnected(_ address: String, _ link: Link?, reason: String) {
+        guard link == nil || connections[address]?.link === link else {
+            connections[address]?.lastError = reason
+            return
+        }
+        connections[address] = Connection(link: nil, server: nil, lastError: reason)
+        if primary == address {
+            primary = nil
+            if let next = connections.first(where: { $0.value.link != nil })?.key { subscribe(at: next) }
+        }
+    }
+
+    /// Asks the server at `address` to push this client's mail (one server does at a time).
+    private func subscribe(at address: String) {
+        guard let link = connections[address]?.link else { return }
+        primary = address
+        try? link.send(type: ClientProtocol.requestFrame, ClientRequest.subscribe(true).encoded())
+    }
+
+    /// Returns once a server accepted the client; throws ``ClientError`` after `timeout`.
+    func waitUntilAttached(timeout: Duration) async throws {
+        if connections.values.contains(where: { $0.link != nil }) { return }
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            self.failStart()
+        }
+        defer { timer.cancel() }
+        try await withCheckedThrowingContinuation { startWaiters.append($0) }
+    }
+
+    private func failStart() {
+        var reasons: [String: String] = [:]
+        for (address, connection) in connections { reasons[address] = connection.lastError ?? "no answer" }
+        let refusal = reasons.values.first { $0.contains("refused by the cluster") }
+        let error: ClientError = refusal.map { .refused($0) } ?? .noReachableServer(reasons: reasons)
+        for waiter in startWaiters { waiter.resume(throwing: error) }
+        startWaiters.removeAll()
+    }
+
+    var serverStatus: (leader: NodeID?, connected: [NodeID], unconnected: [String]) {
+        (
+            leader,
+            connections.values.compactMap(\.server).sorted(),
+            connections.filter { $0.value.link == nil }.map(\.key).sorted()
+        )
+    }
+
+    private var connectedLinks: [Link] { connections.values.compactMap(\.link) }
+
+    // MARK: Queries
+
+    func query(_ query: ClientRequest.Query) async throws -> QueryResult {
+        for link in connectedLinks.shuffled() {
+            let request = replies.nextRequest()
+            let request2 = ClientRequest.query(request: request, query).encoded()
+            if case .queryResult(_, let result)? = try? await replies.wait(for: request, timeout: configuration.attemptTimeout, send: {
+                try link.send(type: ClientProtocol.requestFrame, request2)
+            }) {
+                return result
+            }
+        }
+        throw SendError.noReachableServer
+    }
+
+    private func record(of recipient: NodeID) async throws -> ClientRecord? {
+        if let known = knownRecipients[recipient] { return known }
+        guard case .client(let record) = try await query(.client(recipient)) else { return nil }
+        if let record { knownRecipients[recipient] = record }
+        return record
+    }
+
+    // MARK: Sending
+
+    func send(to recipient: NodeID, data: [UInt8], timeout: Duration) async throws {
+        guard !stopped else { throw SendError.clientStopped }
+        guard data.count <= configuration.maximumMessageSize else {
+            throw SendError.messageTooLarge(size: data.count, limit: configuration.maximumMessageSize)
+        }
+        guard !connectedLinks.isEmpty else { throw SendError.noReachableServer }
+        guard try await record(of: recipient) != nil else { throw SendError.unknownRecipient(recipient) }
+        // From here on the message is the client's promise: it is in the durable outbox.
+        let id = try await prepare(recipient, data)
+        outgoing[id] = Outgoing(message: MailMessage(id: id, recipient: recipient, payload: data, enqueuedAtMillis: 0))
+        nextWaiter += 1
+        let waiter = nextWaiter
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            self.expire(id, waiter)
+        }
+        defer { timer.cancel() }
+        try await withCheckedThrowingContinuation { continuation in
+            outgoing[id]?.waiters[waiter] = continuation
+            Task { await self.transmit(id) }
+        }
+    }
+
+    private func prepare(_ recipient: NodeID, _ payload: [UInt8]) async throws -> MessageID {
+        try await withCheckedThrowingContinuation { continuation in
+            toPrepare.append((recipient, payload, continuation))
+            scheduleLedgerFlush()
+        }
+    }
+
+    private func scheduleLedgerFlush() {
+        guard !ledgerFlushScheduled else { return }
+        ledgerFlushScheduled = true
+        Task { self.flushLedger() }
+    }
+
+    private func flushLedger() {
+        ledgerFlushScheduled = false
+        let preparing = toPrepare
+        let resolving = toResolve
+        toPrepare.removeAll()
+        toResolve.removeAll()
+        do {
+            let prepared = try ledger.commit(prepare: preparing.map { ($0.recipient, $0.payload) }, resolve: resolving)
+            for (request, outgoing) in zip(preparing, prepared) { request.continuation.resume(returning: outgoing.id) }
+        } catch {
+            logger.error("client ledger write failed: \(error)")
+            for request in preparing { request.continuation.resume(throwing: error) }
+        }
+    }
+
+    /// Hands message `id` to a server, retrying with backoff until it has a fate (or just once).
+    private func transmit(_ id: MessageID, once: Bool = false) async {
+        guard let entry = outgoing[id], once || !entry.transmitting else { return }
+        if !once { outgoing[id]?.transmitting = true }
+        var pause: Duration = .milliseconds(50)
+        while let entry = outgoing[id], once || entry.fate == .pending, !stopped {
+            if let link = await pickServer(for: entry.message.recipient) {
+                let request = replies.nextRequest()
+                let bytes = ClientRequest.send(request: request, message: entry.message).encoded()
+                if case .sendResult(_, let result)? = try? await replies.wait(for: request, timeout: configuration.attemptTimeout, send: {
+                    try link.send(type: ClientProtocol.requestFrame, bytes)
+                }) {
+                    handle(result, for: id)
+                    if case .unavailable = result {} else { break }
+                }
+            }
+            if once { break }
+            do { try await Task.sleep(for: pause) } catch { break }
+            pause = min(pause * 2, .seconds(1))
+        }
+        if !once { outgoing[id]?.transmitting = false }
+    }
+
+    /// A random server the recipient is attached to, else any connected server.
+    private func pickServer(for recipient: NodeID) async -> Link? {
+        let attached = Set(knownRecipients[recipient]?.attachedServers ?? [])
+        let links = connections.values.filter { $0.link != nil }
+        let preferred = links.filter { $0.server.map(attached.contains) ?? false }
+        return (preferred.isEmpty ? links : preferred).randomElement()?.link
+    }
+
+    private func handle(_ result: SendResult, for id: MessageID) {
+        switch result {
+        case .stored:
+            guard outgoing[id]?.fate == .pending else { return }
+            outgoing[id]?.fate = .stored
+            resolveOutbox(id)
+        case .alreadyDelivered:
+            complete(id, with: .success(()))
+        case .mailboxFull:
+            complete(id, with: .failure(SendError.mailboxFull(id.sender == me ? outgoing[id]?.message.recipient ?? me : me)))
+        case .unknownRecipient:
+            complete(id, with: .failure(SendError.unknownRecipient(outgoing[id]?.message.recipient ?? me)))
+        case .tooLarge(let limit):
+            complete(id, with: .failure(SendError.messageTooLarge(size: outgoing[id]?.message.payload.count ?? 0, limit: limit)))
+        case .unavailable:
+            break
+        }
+    }
+
+    private func resolveOutbox(_ id: MessageID) {
+        guard let entry = outgoing[id], entry.inOutbox else { return }
+        outgoing[id]?.inOutbox = false
+        toResolve.append((entry.message.recipient, id.sequence))
+        scheduleLedgerFlush()
+    }
+
+    /// The message has its final fate: wake its `send`s and forget it.
+    private func complete(_ id: MessageID, with result: Result<Void, any Error>) {
+        guard outgoing[id] != nil else { return }
+        resolveOutbox(id)
+        guard let entry = outgoing.removeValue(forKey: id) else { return }
+        for waiter in entry.waiters.values { waiter.resume(with: result) }
+    }
+
+    /// `send`'s deadline passed: tell the caller where the message stands.
+    private func expire(_ id: MessageID, _ waiter: UInt64) {
+        guard let continuation = outgoing[id]?.waiters.removeValue(forKey: waiter), let entry = outgoing[id] else { return }
+        switch entry.fate {
+        case .stored:
+            continuation.resume(throwing: SendError.stored(id))
+            // The cluster owns it now; nothing is left for this client to do.
+            if entry.waiters.isEmpty { outgoing[id] = nil }
+        case .pending:
+            continuation.resume(throwing: SendError.pending(id))
+        }
+    }
+
+    // MARK: Receiving
+
+    private func received(_ message: MailMessage, via link: Link) {
+        guard message.recipient == me else { return }
+        let sender = message.id.sender
+        let through = delivered(sender)
+        let expected = nextExpected[sender] ?? through + 1
+        if message.id.sequence <= through {
+            // Already handed to the application: the acknowledgement was lost. Send it again.
+            acknowledge(message.id, via: link)
+            return
+        }
+        guard message.id.sequence >= expected else { return }  // already queued for the application
+        guard (early[sender]?.count ?? 0) < Self.earlyLimit else { return }  // pushed again later
+        early[sender, default: [:]][message.id.sequence] = message
+        var next = expected
+        while let ready = early[sender]?.removeValue(forKey: next) {
+            self.ready.append(ready)
+            next += 1
+        }
+        nextExpected[sender] = next
+        handOver()
+    }
+
+    private func delivered(_ sender: NodeID) -> UInt64 {
+        if let through = deliveredThrough[sender] { return through }
+        let through = (try? ledger.deliveredThrough(sender)) ?? 0
+        deliveredThrough[sender] = through
+        return through
+    }
+
+    func nextMessage() async throws -> ReceivedMessage? {
+        guard !stopped else { return nil }
+        guard receiver == nil else { throw SendError.clientStopped }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                receiver = continuation
+                handOver()
+            }
+        } onCancel: {
+            Task { await self.cancelReceive() }
+        }
+    }
+
+    private func cancelReceive() {
+        receiver?.resume(throwing: CancellationError())
+        receiver = nil
+    }
+
+    /// Hands the next in-order message to a waiting receiver: it is recorded as delivered first,
+    /// then acknowledged. Skips (refused messages) advance the order without reaching the application.
+    private func handOver() {
+        while let receiver, let message = ready.first {
+            do {
+                try ledger.markDelivered(message.id)
+            } catch {
+                logger.error("client ledger write failed: \(error)")
+                return
+            }
+            ready.removeFirst()
+            deliveredThrough[message.id.sender] = message.id.sequence
+            acknowledge(message.id, via: nil)
+            guard !message.isSkip else { continue }
+            self.receiver = nil
+            receiver.resume(returning: ReceivedMessage(from: message.id.sender, data: message.payload, id: message.id))
+        }
+    }
+
+    private func acknowledge(_ id: MessageID, via link: Link?) {
+        let target = link ?? primary.flatMap { connections[$0]?.link } ?? connectedLinks.first
+        try? target?.send(type: ClientProtocol.requestFrame, ClientRequest.acknowledge(id).encoded())
+    }
+
+    // MARK: Stopping
+
+    func stop() {
+        stopped = true
+        for (_, connection) in connections { connection.link?.close() }
+        for entry in outgoing.values {
+            for waiter in entry.waiters.values { waiter.resume(throwing: SendError.clientStopped) }
+        }
+        outgoing.removeAll()
+        receiver?.resume(returning: nil)
+        receiver = nil
+        replies.failAll(SendError.clientStopped)
+        if !toPrepare.isEmpty || !toResolve.isEmpty { flushLedger() }
+    }
+}

@@ -1,0 +1,96 @@
+import ClientProtocol
+import LMDB
+import Logging
+import Mailbox
+import P2PCore
+import Transport
+
+/// A p2pcore client: sends messages to other clients by id and receives theirs.
+///
+/// It attaches to every reachable server and re-attaches when one comes back. `send` returns
+/// only once the recipient's application received the message; `receive()` hands out messages
+/// exactly once, in order per sender, across reconnects, restarts and leader changes.
+public final class P2PClient: Sendable {
+    /// This client's permanent id (kept in its state directory).
+    public let id: NodeID
+    public let configuration: ClientConfiguration
+    private let engine: ClientEngine
+    private let environment: Environment
+    private let links: Task<Void, Never>
+
+    private init(id: NodeID, configuration: ClientConfiguration, engine: ClientEngine, environment: Environment, links: Task<Void, Never>) {
+        self.id = id
+        self.configuration = configuration
+        self.engine = engine
+        self.environment = environment
+        self.links = links
+    }
+
+    /// Loads (or creates) the client's identity and ledger, attaches to the servers, and returns
+    /// once one of them accepted it. Throws ``ClientError`` if none did within `startTimeout`,
+    /// and `IdentityError` or `LMDBError` if the state directory is damaged.
+    public static func start(
+        _ configuration: ClientConfiguration, logger: Logger = Logger(label: "p2pcore.client")
+    ) async throws -> P2PClient {
+        let identity = try IdentityStore(directory: configuration.stateDirectory).loadOrCreate()
+        let environment = try Environment(path: configuration.stateDirectory + "/lmdb")
+        let ledger = try ClientLedger(environment: environment, me: identity.id)
+        var logger = logger
+        logger[metadataKey: "p2p.client"] = "\(identity.id)"
+        let engine = ClientEngine(
+            me: identity.id, ledger: ledger,
+            linkConfiguration: LinkConfiguration(identity: identity, secret: configuration.secret),
+            configuration: configuration, logger: logger
+        )
+        let links = Task {
+            await withDiscardingTaskGroup { group in
+                for address in configuration.servers {
+                    group.addTask { await engine.maintain(address) }
+                }
+            }
+        }
+        let client = P2PClient(id: identity.id, configuration: configuration, engine: engine, environment: environment, links: links)
+        do {
+            try await engine.waitUntilAttached(timeout: configuration.startTimeout)
+            try await engine.resumeOutbox()
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        return client
+    }
+
+    /// Sends `data` to the client `recipient` and returns once its application received it.
+    ///
+    /// Throws a ``SendError``: `.stored`/`.pending` at the deadline mean the message will still
+    /// be delivered exactly once; the others mean it was not accepted (or was refused).
+    public func send(to recipient: NodeID, data: [UInt8], timeout: Duration? = nil) async throws {
+        try await engine.send(to: recipient, data: data, timeout: timeout ?? configuration.sendTimeout)
+    }
+
+    /// Messages from any sender, exactly once, in order per sender (iterate from one task).
+    public func receive() -> ReceivedMessages { ReceivedMessages(engine: engine) }
+
+    /// The leader as last reported, the servers this client is attached to, and the configured
+    /// addresses it is not connected to.
+    public func servers() async -> (leader: NodeID?, connected: [NodeID], unconnected: [String]) {
+        await engine.serverStatus
+    }
+
+    /// Every client the cluster knows. Until direct tunnels exist, all of them are reached
+    /// through the relay (`notDirect`).
+    public func clients() async throws -> (direct: [NodeID], notDirect: [NodeID]) {
+        guard case .clients(let records) = try await engine.query(.clients) else { return ([], []) }
+        return ([], records.map(\.id).filter { $0 != id })
+    }
+
+    /// Closes the links and the ledger. Pending `send`s throw ``SendError/clientStopped``;
+    /// messages still in the outbox are resumed by the next start with the same state directory.
+    public func shutdown() async {
+        links.cancel()
+        await engine.stop()
+        await links.value
+        try? environment.sync()
+        environment.close()
+    }
+}

@@ -1,0 +1,59 @@
+import P2PCore
+
+/// Why `send` did not return normally. ``isStored`` tells whether the message will still be
+/// delivered (exactly once) or was never accepted.
+public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The payload is larger than `limit` bytes. Not accepted: nothing was stored.
+    case messageTooLarge(size: Int, limit: Int)
+    /// No client with this id is known to the cluster. Not accepted: nothing was stored.
+    case unknownRecipient(NodeID)
+    /// No server could be reached to check or take the message. Not accepted: nothing was stored.
+    case noReachableServer
+    /// The recipient's mailbox is full; the message was refused (and will never be delivered).
+    case mailboxFull(NodeID)
+    /// The deadline passed after the cluster committed the message to the recipient's mailbox:
+    /// it will still be delivered, exactly once, when the recipient comes back.
+    case stored(MessageID)
+    /// The deadline passed before any server confirmed the message. It is in this client's
+    /// durable outbox and is retried (also after a restart) until a server accepts it: it will
+    /// be delivered exactly once, but nothing has confirmed that yet.
+    case pending(MessageID)
+    /// The client was shut down.
+    case clientStopped
+
+    /// Whether the message is safely on its way (it will be delivered exactly once).
+    public var willStillBeDelivered: Bool {
+        switch self {
+        case .stored, .pending: true
+        default: false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .messageTooLarge(let size, let limit): "message of \(size) bytes exceeds the limit of \(limit): not accepted"
+        case .unknownRecipient(let id): "no client \(id) is known to the cluster: not accepted"
+        case .noReachableServer: "no server is reachable: not accepted"
+        case .mailboxFull(let id): "the mailbox of \(id) is full: refused"
+        case .stored(let id): "not acknowledged in time, but stored in the recipient's mailbox: \(id) will still be delivered, exactly once"
+        case .pending(let id): "not confirmed in time: \(id) stays in the outbox and is retried until delivered, exactly once"
+        case .clientStopped: "the client was shut down"
+        }
+    }
+}
+
+/// Why a client could not start.
+public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// No server accepted the client within the start timeout; `reasons` tells, per address, why.
+    case noReachableServer(reasons: [String: String])
+    /// A server refused the client (e.g. its id is bound to another key).
+    case refused(String)
+
+    public var description: String {
+        switch self {
+        case .noReachableServer(let reasons):
+            "no server accepted the client: " + reasons.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
+        case .refused(let reason): "refused by the cluster: \(reason)"
+        }
+    }
+}

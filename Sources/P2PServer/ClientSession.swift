@@ -1,0 +1,81 @@
+import ClientProtocol
+import Mailbox
+import P2PCore
+import Transport
+
+/// One client's link to this server, and — while the client subscribes here — the pump that
+/// pushes its mailbox to it.
+///
+/// Mail stays in the replicated mailbox until the client's acknowledgement is committed; the
+/// pump only keeps a window of pushed-but-unacknowledged messages. When one of them stays
+/// unacknowledged too long (its acknowledgement was lost with a leader, say), the pump starts
+/// over from the head of the mailbox: the client deduplicates by message id and acknowledges again.
+actor ClientSession {
+    nonisolated let client: NodeID
+    nonisolated let link: Link
+    private let store: MailboxStore
+    private var subscribed = false
+    private var cursor: UInt64 = 0
+    private var inFlight: [MessageID: ContinuousClock.Instant] = [:]
+    private let window: Int
+
+    init(client: NodeID, link: Link, store: MailboxStore, window: Int = 512) {
+        self.client = client
+        self.link = link
+        self.store = store
+        self.window = window
+    }
+
+    /// Pushes anything new in the mailbox.
+    func wake() {
+        guard subscribed else { return }
+        while inFlight.count < window {
+            let batch: [(arrival: UInt64, message: MailMessage)]
+            do {
+                batch = try store.messages(for: client, after: cursor, limit: window - inFlight.count)
+            } catch {
+                return
+            }
+            guard !batch.isEmpty else { return }
+            let now = ContinuousClock.now
+            for (arrival, message) in batch {
+                cursor = arrival
+                inFlight[message.id] = now
+                do {
+                    try link.send(type: ClientProtocol.pushFrame, ServerPush.deliver(message).encoded())
+                } catch {
+                    return
+                }
+            }
+        }
+    }
+
+    func setSubscribed(_ on: Bool) {
+        subscribed = on
+        rewind()
+    }
+
+    /// The acknowledgement of `id` was applied: it left the mailbox.
+    func acknowledged(_ id: MessageID) {
+        guard inFlight.removeValue(forKey: id) != nil else { return }
+        wake()
+    }
+
+    /// Starts over from the head of the mailbox if a pushed message stayed unacknowledged longer
+    /// than `patience`.
+    func rewindIfStale(patience: Duration) {
+        guard let oldest = inFlight.values.min(), ContinuousClock.now - oldest > patience else { return }
+        rewind()
+    }
+
+    /// Starts over from the head of the mailbox (e.g. after a snapshot replaced the state).
+    func rewind() {
+        cursor = 0
+        inFlight.removeAll()
+        wake()
+    }
+
+    func push(_ message: ServerPush) {
+        try? link.send(type: ClientProtocol.pushFrame, message.encoded())
+    }
+}

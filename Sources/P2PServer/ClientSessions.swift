@@ -1,0 +1,30 @@
+import P2PCore
+import Synchronization
+import Transport
+
+/// The clients linked to this server right now, by client id.
+final class ClientSessions: Sendable {
+    private let sessions = Mutex<[NodeID: [ClientSession]]>([:])
+
+    func add(_ session: ClientSession) {
+        sessions.withLock { $0[session.client, default: []].append(session) }
+    }
+
+    /// Removes `session`; returns whether the client has no other session here.
+    func remove(_ session: ClientSession) -> Bool {
+        sessions.withLock { sessions in
+            sessions[session.client]?.removeAll { $0 === session }
+            guard sessions[session.client]?.isEmpty ?? true else { return false }
+            sessions[session.client] = nil
+            return true
+        }
+    }
+
+    func sessions(of client: NodeID) -> [ClientSession] { sessions.withLock { $0[client] ?? [] } }
+    var all: [ClientSession] { sessions.withLock { $0.values.flatMap { $0 } } }
+    var connectedClients: [NodeID] { sessions.withLock { Array($0.keys) } }
+
+    func closeAll() {
+        for session in all { session.link.close() }
+    }
+}

@@ -1,0 +1,233 @@
+import ClientProtocol
+import Foundation
+import Logging
+import Mailbox
+import P2PCore
+import Raft
+import Transport
+import WireCodec
+
+/// Why the server could not get a command committed.
+public enum CommitError: Error, Equatable, Sendable {
+    /// No leader reachable, or leadership changed before the command was seen to commit.
+    /// Mailbox commands are idempotent, so retrying is always safe.
+    case unavailable(String)
+}
+
+extension P2PServer {
+    // MARK: Client links
+
+    /// Serves one client's link: registers and attaches it, then answers its requests until it closes.
+    func serveClient(_ link: Link, _ hello: ClientHello, _ frames: inout AsyncThrowingStream<Frame, any Error>.Iterator) async {
+        let client = link.peer.id
+        guard let replica = await waitForReplica() else {
+            push(.refused(reason: "the cluster has not formed yet"), on: link)
+            return link.close()
+        }
+        let session = ClientSession(client: client, link: link, store: replica.mailboxes)
+        sessions.add(session)
+        defer {
+            link.close()
+            if sessions.remove(session) {
+                let server = id
+                Task { _ = try? await self.commit(.detach(client: client, server: server, atMillis: Self.nowMillis()), budget: .seconds(5)) }
+            }
+        }
+        do {
+            let record = ClientRecord(
+                id: client, publicKey: link.peer.publicKey, lanAddresses: hello.lanAddresses,
+                listenAddress: hello.listenAddress, listenPort: hello.listenPort, lastSeenMillis: Self.nowMillis()
+            )
+            if try await commit(.register(record), budget: .seconds(30)) == .keyMismatch {
+                logger.notice("refusing client \(client): its id is bound to another key")
+                await session.push(.refused(reason: "client id \(client) is bound to another key"))
+                return
+            }
+            _ = try await commit(
+                .attach(client: client, server: id, observedAddress: link.peer.remoteAddress, atMillis: Self.nowMillis()),
+                budget: .seconds(30)
+            )
+        } catch {
+            await session.push(.refused(reason: "could not register: \(error)"))
+            return
+        }
+        await session.push(.welcome(server: id, leader: await replica.leader))
+        if hello.subscribe { await session.setSubscribed(true) }
+        logger.debug("client attached", metadata: ["p2p.client": "\(client)"])
+
+        await withDiscardingTaskGroup { group in
+            do {
+                while let frame = try await frames.next() {
+                    guard frame.type == ClientProtocol.requestFrame else {
+                        throw TransportError.protocolViolation("unexpected frame type \(frame.type) from a client")
+                    }
+                    switch try ClientRequest(decoding: frame.bytes) {
+                    case .hello:
+                        throw TransportError.protocolViolation("a second hello")
+                    case .send(let request, let message):
+                        guard message.id.sender == client else {
+                            throw TransportError.protocolViolation("client \(client) sent as \(message.id.sender)")
+                        }
+                        group.addTask {
+                            let result = await self.relay(message)
+                            await session.push(.sendResult(request: request, result))
+                        }
+                    case .acknowledge(let messageID):
+                        group.addTask {
+                            // A lost acknowledgement is harmless: the message is pushed again and acknowledged again.
+                            _ = try? await self.commit(.acknowledge(recipient: client, id: messageID), budget: .seconds(5))
+                        }
+                    case .subscribe(let on):
+                        await session.setSubscribed(on)
+                    case .query(let request, let query):
+                        let result = await answer(query, replica)
+                        await session.push(.queryResult(request: request, result))
+                    }
+                }
+            } catch {
+                logger.debug("client link closed", metadata: ["p2p.client": "\(client)", "p2p.reason": "\(error)"])
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Commits a client's message into its recipient's mailbox.
+    func relay(_ message: MailMessage) async -> SendResult {
+        guard message.payload.count <= configuration.maximumMessageSize else {
+            return .tooLarge(limit: configuration.maximumMessageSize)
+        }
+        let stamped = MailMessage(id: message.id, recipient: message.recipient, payload: message.payload, enqueuedAtMillis: Self.nowMillis())
+        do {
+            switch try await commit(.enqueue(stamped), budget: .seconds(2)) {
+            case .stored: return .stored
+            case .alreadyDelivered: return .alreadyDelivered
+            case .mailboxFull: return .mailboxFull
+            case .unknownRecipient: return .unknownRecipient
+            case let other: return .unavailable(reason: "unexpected outcome \(other)")
+            }
+        } catch {
+            return .unavailable(reason: "\(error)")
+        }
+    }
+
+    private func answer(_ query: ClientRequest.Query, _ replica: ReplicatedMailboxes) async -> QueryResult {
+        switch query {
+        case .servers:
+            return .servers(leader: await replica.leader, members: await replica.membership.all.sorted())
+        case .clients:
+            return .clients((try? replica.mailboxes.clients()) ?? [])
+        case .client(let id):
+            return .client(try? replica.mailboxes.client(id))
+        }
+    }
+
+    private func push(_ message: ServerPush, on link: Link) {
+        try? link.send(type: ClientProtocol.pushFrame, message.encoded())
+    }
+
+    private func waitForReplica() async -> ReplicatedMailboxes? {
+        for _ in 0..<600 {
+            if let replica { return replica }
+            do { try await Task.sleep(for: .milliseconds(50)) } catch { return nil }
+        }
+        return nil
+    }
+
+    static func nowMillis() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
+
+    // MARK: Committing through the leader
+
+    /// Commits `command` through Raft — proposing it here when this server leads, forwarding it to
+    /// the leader otherwise — retrying for up to `budget` while there is no leader.
+    func commit(_ command: MailboxCommand, budget: Duration) async throws -> MailboxOutcome {
+        let deadline = ContinuousClock.now + budget
+        var pause: Duration = .milliseconds(20)
+        while true {
+            do {
+                return try await commitOnce(command)
+            } catch let error as CommitError {
+                guard ContinuousClock.now + pause < deadline else { throw error }
+            }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(500))
+        }
+    }
+
+    private func commitOnce(_ command: MailboxCommand) async throws -> MailboxOutcome {
+        guard let replica else { throw CommitError.unavailable("the cluster has not formed yet") }
+        do {
+            return try await replica.propose(command)
+        } catch ReplicatedMailboxes.ProposalError.notLeader(let leader) {
+            guard let leader, leader != id, let link = peers.link(to: leader) else {
+                throw CommitError.unavailable("no leader")
+            }
+            let request = forwards.nextRequest()
+            let result: ForwardedReply.Result
+            do {
+                result = try await forwards.wait(for: request, timeout: .seconds(3)) {
+                    try link.send(type: ServerFrameType.forward, ForwardedCommand(request: request, command: command).encoded())
+                }
+            } catch {
+                throw CommitError.unavailable("forwarding to the leader failed: \(error)")
+            }
+            switch result {
+            case .applied(let outcome): return outcome
+            case .retry(let reason): throw CommitError.unavailable(reason)
+            }
+        } catch let error as ReplicatedMailboxes.ProposalError {
+            throw CommitError.unavailable("\(error)")
+        }
+    }
+
+    /// Proposes a command a follower forwarded, and answers it.
+    func proposeForwarded(_ forwarded: ForwardedCommand, replyingOn link: Link) async {
+        let result: ForwardedReply.Result
+        if let replica {
+            do {
+                result = .applied(try await replica.propose(forwarded.command))
+            } catch {
+                result = .retry("\(error)")
+            }
+        } else {
+            result = .retry("the cluster has not formed yet")
+        }
+        try? link.send(type: ServerFrameType.forwardReply, ForwardedReply(request: forwarded.request, result: result).encoded())
+    }
+
+    // MARK: Pushing what was applied
+
+    /// Wakes the pumps of recipients with new mail and tells senders their messages were delivered.
+    func applied(_ changes: [ReplicatedMailboxes.AppliedChange]) {
+        var newMail: Set<NodeID> = []
+        var acknowledged: [NodeID: [MessageID]] = [:]
+        var receipts: [NodeID: [(NodeID, MessageID)]] = [:]
+        for change in changes {
+            switch change {
+            case .snapshotRestored:
+                for session in sessions.all { Task { await session.rewind() } }
+            case .command(.enqueue(let message), let outcome):
+                if outcome == .stored || (outcome != .alreadyDelivered && outcome != .unknownRecipient) {
+                    newMail.insert(message.recipient)
+                }
+            case .command(.acknowledge(let recipient, let messageID), _):
+                acknowledged[recipient, default: []].append(messageID)
+                receipts[messageID.sender, default: []].append((recipient, messageID))
+            default:
+                continue
+            }
+        }
+        for recipient in newMail {
+            for session in sessions.sessions(of: recipient) { Task { await session.wake() } }
+        }
+        for (recipient, ids) in acknowledged {
+            for session in sessions.sessions(of: recipient) {
+                Task { for messageID in ids { await session.acknowledged(messageID) } }
+            }
+        }
+        for (sender, list) in receipts {
+            for session in sessions.sessions(of: sender) {
+                Task { for (recipient, messageID) in list { await session.push(.delivered(recipient: recipient, id: messageID)) } }
+            }
+        }
+    }
+}
