@@ -143,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "P2PServerTests",
             dependencies: [
-                "P2PServer", "Mailbox", "Raft", "LMDB", "P2PCore",
+                "P2PServer", "P2PClient", "Mailbox", "Raft", "LMDB", "P2PCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -1,0 +1,192 @@
+import Foundation
+import P2PClient
+import P2PCore
+import Synchronization
+import Testing
+
+/// Clients exchanging messages through three real server processes (the issue's acceptance).
+@Suite(.serialized) struct RelayDeliveryTests {
+    static func payload(_ i: Int) -> [UInt8] { Array("message \(i)".utf8) + [UInt8](repeating: UInt8(i % 251), count: 200) }
+
+    /// Collects what `client` receives until `count` messages arrived (or the deadline passed).
+    static func collect(_ client: P2PClient, count: Int, timeout: Duration = .seconds(120)) async throws -> [ReceivedMessage] {
+        try await withThrowingTaskGroup(of: [ReceivedMessage]?.self) { group in
+            group.addTask {
+                var received: [ReceivedMessage] = []
+                for try await message in client.receive() {
+                    received.append(message)
+                    if received.count == count { break }
+                }
+                return received
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)  // a deadline, not synchronisation
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return try #require(first, "received fewer than \(count) messages in time")
+        }
+    }
+
+    @Test func sendReturnsOnlyOnceTheRecipientsApplicationHasTheMessage() async throws {
+        let cluster = try await LocalCluster.start()
+        defer { cluster.stop() }
+        let alice = try await P2PClient.start(cluster.clientConfiguration("alice"))
+        let bob = try await P2PClient.start(cluster.clientConfiguration("bob"))
+        defer { Task { await alice.shutdown(); await bob.shutdown() } }
+
+        let order = Mutex<[String]>([])
+        let sending = Task {
+            try await alice.send(to: bob.id, data: Array("hold me".utf8), timeout: .seconds(30))
+            order.withLock { $0.append("send returned") }
+        }
+        // Bob's application holds off for a while: the message is committed and pushed to his
+        // client, but it is not handed over, so `send` must keep waiting.
+        try await Task.sleep(for: .seconds(1.5))
+        #expect(order.withLock { $0 }.isEmpty, "send returned before the recipient's application took the message")
+        var messages = bob.receive().makeAsyncIterator()
+        let message = try #require(try await messages.next())
+        order.withLock { $0.append("received") }
+        try await sending.value
+        #expect(message.data == Array("hold me".utf8))
+        #expect(message.from == alice.id)
+        #expect(order.withLock { $0 } == ["received", "send returned"])
+    }
+
+    @Test func twoThousandMessagesArriveExactlyOnceInOrderAcrossALeaderSIGKILL() async throws {
+        let cluster = try await LocalCluster.start()
+        defer { cluster.stop() }
+        let alice = try await P2PClient.start(cluster.clientConfiguration("alice"))
+        let bob = try await P2PClient.start(cluster.clientConfiguration("bob"))
+        defer { Task { await alice.shutdown(); await bob.shutdown() } }
+        let total = 2_000
+        let receiving = Task { try await Self.collect(bob, count: total) }
+
+        let progress = SendProgress()
+        let sending = Task {
+            // 16 sends in flight; each returns when Bob's application has the message.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 1...total {
+                    if i > 16 { try await group.next() }
+                    group.addTask {
+                        do {
+                            try await alice.send(to: bob.id, data: Self.payload(i), timeout: .seconds(60))
+                            progress.succeeded(i)
+                        } catch let error as SendError where error.willStillBeDelivered {
+                            // Delivered later, exactly once: checked on Bob's side.
+                        }
+                        progress.finished()
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        // Kill the leader mid-stream, then bring it back.
+        while progress.finishedCount < 600 { try await Task.sleep(for: .milliseconds(20)) }
+        let (leader, term) = try await cluster.agreedLeader()
+        leader.kill(signal: SIGKILL)
+        _ = try await cluster.agreedLeader(among: cluster.names.filter { $0 != leader.name }, after: term)
+        try cluster.start(leader)
+
+        try await sending.value
+        let received = try await receiving.value
+        #expect(received.map(\.id.sequence) == Array(1...UInt64(total)), "every message exactly once, in order")
+        #expect(received.map(\.data) == (1...total).map(Self.payload))
+        #expect(progress.succeededCount >= total - 16, "nearly every send returned success")
+        #expect(received.allSatisfy { $0.from == alice.id })
+    }
+
+    @Test func mailForAnOfflineClientSurvivesAFullClusterRestart() async throws {
+        let cluster = try await LocalCluster.start()
+        defer { cluster.stop() }
+        let alice = try await P2PClient.start(cluster.clientConfiguration("alice"))
+        defer { Task { await alice.shutdown() } }
+        var bob: P2PClient? = try await P2PClient.start(cluster.clientConfiguration("bob"))
+        let bobID = try #require(bob?.id)
+        await bob?.shutdown()
+        bob = nil
+
+        // Bob is offline: every send ends at its deadline with "stored".
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 1...100 {
+                group.addTask {
+                    await #expect(throws: SendError.stored(MessageID(sender: alice.id, sequence: UInt64(i)))) {
+                        try await alice.send(to: bobID, data: Self.payload(i), timeout: .seconds(3))
+                    }
+                }
+                // Sequence numbers follow the order of the calls: start them one after another.
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            try await group.waitForAll()
+        }
+
+        for server in cluster.servers { server.stop() }
+        for server in cluster.servers { try cluster.start(server) }
+        _ = try await cluster.agreedLeader()
+
+        let restarted = try await P2PClient.start(cluster.clientConfiguration("bob"))
+        defer { Task { await restarted.shutdown() } }
+        #expect(restarted.id == bobID, "the state directory keeps the client's id")
+        let received = try await Self.collect(restarted, count: 100)
+        #expect(received.map(\.id.sequence) == Array(1...100))
+        #expect(received.map(\.data) == (1...100).map(Self.payload))
+
+        // Nothing is delivered twice: the next message Bob's application sees is a new one.
+        async let next = Self.collect(restarted, count: 1)
+        try await alice.send(to: bobID, data: Array("after the restart".utf8), timeout: .seconds(30))
+        let after = try await next
+        #expect(after.map(\.id.sequence) == [101])
+    }
+
+    @Test func badRequestsGetTypedErrorsAndLoseNothing() async throws {
+        let cluster = try await LocalCluster.start()
+        defer { cluster.stop() }
+        let alice = try await P2PClient.start(cluster.clientConfiguration("alice"))
+        let bob = try await P2PClient.start(cluster.clientConfiguration("bob"))
+        defer { Task { await alice.shutdown(); await bob.shutdown() } }
+
+        let stranger = NodeID.random()
+        await #expect(throws: SendError.unknownRecipient(stranger)) {
+            try await alice.send(to: stranger, data: [1, 2, 3])
+        }
+        let limit = alice.configuration.maximumMessageSize
+        await #expect(throws: SendError.messageTooLarge(size: limit + 1, limit: limit)) {
+            try await alice.send(to: bob.id, data: [UInt8](repeating: 0, count: limit + 1))
+        }
+
+        // A wrong secret: the servers refuse the handshake and the client says why.
+        var wrong = cluster.clientConfiguration("mallory", secret: "not-the-secret")
+        wrong.startTimeout = .seconds(2)
+        do {
+            _ = try await P2PClient.start(wrong)
+            Issue.record("a client with the wrong secret started")
+        } catch let error as ClientError {
+            guard case .noReachableServer(let reasons) = error else { throw error }
+            #expect(reasons.count == 3)
+            #expect(reasons.values.allSatisfy { $0.contains("authentication") || $0.contains("closed") || $0.contains("lost") }, "\(reasons)")
+        }
+
+        // No reachable server.
+        var nowhere = ClientConfiguration(servers: ["127.0.0.1:1"])
+        nowhere.stateDirectory = cluster.root + "/nowhere"
+        nowhere.startTimeout = .seconds(1)
+        await #expect(throws: ClientError.self) { _ = try await P2PClient.start(nowhere) }
+
+        // None of that consumed a sequence number or left anything behind.
+        async let received = Self.collect(bob, count: 1)
+        try await alice.send(to: bob.id, data: Array("fine".utf8))
+        let messages = try await received
+        #expect(messages.map(\.id.sequence) == [1])
+        #expect(messages.map(\.data) == [Array("fine".utf8)])
+    }
+}
+
+/// Counts sends from many tasks.
+final class SendProgress: Sendable {
+    private let state = Mutex<(succeeded: Set<Int>, finished: Int)>(([], 0))
+    func succeeded(_ i: Int) { state.withLock { _ = $0.succeeded.insert(i) } }
+    func finished() { state.withLock { $0.finished += 1 } }
+    var finishedCount: Int { state.withLock { $0.finished } }
+    var succeededCount: Int { state.withLock { $0.succeeded.count } }
+}
