@@ -360,6 +360,7 @@ actor ClientEngine {
 
     func nextMessage() async throws -> ReceivedMessage? {
         guard !stopped else { return nil }
+        try Task.checkCancellation()
         guard receiver == nil else { throw SendError.clientStopped }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in

@@ -8,7 +8,11 @@ final class ClusterLog: Sendable {
     private let lines = Mutex<[String]>([])
     private let waiters = Mutex<[UUID: AsyncStream<Void>.Continuation]>([:])
 
+    /// Set P2PCORE_TEST_ECHO=1 to see the servers' logs while a test runs.
+    private static let echo = ProcessInfo.processInfo.environment["P2PCORE_TEST_ECHO"] != nil
+
     func append(_ line: String) {
+        if Self.echo { FileHandle.standardError.write(Data((line + "\n").utf8)) }
         lines.withLock { $0.append(line) }
         for waiter in waiters.withLock({ Array($0.values) }) { waiter.yield() }
     }
