@@ -22,6 +22,8 @@ let package = Package(
         .executable(name: "p2pcore-server", targets: ["P2PServerMain"]),
         .executable(name: "mailbox-admin", targets: ["MailboxAdmin"]),
         .executable(name: "lmdb-bench", targets: ["LMDBBench"]),
+        .executable(name: "p2pcore-demo", targets: ["P2PDemo"]),
+        .executable(name: "p2pcore-bench", targets: ["RelayBench"]),
         .executable(name: "raft-simulate", targets: ["RaftSimulate"]),
     ],
     dependencies: [
@@ -111,6 +113,15 @@ let package = Package(
         ),
 
         // MARK: Executables
+        .target(
+            name: "ClusterHarness",
+            dependencies: [
+                "P2PClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "P2PServerMain",
             dependencies: [
@@ -131,6 +142,25 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "P2PDemo",
+            dependencies: [
+                "ClusterHarness", "P2PClient", "P2PCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "RelayBench",
+            dependencies: [
+                "ClusterHarness", "P2PClient", "P2PCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Benchmarks/RelayBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "LMDBBench",
             dependencies: ["LMDB", "CLMDB", "RaftStorage", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Benchmarks/LMDBBench",
@@ -143,7 +173,7 @@ let package = Package(
         .testTarget(
             name: "P2PServerTests",
             dependencies: [
-                "P2PServer", "P2PClient", "Mailbox", "Raft", "LMDB", "P2PCore",
+                "P2PServer", "P2PClient", "ClusterHarness", "Mailbox", "Raft", "LMDB", "P2PCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

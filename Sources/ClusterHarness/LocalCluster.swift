@@ -1,0 +1,73 @@
+import Foundation
+import P2PClient
+
+/// `p2pcore-server` processes on loopback with their data in a temporary directory, plus
+/// client state directories beside them (for tests, the demo and benchmarks).
+public final class LocalCluster: @unchecked Sendable {
+    // @unchecked: used from one task at a time.
+    public let root: String
+    public let ports: [Int]
+    public let servers: [ServerProcess]
+    public let log = ClusterLog()
+    public let secret: String
+    public var names: [String] { servers.map(\.name) }
+    public var addresses: [String] { ports.map { "127.0.0.1:\($0)" } }
+
+    public struct BinaryMissing: Error, CustomStringConvertible {
+        public let path: String
+        public var description: String { "p2pcore-server is not built at \(path); run `swift build` first" }
+    }
+
+    /// Starts `size` servers from `binary` and returns once they agree on a leader.
+    public static func start(size: Int = 3, binary: String, secret: String = "test-secret") async throws -> LocalCluster {
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw BinaryMissing(path: binary) }
+        let cluster = LocalCluster(ports: try await ServerProcess.freePorts(size), binary: binary, secret: secret)
+        for server in cluster.servers { try cluster.start(server) }
+        _ = try await cluster.agreedLeader()
+        return cluster
+    }
+
+    /// The `p2pcore-server` built beside the running executable.
+    public static var siblingBinary: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("p2pcore-server").path
+    }
+
+    public struct NoAgreedLeader: Error {}
+
+    private init(ports: [Int], binary: String, secret: String) {
+        self.secret = secret
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-\(UUID().uuidString)").path
+        self.root = root
+        self.ports = ports
+        servers = ports.indices.map { ServerProcess(name: "s\($0 + 1)", port: ports[$0], dataDirectory: "\(root)/s\($0 + 1)", binary: binary) }
+    }
+
+    public func start(_ server: ServerProcess) throws {
+        try server.start(peers: ports.filter { $0 != server.port }, log: log, secret: secret)
+    }
+
+    /// The leader all running `servers` agree on, newer than `term` if given.
+    @discardableResult
+    public func agreedLeader(among names: [String]? = nil, after term: Int = 0) async throws -> (server: ServerProcess, term: Int) {
+        let names = names ?? self.names
+        let agreed = try await log.wait(for: "a leader that \(names) agree on") { lines in
+            ClusterLog.agreedLeader(lines, servers: names).flatMap { $0.term > term ? $0 : nil }
+        }
+        guard let leader = servers.first(where: { $0.nodeID == agreed.leader }) else { throw NoAgreedLeader() }
+        return (leader, agreed.term)
+    }
+
+    public func clientConfiguration(_ name: String, secret: String? = nil) -> ClientConfiguration {
+        var configuration = ClientConfiguration(servers: addresses)
+        configuration.stateDirectory = "\(root)/\(name)"
+        configuration.secret = secret ?? self.secret
+        return configuration
+    }
+
+    /// Stops every server gracefully and removes the temporary directory.
+    public func stop() {
+        for server in servers { server.stop() }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// A `p2pcore-server` child process whose stderr feeds a ``ClusterLog``.
+///
+/// Spawned with `posix_spawn` and reaped with `waitpid`; stderr is read by a plain thread with
+/// blocking reads (Foundation's `Process` and pipe handlers proved crash-prone on Linux).
+public final class ServerProcess: @unchecked Sendable {
+    // @unchecked: `pid` is only touched from the test's own task.
+    public let name: String
+    public let port: Int
+    public let dataDirectory: String
+    public let binary: String
+    private var pid: pid_t = 0
+
+    public init(name: String, port: Int, dataDirectory: String, binary: String) {
+        self.name = name
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.binary = binary
+    }
+
+    public var nodeID: String? {
+        (try? String(contentsOfFile: dataDirectory + "/node.id", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    public struct SpawnFailed: Error { public let code: Int32 }
+
+    public func start(peers: [Int], log: ClusterLog, secret: String) throws {
+        let arguments = [binary, "--listen", "127.0.0.1:\(port)", "--data-dir", dataDirectory, "--secret", secret]
+            + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] }
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw SpawnFailed(code: errno) }
+        // Close-on-exec, so other children never inherit this pipe (dup2 clears it on fd 2).
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, binary, &actions, nil, &argv, environ)
+        close(fds[1])
+        guard rc == 0 else {
+            close(fds[0])
+            throw SpawnFailed(code: rc)
+        }
+        pid = child
+        let readEnd = fds[0]
+        let name = self.name
+        Thread {
+            var pending = ""
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = read(readEnd, &buffer, buffer.count)
+                if count <= 0 { break }
+                pending += String(decoding: buffer[0..<count], as: UTF8.self)
+                var lines = pending.components(separatedBy: "\n")
+                pending = lines.removeLast()
+                for line in lines { log.append("[\(name)] \(line)") }
+            }
+            close(readEnd)
+        }.start()
+    }
+
+    /// Sends `signal` and waits for the process to exit.
+    public func kill(signal: Int32) {
+        guard pid > 0 else { return }
+        Glibc.kill(pid, signal)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        pid = 0
+    }
+
+    /// Stops the process gracefully (SIGTERM) and reaps it.
+    public func stop() {
+        kill(signal: SIGTERM)
+    }
+
+    /// Free loopback ports, found by binding port 0.
+    public static func freePorts(_ count: Int) async throws -> [Int] {
+        var ports: [Int] = []
+        for _ in 0..<count {
+            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+            ports.append(channel.localAddress?.port ?? 0)
+            try await channel.close()
+        }
+        return ports
+    }
+}
