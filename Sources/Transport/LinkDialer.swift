@@ -15,6 +15,7 @@ public enum LinkDialer {
         do {
             channel = try await ClientBootstrap(group: group)
                 .connectTimeout(.milliseconds(Int64(configuration.connectTimeout.components.seconds * 1000)))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try LinkEstablishment.configure(channel, maximumFrameSize: maximumFrameSize)

@@ -1,0 +1,46 @@
+import Mailbox
+import P2PCore
+import Raft
+
+/// What the cluster knows about one client.
+public struct ClientInfo: Equatable, Sendable {
+    /// The replicated registry entry: addresses, attached servers, last seen, relay accounting.
+    public let record: ClientRecord
+    /// The client's mailbox right now (as applied on this server).
+    public let mailbox: MailboxStats
+
+    public var id: NodeID { record.id }
+    public var wanAddresses: [String] { record.wanAddresses }
+    public var lanAddresses: [String] { record.lanAddresses }
+    public var listenAddress: String { record.listenAddress }
+    public var listenPort: UInt16 { record.listenPort }
+    public var isOnline: Bool { record.isOnline }
+    public var attachedServers: [NodeID] { record.attachedServers }
+}
+
+extension P2PServer {
+    /// Why a query could not be answered.
+    public enum QueryError: Error, Equatable, Sendable {
+        /// The cluster has not formed yet (this server has no replica).
+        case clusterNotFormed
+    }
+
+    /// The leader this server knows of and every member (voters and learners) of the cluster.
+    public func servers() async throws -> (leader: NodeID?, members: [NodeID]) {
+        guard let replica else { throw QueryError.clusterNotFormed }
+        return (await replica.leader, await replica.membership.all.sorted())
+    }
+
+    /// Every client known to the cluster, online or not.
+    public func clients() throws -> [NodeID] {
+        guard let replica else { throw QueryError.clusterNotFormed }
+        return try replica.mailboxes.clients().map(\.id)
+    }
+
+    /// What the cluster knows about client `id` (`nil`: never registered).
+    public func clientInfo(_ id: NodeID) throws -> ClientInfo? {
+        guard let replica else { throw QueryError.clusterNotFormed }
+        guard let record = try replica.mailboxes.client(id) else { return nil }
+        return ClientInfo(record: record, mailbox: try replica.mailboxes.stats(for: id))
+    }
+}
