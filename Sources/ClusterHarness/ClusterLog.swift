@@ -25,7 +25,7 @@ public final class ClusterLog: Sendable {
     }
 
     /// Returns once `condition` holds on the lines logged so far; throws after `timeout`.
-    public func wait<T: Sendable>(for what: String, timeout: Duration = .seconds(30), _ condition: @escaping @Sendable ([String]) -> T?) async throws -> T {
+    public func wait<T: Sendable>(for what: String, timeout: Duration = .seconds(90), _ condition: @escaping @Sendable ([String]) -> T?) async throws -> T {
         let key = UUID()
         let (events, continuation) = AsyncStream<Void>.makeStream()
         waiters.withLock { $0[key] = continuation }

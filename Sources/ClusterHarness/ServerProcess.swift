@@ -76,8 +76,22 @@ public final class ServerProcess: @unchecked Sendable {
     }
 
     /// Stops the process gracefully (SIGTERM) and reaps it.
-    public func stop() {
-        kill(signal: SIGTERM)
+    /// Escalates to SIGKILL if the process has not exited after `grace`, so that a server stuck
+    /// in its shutdown can never hang the caller (the "server stopped" log line tells the two apart).
+    public func stop(grace: Duration = .seconds(15)) {
+        guard pid > 0 else { return }
+        Glibc.kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        var status: Int32 = 0
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            if ContinuousClock.now > deadline {
+                Glibc.kill(pid, SIGKILL)
+                waitpid(pid, &status, 0)
+                break
+            }
+            usleep(10_000)
+        }
+        pid = 0
     }
 
     /// Free loopback ports, found by binding port 0.

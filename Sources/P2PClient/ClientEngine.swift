@@ -203,7 +203,14 @@ actor ClientEngine {
         guard data.count <= configuration.maximumMessageSize else {
             throw SendError.messageTooLarge(size: data.count, limit: configuration.maximumMessageSize)
         }
-        guard !connectedLinks.isEmpty else { throw SendError.noReachableServer }
+        if connectedLinks.isEmpty {
+            // Links come back by themselves after a server restart: give them a moment.
+            do {
+                try await waitUntilAttached(timeout: min(timeout, configuration.attemptTimeout))
+            } catch {
+                throw SendError.noReachableServer
+            }
+        }
         guard try await record(of: recipient) != nil else { throw SendError.unknownRecipient(recipient) }
         // From here on the message is the client's promise: it is in the durable outbox.
         let id = try await prepare(recipient, data)

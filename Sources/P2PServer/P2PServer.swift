@@ -81,6 +81,7 @@ public final class P2PServer: Service, Sendable {
             peers.closeAll()
             sessions.closeAll()
             group.cancelAll()
+            await replica?.stop()
         }
         try environment.sync()
         environment.close()

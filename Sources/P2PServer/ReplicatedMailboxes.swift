@@ -39,6 +39,7 @@ public actor ReplicatedMailboxes {
     private let logger: Logger
     private var waiting: [LogIndex: (term: Term, continuation: CheckedContinuation<MailboxOutcome, any Error>)] = [:]
     private var flushScheduled = false
+    private var stopped = false
     private let compactEvery: LogIndex
 
     /// Opens the replica stored in `environment`, bootstrapping a new cluster of `bootstrapVoters`
@@ -98,6 +99,7 @@ public actor ReplicatedMailboxes {
 
     /// Replicates `command` and returns its outcome once it is committed and applied here.
     public func propose(_ command: MailboxCommand) async throws -> MailboxOutcome {
+        guard !stopped else { throw ProposalError.lost }
         let index: LogIndex
         do {
             index = try node.propose(command.encoded())
@@ -110,6 +112,14 @@ public actor ReplicatedMailboxes {
         return try await withCheckedThrowingContinuation { continuation in
             waiting[index] = (term, continuation)
         }
+    }
+
+    /// Stops taking proposals and fails the waiting ones with ``ProposalError/lost`` (they may
+    /// still commit; callers retry idempotently). Called when the server shuts down, so that
+    /// nothing waits for a commit that this replica will no longer process.
+    public func stop() {
+        stopped = true
+        failWaiters(through: .max)
     }
 
     /// Proposes a membership change (leader only); returns once it is applied here.
