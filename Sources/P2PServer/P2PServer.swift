@@ -150,7 +150,7 @@ public final class P2PServer: Service, Sendable {
                     let message = try RaftMessage(decoding: frame.bytes)
                     // Only the authenticated peer may speak for itself.
                     guard message.from == link.peer.id, message.to == id else { continue }
-                    await replica?.receive(message)
+                    try await replica?.receive(message)
                 case ServerFrameType.forward:
                     let forwarded = try ForwardedCommand(decoding: frame.bytes)
                     Task { await self.proposeForwarded(forwarded, replyingOn: link) }

@@ -89,12 +89,10 @@ public actor ReplicatedMailboxes {
         try processReady()
     }
 
-    /// Hands a message from another server to Raft. Its effects (persisting, replying, applying)
-    /// are carried out together with those of every other message that arrives before the next
-    /// flush, so a burst of messages shares one sync of the log and one of the mailboxes.
-    public func receive(_ message: RaftMessage) {
+    /// Hands a message from another server to Raft.
+    public func receive(_ message: RaftMessage) throws {
         node.step(message)
-        scheduleFlush()
+        try processReady()
     }
 
     /// Replicates `command` and returns its outcome once it is committed and applied here.
