@@ -73,16 +73,15 @@ actor ClientEngine {
 
     /// Keeps a link to the server at `address` open, redialling with backoff, until cancelled.
     nonisolated func maintain(_ address: String) async {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+        guard let target = HostPort(address) else {
             await disconnected(address, nil, reason: "malformed address (expected host:port)")
             return
         }
-        let host = String(address[..<colon])
         var backoff: Duration = .milliseconds(100)
         while !Task.isCancelled {
             var link: Link?
             do {
-                let dialled = try await LinkDialer.connect(host: host, port: port, configuration: linkConfiguration)
+                let dialled = try await LinkDialer.connect(host: target.host, port: target.port, configuration: linkConfiguration)
                 link = dialled
                 try dialled.send(type: ClientProtocol.requestFrame, ClientRequest.hello(ClientHello(
                     listenAddress: configuration.listenHost, listenPort: configuration.listenPort, subscribe: false
@@ -179,9 +178,9 @@ actor ClientEngine {
     func query(_ query: ClientRequest.Query) async throws -> QueryResult {
         for link in connectedLinks.shuffled() {
             let request = replies.nextRequest()
-            let request2 = ClientRequest.query(request: request, query).encoded()
+            let bytes = ClientRequest.query(request: request, query).encoded()
             if case .queryResult(_, let result)? = try? await replies.wait(for: request, timeout: configuration.attemptTimeout, send: {
-                try link.send(type: ClientProtocol.requestFrame, request2)
+                try link.send(type: ClientProtocol.requestFrame, bytes)
             }) {
                 return result
             }
@@ -296,7 +295,7 @@ actor ClientEngine {
         case .alreadyDelivered:
             complete(id, with: .success(()))
         case .mailboxFull:
-            complete(id, with: .failure(SendError.mailboxFull(id.sender == me ? outgoing[id]?.message.recipient ?? me : me)))
+            complete(id, with: .failure(SendError.mailboxFull(outgoing[id]?.message.recipient ?? me)))
         case .unknownRecipient:
             complete(id, with: .failure(SendError.unknownRecipient(outgoing[id]?.message.recipient ?? me)))
         case .tooLarge(let limit):

@@ -40,17 +40,7 @@ public final class ClientLedger: Sendable {
     /// Gives each payload the next sequence number for `recipient` and stores it in the outbox,
     /// all in one durable transaction; returns the assigned ids in order.
     public func prepare(to recipient: NodeID, payloads: [[UInt8]]) throws -> [Outgoing] {
-        try environment.write { txn in
-            var last = try txn.get(sequences, recipient.bytes).flatMap { UInt64(bigEndianBytes: $0) } ?? 0
-            var prepared: [Outgoing] = []
-            for payload in payloads {
-                last += 1
-                try txn.put(outbox, recipient.bytes + last.bigEndianBytes, payload)
-                prepared.append(Outgoing(recipient: recipient, id: MessageID(sender: me, sequence: last), payload: payload))
-            }
-            try txn.put(sequences, recipient.bytes, last.bigEndianBytes)
-            return prepared
-        }
+        try commit(prepare: payloads.map { (recipient, $0) }, resolve: [])
     }
 
     /// In one durable transaction: numbers and stores `prepare` (each payload gets its
@@ -76,11 +66,7 @@ public final class ClientLedger: Sendable {
 
     /// Removes messages whose fate is definitive from the outbox.
     public func resolve(_ messages: [(recipient: NodeID, sequence: UInt64)]) throws {
-        try environment.write { txn in
-            for message in messages {
-                try txn.delete(outbox, message.recipient.bytes + message.sequence.bigEndianBytes)
-            }
-        }
+        _ = try commit(prepare: [], resolve: messages)
     }
 
     /// Everything still in the outbox, per recipient in sequence order (for resuming after a restart).

@@ -22,7 +22,6 @@ final class ClientSessions: Sendable {
 
     func sessions(of client: NodeID) -> [ClientSession] { sessions.withLock { $0[client] ?? [] } }
     var all: [ClientSession] { sessions.withLock { $0.values.flatMap { $0 } } }
-    var connectedClients: [NodeID] { sessions.withLock { Array($0.keys) } }
 
     func closeAll() {
         for session in all { session.link.close() }

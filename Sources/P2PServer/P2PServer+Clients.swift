@@ -205,10 +205,9 @@ extension P2PServer {
             switch change {
             case .snapshotRestored:
                 for session in sessions.all { Task { await session.rewind() } }
-            case .command(.enqueue(let message), let outcome):
-                if outcome == .stored || (outcome != .alreadyDelivered && outcome != .unknownRecipient) {
-                    newMail.insert(message.recipient)
-                }
+            case .command(.enqueue(let message), .stored), .command(.enqueue(let message), .mailboxFull):
+                // A refused message leaves a skip record, which is pushed like a message.
+                newMail.insert(message.recipient)
             case .command(.acknowledge(let recipient, let messageID), _):
                 acknowledged[recipient, default: []].append(messageID)
                 receipts[messageID.sender, default: []].append((recipient, messageID))

@@ -92,15 +92,14 @@ public final class P2PServer: Service, Sendable {
 
     /// Keeps a link to the server at `address` open, redialling with backoff.
     private func dial(_ address: String, _ linkConfiguration: LinkConfiguration) async {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+        guard let target = HostPort(address) else {
             logger.error("ignoring malformed peer address '\(address)'")
             return
         }
-        let host = String(address[..<colon])
         var backoff: Duration = .milliseconds(100)
         while !Task.isCancelled {
             do {
-                let link = try await LinkDialer.connect(host: host, port: port, configuration: linkConfiguration)
+                let link = try await LinkDialer.connect(host: target.host, port: target.port, configuration: linkConfiguration)
                 backoff = .milliseconds(100)
                 try link.send(type: ServerFrameType.serverHello, [])
                 var frames = link.inbound.makeAsyncIterator()

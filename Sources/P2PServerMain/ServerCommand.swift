@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import P2PCore
 import P2PServer
 import ServiceLifecycle
 import UnixSignals
@@ -62,12 +63,8 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     static func parseAddress(_ text: String) throws -> (String, Int) {
-        guard let colon = text.lastIndex(of: ":"),
-              let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port)
-        else {
-            throw ValidationError("expected host:port, got '\(text)'")
-        }
-        return (String(text[..<colon]), port)
+        guard let address = HostPort(text) else { throw ValidationError("expected host:port, got '\(text)'") }
+        return (address.host, address.port)
     }
 }
 
