@@ -22,8 +22,14 @@ public final class LocalCluster: @unchecked Sendable {
     public static func start(size: Int = 3, binary: String, secret: String = "test-secret") async throws -> LocalCluster {
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw BinaryMissing(path: binary) }
         let cluster = LocalCluster(ports: try await ServerProcess.freePorts(size), binary: binary, secret: secret)
-        for server in cluster.servers { try cluster.start(server) }
-        _ = try await cluster.agreedLeader()
+        do {
+            for server in cluster.servers { try cluster.start(server) }
+            _ = try await cluster.agreedLeader()
+        } catch {
+            // Never leave server processes behind (they would hold their ports).
+            cluster.stop()
+            throw error
+        }
         return cluster
     }
 

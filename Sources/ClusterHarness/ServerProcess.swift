@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A `p2pcore-server` child process whose stderr feeds a ``ClusterLog``.
 ///
@@ -94,13 +95,24 @@ public final class ServerProcess: @unchecked Sendable {
         pid = 0
     }
 
-    /// Free loopback ports, found by binding port 0.
+    /// Ports handed out so far in this process (the next candidate, below the kernel's
+    /// ephemeral range so that outgoing connections never take a server's port).
+    private static let nextPort = Mutex(20_000 + Int.random(in: 0..<6_000))
+
+    /// Free loopback ports, never the same one twice in a process: binding port 0 and closing it
+    /// let parallel tests receive the same port and collide at bind time.
     public static func freePorts(_ count: Int) async throws -> [Int] {
         var ports: [Int] = []
-        for _ in 0..<count {
-            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-            ports.append(channel.localAddress?.port ?? 0)
+        while ports.count < count {
+            let candidate = nextPort.withLock { next in
+                defer { next = next >= 32_000 ? 20_000 : next + 1 }
+                return next
+            }
+            // Skip ports something else on the machine holds.
+            guard let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: "127.0.0.1", port: candidate).get() else { continue }
             try await channel.close()
+            ports.append(candidate)
         }
         return ports
     }

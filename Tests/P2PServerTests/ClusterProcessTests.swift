@@ -3,7 +3,12 @@ import Foundation
 import Testing
 
 /// Real `p2pcore-server` processes on loopback.
-@Suite(.serialized) struct ClusterProcessTests {
+/// Every suite that runs server processes, one test at a time: on 2 cores, parallel clusters
+/// starve each other's elections.
+@Suite(.serialized) enum ServerProcessSuites {}
+
+extension ServerProcessSuites {
+@Suite struct ClusterProcessTests {
     @Test func threeServersElectALeaderReelectAfterSIGKILLAndARestartedServerRejoins() async throws {
         let binary = LocalCluster.testBinary
         try #require(FileManager.default.isExecutableFile(atPath: binary), "p2pcore-server is not built at \(binary); run `swift build` first")
@@ -40,6 +45,7 @@ import Testing
         }
         #expect(stopped == 3, "the SIGTERMed servers shut down gracefully")
     }
+}
 }
 
 extension LocalCluster {

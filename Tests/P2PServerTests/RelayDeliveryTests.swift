@@ -6,7 +6,8 @@ import Synchronization
 import Testing
 
 /// Clients exchanging messages through three real server processes (the acceptance).
-@Suite(.serialized) struct RelayDeliveryTests {
+extension ServerProcessSuites {
+@Suite struct RelayDeliveryTests {
     static func payload(_ i: Int) -> [UInt8] { Array("message \(i)".utf8) + [UInt8](repeating: UInt8(i % 251), count: 200) }
 
     /// Collects what `client` receives until `count` messages arrived (or the deadline passed).
@@ -191,6 +192,7 @@ import Testing
         #expect(messages.map(\.id.sequence) == [1])
         #expect(messages.map(\.data) == [Array("fine".utf8)])
     }
+}
 }
 
 /// Counts sends from many tasks.
