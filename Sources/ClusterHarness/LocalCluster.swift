@@ -6,8 +6,9 @@ import P2PClient
 public final class LocalCluster: @unchecked Sendable {
     // @unchecked: used from one task at a time.
     public let root: String
-    public let ports: [Int]
-    public let servers: [ServerProcess]
+    public private(set) var ports: [Int]
+    public private(set) var servers: [ServerProcess]
+    private let binary: String
     public let log = ClusterLog()
     public let secret: String
     public var names: [String] { servers.map(\.name) }
@@ -43,14 +44,28 @@ public final class LocalCluster: @unchecked Sendable {
 
     private init(ports: [Int], binary: String, secret: String) {
         self.secret = secret
+        self.binary = binary
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-\(UUID().uuidString)").path
         self.root = root
         self.ports = ports
         servers = ports.indices.map { ServerProcess(name: "s\($0 + 1)", port: ports[$0], dataDirectory: "\(root)/s\($0 + 1)", binary: binary) }
     }
 
+    /// Starts (or restarts) one of the cluster's servers with every other server as a peer.
     public func start(_ server: ServerProcess) throws {
         try server.start(peers: ports.filter { $0 != server.port }, log: log, secret: secret)
+    }
+
+    /// Starts a new server with an empty data directory that knows only `member`: it joins the
+    /// running cluster through it.
+    public func addServer(through member: ServerProcess) async throws -> ServerProcess {
+        let port = try await ServerProcess.freePorts(1)[0]
+        let name = "s\(servers.count + 1)"
+        let server = ServerProcess(name: name, port: port, dataDirectory: "\(root)/\(name)", binary: binary)
+        servers.append(server)
+        ports.append(port)
+        try server.start(peers: [member.port], log: log, secret: secret)
+        return server
     }
 
     /// The leader all running `servers` agree on, newer than `term` if given.

@@ -14,11 +14,14 @@ public enum MailboxCommand: Equatable, Sendable {
     /// Operator actions.
     case purge(recipient: NodeID)
     case delete(recipient: NodeID, id: MessageID)
-    /// A server left the cluster: detach every client from it.
+    /// A server left the cluster: detach every client from it and drop its address.
     case forgetServer(NodeID)
+    /// A server announces the address other servers reach it at (a new server asks to join
+    /// this way; the leader then adds it to the Raft membership).
+    case registerServer(id: NodeID, address: String)
 
     private enum Tag: UInt8 {
-        case register = 1, attach, detach, enqueue, acknowledge, purge, delete, forgetServer
+        case register = 1, attach, detach, enqueue, acknowledge, purge, delete, forgetServer, registerServer
     }
 
     /// The command's binary form (versioned), as stored in the Raft log.
@@ -55,6 +58,10 @@ public enum MailboxCommand: Equatable, Sendable {
         case .forgetServer(let server):
             writer.write(Tag.forgetServer.rawValue)
             writer.write(server)
+        case .registerServer(let server, let address):
+            writer.write(Tag.registerServer.rawValue)
+            writer.write(server)
+            writer.write(address)
         }
         return writer.bytes
     }
@@ -92,6 +99,8 @@ public enum MailboxCommand: Equatable, Sendable {
             self = .delete(recipient: recipient, id: id)
         case .forgetServer:
             self = .forgetServer(try reader.readNodeID("forget.server"))
+        case .registerServer:
+            self = .registerServer(id: try reader.readNodeID("server.id"), address: try reader.readString("server.address"))
         }
         try reader.expectEnd()
     }

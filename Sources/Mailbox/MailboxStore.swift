@@ -15,6 +15,7 @@ import P2PCore
 /// - `mbx.messages`  recipient ‖ arrival → ``MailMessage`` (the per-client FIFO)
 /// - `mbx.index`     recipient ‖ sender ‖ sequence → arrival (dedup and acknowledge lookup)
 /// - `mbx.delivered` recipient ‖ sender → highest acknowledged sequence
+/// - `mbx.servers`   server id → the address other servers dial it at
 public final class MailboxStore: Sendable {
     /// One committed log entry to apply; `command == nil` for entries that carry no mailbox
     /// command (Raft no-ops, membership changes), which only advance the applied index.
@@ -38,6 +39,7 @@ public final class MailboxStore: Sendable {
     private let messagesDB: Database
     private let index: Database
     private let delivered: Database
+    private let serversDB: Database
     private static let appliedKey = Array("applied".utf8)
 
     /// Opens (creating if needed) the mailbox databases in `environment`.
@@ -50,9 +52,10 @@ public final class MailboxStore: Sendable {
         messagesDB = try environment.openDatabase("mbx.messages")
         index = try environment.openDatabase("mbx.index")
         delivered = try environment.openDatabase("mbx.delivered")
+        serversDB = try environment.openDatabase("mbx.servers")
     }
 
-    private var stateDatabases: [Database] { [clientsDB, boxes, messagesDB, index, delivered] }
+    private var stateDatabases: [Database] { [clientsDB, boxes, messagesDB, index, delivered, serversDB] }
 
     // MARK: Applying
 
@@ -150,6 +153,11 @@ public final class MailboxStore: Sendable {
                 return true
             }
             for record in changed { try store(record, txn) }
+            _ = try txn.delete(serversDB, server.bytes)
+            return .done
+
+        case .registerServer(let server, let address):
+            try txn.put(serversDB, server.bytes, Array(address.utf8))
             return .done
 
         case .enqueue(let message):
@@ -342,6 +350,19 @@ extension MailboxStore {
         }
     }
 
+    /// Every server that announced its address (``MailboxCommand/registerServer(id:address:)``),
+    /// by id.
+    public func servers() throws -> [NodeID: String] {
+        try environment.read { txn in
+            var result: [NodeID: String] = [:]
+            try txn.scan(serversDB) { key, value in
+                if let id = NodeID(bytes: key) { result[id] = String(decoding: value, as: UTF8.self) }
+                return true
+            }
+            return result
+        }
+    }
+
     /// Every client known to the cluster, online or not, ordered by id.
     public func clients() throws -> [ClientRecord] {
         try environment.read { txn in
@@ -359,7 +380,9 @@ extension MailboxStore {
 // MARK: - Snapshots
 
 extension MailboxStore {
-    private static let snapshotMagic: [UInt8] = Array("P2PMBX1".utf8)
+    /// Version 2 added the server table; version 1 snapshots restore with it empty.
+    private static let snapshotMagic: [UInt8] = Array("P2PMBX2".utf8)
+    private static let snapshotMagicVersion1: [UInt8] = Array("P2PMBX1".utf8)
 
     /// The whole applied state (without the applied index) and the index/term it reflects,
     /// read from one consistent LMDB snapshot. Raft snapshots carry these bytes.
@@ -388,11 +411,14 @@ extension MailboxStore {
     public func restore(snapshot data: [UInt8], index appliedIndex: UInt64, term appliedTerm: UInt64) throws {
         // Decode fully before touching the store: a bad snapshot must not leave a half-restored state.
         var reader = ByteReader(data)
-        for expected in Self.snapshotMagic where try reader.readUInt8("snapshot.magic") != expected {
+        var magic: [UInt8] = []
+        for _ in Self.snapshotMagic { magic.append(try reader.readUInt8("snapshot.magic")) }
+        guard magic == Self.snapshotMagic || magic == Self.snapshotMagicVersion1 else {
             throw DecodingError.malformed(field: "snapshot.magic", reason: "not a mailbox snapshot")
         }
+        let storedTables = magic == Self.snapshotMagic ? stateDatabases.count : stateDatabases.count - 1
         var tables: [[(key: [UInt8], value: [UInt8])]] = []
-        for _ in stateDatabases {
+        for _ in 0..<storedTables {
             let count = try reader.readUInt64("snapshot.count")
             var entries: [(key: [UInt8], value: [UInt8])] = []
             for _ in 0..<count {
@@ -401,6 +427,7 @@ extension MailboxStore {
             tables.append(entries)
         }
         try reader.expectEnd()
+        while tables.count < stateDatabases.count { tables.append([]) }
         try environment.write { txn in
             for (database, entries) in zip(stateDatabases, tables) {
                 try txn.clear(database)

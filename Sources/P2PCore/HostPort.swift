@@ -12,5 +12,10 @@ public struct HostPort: Equatable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
     public var description: String { "\(host):\(port)" }
 }

@@ -158,9 +158,9 @@ extension P2PServer {
         do {
             return try await replica.propose(command)
         } catch ReplicatedMailboxes.ProposalError.notLeader(let leader) {
-            guard let leader, leader != id, let link = peers.link(to: leader) else {
-                throw CommitError.unavailable("no leader")
-            }
+            // Without a known leader (a server still joining), any member can pass the command on.
+            let target = leader.flatMap { $0 == id ? nil : peers.link(to: $0) } ?? peers.anyMember.flatMap { peers.link(to: $0) }
+            guard let link = target else { throw CommitError.unavailable("no leader") }
             let request = forwards.nextRequest()
             let result: ForwardedReply.Result
             do {
@@ -182,14 +182,11 @@ extension P2PServer {
     /// Proposes a command a follower forwarded, and answers it.
     func proposeForwarded(_ forwarded: ForwardedCommand, replyingOn link: Link) async {
         let result: ForwardedReply.Result
-        if let replica {
-            do {
-                result = .applied(try await replica.propose(forwarded.command))
-            } catch {
-                result = .retry("\(error)")
-            }
-        } else {
-            result = .retry("the cluster has not formed yet")
+        do {
+            // Passed on if leadership moved (or this server only relays for a joining one).
+            result = .applied(try await commit(forwarded.command, budget: .seconds(2)))
+        } catch {
+            result = .retry("\(error)")
         }
         try? link.send(type: ServerFrameType.forwardReply, ForwardedReply(request: forwarded.request, result: result).encoded())
     }
@@ -205,6 +202,9 @@ extension P2PServer {
             switch change {
             case .snapshotRestored:
                 for session in sessions.all { Task { await session.rewind() } }
+                dialRegisteredServers()
+            case .command(.registerServer(let server, let address), _) where server != id:
+                requestDial(address)
             case .command(.enqueue(let message), .stored), .command(.enqueue(let message), .mailboxFull):
                 // A refused message leaves a skip record, which is pushed like a message.
                 newMail.insert(message.recipient)

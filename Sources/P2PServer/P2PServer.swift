@@ -27,7 +27,16 @@ public final class P2PServer: Service, Sendable {
     let sessions = ClientSessions()
     let forwards = PendingReplies<ForwardedReply.Result>()
     private let replicaBox = Mutex<ReplicatedMailboxes?>(nil)
-    private let incarnation = UInt64.random(in: 1...UInt64.max)
+    let incarnation = UInt64.random(in: 1...UInt64.max)
+    /// Whether the data directory held Raft state at start-up (this server belongs to a cluster).
+    let hasPersistedState: Bool
+    /// The address other servers dial this one at (known once the listener is bound).
+    let advertisedAddressBox = Mutex("")
+    /// Peer addresses being dialled, and where new ones are handed to the dialling task group.
+    let dialing = Mutex<Set<String>>([])
+    let dialRequests = AsyncStream<String>.makeStream()
+    /// The id behind each configured peer address, once dialled.
+    let resolvedPeers = Mutex<[String: NodeID]>([:])
 
     /// Opens (or creates) the server's identity and storage in `configuration.dataDirectory`.
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "p2pcore.server")) throws {
@@ -35,6 +44,7 @@ public final class P2PServer: Service, Sendable {
         identity = try IdentityStore(directory: configuration.dataDirectory).loadOrCreate()
         id = identity.id
         environment = try Environment(path: configuration.dataDirectory + "/lmdb")
+        hasPersistedState = try RaftLogStore(environment: environment).loadPersistedState() != nil
         var logger = logger
         logger[metadataKey: "p2p.node"] = "\(identity.id)"
         self.logger = logger
@@ -51,8 +61,11 @@ public final class P2PServer: Service, Sendable {
             host: configuration.listenHost, port: configuration.listenPort, configuration: linkConfiguration,
             onFailure: { error in logger.notice("rejected a connection: \(error)") }
         )
+        let advertised = configuration.advertiseAddress ?? Self.defaultAdvertisedAddress(configuration.listenHost, listener.port, logger)
+        advertisedAddressBox.withLock { $0 = advertised }
         logger.info("server started", metadata: [
             "p2p.listen": "\(configuration.listenHost):\(listener.port)",
+            "p2p.advertise": "\(advertised)",
             "p2p.data": "\(configuration.dataDirectory)",
             "p2p.peers": "\(configuration.peers.joined(separator: ","))",
         ])
@@ -64,9 +77,14 @@ public final class P2PServer: Service, Sendable {
                     }
                 }
             }
-            for address in configuration.peers {
-                group.addTask { await self.dial(address, linkConfiguration) }
+            group.addTask {
+                await withDiscardingTaskGroup { dials in
+                    for await address in self.dialRequests.stream {
+                        dials.addTask { await self.dial(address, linkConfiguration) }
+                    }
+                }
             }
+            for address in configuration.peers { requestDial(address) }
             group.addTask {
                 do {
                     try await self.runRaft()
@@ -78,6 +96,7 @@ public final class P2PServer: Service, Sendable {
             // Returns on graceful shutdown (SIGTERM/SIGINT through the ServiceGroup) or cancellation.
             try? await gracefulShutdown()
             listener.close()
+            dialRequests.continuation.finish()
             peers.closeAll()
             sessions.closeAll()
             group.cancelAll()
@@ -88,96 +107,11 @@ public final class P2PServer: Service, Sendable {
         logger.info("server stopped")
     }
 
-    // MARK: Links
-
-    /// Keeps a link to the server at `address` open, redialling with backoff.
-    private func dial(_ address: String, _ linkConfiguration: LinkConfiguration) async {
-        guard let target = HostPort(address) else {
-            logger.error("ignoring malformed peer address '\(address)'")
-            return
-        }
-        var backoff: Duration = .milliseconds(100)
-        while !Task.isCancelled {
-            do {
-                let link = try await LinkDialer.connect(host: target.host, port: target.port, configuration: linkConfiguration)
-                backoff = .milliseconds(100)
-                try link.send(type: ServerFrameType.serverHello, [])
-                var frames = link.inbound.makeAsyncIterator()
-                await serveServer(link, &frames)
-            } catch {
-                logger.debug("cannot reach peer \(address): \(error)")
-            }
-            do {
-                try await Task.sleep(for: backoff)
-            } catch {
-                return
-            }
-            backoff = min(backoff * 2, .seconds(2))
-        }
-    }
-
-    /// Tells a server from a client by the first frame of an accepted link, and serves it.
-    private func accept(_ link: Link) async {
-        var frames = link.inbound.makeAsyncIterator()
-        do {
-            guard let first = try await frames.next() else { return link.close() }
-            if first.type == ServerFrameType.serverHello {
-                await serveServer(link, &frames)
-            } else if first.type == ClientProtocol.requestFrame, case .hello(let hello) = try ClientRequest(decoding: first.bytes) {
-                await serveClient(link, hello, &frames)
-            } else {
-                logger.notice("closing a link from \(link.peer.id): it did not start with a hello")
-                link.close()
-            }
-        } catch {
-            logger.debug("link from \(link.peer.id) closed: \(error)")
-            link.close()
-        }
-    }
-
-    /// Reads a server link until it closes.
-    private func serveServer(_ link: Link, _ frames: inout AsyncThrowingStream<Frame, any Error>.Iterator) async {
-        peers.add(link)
-        defer {
-            peers.remove(link)
-            link.close()
-        }
-        do {
-            while let frame = try await frames.next() {
-                switch frame.type {
-                case ServerFrameType.raft:
-                    let message = try RaftMessage(decoding: frame.bytes)
-                    // Only the authenticated peer may speak for itself.
-                    guard message.from == link.peer.id, message.to == id else { continue }
-                    try await replica?.receive(message)
-                case ServerFrameType.forward:
-                    let forwarded = try ForwardedCommand(decoding: frame.bytes)
-                    Task { await self.proposeForwarded(forwarded, replyingOn: link) }
-                case ServerFrameType.forwardReply:
-                    let reply = try ForwardedReply(decoding: frame.bytes)
-                    forwards.resolve(reply.request, with: reply.result)
-                default:
-                    continue
-                }
-            }
-        } catch {
-            logger.debug("link to \(link.peer.id) closed: \(error)")
-        }
-    }
-
     // MARK: Raft
 
     private func runRaft() async throws {
-        let hasState = try RaftLogStore(environment: environment).loadPersistedState() != nil
-        var voters: Set<NodeID>? = nil
-        if !hasState {
-            // A new cluster forms only once every listed peer is known, so all agree on the voters.
-            while peers.connectedIDs.count < configuration.peers.count {
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            voters = peers.connectedIDs.union([id])
-            logger.info("forming a new cluster", metadata: ["raft.voters": "\(voters?.count ?? 0)"])
-        }
+        // A server without Raft state forms a new cluster with its peers or joins theirs.
+        let voters: Set<NodeID>? = hasPersistedState ? nil : try await decideHowToStart()
         var raftConfiguration = RaftConfiguration(id: id, randomSeed: UInt64.random(in: 0...UInt64.max))
         raftConfiguration.electionTicks = 10
         let peers = self.peers
@@ -195,14 +129,26 @@ public final class P2PServer: Service, Sendable {
         )
         replicaBox.withLock { $0 = replica }
         try await replica.start()
-        var ticks = 0
-        while !Task.isCancelled {
-            try await Task.sleep(for: configuration.tickInterval)
-            try await replica.tick()
-            ticks += 1
-            if ticks % 10 == 0 {
-                for session in sessions.all { await session.rewindIfStale(patience: configuration.redeliveryPatience) }
+        await broadcastHello()
+        dialRegisteredServers()
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await self.registerAddress() }
+            var ticks = 0
+            while !Task.isCancelled {
+                try await Task.sleep(for: configuration.tickInterval)
+                try await replica.tick()
+                ticks += 1
+                if ticks % 10 == 0 {
+                    for session in sessions.all { await session.rewindIfStale(patience: configuration.redeliveryPatience) }
+                    await replica.reconcileMembership()
+                }
             }
         }
+    }
+
+    private static func defaultAdvertisedAddress(_ host: String, _ port: Int, _ logger: Logger) -> String {
+        guard host == "0.0.0.0" || host == "::" else { return HostPort(host: host, port: port).description }
+        logger.warning("listening on every interface: other servers will dial 127.0.0.1; set --advertise to this server's reachable address")
+        return HostPort(host: "127.0.0.1", port: port).description
     }
 }

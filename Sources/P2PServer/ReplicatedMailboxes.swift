@@ -126,6 +126,35 @@ public actor ReplicatedMailboxes {
         try processReady()
     }
 
+    /// Leader only: adds a registered server that is not a member yet as a learner, or promotes a
+    /// learner that has caught up to voter. One change per call (Raft allows one at a time);
+    /// the server's tick loop calls this periodically, so a change interrupted by a leader
+    /// change is completed by the next leader.
+    public func reconcileMembership() {
+        guard node.role == .leader, let registered = try? mailboxes.servers() else { return }
+        let membership = node.membership
+        let change: MembershipChange
+        if let newcomer = registered.keys.sorted().first(where: { !membership.all.contains($0) }) {
+            change = .addLearner(newcomer)
+        } else if let learner = membership.learners.sorted().first(where: { learner in
+            registered[learner] != nil && (node.matchIndexes[learner] ?? 0) + Self.promotionLag >= node.commitIndex
+        }) {
+            change = .promote(learner)
+        } else {
+            return
+        }
+        do {
+            try changeMembership(change)
+            logger.info("raft: membership change proposed: \(change)")
+        } catch RaftError.membershipChangePending {
+        } catch {
+            logger.notice("raft: membership change \(change) not proposed: \(error)")
+        }
+    }
+
+    /// How far behind the commit index a learner may be and still be promoted.
+    private static let promotionLag: LogIndex = 32
+
     /// Starts a leadership transfer to `target`.
     public func transferLeadership(to target: NodeID) throws {
         try node.transferLeadership(to: target)
@@ -201,6 +230,12 @@ public actor ReplicatedMailboxes {
                 }
             }
             if node.appliedIndex >= node.snapshotIndex + compactEvery { try compact() }
+        }
+        if let membership = ready.membership {
+            logger.info("raft: membership applied", metadata: [
+                "raft.voters": "\(membership.voters.sorted().map { "\($0)" }.joined(separator: ","))",
+                "raft.learners": "\(membership.learners.sorted().map { "\($0)" }.joined(separator: ","))",
+            ])
         }
         if let change = ready.leaderChange {
             logger.info("raft: leader is now \(change.leader.map { "\($0)" } ?? "unknown")", metadata: ["raft.term": "\(change.term)"])

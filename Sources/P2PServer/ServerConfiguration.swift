@@ -7,7 +7,12 @@ public struct ServerConfiguration: Sendable {
     public var listenHost: String = "127.0.0.1"
     /// Port to listen on (0 picks a free port).
     public var listenPort: Int = 7400
-    /// The other servers' `host:port` addresses.
+    /// The `host:port` other servers dial this one at (default: the listen address; set it when
+    /// listening on every interface).
+    public var advertiseAddress: String?
+    /// The other servers' `host:port` addresses. A server without data forms a new cluster with
+    /// them when none belongs to one yet (all first members must list each other), and joins
+    /// theirs otherwise: to add a server to a running cluster, give it any member's address.
     public var peers: [String] = []
     /// Where the server keeps its identity and its LMDB data.
     public var dataDirectory: String = "./p2pcore-data"

@@ -18,11 +18,18 @@ struct ServerCommand: AsyncParsableCommand {
         Examples:
           p2pcore-server
           p2pcore-server --listen 127.0.0.1:7401 --peer 127.0.0.1:7402 --peer 127.0.0.1:7403 --data-dir /var/lib/p2pcore
+
+        A new cluster forms once every first member can reach all the others (each lists them all).
+        To add a server to a running cluster, start it with an empty data directory and any member as --peer:
+          p2pcore-server --listen 127.0.0.1:7404 --peer 127.0.0.1:7401 --data-dir /var/lib/p2pcore-4
         """
     )
 
     @Option(help: "Address to listen on, host:port.")
     var listen = "127.0.0.1:7400"
+
+    @Option(help: "Address other servers dial this one at, host:port (default: the listen address).")
+    var advertise: String?
 
     @Option(name: .customLong("peer"), help: "Another server's host:port (repeat for each).")
     var peers: [String] = []
@@ -42,6 +49,10 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.listenHost = host
         configuration.listenPort = port
         configuration.peers = peers
+        if let advertise {
+            guard HostPort(advertise) != nil else { throw ValidationError("expected host:port for --advertise, got '\(advertise)'") }
+            configuration.advertiseAddress = advertise
+        }
         configuration.dataDirectory = dataDir
         if let secret = secret ?? ProcessInfo.processInfo.environment["P2PCORE_SECRET"] {
             configuration.secret = secret

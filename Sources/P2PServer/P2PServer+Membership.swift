@@ -1,0 +1,62 @@
+import Logging
+import Mailbox
+import P2PCore
+import Synchronization
+
+extension P2PServer {
+    /// For a server without Raft state: waits for the configured peers, then returns the voters
+    /// of a new cluster to form with them, or `nil` to join the running cluster one of them
+    /// belongs to.
+    ///
+    /// A new cluster forms only once every configured peer has answered, none of them belongs to
+    /// a cluster yet, and all were configured with as many peers as this server (as etcd's
+    /// initial cluster, the first members must agree on who they are).
+    func decideHowToStart() async throws -> Set<NodeID>? {
+        var lastReport = ContinuousClock.now
+        while true {
+            let resolved = resolvedPeers.withLock { resolved in configuration.peers.compactMap { resolved[$0] } }
+            let hellos = resolved.compactMap { peer in peers.hello(of: peer).map { (peer, $0) } }
+            if let member = hellos.first(where: { $0.1.isMember }) {
+                logger.info("joining the running cluster", metadata: ["p2p.through": "\(member.0)"])
+                return nil
+            }
+            if hellos.count == configuration.peers.count {
+                let disagreeing = hellos.filter { $0.1.configuredPeers != configuration.peers.count }
+                if disagreeing.isEmpty {
+                    let voters = Set(resolved).union([id])
+                    logger.info("forming a new cluster", metadata: ["raft.voters": "\(voters.count)"])
+                    return voters
+                }
+                if ContinuousClock.now - lastReport > .seconds(5) {
+                    lastReport = .now
+                    let detail = disagreeing.map { "\($0.1.address) has \($0.1.configuredPeers)" }.joined(separator: ", ")
+                    logger.warning("cannot form a cluster: this server has \(configuration.peers.count) peers but \(detail); every first member must list all the others")
+                }
+            } else if ContinuousClock.now - lastReport > .seconds(5) {
+                lastReport = .now
+                logger.notice("waiting for peers before forming or joining a cluster", metadata: ["p2p.answered": "\(hellos.count)/\(configuration.peers.count)"])
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Records this server's address in the replicated state (through the leader). For a new
+    /// server this is the request to join: the leader then adds it as a learner and promotes it
+    /// to voter once it has caught up (``ReplicatedMailboxes/reconcileMembership()``).
+    func registerAddress() async {
+        let address = advertisedAddress
+        var pause: Duration = .milliseconds(200)
+        while !Task.isCancelled {
+            if let replica, (try? replica.mailboxes.servers()[id]) == address { return }
+            do {
+                _ = try await commit(.registerServer(id: id, address: address), budget: .seconds(5))
+                logger.info("registered this server's address with the cluster", metadata: ["p2p.advertise": "\(address)"])
+                return
+            } catch {
+                logger.debug("registering this server's address failed, retrying: \(error)")
+            }
+            do { try await Task.sleep(for: pause) } catch { return }
+            pause = min(pause * 2, .seconds(2))
+        }
+    }
+}
