@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers (DESIGN.md §4); arrows point down only:
-//   executables → P2PServer / P2PClient → Mailbox, RaftStorage, Transport
+//   executables → P2PServer → P2PClient (the server's own endpoint) → Mailbox, RaftStorage, Transport
 //   Mailbox, RaftStorage → LMDB → CLMDB
 //   RaftStorage → Raft (pure: no NIO, no LMDB, no clocks)
 //   Transport → WireCodec (NIOCore only) → P2PCore
@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "P2PServer",
             dependencies: [
-                "P2PCore", "Raft", "RaftStorage", "Mailbox", "Transport", "WireCodec", "LMDB", "ClientProtocol",
+                "P2PCore", "Raft", "RaftStorage", "Mailbox", "Transport", "WireCodec", "LMDB", "ClientProtocol", "P2PClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,4 +1,5 @@
 import ClientProtocol
+import Foundation
 import LMDB
 import Logging
 import Mailbox
@@ -33,6 +34,15 @@ public final class P2PClient: Sendable {
         _ configuration: ClientConfiguration, logger: Logger = Logger(label: "p2pcore.client")
     ) async throws -> P2PClient {
         let identity = try IdentityStore(directory: configuration.stateDirectory).loadOrCreate()
+        return try await start(configuration, identity: identity, logger: logger)
+    }
+
+    /// Starts with an identity the caller keeps itself (a server's endpoint uses the server's
+    /// own); the state directory then holds only the ledger.
+    public static func start(
+        _ configuration: ClientConfiguration, identity: NodeIdentity, logger: Logger = Logger(label: "p2pcore.client")
+    ) async throws -> P2PClient {
+        try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
         let environment = try Environment(path: configuration.stateDirectory + "/lmdb")
         let ledger = try ClientLedger(environment: environment, me: identity.id)
         var logger = logger

@@ -115,7 +115,7 @@ extension P2PServer {
         case .servers:
             return .servers(leader: await replica.leader, members: await replica.membership.all.sorted())
         case .clients:
-            return .clients((try? replica.mailboxes.clients()) ?? [])
+            return .clients((try? Self.clientRecords(replica.mailboxes)) ?? [])
         case .client(let id):
             return .client(try? replica.mailboxes.client(id))
         }

@@ -16,6 +16,12 @@ extension P2PServer {
         while true {
             let resolved = resolvedPeers.withLock { resolved in configuration.peers.compactMap { resolved[$0] } }
             let hellos = resolved.compactMap { peer in peers.hello(of: peer).map { (peer, $0) } }
+            if let founder = hellos.first(where: { $0.1.formedVoters.contains(id) }) {
+                // A first member formed the cluster a moment ago, with this server as a voter.
+                let voters = Set(founder.1.formedVoters)
+                logger.info("forming a new cluster", metadata: ["raft.voters": "\(voters.count)", "p2p.with": "\(founder.0)"])
+                return voters
+            }
             if let member = hellos.first(where: { $0.1.isMember }) {
                 logger.info("joining the running cluster", metadata: ["p2p.through": "\(member.0)"])
                 return nil

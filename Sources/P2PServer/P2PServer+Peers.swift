@@ -27,7 +27,10 @@ extension P2PServer {
     /// What this server tells its peers about itself.
     func hello() async -> ServerHello {
         let knowsCluster = await replica?.membership.all.isEmpty == false
-        return ServerHello(address: advertisedAddress, isMember: hasPersistedState || knowsCluster, configuredPeers: configuration.peers.count)
+        return ServerHello(
+            address: advertisedAddress, isMember: hasPersistedState || knowsCluster, configuredPeers: configuration.peers.count,
+            formedVoters: formedVoters.withLock { $0 }.sorted()
+        )
     }
 
     /// Tells every connected peer what changed about this server (it formed or joined a cluster).

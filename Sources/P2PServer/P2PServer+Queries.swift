@@ -31,10 +31,16 @@ extension P2PServer {
         return (await replica.leader, await replica.membership.all.sorted())
     }
 
-    /// Every client known to the cluster, online or not.
+    /// Every client known to the cluster, online or not (servers' own endpoints excluded).
     public func clients() throws -> [NodeID] {
         guard let replica else { throw QueryError.clusterNotFormed }
-        return try replica.mailboxes.clients().map(\.id)
+        return try Self.clientRecords(replica.mailboxes).map(\.id)
+    }
+
+    /// The registry without the servers' endpoints (servers are listed by `servers()`).
+    static func clientRecords(_ mailboxes: MailboxStore) throws -> [ClientRecord] {
+        let servers = try mailboxes.servers()
+        return try mailboxes.clients().filter { servers[$0.id] == nil }
     }
 
     /// What the cluster knows about client `id` (`nil`: never registered).

@@ -2,6 +2,7 @@ import ClientProtocol
 import LMDB
 import Logging
 import Mailbox
+import P2PClient
 import P2PCore
 import Raft
 import RaftStorage
@@ -20,7 +21,7 @@ public final class P2PServer: Service, Sendable {
     /// This server's permanent id (kept in its data directory across restarts).
     public let id: NodeID
     public let configuration: ServerConfiguration
-    private let identity: NodeIdentity
+    let identity: NodeIdentity
     private let environment: Environment
     let logger: Logger
     let peers = PeerLinks()
@@ -35,6 +36,11 @@ public final class P2PServer: Service, Sendable {
     /// Peer addresses being dialled, and where new ones are handed to the dialling task group.
     let dialing = Mutex<Set<String>>([])
     let dialRequests = AsyncStream<String>.makeStream()
+    /// The server's own messaging endpoint (see `P2PServer+Endpoint.swift`).
+    let endpointBox = Mutex<P2PClient?>(nil)
+    let endpointWaiters = PendingReplies<P2PClient>()
+    /// The voters of the cluster this server formed in this run (told to peers in hellos).
+    let formedVoters = Mutex<Set<NodeID>>([])
     /// The id behind each configured peer address, once dialled.
     let resolvedPeers = Mutex<[String: NodeID]>([:])
 
@@ -87,7 +93,7 @@ public final class P2PServer: Service, Sendable {
             for address in configuration.peers { requestDial(address) }
             group.addTask {
                 do {
-                    try await self.runRaft()
+                    try await self.runRaft(listenerPort: listener.port)
                 } catch is CancellationError {
                 } catch {
                     logger.error("raft stopped: \(error)")
@@ -95,6 +101,7 @@ public final class P2PServer: Service, Sendable {
             }
             // Returns on graceful shutdown (SIGTERM/SIGINT through the ServiceGroup) or cancellation.
             try? await gracefulShutdown()
+            await stopEndpoint()
             listener.close()
             dialRequests.continuation.finish()
             peers.closeAll()
@@ -109,9 +116,10 @@ public final class P2PServer: Service, Sendable {
 
     // MARK: Raft
 
-    private func runRaft() async throws {
+    private func runRaft(listenerPort: Int) async throws {
         // A server without Raft state forms a new cluster with its peers or joins theirs.
         let voters: Set<NodeID>? = hasPersistedState ? nil : try await decideHowToStart()
+        formedVoters.withLock { $0 = voters ?? [] }
         var raftConfiguration = RaftConfiguration(id: id, randomSeed: UInt64.random(in: 0...UInt64.max))
         raftConfiguration.electionTicks = 10
         let peers = self.peers
@@ -133,6 +141,7 @@ public final class P2PServer: Service, Sendable {
         dialRegisteredServers()
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await self.registerAddress() }
+            group.addTask { await self.startEndpoint(port: listenerPort) }
             var ticks = 0
             while !Task.isCancelled {
                 try await Task.sleep(for: configuration.tickInterval)

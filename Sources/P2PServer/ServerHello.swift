@@ -10,6 +10,10 @@ struct ServerHello: Equatable, Sendable {
     var isMember: Bool
     /// How many peers the sender was configured with (servers forming a new cluster must agree).
     var configuredPeers: Int
+    /// The voters of the new cluster the sender formed in this run (empty otherwise). A first
+    /// member that sees itself among them forms the same cluster: its first log entry is then
+    /// identical, so it never has to wait for the founder to replicate it.
+    var formedVoters: [NodeID] = []
 
     private static let version: UInt8 = 1
 
@@ -19,13 +23,15 @@ struct ServerHello: Equatable, Sendable {
         writer.write(address)
         writer.write(isMember)
         writer.write(UInt32(clamping: configuredPeers))
+        writer.write(array: formedVoters) { $0.write($1) }
         return writer.bytes
     }
 
-    init(address: String, isMember: Bool, configuredPeers: Int) {
+    init(address: String, isMember: Bool, configuredPeers: Int, formedVoters: [NodeID] = []) {
         self.address = address
         self.isMember = isMember
         self.configuredPeers = configuredPeers
+        self.formedVoters = formedVoters
     }
 
     init(decoding bytes: [UInt8]) throws(DecodingError) {
@@ -35,6 +41,7 @@ struct ServerHello: Equatable, Sendable {
         address = try reader.readString("hello.address")
         isMember = try reader.readBool("hello.member")
         configuredPeers = Int(try reader.readUInt32("hello.peers"))
+        formedVoters = try reader.readArray("hello.formed") { r throws(DecodingError) in try r.readNodeID("hello.voter") }
         try reader.expectEnd()
     }
 }
