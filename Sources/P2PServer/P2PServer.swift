@@ -39,6 +39,10 @@ public final class P2PServer: Service, Sendable {
     /// The server's own messaging endpoint (see `P2PServer+Endpoint.swift`).
     let endpointBox = Mutex<P2PClient?>(nil)
     let endpointWaiters = PendingReplies<P2PClient>()
+    /// Yields once the listener is bound (finishes without yielding if binding failed).
+    let listening = AsyncStream<Void>.makeStream()
+    /// The task running ``run()`` when the server was started with ``start(configuration:logger:)``.
+    private let runner = Mutex<Task<Void, any Error>?>(nil)
     /// The voters of the cluster this server formed in this run (told to peers in hellos).
     let formedVoters = Mutex<Set<NodeID>>([])
     /// The id behind each configured peer address, once dialled.
@@ -56,6 +60,25 @@ public final class P2PServer: Service, Sendable {
         self.logger = logger
     }
 
+    /// Starts a server outside a `ServiceGroup`: returns once it listens (throws if it cannot
+    /// bind or open its data directory). Stop it with ``shutdown()``.
+    public static func start(configuration: ServerConfiguration, logger: Logger = Logger(label: "p2pcore.server")) async throws -> P2PServer {
+        let server = try P2PServer(configuration: configuration, logger: logger)
+        let runner = Task { try await server.run() }
+        server.runner.withLock { $0 = runner }
+        for await _ in server.listening.stream { return server }
+        try await runner.value
+        throw CancellationError()
+    }
+
+    /// Stops a server started with ``start(configuration:logger:)`` gracefully: closes its
+    /// links, fails proposals still waiting, syncs and closes its storage. Returns once stopped.
+    public func shutdown() async {
+        guard let runner = runner.withLock({ $0 }) else { return }
+        runner.cancel()
+        _ = try? await runner.value
+    }
+
     /// The replicated mailboxes, once the cluster has formed.
     public var replica: ReplicatedMailboxes? { replicaBox.withLock { $0 } }
 
@@ -63,10 +86,18 @@ public final class P2PServer: Service, Sendable {
     public func run() async throws {
         let linkConfiguration = LinkConfiguration(identity: identity, secret: configuration.secret, incarnation: incarnation)
         let logger = self.logger
-        let listener = try await LinkListener.bind(
-            host: configuration.listenHost, port: configuration.listenPort, configuration: linkConfiguration,
-            onFailure: { error in logger.notice("rejected a connection: \(error)") }
-        )
+        let listener: LinkListener
+        do {
+            listener = try await LinkListener.bind(
+                host: configuration.listenHost, port: configuration.listenPort, configuration: linkConfiguration,
+                onFailure: { error in logger.notice("rejected a connection: \(error)") }
+            )
+        } catch {
+            listening.continuation.finish()
+            throw error
+        }
+        listening.continuation.yield()
+        listening.continuation.finish()
         let advertised = configuration.advertiseAddress ?? Self.defaultAdvertisedAddress(configuration.listenHost, listener.port, logger)
         advertisedAddressBox.withLock { $0 = advertised }
         logger.info("server started", metadata: [

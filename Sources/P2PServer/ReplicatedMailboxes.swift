@@ -196,6 +196,8 @@ public actor ReplicatedMailboxes {
     }
 
     private func processReady() throws {
+        // After stop() the storage may be closed: the ready stays in the node, unprocessed.
+        guard !stopped else { return }
         let ready = node.ready()
         guard !ready.isEmpty else { return }
         // 1. Persist: log, hard state and snapshot in one transaction.

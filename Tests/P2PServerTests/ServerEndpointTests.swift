@@ -17,16 +17,13 @@ extension ServerProcessSuites {
         configuration.listenPort = try await ServerProcess.freePorts(1)[0]
         configuration.dataDirectory = root + "/server"
         configuration.secret = "endpoint-secret"
-        let server = try P2PServer(configuration: configuration)
-        let running = Task { try await server.run() }
-        defer { running.cancel() }
+        let server = try await P2PServer.start(configuration: configuration)
         try await server.waitUntilReady()
 
         var clientConfiguration = ClientConfiguration(servers: ["127.0.0.1:\(configuration.listenPort)"])
         clientConfiguration.stateDirectory = root + "/client"
         clientConfiguration.secret = "endpoint-secret"
         let client = try await P2PClient.start(clientConfiguration)
-        defer { Task { await client.shutdown() } }
 
         // Client → server: `send` returns once the server's application took the message.
         let serverGot = Task { () -> [ReceivedMessage] in
@@ -56,6 +53,13 @@ extension ServerProcessSuites {
         await #expect(throws: SendError.unknownRecipient(stranger)) {
             try await server.send(to: stranger, data: [1], timeout: .seconds(10))
         }
+        await client.shutdown()
+        await server.shutdown()
+        // A second server on the same port and directory starts: the first released both.
+        let again = try await P2PServer.start(configuration: configuration)
+        try await again.waitUntilReady()
+        #expect(again.id == server.id)
+        await again.shutdown()
     }
 }
 }
