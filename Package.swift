@@ -92,11 +92,17 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .target(
+            name: "AdminProtocol",
+            dependencies: ["P2PCore", "Transport", "WireCodec"],
+            swiftSettings: strict
+        ),
+
         // MARK: Runtimes
         .target(
             name: "P2PServer",
             dependencies: [
-                "P2PCore", "Raft", "RaftStorage", "Mailbox", "Transport", "WireCodec", "LMDB", "ClientProtocol", "P2PClient",
+                "P2PCore", "Raft", "RaftStorage", "Mailbox", "Transport", "WireCodec", "LMDB", "ClientProtocol", "P2PClient", "AdminProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -136,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "MailboxAdmin",
             dependencies: [
-                "P2PCore",
+                "P2PCore", "AdminProtocol", "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -2,17 +2,28 @@ import ArgumentParser
 
 /// `mailbox-admin`: the operator's CLI for a p2pcore cluster.
 @main
-struct MailboxAdminCommand: ParsableCommand {
+struct MailboxAdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mailbox-admin",
-        abstract: "Inspect and repair a p2pcore cluster (status, clients, mailboxes, membership).",
-        discussion: "The admin API arrives with the server cluster; this build only prints its version."
+        abstract: "Inspect and repair a p2pcore cluster: servers, clients, mailboxes, membership.",
+        discussion: """
+        Talks to any server of the cluster (--server, or P2PCORE_SERVER) with the cluster secret
+        (--secret, or P2PCORE_SECRET). Read commands take --json.
+
+        Exit codes: 0 ok; 1 not done (cluster unhealthy or unavailable, or declined);
+        2 not found; 3 server unreachable; 4 unauthorized (wrong secret); 64 bad usage.
+
+        Examples:
+          mailbox-admin status
+          mailbox-admin clients --server 10.0.0.1:7400 --json
+          mailbox-admin mailbox show 6D535D9C-7C0A-4F17-8F4E-7E17B9DB6BF4 --peek 5 --payload
+          mailbox-admin server add 10.0.0.4:7400
+          mailbox-admin leader transfer
+        """,
+        version: "0.1.0",
+        subcommands: [
+            StatusCommand.self, ClientsCommand.self, MailboxCommand.self, ServerCommand.self,
+            LeaderCommand.self, SnapshotCommand.self,
+        ]
     )
-
-    @Flag(help: "Print the version.")
-    var version = false
-
-    func run() throws {
-        print("mailbox-admin 0.1.0 (admin commands arrive with the server cluster)")
-    }
 }

@@ -3,7 +3,7 @@
 ///
 /// Sequence numbers start at 1 and grow by one per message from a sender to a recipient, on every
 /// path (direct or relayed), so the recipient deduplicates and orders by them.
-public struct MessageID: Hashable, Sendable, CustomStringConvertible {
+public struct MessageID: Hashable, Sendable, Codable, CustomStringConvertible {
     public let sender: NodeID
     public let sequence: UInt64
 

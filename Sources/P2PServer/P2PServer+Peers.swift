@@ -1,3 +1,4 @@
+import AdminProtocol
 import ClientProtocol
 import Logging
 import Mailbox
@@ -80,6 +81,8 @@ extension P2PServer {
                 peers.record(try ServerHello(decoding: first.bytes), from: link.peer.id)
                 try link.send(type: ServerFrameType.serverHello, await hello().encoded())
                 await serveServer(link, &frames)
+            } else if first.type == AdminProtocol.requestFrame {
+                await serveAdmin(link, first: first, &frames)
             } else if first.type == ClientProtocol.requestFrame, case .hello(let hello) = try ClientRequest(decoding: first.bytes) {
                 await serveClient(link, hello, &frames)
             } else {
@@ -113,6 +116,11 @@ extension P2PServer {
                 case ServerFrameType.forwardReply:
                     let reply = try ForwardedReply(decoding: frame.bytes)
                     forwards.resolve(reply.request, with: reply.result)
+                case ServerFrameType.adminRequest:
+                    let bytes = frame.bytes
+                    Task { await self.answerPeerAdmin(bytes, on: link) }
+                case ServerFrameType.adminReply:
+                    receivedPeerAdminReply(frame.bytes)
                 case ServerFrameType.serverHello:
                     peers.record(try ServerHello(decoding: frame.bytes), from: link.peer.id)
                 default:

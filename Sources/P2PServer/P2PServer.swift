@@ -1,3 +1,4 @@
+import AdminProtocol
 import ClientProtocol
 import LMDB
 import Logging
@@ -27,6 +28,7 @@ public final class P2PServer: Service, Sendable {
     let peers = PeerLinks()
     let sessions = ClientSessions()
     let forwards = PendingReplies<ForwardedReply.Result>()
+    let adminReplies = PendingReplies<AdminResponse>()
     private let replicaBox = Mutex<ReplicatedMailboxes?>(nil)
     let incarnation = UInt64.random(in: 1...UInt64.max)
     /// Whether the data directory held Raft state at start-up (this server belongs to a cluster).

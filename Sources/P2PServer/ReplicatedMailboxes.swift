@@ -161,12 +161,15 @@ public actor ReplicatedMailboxes {
         try processReady()
     }
 
-    /// Snapshots the mailboxes at the applied index and compacts the Raft log.
-    public func compact() throws {
+    /// Snapshots the mailboxes at the applied index and compacts the Raft log; returns the
+    /// index the log now starts after.
+    @discardableResult
+    public func compact() throws -> LogIndex {
         let snapshot = try mailboxes.snapshot()
-        guard snapshot.index == node.appliedIndex else { return }
+        guard snapshot.index == node.appliedIndex else { return node.snapshotIndex }
         node.compact(snapshotData: snapshot.data)
         try processReady()
+        return node.snapshotIndex
     }
 
     // MARK: Status
@@ -177,6 +180,8 @@ public actor ReplicatedMailboxes {
     public var commitIndex: LogIndex { node.commitIndex }
     public var appliedIndex: LogIndex { node.appliedIndex }
     public var membership: Membership { node.membership }
+    /// The leader's view of how far each follower's log matches its own (empty on followers).
+    public var matchIndexes: [NodeID: LogIndex] { node.matchIndexes }
 
     // MARK: The driver loop
 

@@ -11,4 +11,9 @@ enum ServerFrameType {
     static let forward: UInt8 = Link.firstApplicationType + 2
     /// The leader's answer to a forwarded command (``ForwardedReply``).
     static let forwardReply: UInt8 = Link.firstApplicationType + 3
+    /// An admin request one server asks another (a status, or a leader-only change): request
+    /// number, then the JSON ``AdminRequest``.
+    static let adminRequest: UInt8 = Link.firstApplicationType + 4
+    /// The answer: request number, then the JSON ``AdminResponse``.
+    static let adminReply: UInt8 = Link.firstApplicationType + 5
 }

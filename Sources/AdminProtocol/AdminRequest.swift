@@ -1,0 +1,28 @@
+import P2PCore
+
+/// What `mailbox-admin` asks a server (one request, one ``AdminResponse``, in order).
+///
+/// Admin traffic is rare and small, so it travels as JSON inside the link's sealed frames.
+public enum AdminRequest: Codable, Equatable, Sendable {
+    /// Every member's status, gathered by the server asked (members it cannot reach are marked so).
+    case status
+    /// Only the asked server's own status (what servers ask each other for ``status``).
+    case serverStatus
+    /// Every client known to the cluster.
+    case clients
+    /// One client's mailbox: depth, bytes and the first `peek` messages.
+    case mailbox(client: NodeID, peek: Int)
+    /// Removes every message of a mailbox, through Raft.
+    case purge(client: NodeID)
+    /// Removes one message, through Raft.
+    case delete(client: NodeID, message: MessageID)
+    /// Adds the server listening at `address` (it must be running with no Raft state, or be a
+    /// server removed earlier) to the cluster.
+    case addServer(address: String)
+    /// Removes a server from the cluster (its clients are detached from it).
+    case removeServer(NodeID)
+    /// Moves leadership to `target`, or to the most up-to-date other voter.
+    case transferLeadership(target: NodeID?)
+    /// Snapshots the asked server's state and compacts its Raft log.
+    case snapshot
+}

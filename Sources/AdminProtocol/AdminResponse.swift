@@ -1,0 +1,145 @@
+import P2PCore
+
+/// A server's answer to an ``AdminRequest``.
+public enum AdminResponse: Codable, Equatable, Sendable {
+    case status(ClusterStatus)
+    case serverStatus(ServerStatus)
+    case clients([ClientSummary])
+    case mailbox(MailboxReport)
+    /// The request took effect; `detail` says what happened (e.g. "purged 12 messages").
+    case done(detail: String)
+    case failed(AdminFailure)
+}
+
+/// Why an admin request failed.
+public struct AdminFailure: Error, Codable, Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Codable, Sendable {
+        /// The client, message or server named does not exist.
+        case notFound
+        /// The request makes no sense as given (e.g. removing the last voter).
+        case invalid
+        /// The cluster cannot do it now (no leader, not enough servers, a change under way).
+        case unavailable
+    }
+
+    public var kind: Kind
+    public var message: String
+    public var description: String { message }
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+}
+
+/// One server as the cluster sees it.
+public struct ServerStatus: Codable, Equatable, Sendable {
+    public var id: NodeID
+    public var address: String
+    /// `leader`, `follower`, `candidate`, `preCandidate`, `learner`; `unreachable` when the
+    /// asked server could not get an answer from it.
+    public var role: String
+    public var reachable: Bool
+    public var leader: NodeID?
+    public var term: UInt64
+    public var commitIndex: UInt64
+    public var appliedIndex: UInt64
+    public var voter: Bool
+
+    public init(id: NodeID, address: String, role: String, reachable: Bool, leader: NodeID?, term: UInt64, commitIndex: UInt64, appliedIndex: UInt64, voter: Bool) {
+        self.id = id
+        self.address = address
+        self.role = role
+        self.reachable = reachable
+        self.leader = leader
+        self.term = term
+        self.commitIndex = commitIndex
+        self.appliedIndex = appliedIndex
+        self.voter = voter
+    }
+}
+
+/// Every member's status and whether the cluster is healthy.
+public struct ClusterStatus: Codable, Equatable, Sendable {
+    public var servers: [ServerStatus]
+    /// The leader the reachable servers agree on, if they do.
+    public var leader: NodeID?
+    /// One leader agreed on by every reachable server, and a majority of voters reachable.
+    public var healthy: Bool
+    /// Why not, when not healthy.
+    public var problems: [String]
+
+    public init(servers: [ServerStatus], leader: NodeID?, healthy: Bool, problems: [String]) {
+        self.servers = servers
+        self.leader = leader
+        self.healthy = healthy
+        self.problems = problems
+    }
+}
+
+/// One client in the registry.
+public struct ClientSummary: Codable, Equatable, Sendable {
+    public var id: NodeID
+    public var online: Bool
+    public var attachedServers: [NodeID]
+    public var wanAddresses: [String]
+    public var lanAddresses: [String]
+    public var listenAddress: String
+    public var listenPort: UInt16
+    public var lastSeenMillis: UInt64
+    public var mailboxMessages: Int
+    public var mailboxBytes: Int
+    /// Enqueue time of the oldest message in the mailbox (milliseconds since 1970).
+    public var oldestMessageMillis: UInt64?
+
+    public init(
+        id: NodeID, online: Bool, attachedServers: [NodeID], wanAddresses: [String], lanAddresses: [String],
+        listenAddress: String, listenPort: UInt16, lastSeenMillis: UInt64, mailboxMessages: Int, mailboxBytes: Int,
+        oldestMessageMillis: UInt64?
+    ) {
+        self.id = id
+        self.online = online
+        self.attachedServers = attachedServers
+        self.wanAddresses = wanAddresses
+        self.lanAddresses = lanAddresses
+        self.listenAddress = listenAddress
+        self.listenPort = listenPort
+        self.lastSeenMillis = lastSeenMillis
+        self.mailboxMessages = mailboxMessages
+        self.mailboxBytes = mailboxBytes
+        self.oldestMessageMillis = oldestMessageMillis
+    }
+}
+
+/// One client's mailbox.
+public struct MailboxReport: Codable, Equatable, Sendable {
+    public struct Message: Codable, Equatable, Sendable {
+        public var id: MessageID
+        public var sender: NodeID
+        public var size: Int
+        public var enqueuedAtMillis: UInt64
+        public var payload: [UInt8]
+
+        public init(id: MessageID, size: Int, enqueuedAtMillis: UInt64, payload: [UInt8]) {
+            self.id = id
+            self.sender = id.sender
+            self.size = size
+            self.enqueuedAtMillis = enqueuedAtMillis
+            self.payload = payload
+        }
+    }
+
+    public var client: NodeID
+    public var messages: Int
+    public var bytes: Int
+    public var oldestMessageMillis: UInt64?
+    public var peek: [Message]
+
+    public init(client: NodeID, messages: Int, bytes: Int, oldestMessageMillis: UInt64?, peek: [Message]) {
+        self.client = client
+        self.messages = messages
+        self.bytes = bytes
+        self.oldestMessageMillis = oldestMessageMillis
+        self.peek = peek
+    }
+}

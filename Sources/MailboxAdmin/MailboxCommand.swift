@@ -1,0 +1,116 @@
+import AdminProtocol
+import ArgumentParser
+import P2PCore
+
+struct MailboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mailbox",
+        abstract: "Show, purge or delete from one client's mailbox.",
+        subcommands: [Show.self, Purge.self, Delete.self]
+    )
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Depth, bytes and the first messages of a client's mailbox.",
+            discussion: """
+            Examples:
+              mailbox-admin mailbox show 6D535D9C-7C0A-4F17-8F4E-7E17B9DB6BF4
+              mailbox-admin mailbox show 6D535D9C-7C0A-4F17-8F4E-7E17B9DB6BF4 --peek 10 --payload
+            """
+        )
+
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The client's id.") var client: String
+        @Option(help: "How many messages to list.") var peek = 0
+        @Flag(help: "Show each listed message's payload (as text when it is UTF-8, else hex).") var payload = false
+        @Flag(help: "Print JSON instead of text.") var json = false
+
+        func run() async throws {
+            let id = try parseID(client, "client id")
+            guard peek >= 0 else { throw ValidationError("--peek must not be negative") }
+            guard case .mailbox(let report) = try await connection.perform(.mailbox(client: id, peek: peek)) else {
+                throw AdminExit.fail(.notDone, "unexpected answer")
+            }
+            if json { return try printJSON(report) }
+            print("mailbox of \(report.client): \(report.messages) message\(report.messages == 1 ? "" : "s"), \(size(report.bytes)), oldest \(age(since: report.oldestMessageMillis))")
+            guard !report.peek.isEmpty else { return }
+            print("")
+            printTable(
+                ["MESSAGE", "SENDER", "SIZE", "AGE"] + (payload ? ["PAYLOAD"] : []),
+                report.peek.map { message in
+                    ["\(message.id.sequence)", "\(message.sender)", size(message.size), age(since: message.enqueuedAtMillis)]
+                        + (payload ? [Self.render(message.payload)] : [])
+                }
+            )
+        }
+
+        static func render(_ bytes: [UInt8]) -> String {
+            if let text = String(validating: bytes, as: UTF8.self), !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\t" }) {
+                return text
+            }
+            return bytes.map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
+        }
+    }
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove every message of a client's mailbox (through Raft, on every server).",
+            discussion: """
+            Examples:
+              mailbox-admin mailbox purge 6D535D9C-7C0A-4F17-8F4E-7E17B9DB6BF4
+              mailbox-admin mailbox purge 6D535D9C-7C0A-4F17-8F4E-7E17B9DB6BF4 --yes
+            """
+        )
+
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The client's id.") var client: String
+        @Flag(help: "Do not ask for confirmation.") var yes = false
+
+        func run() async throws {
+            let id = try parseID(client, "client id")
+            if !yes {
+                guard case .mailbox(let report) = try await connection.perform(.mailbox(client: id, peek: 0)) else {
+                    throw AdminExit.fail(.notDone, "unexpected answer")
+                }
+                guard confirm("Purge \(report.messages) message\(report.messages == 1 ? "" : "s") (\(size(report.bytes))) from \(id)'s mailbox?") else {
+                    throw AdminExit.fail(.notDone, "not purged")
+                }
+            }
+            guard case .done(let detail) = try await connection.perform(.purge(client: id)) else { throw AdminExit.fail(.notDone, "unexpected answer") }
+            print(detail)
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove one message from a client's mailbox (through Raft, on every server).",
+            discussion: """
+            The message is named by its sender and sequence number, as `mailbox show` lists them.
+
+            Examples:
+              mailbox-admin mailbox delete 6D535D9C-7C0A-4F17-8F4E-7E17B9DB6BF4 F1EFD426-F055-4150-8771-D663E60BF20F#17 --yes
+            """
+        )
+
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The client's id.") var client: String
+        @Argument(help: "The message id: <sender-id>#<sequence>.") var message: String
+        @Flag(help: "Do not ask for confirmation.") var yes = false
+
+        func run() async throws {
+            let id = try parseID(client, "client id")
+            let parts = message.split(separator: "#")
+            guard parts.count == 2, let sender = NodeID(uuidString: String(parts[0])), let sequence = UInt64(parts[1]) else {
+                throw ValidationError("message id must be <sender-id>#<sequence>, got '\(message)'")
+            }
+            let messageID = MessageID(sender: sender, sequence: sequence)
+            if !yes, !confirm("Delete message \(messageID) from \(id)'s mailbox?") {
+                throw AdminExit.fail(.notDone, "not deleted")
+            }
+            guard case .done(let detail) = try await connection.perform(.delete(client: id, message: messageID)) else {
+                throw AdminExit.fail(.notDone, "unexpected answer")
+            }
+            print(detail)
+        }
+    }
+}
