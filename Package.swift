@@ -179,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "P2PServerTests",
             dependencies: [
-                "P2PServer", "P2PClient", "ClusterHarness", "Mailbox", "Raft", "LMDB", "P2PCore",
+                "P2PServer", "P2PClient", "ClusterHarness", "Mailbox", "Raft", "LMDB", "P2PCore", "AdminProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -34,7 +34,8 @@ struct ConnectionOptions: ParsableArguments {
         } catch TransportError.authenticationFailed {
             throw AdminExit.fail(.unauthorized, "the server at \(address) refused the secret (wrong --secret or P2PCORE_SECRET?)")
         } catch {
-            throw AdminExit.fail(.unreachable, "cannot reach a p2pcore server at \(address): \(error)")
+            let reason = "\(error)".contains("refused") ? "connection refused" : "\(error)"
+            throw AdminExit.fail(.unreachable, "cannot reach a p2pcore server at \(address) (\(reason))")
         }
         defer { client.close() }
         let response: AdminResponse

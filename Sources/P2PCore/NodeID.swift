@@ -13,6 +13,20 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible, C
         self.uuid = uuid
     }
 
+    /// Encodes as its canonical text, e.g. `"E621E1F8-C36C-495A-93FC-0C247A3E6E5F"`.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(uuid.uuidString)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let uuid = UUID(uuidString: text) else {
+            throw Swift.DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a node id: '\(text)'"))
+        }
+        self.uuid = uuid
+    }
+
     /// A fresh random id.
     public static func random() -> NodeID {
         NodeID(UUID())

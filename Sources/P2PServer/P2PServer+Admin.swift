@@ -149,6 +149,7 @@ extension P2PServer {
         let leaders = Set(statuses.filter(\.reachable).map(\.leader))
         let leader = leaders.count == 1 ? leaders.first ?? nil : nil
         if leader == nil { problems.append(leaders.count > 1 ? "servers disagree on the leader" : "no leader") }
+        if let leader, !membership.voters.contains(leader) { problems.append("the leader \(leader) is no longer a voter (an election follows)") }
         return ClusterStatus(servers: statuses, leader: leader, healthy: problems.isEmpty, problems: problems)
     }
 
