@@ -66,6 +66,9 @@ struct DemoCommand: AsyncParsableCommand {
             }
         }
 
+        say("The operator's view of bob's mailbox, from any server:")
+        await admin(["mailbox", "show", "\(bobID)", "--peek", "3", "--payload"], cluster)
+
         say("SIGKILL the leader \(leader.name)…")
         leader.kill(signal: SIGKILL)
         let killed = leader
@@ -84,10 +87,35 @@ struct DemoCommand: AsyncParsableCommand {
         _ = try await cluster.agreedLeader(after: term - 1)
         say("\(killed.name) restarted from its data directory and rejoined the cluster.")
         try await exchange(from: alice, "alice", to: bob, "bob", text: "welcome back, bob", say: say)
+        say("The cluster as mailbox-admin shows it:")
+        await admin(["status"], cluster)
 
         await alice.shutdown()
         await bob.shutdown()
         say("Both clients stopped.")
+    }
+
+    /// Runs `mailbox-admin` (built beside this program) against the cluster and prints its
+    /// output indented, with the command line first.
+    private func admin(_ arguments: [String], _ cluster: LocalCluster) async {
+        let binary = URL(fileURLWithPath: server ?? LocalCluster.siblingBinary).deletingLastPathComponent().appendingPathComponent("mailbox-admin").path
+        let full = arguments + ["--server", cluster.addresses[0], "--secret", cluster.secret]
+        print("    $ mailbox-admin " + full.joined(separator: " "))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = full
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        do {
+            try process.run()
+        } catch {
+            print("    (cannot run \(binary): \(error))")
+            return
+        }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() { print("    " + line) }
     }
 
     private func exchange(
