@@ -2,7 +2,7 @@ import P2PCore
 
 extension MailboxOutcome {
     private enum Tag: UInt8 {
-        case stored = 1, alreadyDelivered, mailboxFull, unknownRecipient, keyMismatch, done, notFound, purged, invalidCommand
+        case stored = 1, alreadyDelivered, mailboxFull, unknownRecipient, keyMismatch, done, notFound, purged, invalidCommand, skipAcknowledged
     }
 
     /// The outcome's binary form (for answers forwarded between servers).
@@ -22,6 +22,7 @@ extension MailboxOutcome {
             writer.write(Tag.purged.rawValue)
             writer.write(UInt64(count))
         case .invalidCommand: writer.write(Tag.invalidCommand.rawValue)
+        case .skipAcknowledged: writer.write(Tag.skipAcknowledged.rawValue)
         }
     }
 
@@ -41,6 +42,7 @@ extension MailboxOutcome {
         case .notFound: return .notFound
         case .purged: return .purged(count: Int(clamping: try reader.readUInt64("outcome.count")))
         case .invalidCommand: return .invalidCommand
+        case .skipAcknowledged: return .skipAcknowledged
         }
     }
 }

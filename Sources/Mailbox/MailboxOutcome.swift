@@ -16,6 +16,9 @@ public enum MailboxOutcome: Equatable, Sendable {
     case notFound
     /// A purge removed this many messages.
     case purged(count: Int)
+    /// The recipient acknowledged a skip (a message refused for a full mailbox, or discarded by
+    /// an operator): the skip is gone, nothing was delivered.
+    case skipAcknowledged
     /// The log entry did not hold a valid command (it is skipped identically on every replica).
     case invalidCommand
 }

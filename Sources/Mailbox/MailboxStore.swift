@@ -170,19 +170,35 @@ public final class MailboxStore: Sendable {
             if id.sequence > through {
                 try txn.put(delivered, key, id.sequence.bigEndianBytes)
             }
-            return removed ? .done : .notFound
+            switch removed {
+            case .message: return .done
+            case .skip: return .skipAcknowledged
+            case .absent: return .notFound
+            }
 
+        // Operator removals leave skips, as refused messages do: the recipient's per-sender
+        // sequence must stay without gaps, or later messages from that sender would wait forever.
         case .delete(let recipient, let id):
-            return try remove(recipient: recipient, id: id, txn) ? .done : .notFound
+            let indexKey = recipient.bytes + id.sender.bytes + id.sequence.bigEndianBytes
+            guard let indexValue = try txn.get(index, indexKey), indexValue.count == 9, indexValue.last == Self.messageFlag else {
+                return .notFound
+            }
+            let messageKey = recipient.bytes + indexValue.prefix(8)
+            guard let stored = try txn.get(messagesDB, messageKey) else { return .notFound }
+            var reader = ByteReader(stored)
+            try discard(try MailMessage.decode(from: &reader), at: messageKey, txn)
+            return .done
 
         case .purge(let recipient):
-            var box = try loadBox(recipient, txn)
-            let removed = try txn.deleteRange(messagesDB, from: recipient.bytes, until: Self.successor(recipient))
-            try txn.deleteRange(index, from: recipient.bytes, until: Self.successor(recipient))
-            box.count = 0
-            box.bytes = 0
-            try storeBox(recipient, box, txn)
-            return .purged(count: removed)
+            var messages: [(key: [UInt8], message: MailMessage)] = []
+            try txn.scan(messagesDB, from: recipient.bytes, until: Self.successor(recipient)) { key, value in
+                var reader = ByteReader(value)
+                let message = try MailMessage.decode(from: &reader)
+                if !message.isSkip { messages.append((key, message)) }
+                return true
+            }
+            for (key, message) in messages { try discard(message, at: key, txn) }
+            return .purged(count: messages.count)
         }
     }
 
@@ -228,9 +244,25 @@ public final class MailboxStore: Sendable {
     private static let messageFlag: UInt8 = 0
     private static let skipFlag: UInt8 = 1
 
-    private func remove(recipient: NodeID, id: MessageID, _ txn: borrowing WriteTransaction) throws -> Bool {
+    private enum Removal { case absent, message, skip }
+
+    /// Replaces a message with its skip (same arrival, same id) and takes it out of the counts.
+    private func discard(_ message: MailMessage, at messageKey: [UInt8], _ txn: borrowing WriteTransaction) throws {
+        let recipient = message.recipient
+        var writer = ByteWriter(capacity: 64)
+        message.skip().encode(into: &writer)
+        try txn.put(messagesDB, messageKey, writer.bytes)
+        let indexKey = recipient.bytes + message.id.sender.bytes + message.id.sequence.bigEndianBytes
+        try txn.put(index, indexKey, Array(messageKey.suffix(8)) + [Self.skipFlag])
+        var box = try loadBox(recipient, txn)
+        box.count = max(0, box.count - 1)
+        box.bytes = max(0, box.bytes - message.payload.count)
+        try storeBox(recipient, box, txn)
+    }
+
+    private func remove(recipient: NodeID, id: MessageID, _ txn: borrowing WriteTransaction) throws -> Removal {
         let indexKey = recipient.bytes + id.sender.bytes + id.sequence.bigEndianBytes
-        guard let indexValue = try txn.get(index, indexKey), indexValue.count == 9 else { return false }
+        guard let indexValue = try txn.get(index, indexKey), indexValue.count == 9 else { return .absent }
         let messageKey = recipient.bytes + indexValue.prefix(8)
         let isSkip = indexValue.last == Self.skipFlag
         var size = 0
@@ -246,7 +278,7 @@ public final class MailboxStore: Sendable {
             box.bytes = max(0, box.bytes - size)
             try storeBox(recipient, box, txn)
         }
-        return true
+        return isSkip ? .skip : .message
     }
 
     // MARK: Records
@@ -327,8 +359,9 @@ extension MailboxStore {
             var oldest: UInt64?
             try txn.scan(messagesDB, from: recipient.bytes, until: Self.successor(recipient)) { _, value in
                 var messageReader = ByteReader(value)
-                oldest = try MailMessage.decode(from: &messageReader).enqueuedAtMillis
-                return false
+                let message = try MailMessage.decode(from: &messageReader)
+                if !message.isSkip { oldest = message.enqueuedAtMillis }
+                return message.isSkip
             }
             return MailboxStats(messages: count, bytes: size, oldestEnqueuedAtMillis: oldest)
         }

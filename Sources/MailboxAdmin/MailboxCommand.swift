@@ -6,6 +6,11 @@ struct MailboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mailbox",
         abstract: "Show, purge or delete from one client's mailbox.",
+        discussion: """
+        Examples:
+          mailbox-admin mailbox show 6D535D9C-7C0A-4F17-8F4E-7E17B9DB6BF4 --peek 5
+          mailbox-admin mailbox purge 6D535D9C-7C0A-4F17-8F4E-7E17B9DB6BF4 --yes
+        """,
         subcommands: [Show.self, Purge.self, Delete.self]
     )
 

@@ -5,6 +5,11 @@ struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
         abstract: "Add a server to the cluster or remove one.",
+        discussion: """
+        Examples:
+          mailbox-admin server add 10.0.0.4:7400
+          mailbox-admin server remove F1EFD426-F055-4150-8771-D663E60BF20F
+        """,
         subcommands: [Add.self, Remove.self]
     )
 
@@ -56,6 +61,10 @@ struct LeaderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "leader",
         abstract: "Leadership commands.",
+        discussion: """
+        Examples:
+          mailbox-admin leader transfer
+        """,
         subcommands: [Transfer.self]
     )
 

@@ -208,9 +208,10 @@ extension P2PServer {
             case .command(.enqueue(let message), .stored), .command(.enqueue(let message), .mailboxFull):
                 // A refused message leaves a skip record, which is pushed like a message.
                 newMail.insert(message.recipient)
-            case .command(.acknowledge(let recipient, let messageID), _):
+            case .command(.acknowledge(let recipient, let messageID), let outcome):
                 acknowledged[recipient, default: []].append(messageID)
-                receipts[messageID.sender, default: []].append((recipient, messageID))
+                // A skip's acknowledgement delivered nothing: its sender must not hear "delivered".
+                if outcome != .skipAcknowledged { receipts[messageID.sender, default: []].append((recipient, messageID)) }
             default:
                 continue
             }

@@ -158,6 +158,21 @@ func message(_ sender: NodeID, _ sequence: UInt64, to recipient: NodeID, _ text:
         #expect(try fixture.store.stats(for: carol).messages == 1)
         #expect(try fixture.apply(.delete(recipient: carol, id: MessageID(sender: alice, sequence: 1))) == [.done])
         #expect(try fixture.store.stats(for: carol) == .empty)
+        #expect(try fixture.apply(.delete(recipient: carol, id: MessageID(sender: alice, sequence: 1))) == [.notFound])
+    }
+
+    @Test func removedMessagesLeaveSkipsSoTheSendersSequenceHasNoGap() throws {
+        let fixture = try StoreFixture()
+        for id in [alice, bob] { try fixture.register(id) }
+        try fixture.apply(.enqueue(message(alice, 1, to: bob)), .enqueue(message(alice, 2, to: bob)), .enqueue(message(alice, 3, to: bob)))
+        try fixture.apply(.delete(recipient: bob, id: MessageID(sender: alice, sequence: 2)))
+        #expect(try fixture.store.messages(for: bob).map { $0.message.isSkip } == [false, true, false])
+        #expect(try fixture.apply(.purge(recipient: bob)) == [.purged(count: 2)])
+        #expect(try fixture.store.messages(for: bob).map { $0.message.isSkip } == [true, true, true])
+        // The recipient acknowledges the skips; nothing counts as delivered to it.
+        #expect(try fixture.apply(.acknowledge(recipient: bob, id: MessageID(sender: alice, sequence: 1))) == [.skipAcknowledged])
+        try fixture.apply(.enqueue(message(alice, 4, to: bob)))
+        #expect(try fixture.store.stats(for: bob).messages == 1)
     }
 
     @Test func snapshotRestoresAnIdenticalReplica() throws {

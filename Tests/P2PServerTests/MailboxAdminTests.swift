@@ -91,14 +91,33 @@ extension ServerProcessSuites {
         let clients = try await Self.json([ClientSummary].self, ["clients"], server: cluster.addresses[0])
         #expect(clients.first { $0.id == bob.id }.map { !$0.online && $0.mailboxMessages == 5 } == true)
 
+        let first = try #require(peek.peek.first?.id)
+        let delete = try await Self.admin(["mailbox", "delete", "\(bob.id)", "\(first)", "--yes"], server: cluster.addresses[1])
+        #expect(delete.code == 0, "\(delete.stderr)")
+        let deleteAgain = try await Self.admin(["mailbox", "delete", "\(bob.id)", "\(first)", "--yes"], server: cluster.addresses[1])
+        #expect(deleteAgain.code == 2, "a message already gone is 'not found'")
+        for address in cluster.addresses {
+            try await Self.eventually("4 messages in bob's mailbox on \(address)") {
+                try await Self.json(MailboxReport.self, ["mailbox", "show", "\(bob.id)"], server: address).messages == 4
+            }
+        }
+
         let purge = try await Self.admin(["mailbox", "purge", "\(bob.id)", "--yes"], server: cluster.addresses[2])
         #expect(purge.code == 0, "\(purge.stderr)")
-        #expect(purge.stdout.contains("purged 5 messages"))
+        #expect(purge.stdout.contains("purged 4 messages"))
         for address in cluster.addresses {
             try await Self.eventually("an empty mailbox on \(address)") {
                 try await Self.json(MailboxReport.self, ["mailbox", "show", "\(bob.id)"], server: address).messages == 0
             }
         }
+
+        // Bob comes back: the removed messages are skipped (never handed to him), and alice's
+        // next message is not held back behind them.
+        let bobAgain = try await P2PClient.start(cluster.clientConfiguration("bob"))
+        defer { Task { await bobAgain.shutdown() } }
+        let next = Task { try await RelayDeliveryTests.collect(bobAgain, count: 1) }
+        try await alice.send(to: bobAgain.id, data: Array("after the purge".utf8), timeout: .seconds(30))
+        #expect(try await next.value.map(\.data) == [Array("after the purge".utf8)])
 
         // Declining the prompt (no terminal input) purges nothing and says so.
         let declined = try await Self.admin(["mailbox", "purge", "\(bob.id)"], server: cluster.addresses[0])
