@@ -63,28 +63,32 @@ public final class MailboxStore: Sendable {
     /// index are skipped. Returns one outcome per entry that was applied.
     @discardableResult
     public func apply(_ entries: [Entry]) throws -> [(index: UInt64, outcome: MailboxOutcome)] {
-        try environment.write { txn in
-            var (appliedIndex, appliedTerm) = try Self.readApplied(txn, meta)
-            var outcomes: [(index: UInt64, outcome: MailboxOutcome)] = []
-            for entry in entries where entry.index > appliedIndex {
-                if let bytes = entry.command {
-                    let outcome: MailboxOutcome
-                    if let command = try? MailboxCommand(decoding: bytes) {
-                        outcome = try apply(command, txn)
-                    } else {
-                        outcome = .invalidCommand
-                    }
-                    outcomes.append((entry.index, outcome))
+        try environment.write { txn in try apply(entries, in: txn) }
+    }
+
+    /// Applies `entries` in the caller's transaction (which must be on this store's environment),
+    /// e.g. together with the Raft log writes of the same ready: one sync for both.
+    public func apply(_ entries: [Entry], in txn: borrowing WriteTransaction) throws -> [(index: UInt64, outcome: MailboxOutcome)] {
+        var (appliedIndex, appliedTerm) = try Self.readApplied(txn, meta)
+        var outcomes: [(index: UInt64, outcome: MailboxOutcome)] = []
+        for entry in entries where entry.index > appliedIndex {
+            if let bytes = entry.command {
+                let outcome: MailboxOutcome
+                if let command = try? MailboxCommand(decoding: bytes) {
+                    outcome = try apply(command, txn)
+                } else {
+                    outcome = .invalidCommand
                 }
-                appliedIndex = entry.index
-                appliedTerm = entry.term
+                outcomes.append((entry.index, outcome))
             }
-            var writer = ByteWriter()
-            writer.write(appliedIndex)
-            writer.write(appliedTerm)
-            try txn.put(meta, Self.appliedKey, writer.bytes)
-            return outcomes
+            appliedIndex = entry.index
+            appliedTerm = entry.term
         }
+        var writer = ByteWriter()
+        writer.write(appliedIndex)
+        writer.write(appliedTerm)
+        try txn.put(meta, Self.appliedKey, writer.bytes)
+        return outcomes
     }
 
     /// The index and term of the last applied entry (0, 0 before any).

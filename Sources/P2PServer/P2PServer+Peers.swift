@@ -109,7 +109,7 @@ extension P2PServer {
                     let message = try RaftMessage(decoding: frame.bytes)
                     // Only the authenticated peer may speak for itself.
                     guard message.from == link.peer.id, message.to == id else { continue }
-                    try await replica?.receive(message)
+                    replica?.receive(message)
                 case ServerFrameType.forward:
                     let forwarded = try ForwardedCommand(decoding: frame.bytes)
                     Task { await self.proposeForwarded(forwarded, replyingOn: link) }

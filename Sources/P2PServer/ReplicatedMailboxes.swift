@@ -4,6 +4,7 @@ import Mailbox
 import P2PCore
 import Raft
 import RaftStorage
+import Synchronization
 
 /// One server's replica of the mailbox state: a ``RaftNode`` driven against LMDB.
 ///
@@ -33,12 +34,14 @@ public actor ReplicatedMailboxes {
     public let mailboxes: MailboxStore
     private var node: RaftNode
     private let log: RaftLogStore
+    private let environment: Environment
     private let send: @Sendable (RaftMessage) -> Void
     private let onLeaderChange: @Sendable (NodeID?, Term) -> Void
     private let onApplied: @Sendable ([AppliedChange]) -> Void
     private let logger: Logger
     private var waiting: [LogIndex: (term: Term, continuation: CheckedContinuation<MailboxOutcome, any Error>)] = [:]
     private var flushScheduled = false
+    private nonisolated let inbox = Mutex<(messages: [RaftMessage], drainScheduled: Bool)>(([], false))
     private var stopped = false
     private let compactEvery: LogIndex
 
@@ -58,6 +61,7 @@ public actor ReplicatedMailboxes {
         id = configuration.id
         mailboxes = try MailboxStore(environment: environment, limits: limits)
         log = try RaftLogStore(environment: environment)
+        self.environment = environment
         self.send = send
         self.onLeaderChange = onLeaderChange
         self.onApplied = onApplied
@@ -89,10 +93,35 @@ public actor ReplicatedMailboxes {
         try processReady()
     }
 
-    /// Hands a message from another server to Raft.
-    public func receive(_ message: RaftMessage) throws {
-        node.step(message)
-        try processReady()
+    /// Hands a message from another server to Raft, without waiting for the replica.
+    ///
+    /// Messages wait in an inbox while the replica is busy (typically syncing LMDB); the next
+    /// drain steps all of them and processes one ready, so a burst shares one sync of the log
+    /// and one of the mailboxes. A link's reader therefore never waits for a sync, and a
+    /// follower batches the appends of a busy leader instead of syncing once per message.
+    public nonisolated func receive(_ message: RaftMessage) {
+        let mustSchedule = inbox.withLock { inbox in
+            inbox.messages.append(message)
+            defer { inbox.drainScheduled = true }
+            return !inbox.drainScheduled
+        }
+        if mustSchedule { Task { await self.drainInbox() } }
+    }
+
+    /// Steps whatever waits in the inbox now (tests that pump messages by hand).
+    func drainNow() { drainInbox() }
+
+    private func drainInbox() {
+        let messages = inbox.withLock { inbox in
+            defer {
+                inbox.messages.removeAll(keepingCapacity: true)
+                inbox.drainScheduled = false
+            }
+            return inbox.messages
+        }
+        guard !stopped else { return }
+        for message in messages { node.step(message) }
+        flush()
     }
 
     /// Replicates `command` and returns its outcome once it is committed and applied here.
@@ -205,21 +234,30 @@ public actor ReplicatedMailboxes {
         guard !stopped else { return }
         let ready = node.ready()
         guard !ready.isEmpty else { return }
-        // 1. Persist: log, hard state and snapshot in one transaction.
-        try log.persist(ready)
-        // 2. Send.
-        for message in ready.messages { send(message) }
-        // 3. Apply.
+        let entries = ready.committedEntries.map { entry in
+            MailboxStore.Entry(index: entry.index, term: entry.term, command: entry.kind == .normal ? entry.data : nil)
+        }
+        var outcomes: [(index: UInt64, outcome: MailboxOutcome)] = []
         if let snapshot = ready.snapshotToApply {
+            // 1. Persist, 2. send, 3. apply: the snapshot first, then what committed after it.
+            try log.persist(ready)
+            for message in ready.messages { send(message) }
             try mailboxes.restore(snapshot: snapshot.data, index: snapshot.metadata.index, term: snapshot.metadata.term)
             failWaiters(through: snapshot.metadata.index)
             onApplied([.snapshotRestored])
+            if !entries.isEmpty { outcomes = try mailboxes.apply(entries) }
+        } else {
+            // Persisting and applying share one transaction, hence one sync. Applying before
+            // sending is allowed (the entries are committed), and atomic with their persistence.
+            let log = self.log
+            let mailboxes = self.mailboxes
+            outcomes = try environment.write { txn in
+                try log.write(ready, in: txn)
+                return entries.isEmpty ? [] : try mailboxes.apply(entries, in: txn)
+            }
+            for message in ready.messages { send(message) }
         }
         if !ready.committedEntries.isEmpty {
-            let entries = ready.committedEntries.map { entry in
-                MailboxStore.Entry(index: entry.index, term: entry.term, command: entry.kind == .normal ? entry.data : nil)
-            }
-            let outcomes = try mailboxes.apply(entries)
             var outcomeByIndex: [LogIndex: MailboxOutcome] = [:]
             for (index, outcome) in outcomes { outcomeByIndex[index] = outcome }
             let changes = ready.committedEntries.compactMap { entry -> AppliedChange? in

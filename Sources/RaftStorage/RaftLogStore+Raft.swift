@@ -1,3 +1,4 @@
+import LMDB
 import P2PCore
 import Raft
 
@@ -6,14 +7,24 @@ extension RaftLogStore {
     /// in one LMDB transaction (one sync), before the driver sends the ready's messages.
     public func persist(_ ready: RaftReady) throws {
         guard ready.needsPersistence else { return }
-        try persist(Batch(
+        try persist(Self.batch(of: ready))
+    }
+
+    /// Step 1 of `ready` written in the caller's transaction (see ``write(_:in:)``).
+    public func write(_ ready: RaftReady, in txn: borrowing WriteTransaction) throws {
+        guard ready.needsPersistence else { return }
+        try write(Self.batch(of: ready), in: txn)
+    }
+
+    private static func batch(of ready: RaftReady) -> Batch {
+        Batch(
             truncateFrom: ready.truncateFrom,
             entries: ready.entries.map { StoredEntry(index: $0.index, term: $0.term, bytes: $0.encodedPayload()) },
             hardState: ready.hardState?.encoded(),
             snapshot: ready.snapshot.map {
                 StoredSnapshot(index: $0.metadata.index, term: $0.metadata.term, metadata: $0.metadata.encoded(), data: $0.data)
             }
-        ))
+        )
     }
 
     /// What a restarting ``RaftNode`` needs; `nil` when nothing was ever persisted.

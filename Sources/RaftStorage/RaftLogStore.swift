@@ -87,27 +87,31 @@ public final class RaftLogStore: Sendable {
     /// Makes `batch` durable in one transaction (one sync). A no-op for an empty batch.
     public func persist(_ batch: Batch) throws {
         guard !batch.isEmpty else { return }
-        try environment.write { txn in
-            if let snapshot = batch.snapshot {
-                var writer = ByteWriter(capacity: snapshot.metadata.count + 32)
-                writer.write(snapshot.index)
-                writer.write(snapshot.term)
-                writer.write(lengthPrefixed: snapshot.metadata)
-                try txn.put(meta, Self.snapshotMetaKey, writer.bytes)
-                try txn.put(snapshots, Self.snapshotDataKey, snapshot.data)
-                try txn.deleteRange(log, from: UInt64(0).bigEndianBytes, until: (snapshot.index + 1).bigEndianBytes)
-            }
-            if let from = batch.truncateFrom {
-                try txn.deleteRange(log, from: from.bigEndianBytes, until: nil)
-            }
-            for entry in batch.entries {
-                var value = entry.term.bigEndianBytes
-                value.append(contentsOf: entry.bytes)
-                try txn.put(log, entry.index.bigEndianBytes, value)
-            }
-            if let hardState = batch.hardState {
-                try txn.put(meta, Self.hardStateKey, hardState)
-            }
+        try environment.write { txn in try write(batch, in: txn) }
+    }
+
+    /// Writes `batch` in the caller's transaction (which must be on this store's environment),
+    /// so that the caller can make other changes durable with the same sync.
+    public func write(_ batch: Batch, in txn: borrowing WriteTransaction) throws {
+        if let snapshot = batch.snapshot {
+            var writer = ByteWriter(capacity: snapshot.metadata.count + 32)
+            writer.write(snapshot.index)
+            writer.write(snapshot.term)
+            writer.write(lengthPrefixed: snapshot.metadata)
+            try txn.put(meta, Self.snapshotMetaKey, writer.bytes)
+            try txn.put(snapshots, Self.snapshotDataKey, snapshot.data)
+            try txn.deleteRange(log, from: UInt64(0).bigEndianBytes, until: (snapshot.index + 1).bigEndianBytes)
+        }
+        if let from = batch.truncateFrom {
+            try txn.deleteRange(log, from: from.bigEndianBytes, until: nil)
+        }
+        for entry in batch.entries {
+            var value = entry.term.bigEndianBytes
+            value.append(contentsOf: entry.bytes)
+            try txn.put(log, entry.index.bigEndianBytes, value)
+        }
+        if let hardState = batch.hardState {
+            try txn.put(meta, Self.hardStateKey, hardState)
         }
     }
 

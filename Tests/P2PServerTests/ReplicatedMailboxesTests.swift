@@ -65,7 +65,8 @@ final class InMemoryCluster: Sendable {
         while true {
             let batch = queue.takeAll()
             if batch.isEmpty { return }
-            for message in batch { try await replica(message.to)?.receive(message) }
+            for message in batch { replica(message.to)?.receive(message) }
+            for replica in running { await replica.drainNow() }
         }
     }
 
