@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "p2pcore-demo", targets: ["P2PDemo"]),
         .executable(name: "p2pcore-bench", targets: ["RelayBench"]),
         .executable(name: "raft-simulate", targets: ["RaftSimulate"]),
+        .executable(name: "p2pcore-chaos", targets: ["P2PChaos"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -136,6 +137,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "P2PChaos",
+            dependencies: [
+                "ClusterHarness", "P2PClient", "P2PCore", "AdminProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

@@ -25,4 +25,7 @@ public enum AdminRequest: Codable, Equatable, Sendable {
     case transferLeadership(target: NodeID?)
     /// Snapshots the asked server's state and compacts its Raft log.
     case snapshot
+    /// The SHA-256 of the asked server's applied state and the index it reflects (replicas that
+    /// applied the same index must agree).
+    case digest
 }

@@ -8,6 +8,7 @@ public enum AdminResponse: Codable, Equatable, Sendable {
     case mailbox(MailboxReport)
     /// The request took effect; `detail` says what happened (e.g. "purged 12 messages").
     case done(detail: String)
+    case digest(appliedIndex: UInt64, sha256: String)
     case failed(AdminFailure)
 }
 

@@ -67,6 +67,15 @@ public final class ServerProcess: @unchecked Sendable {
         }.start()
     }
 
+    /// Whether the process was started and has not been reaped.
+    public var isRunning: Bool { pid > 0 }
+
+    /// Sends `signal` without waiting (SIGSTOP, SIGCONT).
+    public func signal(_ signal: Int32) {
+        guard pid > 0 else { return }
+        Glibc.kill(pid, signal)
+    }
+
     /// Sends `signal` and waits for the process to exit.
     public func kill(signal: Int32) {
         guard pid > 0 else { return }

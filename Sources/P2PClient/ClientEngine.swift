@@ -37,7 +37,12 @@ actor ClientEngine {
         var transmitting = false
         var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
     }
-    private var outgoing: [MessageID: Outgoing] = [:]
+    /// A message id names a sequence number per recipient, so it is unique only with its recipient.
+    private struct OutgoingKey: Hashable {
+        let recipient: NodeID
+        let id: MessageID
+    }
+    private var outgoing: [OutgoingKey: Outgoing] = [:]
     private var knownRecipients: [NodeID: ClientRecord] = [:]
     private var nextWaiter: UInt64 = 0
     private var toPrepare: [(recipient: NodeID, payload: [UInt8], continuation: CheckedContinuation<MessageID, any Error>)] = []
@@ -64,8 +69,9 @@ actor ClientEngine {
     /// Resumes the messages a previous run left in the outbox.
     func resumeOutbox() throws {
         for pending in try ledger.pending() {
-            outgoing[pending.id] = Outgoing(message: MailMessage(id: pending.id, recipient: pending.recipient, payload: pending.payload, enqueuedAtMillis: 0))
-            Task { await self.transmit(pending.id) }
+            let key = OutgoingKey(recipient: pending.recipient, id: pending.id)
+            outgoing[key] = Outgoing(message: MailMessage(id: pending.id, recipient: pending.recipient, payload: pending.payload, enqueuedAtMillis: 0))
+            Task { await self.transmit(key) }
         }
     }
 
@@ -99,8 +105,8 @@ actor ClientEngine {
                         throw ClientError.refused(reason)
                     case .deliver(let message):
                         await received(message, via: dialled)
-                    case .delivered(_, let id):
-                        await complete(id, with: .success(()))
+                    case .delivered(let recipient, let id):
+                        await complete(OutgoingKey(recipient: recipient, id: id), with: .success(()))
                     }
                 }
                 await disconnected(address, dialled, reason: "the server closed the link")
@@ -121,7 +127,7 @@ actor ClientEngine {
         startWaiters.removeAll()
         // Whatever is not delivered yet is offered again: the server answers idempotently, and
         // a receipt missed while disconnected shows up as "already delivered".
-        for id in outgoing.keys { Task { await self.transmit(id, once: true) } }
+        for key in outgoing.keys { Task { await self.transmit(key, once: true) } }
     }
 
     private func disconnected(_ address: String, _ link: Link?, reason: String) {
@@ -197,7 +203,7 @@ actor ClientEngine {
 
     // MARK: Sending
 
-    func send(to recipient: NodeID, data: [UInt8], timeout: Duration) async throws {
+    func send(to recipient: NodeID, data: [UInt8], timeout: Duration) async throws -> MessageID {
         guard !stopped else { throw SendError.clientStopped }
         guard data.count <= configuration.maximumMessageSize else {
             throw SendError.messageTooLarge(size: data.count, limit: configuration.maximumMessageSize)
@@ -213,18 +219,20 @@ actor ClientEngine {
         guard try await record(of: recipient) != nil else { throw SendError.unknownRecipient(recipient) }
         // From here on the message is the client's promise: it is in the durable outbox.
         let id = try await prepare(recipient, data)
-        outgoing[id] = Outgoing(message: MailMessage(id: id, recipient: recipient, payload: data, enqueuedAtMillis: 0))
+        let key = OutgoingKey(recipient: recipient, id: id)
+        outgoing[key] = Outgoing(message: MailMessage(id: id, recipient: recipient, payload: data, enqueuedAtMillis: 0))
         nextWaiter += 1
         let waiter = nextWaiter
         let timer = Task {
             try await Task.sleep(for: timeout)
-            self.expire(id, waiter)
+            self.expire(key, waiter)
         }
         defer { timer.cancel() }
         try await withCheckedThrowingContinuation { continuation in
-            outgoing[id]?.waiters[waiter] = continuation
-            Task { await self.transmit(id) }
+            outgoing[key]?.waiters[waiter] = continuation
+            Task { await self.transmit(key) }
         }
+        return id
     }
 
     private func prepare(_ recipient: NodeID, _ payload: [UInt8]) async throws -> MessageID {
@@ -256,18 +264,18 @@ actor ClientEngine {
     }
 
     /// Hands message `id` to a server, retrying with backoff until it has a fate (or just once).
-    private func transmit(_ id: MessageID, once: Bool = false) async {
-        guard let entry = outgoing[id], once || !entry.transmitting else { return }
-        if !once { outgoing[id]?.transmitting = true }
+    private func transmit(_ key: OutgoingKey, once: Bool = false) async {
+        guard let entry = outgoing[key], once || !entry.transmitting else { return }
+        if !once { outgoing[key]?.transmitting = true }
         var pause: Duration = .milliseconds(50)
-        while let entry = outgoing[id], once || entry.fate == .pending, !stopped {
+        while let entry = outgoing[key], once || entry.fate == .pending, !stopped {
             if let link = await pickServer(for: entry.message.recipient) {
                 let request = replies.nextRequest()
                 let bytes = ClientRequest.send(request: request, message: entry.message).encoded()
                 if case .sendResult(_, let result)? = try? await replies.wait(for: request, timeout: configuration.attemptTimeout, send: {
                     try link.send(type: ClientProtocol.requestFrame, bytes)
                 }) {
-                    handle(result, for: id)
+                    handle(result, for: key)
                     if case .unavailable = result {} else { break }
                 }
             }
@@ -275,7 +283,7 @@ actor ClientEngine {
             do { try await Task.sleep(for: pause) } catch { break }
             pause = min(pause * 2, .seconds(1))
         }
-        if !once { outgoing[id]?.transmitting = false }
+        if !once { outgoing[key]?.transmitting = false }
     }
 
     /// A random server the recipient is attached to, else any connected server.
@@ -286,50 +294,50 @@ actor ClientEngine {
         return (preferred.isEmpty ? links : preferred).randomElement()?.link
     }
 
-    private func handle(_ result: SendResult, for id: MessageID) {
+    private func handle(_ result: SendResult, for key: OutgoingKey) {
         switch result {
         case .stored:
-            guard outgoing[id]?.fate == .pending else { return }
-            outgoing[id]?.fate = .stored
-            resolveOutbox(id)
+            guard outgoing[key]?.fate == .pending else { return }
+            outgoing[key]?.fate = .stored
+            resolveOutbox(key)
         case .alreadyDelivered:
-            complete(id, with: .success(()))
+            complete(key, with: .success(()))
         case .mailboxFull:
-            complete(id, with: .failure(SendError.mailboxFull(outgoing[id]?.message.recipient ?? me)))
+            complete(key, with: .failure(SendError.mailboxFull(outgoing[key]?.message.recipient ?? me)))
         case .unknownRecipient:
-            complete(id, with: .failure(SendError.unknownRecipient(outgoing[id]?.message.recipient ?? me)))
+            complete(key, with: .failure(SendError.unknownRecipient(outgoing[key]?.message.recipient ?? me)))
         case .tooLarge(let limit):
-            complete(id, with: .failure(SendError.messageTooLarge(size: outgoing[id]?.message.payload.count ?? 0, limit: limit)))
+            complete(key, with: .failure(SendError.messageTooLarge(size: outgoing[key]?.message.payload.count ?? 0, limit: limit)))
         case .unavailable:
             break
         }
     }
 
-    private func resolveOutbox(_ id: MessageID) {
-        guard let entry = outgoing[id], entry.inOutbox else { return }
-        outgoing[id]?.inOutbox = false
-        toResolve.append((entry.message.recipient, id.sequence))
+    private func resolveOutbox(_ key: OutgoingKey) {
+        guard let entry = outgoing[key], entry.inOutbox else { return }
+        outgoing[key]?.inOutbox = false
+        toResolve.append((key.recipient, key.id.sequence))
         scheduleLedgerFlush()
     }
 
     /// The message has its final fate: wake its `send`s and forget it.
-    private func complete(_ id: MessageID, with result: Result<Void, any Error>) {
-        guard outgoing[id] != nil else { return }
-        resolveOutbox(id)
-        guard let entry = outgoing.removeValue(forKey: id) else { return }
+    private func complete(_ key: OutgoingKey, with result: Result<Void, any Error>) {
+        guard outgoing[key] != nil else { return }
+        resolveOutbox(key)
+        guard let entry = outgoing.removeValue(forKey: key) else { return }
         for waiter in entry.waiters.values { waiter.resume(with: result) }
     }
 
     /// `send`'s deadline passed: tell the caller where the message stands.
-    private func expire(_ id: MessageID, _ waiter: UInt64) {
-        guard let continuation = outgoing[id]?.waiters.removeValue(forKey: waiter), let entry = outgoing[id] else { return }
+    private func expire(_ key: OutgoingKey, _ waiter: UInt64) {
+        guard let continuation = outgoing[key]?.waiters.removeValue(forKey: waiter), let entry = outgoing[key] else { return }
         switch entry.fate {
         case .stored:
-            continuation.resume(throwing: SendError.stored(id))
+            continuation.resume(throwing: SendError.stored(key.id))
             // The cluster owns it now; nothing is left for this client to do.
-            if entry.waiters.isEmpty { outgoing[id] = nil }
+            if entry.waiters.isEmpty { outgoing[key] = nil }
         case .pending:
-            continuation.resume(throwing: SendError.pending(id))
+            continuation.resume(throwing: SendError.pending(key.id))
         }
     }
 

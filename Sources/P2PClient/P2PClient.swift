@@ -74,7 +74,9 @@ public final class P2PClient: Sendable {
     ///
     /// Throws a ``SendError``: `.stored`/`.pending` at the deadline mean the message will still
     /// be delivered exactly once; the others mean it was not accepted (or was refused).
-    public func send(to recipient: NodeID, data: [UInt8], timeout: Duration? = nil) async throws {
+    /// Returns the message's id (the one the recipient's ``ReceivedMessage`` carries).
+    @discardableResult
+    public func send(to recipient: NodeID, data: [UInt8], timeout: Duration? = nil) async throws -> MessageID {
         try await engine.send(to: recipient, data: data, timeout: timeout ?? configuration.sendTimeout)
     }
 

@@ -94,6 +94,9 @@ extension P2PServer {
                 return try await addServer(address, replica)
             case .removeServer, .transferLeadership:
                 return try await atLeader(request, replica, forwarded: forwarded)
+            case .digest:
+                let digest = try replica.mailboxes.digest()
+                return .digest(appliedIndex: digest.index, sha256: digest.digest)
             case .snapshot:
                 let index = try await replica.compact()
                 return .done(detail: "snapshot taken on \(id): the Raft log now starts after index \(index)")

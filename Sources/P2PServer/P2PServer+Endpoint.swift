@@ -14,10 +14,11 @@ extension P2PServer {
     /// Throws what ``P2PClient/send(to:data:timeout:)`` throws (a `SendError` that tells a
     /// message that will still be delivered from one that was not accepted), or
     /// ``EndpointError/notReady`` if this server's endpoint has not attached within `timeout`.
-    public func send(to recipient: NodeID, data: [UInt8], timeout: Duration = .seconds(30)) async throws {
+    @discardableResult
+    public func send(to recipient: NodeID, data: [UInt8], timeout: Duration = .seconds(30)) async throws -> MessageID {
         let started = ContinuousClock.now
         let endpoint = try await endpoint(within: timeout)
-        try await endpoint.send(to: recipient, data: data, timeout: timeout - (ContinuousClock.now - started))
+        return try await endpoint.send(to: recipient, data: data, timeout: timeout - (ContinuousClock.now - started))
     }
 
     /// Messages clients sent to this server: exactly once, in order per sender. Iterate it from

@@ -56,6 +56,30 @@ extension ServerProcessSuites {
         #expect(order.withLock { $0 } == ["received", "send returned"])
     }
 
+    /// Regression (found by p2pcore-chaos): message ids are per recipient, so a sender's
+    /// concurrent sends to two recipients share sequence numbers; each must still complete.
+    @Test func concurrentSendsToTwoRecipientsWithTheSameSequenceNumbersAllComplete() async throws {
+        let cluster = try await LocalCluster.start()
+        defer { cluster.stop() }
+        let alice = try await P2PClient.start(cluster.clientConfiguration("alice"))
+        let bob = try await P2PClient.start(cluster.clientConfiguration("bob"))
+        let carol = try await P2PClient.start(cluster.clientConfiguration("carol"))
+        defer { Task { await alice.shutdown(); await bob.shutdown(); await carol.shutdown() } }
+        let bobGot = Task { try await Self.collect(bob, count: 20) }
+        let carolGot = Task { try await Self.collect(carol, count: 20) }
+        let ids = try await withThrowingTaskGroup(of: MessageID.self) { group in
+            for i in 0..<20 {
+                group.addTask { try await alice.send(to: bob.id, data: Self.payload(i), timeout: .seconds(30)) }
+                group.addTask { try await alice.send(to: carol.id, data: Self.payload(i), timeout: .seconds(30)) }
+            }
+            return try await group.reduce(into: [MessageID]()) { $0.append($1) }
+        }
+        #expect(ids.count == 40)
+        #expect(Set(ids.map(\.sequence)) == Set(1...20))
+        #expect(Set(try await bobGot.value.map(\.data)) == Set((0..<20).map(Self.payload)))
+        #expect(Set(try await carolGot.value.map(\.data)) == Set((0..<20).map(Self.payload)))
+    }
+
     @Test func twoThousandMessagesArriveExactlyOnceInOrderAcrossALeaderSIGKILL() async throws {
         let cluster = try await LocalCluster.start()
         defer { cluster.stop() }

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import Logging
+import P2PClient
+import P2PCore
+
+/// `p2pcore-chaos client`: one workload client as its own process, driven over stdin/stdout.
+///
+/// In: `send <tag> <recipient> <size> <timeout-ms>` and `quit`.
+/// Out: `ready <id>`, `sent <tag> ok|stored|pending <seq>`, `sent <tag> failed <reason>`,
+/// `recv <from> <seq> <size> <fingerprint>`, `stopped`.
+struct ChaosClientCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client",
+        abstract: "One workload client (started by the scenario; not for direct use)."
+    )
+
+    @Option var state: String
+    @Option var servers: String
+    @Option var secret: String
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        var configuration = ClientConfiguration(servers: servers.split(separator: ",").map(String.init))
+        configuration.stateDirectory = state
+        configuration.secret = secret
+        configuration.startTimeout = .seconds(60)
+        let client = try await P2PClient.start(configuration)
+        let output = LineWriter()
+        output.write("ready \(client.id)")
+        let receiving = Task {
+            do {
+                for try await message in client.receive() {
+                    output.write("recv \(message.from) \(message.id.sequence) \(message.data.count) \(Payload.fingerprint(message.data))")
+                }
+            } catch {
+                output.write("receive-error \(error)")
+            }
+        }
+        await withDiscardingTaskGroup { group in
+            for await line in Self.standardInputLines() {
+                let words = line.split(separator: " ").map(String.init)
+                guard words.first == "send", words.count == 5, let tag = UInt64(words[1]), let recipient = NodeID(uuidString: words[2]),
+                      let size = Int(words[3]), let timeout = Int(words[4]) else { break }
+                group.addTask {
+                    do {
+                        let id = try await client.send(to: recipient, data: Payload.bytes(tag: tag, size: size), timeout: .milliseconds(timeout))
+                        output.write("sent \(tag) ok \(id.sequence)")
+                    } catch SendError.stored(let id) {
+                        output.write("sent \(tag) stored \(id.sequence)")
+                    } catch SendError.pending(let id) {
+                        output.write("sent \(tag) pending \(id.sequence)")
+                    } catch {
+                        output.write("sent \(tag) failed \(error)".replacingOccurrences(of: "\n", with: " "))
+                    }
+                }
+            }
+        }
+        receiving.cancel()
+        await client.shutdown()
+        output.write("stopped")
+    }
+}
+
+extension ChaosClientCommand {
+    /// Lines of standard input, read on a thread of their own (a blocking read must not hold
+    /// one of the few threads Swift concurrency runs tasks on).
+    static func standardInputLines() -> AsyncStream<String> {
+        let (lines, continuation) = AsyncStream<String>.makeStream()
+        Thread {
+            while let line = readLine() { continuation.yield(line) }
+            continuation.finish()
+        }.start()
+        return lines
+    }
+}
+
+/// Whole lines to standard output from many tasks, flushed at once.
+final class LineWriter: Sendable {
+    private let lock = NSLock()
+
+    func write(_ line: String) {
+        lock.withLock { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import P2PCore
+import Synchronization
+
+/// One workload client process, as the scenario sees it.
+final class ClientHandle: Sendable {
+    let index: Int
+    let stateDirectory: String
+    private struct State {
+        var process: Process?
+        var input: FileHandle?
+        var online = false
+    }
+
+    private let state = Mutex(State())
+
+    init(index: Int, stateDirectory: String) {
+        self.index = index
+        self.stateDirectory = stateDirectory
+    }
+
+    /// Whether the workload may use this client as a sender.
+    var isOnline: Bool { state.withLock { $0.online } }
+
+    struct StartFailed: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Starts the process and returns its id once it attached; its other output lines go to `onLine`.
+    func start(binary: String, servers: [String], secret: String, onLine: @escaping @Sendable (String) -> Void) async throws -> NodeID {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["client", "--state", stateDirectory, "--servers", servers.joined(separator: ","), "--secret", secret]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        // Warnings and errors of the client library, kept beside its state for post-mortems.
+        FileManager.default.createFile(atPath: stateDirectory + ".log", contents: nil)
+        let log = FileHandle(forWritingAtPath: stateDirectory + ".log")
+        log?.seekToEndOfFile()
+        process.standardError = log ?? FileHandle.nullDevice
+        let (ready, readyContinuation) = AsyncStream<String>.makeStream()
+        let reader = output.fileHandleForReading
+        Thread {
+            var pending = Data()
+            while true {
+                let chunk = reader.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                    pending.removeSubrange(pending.startIndex...newline)
+                    if line.hasPrefix("ready ") || line == "stopped" { readyContinuation.yield(line) } else { onLine(line) }
+                }
+            }
+            readyContinuation.finish()
+        }.start()
+        try process.run()
+        var lines = ready.makeAsyncIterator()
+        guard let first = await lines.next(), first.hasPrefix("ready "), let id = NodeID(uuidString: String(first.dropFirst(6))) else {
+            process.terminate()
+            throw StartFailed(description: "client c\(index) did not start")
+        }
+        state.withLock { state in
+            state.process = process
+            state.input = input.fileHandleForWriting
+            state.online = true
+        }
+        return id
+    }
+
+    func send(tag: UInt64, to recipient: NodeID, size: Int, timeoutMillis: Int) {
+        let input = state.withLock { $0.online ? $0.input : nil }
+        try? input?.write(contentsOf: Data("send \(tag) \(recipient) \(size) \(timeoutMillis)\n".utf8))
+    }
+
+    /// Takes the client out of the workload (it keeps receiving until `stop`).
+    func markOffline() { state.withLock { $0.online = false } }
+
+    /// Closes its input (the process shuts its client down gracefully) and waits for it to exit.
+    func stop() async {
+        let (process, input) = state.withLock { state in
+            defer {
+                state.process = nil
+                state.input = nil
+                state.online = false
+            }
+            return (state.process, state.input)
+        }
+        guard let process else { return }
+        try? input?.close()
+        for _ in 0..<300 where process.isRunning {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        if process.isRunning { process.terminate() }
+    }
+}
