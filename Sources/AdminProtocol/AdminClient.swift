@@ -15,16 +15,21 @@ public final class AdminClient {
 
     /// Connects to `address` (`host:port`); throws a `TransportError` (`unreachable`,
     /// `authenticationFailed` for a wrong secret, …).
-    public static func connect(to address: HostPort, secret: String, timeout: Duration = .seconds(5)) async throws -> AdminClient {
+    public static func connect(
+        to address: HostPort, secret: String, adminSecret: String? = nil, timeout: Duration = .seconds(5)
+    ) async throws -> AdminClient {
         var configuration = LinkConfiguration(identity: .ephemeral(), secret: secret)
         configuration.connectTimeout = timeout
         configuration.handshakeTimeout = timeout
         let link = try await LinkDialer.connect(host: address.host, port: address.port, configuration: configuration)
-        return AdminClient(link: link)
+        return AdminClient(link: link, adminSecret: adminSecret)
     }
 
-    private init(link: Link) {
+    private let adminSecret: String?
+
+    private init(link: Link, adminSecret: String?) {
         self.link = link
+        self.adminSecret = adminSecret
         frames = link.inbound.makeAsyncIterator()
     }
 
@@ -33,7 +38,7 @@ public final class AdminClient {
 
     /// Sends `request` and waits (up to `timeout`) for the server's answer.
     public func request(_ request: AdminRequest, timeout: Duration = .seconds(30)) async throws -> AdminResponse {
-        try link.send(type: AdminProtocol.requestFrame, AdminProtocol.encode(request))
+        try link.send(type: AdminProtocol.requestFrame, AdminProtocol.encode(AdminEnvelope(adminSecret: adminSecret, request: request)))
         let link = self.link
         let watchdog = Task {
             try await Task.sleep(for: timeout)  // a deadline: the link is closed if nothing came

@@ -21,6 +21,8 @@ public struct AdminFailure: Error, Codable, Equatable, Sendable, CustomStringCon
         case invalid
         /// The cluster cannot do it now (no leader, not enough servers, a change under way).
         case unavailable
+        /// The admin secret is missing or wrong.
+        case unauthorized
     }
 
     public var kind: Kind

@@ -20,9 +20,11 @@ public final class LocalCluster: @unchecked Sendable {
     }
 
     /// Starts `size` servers from `binary` and returns once they agree on a leader.
-    public static func start(size: Int = 3, binary: String, secret: String = "test-secret") async throws -> LocalCluster {
+    public static func start(
+        size: Int = 3, binary: String, secret: String = "test-secret", serverArguments: [String] = []
+    ) async throws -> LocalCluster {
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw BinaryMissing(path: binary) }
-        let cluster = LocalCluster(ports: try await ServerProcess.freePorts(size), binary: binary, secret: secret)
+        let cluster = LocalCluster(ports: try await ServerProcess.freePorts(size), binary: binary, secret: secret, serverArguments: serverArguments)
         do {
             for server in cluster.servers { try cluster.start(server) }
             _ = try await cluster.agreedLeader()
@@ -42,8 +44,12 @@ public final class LocalCluster: @unchecked Sendable {
 
     public struct NoAgreedLeader: Error {}
 
-    private init(ports: [Int], binary: String, secret: String) {
+    /// Arguments every server of this cluster gets (beyond listen, data, secret and peers).
+    public let serverArguments: [String]
+
+    private init(ports: [Int], binary: String, secret: String, serverArguments: [String]) {
         self.secret = secret
+        self.serverArguments = serverArguments
         self.binary = binary
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-\(UUID().uuidString)").path
         self.root = root
@@ -53,7 +59,7 @@ public final class LocalCluster: @unchecked Sendable {
 
     /// Starts (or restarts) one of the cluster's servers with every other server as a peer.
     public func start(_ server: ServerProcess) throws {
-        try server.start(peers: ports.filter { $0 != server.port }, log: log, secret: secret)
+        try server.start(peers: ports.filter { $0 != server.port }, log: log, secret: secret, extraArguments: serverArguments)
     }
 
     /// Starts a new server with an empty data directory that knows only `member`: it joins the
@@ -64,7 +70,7 @@ public final class LocalCluster: @unchecked Sendable {
         let server = ServerProcess(name: name, port: port, dataDirectory: "\(root)/\(name)", binary: binary)
         servers.append(server)
         ports.append(port)
-        try server.start(peers: [member.port], log: log, secret: secret)
+        try server.start(peers: [member.port], log: log, secret: secret, extraArguments: serverArguments)
         return server
     }
 

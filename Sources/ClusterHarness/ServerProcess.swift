@@ -28,9 +28,9 @@ public final class ServerProcess: @unchecked Sendable {
 
     public struct SpawnFailed: Error { public let code: Int32 }
 
-    public func start(peers: [Int], log: ClusterLog, secret: String) throws {
+    public func start(peers: [Int], log: ClusterLog, secret: String, extraArguments: [String] = []) throws {
         let arguments = [binary, "--listen", "127.0.0.1:\(port)", "--data-dir", dataDirectory, "--secret", secret]
-            + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] }
+            + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] } + extraArguments
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SpawnFailed(code: errno) }
         // Close-on-exec, so other children never inherit this pipe (dup2 clears it on fd 2).

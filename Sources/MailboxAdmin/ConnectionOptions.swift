@@ -12,6 +12,9 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: "The cluster secret (default: P2PCORE_SECRET, else the development secret).")
     var secret: String?
 
+    @Option(name: .long, help: "The admin secret, if the cluster requires one (default: P2PCORE_ADMIN_SECRET).")
+    var adminSecret: String?
+
     @Option(name: .long, help: "Seconds to wait for the server.")
     var timeout: Int = 30
 
@@ -30,7 +33,11 @@ struct ConnectionOptions: ParsableArguments {
         }
         let client: AdminClient
         do {
-            client = try await AdminClient.connect(to: target, secret: resolvedSecret, timeout: .seconds(min(timeout, 10)))
+            client = try await AdminClient.connect(
+                to: target, secret: resolvedSecret,
+                adminSecret: adminSecret ?? ProcessInfo.processInfo.environment["P2PCORE_ADMIN_SECRET"],
+                timeout: .seconds(min(timeout, 10))
+            )
         } catch TransportError.authenticationFailed {
             throw AdminExit.fail(.unauthorized, "the server at \(address) refused the secret (wrong --secret or P2PCORE_SECRET?)")
         } catch {
@@ -49,6 +56,7 @@ struct ConnectionOptions: ParsableArguments {
             case .notFound: throw AdminExit.fail(.notFound, failure.message)
             case .invalid: throw AdminExit.fail(.badUsage, failure.message)
             case .unavailable: throw AdminExit.fail(.notDone, failure.message)
+            case .unauthorized: throw AdminExit.fail(.unauthorized, failure.message)
             }
         }
         return response

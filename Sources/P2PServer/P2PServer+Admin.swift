@@ -1,4 +1,5 @@
 import AdminProtocol
+import Crypto
 import Logging
 import Mailbox
 import P2PCore
@@ -17,9 +18,14 @@ extension P2PServer {
             while let current = frame {
                 guard current.type == AdminProtocol.requestFrame else { return }
                 let response: AdminResponse
-                if let request = try? AdminProtocol.decode(AdminRequest.self, from: current.bytes) {
-                    logger.info("admin request", metadata: ["p2p.admin": "\(request)"])
-                    response = await answerAdmin(request, forwarded: false)
+                if let envelope = try? AdminProtocol.decode(AdminEnvelope.self, from: current.bytes) {
+                    if let expected = configuration.adminSecret, !Self.sameSecret(envelope.adminSecret ?? "", expected) {
+                        logger.notice("refused an admin request: wrong admin secret", metadata: ["p2p.peer": "\(link.peer.remoteAddress ?? "?")"])
+                        response = .failed(AdminFailure(.unauthorized, "this cluster requires the admin secret (--admin-secret or P2PCORE_ADMIN_SECRET)"))
+                    } else {
+                        logger.info("admin request", metadata: ["p2p.admin": "\(envelope.request)"])
+                        response = await answerAdmin(envelope.request, forwarded: false)
+                    }
                 } else {
                     response = .failed(AdminFailure(.invalid, "malformed admin request"))
                 }
@@ -29,6 +35,12 @@ extension P2PServer {
         } catch {
             logger.debug("admin link closed: \(error)")
         }
+    }
+
+    /// Compares secrets in time independent of where they differ.
+    static func sameSecret(_ given: String, _ expected: String) -> Bool {
+        let a = Array(SHA256.hash(data: Array(given.utf8))), b = Array(SHA256.hash(data: Array(expected.utf8)))
+        return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
     /// Answers a request another server passed on (see ``askServer(_:_:timeout:)``).

@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory: String = "./p2pcore-data"
     /// The cluster secret: nothing joins the cluster or reads a mailbox without it.
     public var secret: String = "p2pcore-dev-secret"
+    /// When set, admin requests (`mailbox-admin`) must carry this secret too: the cluster
+    /// secret alone, which every client holds, then cannot read or change other mailboxes.
+    public var adminSecret: String?
     /// Called on every leadership change with the new leader's id (`nil`: no leader known).
     public var onLeaderChange: @Sendable (NodeID?) -> Void = { _ in }
     /// Raft's tick; elections time out after 10 to 20 ticks, heartbeats go out every tick.

@@ -40,6 +40,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Cluster secret (or P2PCORE_SECRET).")
     var secret: String?
 
+    @Option(help: "Admin secret required by mailbox-admin requests (or P2PCORE_ADMIN_SECRET; default: none).")
+    var adminSecret: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -57,6 +60,7 @@ struct ServerCommand: AsyncParsableCommand {
         if let secret = secret ?? ProcessInfo.processInfo.environment["P2PCORE_SECRET"] {
             configuration.secret = secret
         }
+        configuration.adminSecret = adminSecret ?? ProcessInfo.processInfo.environment["P2PCORE_ADMIN_SECRET"]
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

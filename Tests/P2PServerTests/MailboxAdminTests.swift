@@ -19,10 +19,11 @@ extension ServerProcessSuites {
     }
 
     /// Runs `mailbox-admin arguments… --server address --secret secret`.
-    static func admin(_ arguments: [String], server address: String, secret: String = "test-secret") async throws -> Run {
+    static func admin(_ arguments: [String], server address: String, secret: String = "test-secret", environment: [String: String] = [:]) async throws -> Run {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments + ["--server", address, "--secret", secret]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -135,6 +136,21 @@ extension ServerProcessSuites {
         #expect(unknown.stderr.contains("no client"))
         let badUsage = try await Self.admin(["mailbox", "show", "not-an-id"], server: cluster.addresses[0])
         #expect(badUsage.code == 64)
+    }
+
+    @Test func aClusterWithAnAdminSecretRefusesAdminRequestsWithoutIt() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "mailbox-admin is not built at \(Self.binary)")
+        let cluster = try await LocalCluster.start(size: 3, binary: LocalCluster.testBinary, serverArguments: ["--admin-secret", "operators-only"])
+        defer { cluster.stop() }
+        try await cluster.agreedLeader()
+        // The cluster secret alone (which every client holds) is not enough.
+        let refused = try await Self.admin(["clients"], server: cluster.addresses[0])
+        #expect(refused.code == 4)
+        #expect(refused.stderr.contains("admin secret"))
+        let wrong = try await Self.admin(["clients", "--admin-secret", "guess"], server: cluster.addresses[0])
+        #expect(wrong.code == 4)
+        let allowed = try await Self.admin(["status"], server: cluster.addresses[1], environment: ["P2PCORE_ADMIN_SECRET": "operators-only"])
+        #expect(allowed.code == 0, "\(allowed.stderr)")
     }
 
     @Test func removeAndAddAServerAndTransferLeadership() async throws {
