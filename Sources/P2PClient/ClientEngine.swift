@@ -26,7 +26,8 @@ actor ClientEngine {
     private var connections: [String: Connection] = [:]
     private var primary: String?
     private var leader: NodeID?
-    private var startWaiters: [CheckedContinuation<Void, any Error>] = []
+    private var startWaiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+    private var nextStartWaiter: UInt64 = 0
 
     // MARK: Sending
     private enum Fate { case pending, stored }
@@ -123,7 +124,7 @@ actor ClientEngine {
         connections[address] = Connection(link: link, server: server, lastError: nil)
         self.leader = leader
         if primary == nil { subscribe(at: address) }
-        for waiter in startWaiters { waiter.resume() }
+        for waiter in startWaiters.values { waiter.resume() }
         startWaiters.removeAll()
         // Whatever is not delivered yet is offered again: the server answers idempotently, and
         // a receipt missed while disconnected shows up as "already delivered".
@@ -152,21 +153,24 @@ actor ClientEngine {
     /// Returns once a server accepted the client; throws ``ClientError`` after `timeout`.
     func waitUntilAttached(timeout: Duration) async throws {
         if connections.values.contains(where: { $0.link != nil }) { return }
+        nextStartWaiter += 1
+        let waiter = nextStartWaiter
         let timer = Task {
             try await Task.sleep(for: timeout)
-            self.failStart()
+            self.failStart(waiter)
         }
         defer { timer.cancel() }
-        try await withCheckedThrowingContinuation { startWaiters.append($0) }
+        try await withCheckedThrowingContinuation { startWaiters[waiter] = $0 }
     }
 
-    private func failStart() {
+    /// `waiter`'s own deadline passed (others keep their own deadlines).
+    private func failStart(_ waiter: UInt64) {
+        guard let continuation = startWaiters.removeValue(forKey: waiter) else { return }
         var reasons: [String: String] = [:]
         for (address, connection) in connections { reasons[address] = connection.lastError ?? "no answer" }
         let refusal = reasons.values.first { $0.contains("refused by the cluster") }
         let error: ClientError = refusal.map { .refused($0) } ?? .noReachableServer(reasons: reasons)
-        for waiter in startWaiters { waiter.resume(throwing: error) }
-        startWaiters.removeAll()
+        continuation.resume(throwing: error)
     }
 
     var serverStatus: (leader: NodeID?, connected: [NodeID], unconnected: [String]) {
@@ -424,6 +428,8 @@ actor ClientEngine {
             for waiter in entry.waiters.values { waiter.resume(throwing: SendError.clientStopped) }
         }
         outgoing.removeAll()
+        for waiter in startWaiters.values { waiter.resume(throwing: SendError.clientStopped) }
+        startWaiters.removeAll()
         receiver?.resume(returning: nil)
         receiver = nil
         replies.failAll(SendError.clientStopped)
