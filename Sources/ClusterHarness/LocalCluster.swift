@@ -12,7 +12,9 @@ public final class LocalCluster: @unchecked Sendable {
     public let log = ClusterLog()
     public let secret: String
     public var names: [String] { servers.map(\.name) }
-    public var addresses: [String] { ports.map { "127.0.0.1:\($0)" } }
+    public var addresses: [String] { servers.map(\.address) }
+    /// The servers' network namespaces, when the cluster runs in them.
+    public let network: ServerNetwork?
 
     public struct BinaryMissing: Error, CustomStringConvertible {
         public let path: String
@@ -20,11 +22,14 @@ public final class LocalCluster: @unchecked Sendable {
     }
 
     /// Starts `size` servers from `binary` and returns once they agree on a leader.
+    /// With `network`, each server runs in its own namespace on that network (see ``ServerNetwork``).
     public static func start(
-        size: Int = 3, binary: String, secret: String = "test-secret", serverArguments: [String] = []
+        size: Int = 3, binary: String, secret: String = "test-secret", serverArguments: [String] = [], network: ServerNetwork? = nil
     ) async throws -> LocalCluster {
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw BinaryMissing(path: binary) }
-        let cluster = LocalCluster(ports: try await ServerProcess.freePorts(size), binary: binary, secret: secret, serverArguments: serverArguments)
+        let cluster = LocalCluster(
+            ports: try await ServerProcess.freePorts(size), binary: binary, secret: secret, serverArguments: serverArguments, network: network
+        )
         do {
             for server in cluster.servers { try cluster.start(server) }
             _ = try await cluster.agreedLeader()
@@ -47,30 +52,38 @@ public final class LocalCluster: @unchecked Sendable {
     /// Arguments every server of this cluster gets (beyond listen, data, secret and peers).
     public let serverArguments: [String]
 
-    private init(ports: [Int], binary: String, secret: String, serverArguments: [String]) {
+    private init(ports: [Int], binary: String, secret: String, serverArguments: [String], network: ServerNetwork?) {
         self.secret = secret
         self.serverArguments = serverArguments
+        self.network = network
         self.binary = binary
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-\(UUID().uuidString)").path
         self.root = root
         self.ports = ports
-        servers = ports.indices.map { ServerProcess(name: "s\($0 + 1)", port: ports[$0], dataDirectory: "\(root)/s\($0 + 1)", binary: binary) }
+        servers = ports.indices.map { index in
+            ServerProcess(
+                name: "s\(index + 1)", port: ports[index], dataDirectory: "\(root)/s\(index + 1)", binary: binary,
+                host: network?.hosts[index] ?? "127.0.0.1", namespace: network?.namespaces[index]
+            )
+        }
     }
 
     /// Starts (or restarts) one of the cluster's servers with every other server as a peer.
     public func start(_ server: ServerProcess) throws {
-        try server.start(peers: ports.filter { $0 != server.port }, log: log, secret: secret, extraArguments: serverArguments)
+        try server.start(
+            peerAddresses: servers.filter { $0 !== server }.map(\.address), log: log, secret: secret, extraArguments: serverArguments
+        )
     }
 
     /// Starts a new server with an empty data directory that knows only `member`: it joins the
-    /// running cluster through it.
+    /// running cluster through it (loopback clusters only).
     public func addServer(through member: ServerProcess) async throws -> ServerProcess {
         let port = try await ServerProcess.freePorts(1)[0]
         let name = "s\(servers.count + 1)"
         let server = ServerProcess(name: name, port: port, dataDirectory: "\(root)/\(name)", binary: binary)
         servers.append(server)
         ports.append(port)
-        try server.start(peers: [member.port], log: log, secret: secret, extraArguments: serverArguments)
+        try server.start(peerAddresses: [member.address], log: log, secret: secret, extraArguments: serverArguments)
         return server
     }
 
@@ -95,6 +108,7 @@ public final class LocalCluster: @unchecked Sendable {
     /// Stops every server gracefully and removes the temporary directory.
     public func stop() {
         for server in servers { server.stop() }
+        network?.tearDown()
         try? FileManager.default.removeItem(atPath: root)
     }
 }

@@ -13,11 +13,17 @@ public final class ServerProcess: @unchecked Sendable {
     public let port: Int
     public let dataDirectory: String
     public let binary: String
+    /// The address the server listens on (loopback unless it runs in a network namespace).
+    public let host: String
+    /// The network namespace the server runs in (`ip netns exec`), if any.
+    public let namespace: String?
     private var pid: pid_t = 0
 
-    public init(name: String, port: Int, dataDirectory: String, binary: String) {
+    public init(name: String, port: Int, dataDirectory: String, binary: String, host: String = "127.0.0.1", namespace: String? = nil) {
         self.name = name
         self.port = port
+        self.host = host
+        self.namespace = namespace
         self.dataDirectory = dataDirectory
         self.binary = binary
     }
@@ -28,9 +34,18 @@ public final class ServerProcess: @unchecked Sendable {
 
     public struct SpawnFailed: Error { public let code: Int32 }
 
+    /// `host:port`, as other servers and clients reach it.
+    public var address: String { "\(host):\(port)" }
+
+    /// Starts the server with loopback peers given by port.
     public func start(peers: [Int], log: ClusterLog, secret: String, extraArguments: [String] = []) throws {
-        let arguments = [binary, "--listen", "127.0.0.1:\(port)", "--data-dir", dataDirectory, "--secret", secret]
-            + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] } + extraArguments
+        try start(peerAddresses: peers.map { "127.0.0.1:\($0)" }, log: log, secret: secret, extraArguments: extraArguments)
+    }
+
+    public func start(peerAddresses: [String], log: ClusterLog, secret: String, extraArguments: [String] = []) throws {
+        let server = [binary, "--listen", address, "--data-dir", dataDirectory, "--secret", secret]
+            + peerAddresses.flatMap { ["--peer", $0] } + extraArguments
+        let arguments = namespace.map { ["/usr/sbin/ip", "netns", "exec", $0] + server } ?? server
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SpawnFailed(code: errno) }
         // Close-on-exec, so other children never inherit this pipe (dup2 clears it on fd 2).
@@ -43,7 +58,7 @@ public final class ServerProcess: @unchecked Sendable {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, binary, &actions, nil, &argv, environ)
+        let rc = posix_spawn(&child, arguments[0], &actions, nil, &argv, environ)
         close(fds[1])
         guard rc == 0 else {
             close(fds[0])

@@ -17,6 +17,7 @@ struct ScenarioCommand: AsyncParsableCommand {
     @Option(help: "Seconds between faults, at least.") var faultEvery: Double = 3
     @Option(help: "The p2pcore-server binary (default: the one built beside this program).") var server: String?
     @Flag(help: "Print each fault as it happens.") var verbose = false
+    @Flag(help: "Keep the servers on loopback even as root (no network namespaces, no partitions).") var loopback = false
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -25,8 +26,17 @@ struct ScenarioCommand: AsyncParsableCommand {
             return handler
         }
         let seed = self.seed ?? UInt64.random(in: 1...UInt64.max)
+        let network: ServerNetwork?
+        if !loopback, ServerNetwork.isAvailable {
+            network = try ServerNetwork.create(servers: servers)
+        } else {
+            network = nil
+            if !loopback, let reason = ServerNetwork.unavailableReason {
+                print("note: servers on loopback, partitions by pausing only (\(reason))")
+            }
+        }
         let runner = try await ScenarioRunner.start(
-            seed: seed, servers: servers, clients: clients,
+            seed: seed, servers: servers, clients: clients, network: network,
             serverBinary: server ?? LocalCluster.siblingBinary,
             chaosBinary: URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path,
             verbose: verbose

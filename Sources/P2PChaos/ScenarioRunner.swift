@@ -32,8 +32,10 @@ final class ScenarioRunner: Sendable {
         self.verbose = verbose
     }
 
-    static func start(seed: UInt64, servers: Int, clients: Int, serverBinary: String, chaosBinary: String, verbose: Bool) async throws -> ScenarioRunner {
-        let cluster = try await LocalCluster.start(size: servers, binary: serverBinary, secret: "chaos-secret")
+    static func start(
+        seed: UInt64, servers: Int, clients: Int, network: ServerNetwork?, serverBinary: String, chaosBinary: String, verbose: Bool
+    ) async throws -> ScenarioRunner {
+        let cluster = try await LocalCluster.start(size: servers, binary: serverBinary, secret: "chaos-secret", network: network)
         let handles = (0..<clients).map { ClientHandle(index: $0, stateDirectory: "\(cluster.root)/c\($0)") }
         // The checker needs every id before lines arrive: start each client once to learn it.
         var ids: [NodeID] = []
@@ -133,8 +135,9 @@ final class ScenarioRunner: Sendable {
     private func injectFault(_ random: inout ScenarioRandom) async throws {
         let roll = random.next() % 100
         switch roll {
-        case 0..<30: try await killServer(&random)
-        case 30..<45: try await pauseServer(&random)
+        case 0..<25: try await killServer(&random)
+        case 25..<45:
+            if cluster.network != nil, random.next() % 2 == 0 { try await partitionServers(&random) } else { try await pauseServer(&random) }
         case 45..<60: try await restartClient(&random, offlineFor: 0)
         case 60..<75: try await restartClient(&random, offlineFor: 3 + Double(random.next() % 8))
         case 75..<92: try await transferLeadership()
@@ -142,7 +145,7 @@ final class ScenarioRunner: Sendable {
         }
     }
 
-    private func address(_ server: ServerProcess) -> HostPort { HostPort(host: "127.0.0.1", port: server.port) }
+    private func address(_ server: ServerProcess) -> HostPort { HostPort(host: server.host, port: server.port) }
 
     /// Asks any healthy server.
     private func admin(_ request: AdminRequest, avoiding excluded: Set<Int> = []) async throws -> AdminResponse {
@@ -187,6 +190,32 @@ final class ScenarioRunner: Sendable {
         count("pause")
         try? await Task.sleep(for: .milliseconds(1000 + Int(random.next() % 2000)))
         server.signal(SIGCONT)
+    }
+
+    /// Cuts one server off from the others, or two servers from each other, for a few seconds
+    /// (clients still reach every server).
+    private func partitionServers(_ random: inout ScenarioRandom) async throws {
+        guard let network = cluster.network else { return }
+        let size = cluster.servers.count
+        let target = Int(random.next() % UInt64(size))
+        let pairs: [(Int, Int)]
+        if random.next() % 2 == 0 {
+            pairs = (0..<size).filter { $0 != target }.map { (target, $0) }
+            count("isolate")
+        } else {
+            pairs = [(target, (target + 1 + Int(random.next() % UInt64(size - 1))) % size)]
+            count("partition-pair")
+        }
+        for (a, b) in pairs {
+            do {
+                try network.partition(a, b)
+            } catch {
+                for (a, b) in pairs { network.heal(a, b) }
+                throw error
+            }
+        }
+        try? await Task.sleep(for: .milliseconds(2000 + Int(random.next() % 3000)))
+        for (a, b) in pairs { network.heal(a, b) }
     }
 
     private func restartClient(_ random: inout ScenarioRandom, offlineFor seconds: Double) async throws {
