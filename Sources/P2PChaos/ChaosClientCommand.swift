@@ -37,6 +37,8 @@ struct ChaosClientCommand: AsyncParsableCommand {
                 for try await message in client.receive() {
                     output.write("recv \(message.from) \(message.id.sequence) \(message.data.count) \(Payload.fingerprint(message.data))")
                 }
+            } catch is CancellationError {
+                // The process is quitting.
             } catch {
                 output.write("receive-error \(error)")
             }
