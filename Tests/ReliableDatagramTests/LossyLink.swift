@@ -33,10 +33,12 @@ struct LossyLink {
     mutating func deliver(now: UInt32) -> [[UInt8]] {
         var due: [(deliverAt: UInt32, order: Int, datagram: [UInt8])] = []
         inFlight.removeAll { entry in
-            guard entry.deliverAt <= now else { return false }
+            // Wrap-safe comparison: the clock may cross 2^32 during a run.
+            guard Int32(bitPattern: now &- entry.deliverAt) >= 0 else { return false }
             due.append(entry)
             return true
         }
-        return due.sorted { ($0.deliverAt, $0.order) < ($1.deliverAt, $1.order) }.map(\.datagram)
+        return due.sorted { (Int32(bitPattern: $0.deliverAt &- now), $0.order) < (Int32(bitPattern: $1.deliverAt &- now), $1.order) }
+            .map(\.datagram)
     }
 }
