@@ -18,7 +18,7 @@ final class KCPPeer {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// Whether the peer can run; runs `Scripts/ensure-kcp-peer`, which installs PyPI `kcp` when
-    /// missing and says on stderr why it cannot.
+    /// missing and says on stderr why it cannot. `PYTHON` picks the interpreter (default python3).
     static let isAvailable: Bool = {
         let script = packageRoot.appendingPathComponent("Scripts/ensure-kcp-peer")
         let process = Process()
@@ -51,7 +51,7 @@ final class KCPPeer {
         let stdout = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments =
-            ["python3", Self.packageRoot.appendingPathComponent("Scripts/kcp-peer.py").path]
+            [ProcessInfo.processInfo.environment["PYTHON"] ?? "python3", Self.packageRoot.appendingPathComponent("Scripts/kcp-peer.py").path]
             + [conversation, noDelay, interval, resend, noCongestionWindow ? 1 : 0, mtu, sendWindow, receiveWindow]
             .map { "\($0)" }
         process.standardInput = stdin
