@@ -6,6 +6,7 @@ import PackageDescription
 //   Mailbox, RaftStorage → LMDB → CLMDB
 //   RaftStorage → Raft (pure: no NIO, no LMDB, no clocks)
 //   Transport → WireCodec (NIOCore only) → P2PCore
+//   ReliableDatagram (pure KCP-compatible ARQ: no I/O, no clocks; no dependencies)
 let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("MemberImportVisibility"),
@@ -19,6 +20,7 @@ let package = Package(
         .library(name: "P2PClient", targets: ["P2PClient"]),
         .library(name: "LMDB", targets: ["LMDB"]),
         .library(name: "Raft", targets: ["Raft"]),
+        .library(name: "ReliableDatagram", targets: ["ReliableDatagram"]),
         .executable(name: "p2pcore-server", targets: ["P2PServerMain"]),
         .executable(name: "mailbox-admin", targets: ["MailboxAdmin"]),
         .executable(name: "lmdb-bench", targets: ["LMDBBench"]),
@@ -74,6 +76,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "ReliableDatagram", swiftSettings: strict),
         .target(name: "RaftSimulation", dependencies: ["Raft", "P2PCore"], swiftSettings: strict),
         .executableTarget(
             name: "RaftSimulate",
@@ -219,6 +222,7 @@ let package = Package(
         .testTarget(name: "P2PClientTests", dependencies: ["P2PClient", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulation", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "Raft", "LMDB", "P2PCore"], swiftSettings: strict),
+        .testTarget(name: "ReliableDatagramTests", dependencies: ["ReliableDatagram"], swiftSettings: strict),
         .testTarget(name: "MailboxTests", dependencies: ["Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
     ]
 )
