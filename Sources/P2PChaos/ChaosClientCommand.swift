@@ -62,7 +62,10 @@ struct ChaosClientCommand: AsyncParsableCommand {
                 }
             }
         }
+        // A message already handed to the receive loop is reported before the process exits
+        // (the loop stops at its next `next()`), or the checker would count it as lost.
         receiving.cancel()
+        await receiving.value
         await client.shutdown()
         output.write("stopped")
     }

@@ -35,7 +35,7 @@ final class ClientHandle: Sendable {
         process.standardInput = input
         process.standardOutput = output
         // Warnings and errors of the client library, kept beside its state for post-mortems.
-        FileManager.default.createFile(atPath: stateDirectory + ".log", contents: nil)
+        _ = FileManager.default.createFile(atPath: stateDirectory + ".log", contents: nil)
         let log = FileHandle(forWritingAtPath: stateDirectory + ".log")
         log?.seekToEndOfFile()
         process.standardError = log ?? FileHandle.nullDevice
