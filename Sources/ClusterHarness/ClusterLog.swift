@@ -25,6 +25,7 @@ public final class ClusterLog: Sendable {
     }
 
     /// Returns once `condition` holds on the lines logged so far; throws after `timeout`.
+    @discardableResult
     public func wait<T: Sendable>(for what: String, timeout: Duration = .seconds(90), _ condition: @escaping @Sendable ([String]) -> T?) async throws -> T {
         let key = UUID()
         let (events, continuation) = AsyncStream<Void>.makeStream()

@@ -1,6 +1,8 @@
+import Foundation
 import Logging
 import Mailbox
 import P2PCore
+import Raft
 import Synchronization
 
 extension P2PServer {
@@ -50,6 +52,10 @@ extension P2PServer {
     /// server this is the request to join: the leader then adds it as a learner and promotes it
     /// to voter once it has caught up (``ReplicatedMailboxes/reconcileMembership()``).
     func registerAddress() async {
+        if FileManager.default.fileExists(atPath: removedMarkerPath) {
+            logger.warning("this server was removed from the cluster: it does not rejoin by itself; add it back with `mailbox-admin server add \(advertisedAddress)`")
+            return
+        }
         let address = advertisedAddress
         var pause: Duration = .milliseconds(200)
         while !Task.isCancelled {
@@ -63,6 +69,25 @@ extension P2PServer {
             }
             do { try await Task.sleep(for: pause) } catch { return }
             pause = min(pause * 2, .seconds(2))
+        }
+    }
+
+    /// Where a server notes that the cluster removed it (so that a restart does not re-register it).
+    var removedMarkerPath: String { configuration.dataDirectory + "/removed" }
+
+    /// Keeps the "removed" marker in step with the applied membership: written when this server
+    /// leaves a membership it was part of, deleted when it is a member again.
+    func membershipApplied(_ membership: Membership) {
+        let isMember = membership.all.contains(id)
+        let wasMember = wasMember.withLock { was in
+            defer { was = isMember }
+            return was
+        }
+        if isMember {
+            try? FileManager.default.removeItem(atPath: removedMarkerPath)
+        } else if wasMember {
+            logger.warning("this server was removed from the cluster")
+            _ = FileManager.default.createFile(atPath: removedMarkerPath, contents: Data("removed from the cluster\n".utf8))
         }
     }
 }

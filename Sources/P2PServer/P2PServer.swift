@@ -45,6 +45,8 @@ public final class P2PServer: Service, Sendable {
     let listening = AsyncStream<Void>.makeStream()
     /// The task running ``run()`` when the server was started with ``start(configuration:logger:)``.
     private let runner = Mutex<Task<Void, any Error>?>(nil)
+    /// Whether the last applied membership included this server.
+    let wasMember = Mutex(false)
     /// The voters of the cluster this server formed in this run (told to peers in hellos).
     let formedVoters = Mutex<Set<NodeID>>([])
     /// The id behind each configured peer address, once dialled.
@@ -166,10 +168,13 @@ public final class P2PServer: Service, Sendable {
                 logger.info("leader changed", metadata: ["raft.leader": "\(leader.map { "\($0)" } ?? "none")", "raft.term": "\(term)"])
                 onLeaderChange(leader)
             },
+            onMembership: { [weak self] membership in self?.membershipApplied(membership) },
             onApplied: { [weak self] changes in self?.applied(changes) }
         )
         replicaBox.withLock { $0 = replica }
         try await replica.start()
+        let restoredMembership = await replica.membership
+        wasMember.withLock { $0 = restoredMembership.all.contains(id) }
         await broadcastHello()
         dialRegisteredServers()
         try await withThrowingDiscardingTaskGroup { group in

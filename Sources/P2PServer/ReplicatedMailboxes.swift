@@ -38,6 +38,7 @@ public actor ReplicatedMailboxes {
     private let send: @Sendable (RaftMessage) -> Void
     private let onLeaderChange: @Sendable (NodeID?, Term) -> Void
     private let onApplied: @Sendable ([AppliedChange]) -> Void
+    private let onMembership: @Sendable (Membership) -> Void
     private let logger: Logger
     private var waiting: [LogIndex: (term: Term, continuation: CheckedContinuation<MailboxOutcome, any Error>)] = [:]
     private var flushScheduled = false
@@ -56,6 +57,7 @@ public actor ReplicatedMailboxes {
         logger: Logger = Logger(label: "p2pcore.raft"),
         send: @escaping @Sendable (RaftMessage) -> Void,
         onLeaderChange: @escaping @Sendable (NodeID?, Term) -> Void = { _, _ in },
+        onMembership: @escaping @Sendable (Membership) -> Void = { _ in },
         onApplied: @escaping @Sendable ([AppliedChange]) -> Void = { _ in }
     ) throws {
         id = configuration.id
@@ -64,6 +66,7 @@ public actor ReplicatedMailboxes {
         self.environment = environment
         self.send = send
         self.onLeaderChange = onLeaderChange
+        self.onMembership = onMembership
         self.onApplied = onApplied
         self.logger = logger
         self.compactEvery = compactEvery
@@ -277,6 +280,7 @@ public actor ReplicatedMailboxes {
             if node.appliedIndex >= node.snapshotIndex + compactEvery { try compact() }
         }
         if let membership = ready.membership {
+            onMembership(membership)
             logger.info("raft: membership applied", metadata: [
                 "raft.voters": "\(membership.voters.sorted().map { "\($0)" }.joined(separator: ","))",
                 "raft.learners": "\(membership.learners.sorted().map { "\($0)" }.joined(separator: ","))",

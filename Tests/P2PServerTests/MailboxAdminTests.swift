@@ -170,6 +170,18 @@ extension ServerProcessSuites {
             return status.healthy && status.servers.map { "\($0.id)" }.sorted() == [leader.nodeID, other.nodeID].compactMap { $0 }.sorted()
         }
 
+        // Restarted, the removed server stays out until an operator adds it back.
+        try await cluster.log.wait(for: "the removed server to note its removal") { lines in
+            lines.contains { $0.hasPrefix("[\(follower.name)]") && $0.contains("this server was removed from the cluster") } ? true : nil
+        }
+        follower.stop()
+        try cluster.start(follower)
+        try await cluster.log.wait(for: "the restarted server to stay out") { lines in
+            lines.contains { $0.hasPrefix("[\(follower.name)]") && $0.contains("does not rejoin by itself") } ? true : nil
+        }
+        let stillTwo = try await Self.json(ClusterStatus.self, ["status"], server: otherAddress)
+        #expect(stillTwo.servers.count == 2)
+
         let added = try await Self.admin(["server", "add", "127.0.0.1:\(follower.port)"], server: otherAddress)
         #expect(added.code == 0, "\(added.stderr)")
         try await Self.eventually("a healthy cluster of three voters") {
