@@ -198,11 +198,25 @@ actor ClientEngine {
         throw SendError.noReachableServer
     }
 
+    /// The recipient's registry entry; `nil` only when every connected server that answers
+    /// says it does not exist (one server's replica may lag behind, e.g. right after it joined).
     private func record(of recipient: NodeID) async throws -> ClientRecord? {
         if let known = knownRecipients[recipient] { return known }
-        guard case .client(let record) = try await query(.client(recipient)) else { return nil }
-        if let record { knownRecipients[recipient] = record }
-        return record
+        var answered = false
+        for link in connectedLinks.shuffled() {
+            let request = replies.nextRequest()
+            let bytes = ClientRequest.query(request: request, .client(recipient)).encoded()
+            guard case .queryResult(_, .client(let record))? = try? await replies.wait(for: request, timeout: configuration.attemptTimeout, send: {
+                try link.send(type: ClientProtocol.requestFrame, bytes)
+            }) else { continue }
+            answered = true
+            if let record {
+                knownRecipients[recipient] = record
+                return record
+            }
+        }
+        guard answered else { throw SendError.noReachableServer }
+        return nil
     }
 
     // MARK: Sending
