@@ -58,9 +58,13 @@ import WireCodec
         await #expect(throws: TransportError.self) { _ = try await dial(listener, secret: "wrong") }
         var iterator = failures.makeAsyncIterator()
         let serverSide = await iterator.next()
-        guard case .authenticationFailed = serverSide as? TransportError else {
-            Issue.record("expected authenticationFailed on the listener, got \(String(describing: serverSide))")
-            return
+        // The dialer may detect the wrong secret first and close: the listener then sees the
+        // connection drop mid-handshake. Either way it is a typed failure and no link is made.
+        switch serverSide as? TransportError {
+        case .authenticationFailed?, .connectionLost?, .closed?:
+            break
+        default:
+            Issue.record("expected a typed handshake failure on the listener, got \(String(describing: serverSide))")
         }
     }
 
