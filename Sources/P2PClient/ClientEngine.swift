@@ -187,15 +187,19 @@ actor ClientEngine {
 
     func query(_ query: ClientRequest.Query) async throws -> QueryResult {
         for link in connectedLinks.shuffled() {
-            let request = replies.nextRequest()
-            let bytes = ClientRequest.query(request: request, query).encoded()
-            if case .queryResult(_, let result)? = try? await replies.wait(for: request, timeout: configuration.attemptTimeout, send: {
-                try link.send(type: ClientProtocol.requestFrame, bytes)
-            }) {
-                return result
-            }
+            if let result = await ask(query, on: link) { return result }
         }
         throw SendError.noReachableServer
+    }
+
+    /// One server's answer to `query`, or `nil` if it gave none in time.
+    private func ask(_ query: ClientRequest.Query, on link: Link) async -> QueryResult? {
+        let request = replies.nextRequest()
+        let bytes = ClientRequest.query(request: request, query).encoded()
+        guard case .queryResult(_, let result)? = try? await replies.wait(for: request, timeout: configuration.attemptTimeout, send: {
+            try link.send(type: ClientProtocol.requestFrame, bytes)
+        }) else { return nil }
+        return result
     }
 
     /// The recipient's registry entry; `nil` only when every connected server that answers
@@ -204,11 +208,7 @@ actor ClientEngine {
         if let known = knownRecipients[recipient] { return known }
         var answered = false
         for link in connectedLinks.shuffled() {
-            let request = replies.nextRequest()
-            let bytes = ClientRequest.query(request: request, .client(recipient)).encoded()
-            guard case .queryResult(_, .client(let record))? = try? await replies.wait(for: request, timeout: configuration.attemptTimeout, send: {
-                try link.send(type: ClientProtocol.requestFrame, bytes)
-            }) else { continue }
+            guard case .client(let record)? = await ask(.client(recipient), on: link) else { continue }
             answered = true
             if let record {
                 knownRecipients[recipient] = record
