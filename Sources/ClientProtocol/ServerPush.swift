@@ -128,6 +128,8 @@ public enum QueryResult: Equatable, Sendable {
     case servers(leader: NodeID?, members: [NodeID])
     case clients([ClientRecord])
     case client(ClientRecord?)
+    /// The server cannot answer authoritatively now (e.g. its replica is catching up): ask another.
+    case unavailable(String)
 
     func encode(into writer: inout ByteWriter) {
         switch self {
@@ -141,6 +143,9 @@ public enum QueryResult: Equatable, Sendable {
         case .client(let record):
             writer.write(UInt8(3))
             writer.write(optional: record) { $1.encode(into: &$0) }
+        case .unavailable(let reason):
+            writer.write(UInt8(4))
+            writer.write(reason)
         }
     }
 
@@ -154,6 +159,8 @@ public enum QueryResult: Equatable, Sendable {
             return .clients(try reader.readArray("clients", limit: 1 << 20) { r throws(DecodingError) in try ClientRecord.decode(from: &r) })
         case 3:
             return .client(try reader.readOptional("client") { r throws(DecodingError) in try ClientRecord.decode(from: &r) })
+        case 4:
+            return .unavailable(try reader.readString("query.unavailable"))
         default:
             throw .malformed(field: "query.kind", reason: "unknown kind \(kind)")
         }

@@ -187,7 +187,10 @@ actor ClientEngine {
 
     func query(_ query: ClientRequest.Query) async throws -> QueryResult {
         for link in connectedLinks.shuffled() {
-            if let result = await ask(query, on: link) { return result }
+            if let result = await ask(query, on: link) {
+                if case .unavailable = result { continue }
+                return result
+            }
         }
         throw SendError.noReachableServer
     }
@@ -203,7 +206,8 @@ actor ClientEngine {
     }
 
     /// The recipient's registry entry; `nil` only when every connected server that answers
-    /// says it does not exist (one server's replica may lag behind, e.g. right after it joined).
+    /// says it does not exist. Servers deny a client only after a read barrier (a lagging replica
+    /// answers `.unavailable`); asking every server also covers one partitioned with a stale leader.
     private func record(of recipient: NodeID) async throws -> ClientRecord? {
         if let known = knownRecipients[recipient] { return known }
         var answered = false

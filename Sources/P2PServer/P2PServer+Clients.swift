@@ -117,7 +117,7 @@ extension P2PServer {
         case .clients:
             return .clients((try? Self.clientRecords(replica.mailboxes)) ?? [])
         case .client(let id):
-            return .client(try? replica.mailboxes.client(id))
+            return await Self.lookUpClient(id, in: replica, readIndex: { await self.leaderCommitIndex(replica) }, timeout: .seconds(2))
         }
     }
 

@@ -121,6 +121,11 @@ extension P2PServer {
                     Task { await self.answerPeerAdmin(bytes, on: link) }
                 case ServerFrameType.adminReply:
                     receivedPeerAdminReply(frame.bytes)
+                case ServerFrameType.readIndex:
+                    let bytes = frame.bytes
+                    Task { await self.answerReadIndex(bytes, on: link) }
+                case ServerFrameType.readIndexReply:
+                    receivedReadIndex(frame.bytes)
                 case ServerFrameType.serverHello:
                     peers.record(try ServerHello(decoding: frame.bytes), from: link.peer.id)
                 default:

@@ -29,6 +29,7 @@ public final class P2PServer: Service, Sendable {
     let sessions = ClientSessions()
     let forwards = PendingReplies<ForwardedReply.Result>()
     let adminReplies = PendingReplies<AdminResponse>()
+    let readIndexes = PendingReplies<LogIndex?>()
     private let replicaBox = Mutex<ReplicatedMailboxes?>(nil)
     let incarnation = UInt64.random(in: 1...UInt64.max)
     /// Whether the data directory held Raft state at start-up (this server belongs to a cluster).

@@ -215,6 +215,15 @@ public actor ReplicatedMailboxes {
     /// The leader's view of how far each follower's log matches its own (empty on followers).
     public var matchIndexes: [NodeID: LogIndex] { node.matchIndexes }
 
+    /// Waits until this replica applied `index`; `false` if `deadline` passed first.
+    public func waitUntilApplied(_ index: LogIndex, deadline: ContinuousClock.Instant) async -> Bool {
+        while node.appliedIndex < index {
+            guard ContinuousClock.now < deadline, !stopped else { return false }
+            do { try await Task.sleep(for: .milliseconds(5)) } catch { return false }
+        }
+        return true
+    }
+
     // MARK: The driver loop
 
     private func scheduleFlush() {

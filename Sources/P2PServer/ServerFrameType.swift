@@ -16,4 +16,8 @@ enum ServerFrameType {
     static let adminRequest: UInt8 = Link.firstApplicationType + 4
     /// The answer: request number, then the JSON ``AdminResponse``.
     static let adminReply: UInt8 = Link.firstApplicationType + 5
+    /// A follower asks the leader for its commit index (a read barrier): request number.
+    static let readIndex: UInt8 = Link.firstApplicationType + 6
+    /// The answer: request number, then 1 and the commit index if the sender leads, else 0.
+    static let readIndexReply: UInt8 = Link.firstApplicationType + 7
 }
