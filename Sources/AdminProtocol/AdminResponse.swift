@@ -48,8 +48,17 @@ public struct ServerStatus: Codable, Equatable, Sendable {
     public var commitIndex: UInt64
     public var appliedIndex: UInt64
     public var voter: Bool
+    /// Messages (and payload bytes) this server accepted from clients into mailboxes since it
+    /// started: what the relay carried (direct tunnels carry the rest).
+    public var relayedMessages: UInt64
+    public var relayedBytes: UInt64
 
-    public init(id: NodeID, address: String, role: String, reachable: Bool, leader: NodeID?, term: UInt64, commitIndex: UInt64, appliedIndex: UInt64, voter: Bool) {
+    public init(
+        id: NodeID, address: String, role: String, reachable: Bool, leader: NodeID?, term: UInt64, commitIndex: UInt64, appliedIndex: UInt64, voter: Bool,
+        relayedMessages: UInt64 = 0, relayedBytes: UInt64 = 0
+    ) {
+        self.relayedMessages = relayedMessages
+        self.relayedBytes = relayedBytes
         self.id = id
         self.address = address
         self.role = role
@@ -94,12 +103,18 @@ public struct ClientSummary: Codable, Equatable, Sendable {
     public var mailboxBytes: Int
     /// Enqueue time of the oldest message in the mailbox (milliseconds since 1970).
     public var oldestMessageMillis: UInt64?
+    /// The public UDP mapping the answering server observed for the client (for hole punching).
+    public var udpAddress: String?
+    /// The peers the client reaches over a direct tunnel, as it last told the answering server.
+    public var directPeers: [NodeID]
 
     public init(
         id: NodeID, online: Bool, attachedServers: [NodeID], wanAddresses: [String], lanAddresses: [String],
         listenAddress: String, listenPort: UInt16, lastSeenMillis: UInt64, mailboxMessages: Int, mailboxBytes: Int,
-        oldestMessageMillis: UInt64?
+        oldestMessageMillis: UInt64?, udpAddress: String? = nil, directPeers: [NodeID] = []
     ) {
+        self.udpAddress = udpAddress
+        self.directPeers = directPeers
         self.id = id
         self.online = online
         self.attachedServers = attachedServers

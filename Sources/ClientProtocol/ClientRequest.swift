@@ -13,6 +13,11 @@ public enum ClientRequest: Equatable, Sendable {
     case subscribe(Bool)
     /// A lookup; answered by ``ServerPush/queryResult(request:_:)``.
     case query(request: UInt64, Query)
+    /// Asks the server to introduce this client to `peer` for a direct path; `tcp` and `udp` are
+    /// this client's own candidates. Answered by ``ServerPush/connectResult(request:_:)``.
+    case connect(request: UInt64, peer: NodeID, tcp: [String], udp: [String])
+    /// The peers this client has a direct path to right now (for operators).
+    case directPeers([NodeID])
 
     /// What a client can look up.
     public enum Query: Equatable, Sendable {
@@ -21,7 +26,7 @@ public enum ClientRequest: Equatable, Sendable {
         case client(NodeID)
     }
 
-    private enum Tag: UInt8 { case hello = 1, send, acknowledge, subscribe, query }
+    private enum Tag: UInt8 { case hello = 1, send, acknowledge, subscribe, query, connect, directPeers }
 
     public func encoded() -> [UInt8] {
         var writer = ByteWriter()
@@ -51,6 +56,15 @@ public enum ClientRequest: Equatable, Sendable {
                 writer.write(UInt8(3))
                 writer.write(id)
             }
+        case .connect(let request, let peer, let tcp, let udp):
+            writer.write(Tag.connect.rawValue)
+            writer.write(request)
+            writer.write(peer)
+            writer.write(array: tcp) { $0.write($1) }
+            writer.write(array: udp) { $0.write($1) }
+        case .directPeers(let peers):
+            writer.write(Tag.directPeers.rawValue)
+            writer.write(array: peers) { $0.write($1) }
         }
         return writer.bytes
     }
@@ -82,6 +96,14 @@ public enum ClientRequest: Equatable, Sendable {
             case 3: self = .query(request: request, .client(try reader.readNodeID("query.client")))
             default: throw .malformed(field: "query.kind", reason: "unknown kind \(kind)")
             }
+        case .connect:
+            let request = try reader.readUInt64("connect.request")
+            let peer = try reader.readNodeID("connect.peer")
+            let tcp = try reader.readArray("connect.tcp", limit: 64) { r throws(DecodingError) in try r.readString("connect.tcp") }
+            let udp = try reader.readArray("connect.udp", limit: 64) { r throws(DecodingError) in try r.readString("connect.udp") }
+            self = .connect(request: request, peer: peer, tcp: tcp, udp: udp)
+        case .directPeers:
+            self = .directPeers(try reader.readArray("direct.peers", limit: 1 << 16) { r throws(DecodingError) in try r.readNodeID("direct.peer") })
         }
         try reader.expectEnd()
     }

@@ -14,8 +14,13 @@ public enum ServerPush: Equatable, Sendable {
     /// The recipient acknowledged a message this client sent: `send` may return.
     case delivered(recipient: NodeID, id: MessageID)
     case queryResult(request: UInt64, QueryResult)
+    /// Another client asked to reach this one directly: try its candidates now.
+    case introduction(Introduction)
+    /// The answer to ``ClientRequest/connect(request:peer:tcp:udp:)``: the peer's candidates,
+    /// or `nil` when the peer is not attached to any server (it cannot be told to punch).
+    case connectResult(request: UInt64, Introduction?)
 
-    private enum Tag: UInt8 { case welcome = 1, refused, sendResult, deliver, delivered, queryResult }
+    private enum Tag: UInt8 { case welcome = 1, refused, sendResult, deliver, delivered, queryResult, introduction, connectResult }
 
     public func encoded() -> [UInt8] {
         var writer = ByteWriter()
@@ -44,6 +49,13 @@ public enum ServerPush: Equatable, Sendable {
             writer.write(Tag.queryResult.rawValue)
             writer.write(request)
             result.encode(into: &writer)
+        case .introduction(let introduction):
+            writer.write(Tag.introduction.rawValue)
+            introduction.encode(into: &writer)
+        case .connectResult(let request, let introduction):
+            writer.write(Tag.connectResult.rawValue)
+            writer.write(request)
+            writer.write(optional: introduction) { $1.encode(into: &$0) }
         }
         return writer.bytes
     }
@@ -72,6 +84,11 @@ public enum ServerPush: Equatable, Sendable {
         case .queryResult:
             let request = try reader.readUInt64("query.request")
             self = .queryResult(request: request, try QueryResult.decode(from: &reader))
+        case .introduction:
+            self = .introduction(try Introduction.decode(from: &reader))
+        case .connectResult:
+            let request = try reader.readUInt64("connect.request")
+            self = .connectResult(request: request, try reader.readOptional("connect.introduction") { r throws(DecodingError) in try Introduction.decode(from: &r) })
         }
         try reader.expectEnd()
     }

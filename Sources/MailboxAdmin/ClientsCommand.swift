@@ -4,7 +4,7 @@ import ArgumentParser
 struct ClientsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clients",
-        abstract: "Every client: online or not, attached servers, addresses, mailbox depth and oldest message age.",
+        abstract: "Every client: online or not, attached servers, addresses, direct peers, mailbox depth and oldest message age.",
         discussion: """
         Examples:
           mailbox-admin clients
@@ -19,13 +19,13 @@ struct ClientsCommand: AsyncParsableCommand {
         guard case .clients(let clients) = try await connection.perform(.clients) else { throw AdminExit.fail(.notDone, "unexpected answer") }
         if json { return try printJSON(clients) }
         printTable(
-            ["CLIENT", "STATE", "SERVERS", "WAN", "LAN", "LISTEN", "MAILBOX", "OLDEST"],
+            ["CLIENT", "STATE", "SERVERS", "WAN", "UDP", "LAN", "DIRECT PEERS", "MAILBOX", "OLDEST"],
             clients.map { client in
                 [
                     "\(client.id)", client.online ? "online" : "offline (seen \(age(since: client.lastSeenMillis)) ago)",
-                    "\(client.attachedServers.count)", client.wanAddresses.first ?? "-",
+                    "\(client.attachedServers.count)", client.wanAddresses.first ?? "-", client.udpAddress ?? "-",
                     client.lanAddresses.joined(separator: ",").isEmpty ? "-" : client.lanAddresses.joined(separator: ","),
-                    client.listenPort == 0 ? "-" : "\(client.listenAddress):\(client.listenPort)",
+                    client.directPeers.isEmpty ? "-" : client.directPeers.map { String("\($0)".prefix(8)) }.joined(separator: ","),
                     "\(client.mailboxMessages) (\(size(client.mailboxBytes)))", age(since: client.oldestMessageMillis),
                 ]
             }

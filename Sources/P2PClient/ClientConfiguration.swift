@@ -6,9 +6,14 @@ public struct ClientConfiguration: Sendable {
     public var stateDirectory: String = "./p2pcore-client"
     /// The cluster secret.
     public var secret: String = "p2pcore-dev-secret"
-    /// Where the client listens for direct links (reported to the cluster; direct tunnels come later).
+    /// Where the client listens for direct links from other clients: TCP for LAN links and UDP
+    /// (same port when free) for hole-punched tunnels. A wildcard host reports every IPv4
+    /// interface address as a LAN candidate; port 0 picks a free port.
     public var listenHost: String = "0.0.0.0"
     public var listenPort: UInt16 = 0
+    /// Whether to reach other clients directly (LAN links, UDP hole punching) when possible.
+    /// Off, every message goes through the mailboxes.
+    public var directTunnels: Bool = true
     /// How long `send` waits for the recipient's acknowledgement by default.
     public var sendTimeout: Duration = .seconds(30)
     /// How long `start` waits for a first server to accept the client.

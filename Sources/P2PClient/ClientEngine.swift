@@ -16,6 +16,8 @@ actor ClientEngine {
     private let linkConfiguration: LinkConfiguration
     private let logger: Logger
     private var stopped = false
+    /// Direct links to other clients (`nil` when turned off).
+    nonisolated let direct: DirectPaths?
 
     // MARK: Servers
     private struct Connection {
@@ -49,17 +51,28 @@ actor ClientEngine {
     private var toPrepare: [(recipient: NodeID, payload: [UInt8], continuation: CheckedContinuation<MessageID, any Error>)] = []
     private var toResolve: [(recipient: NodeID, sequence: UInt64)] = []
     private var ledgerFlushScheduled = false
+    /// Messages offered on a direct path, waiting for the recipient's acknowledgement.
+    private var directWaiters: [OutgoingKey: CheckedContinuation<Bool, Never>] = [:]
 
     // MARK: Receiving
     private var deliveredThrough: [NodeID: UInt64] = [:]
     private var nextExpected: [NodeID: UInt64] = [:]
-    private var early: [NodeID: [UInt64: MailMessage]] = [:]
-    private var ready = Deque<MailMessage>()
+    /// Where a received message came from, hence where its acknowledgement goes.
+    private enum Route {
+        case relay
+        case direct(Link)
+    }
+    private var early: [NodeID: [UInt64: (message: MailMessage, route: Route)]] = [:]
+    private var ready = Deque<(message: MailMessage, route: Route)>()
     private var receiver: CheckedContinuation<ReceivedMessage?, any Error>?
     private static let earlyLimit = 4096
 
-    init(me: NodeID, ledger: ClientLedger, linkConfiguration: LinkConfiguration, configuration: ClientConfiguration, logger: Logger) {
+    init(
+        me: NodeID, ledger: ClientLedger, linkConfiguration: LinkConfiguration, configuration: ClientConfiguration,
+        direct: DirectPaths?, logger: Logger
+    ) {
         self.me = me
+        self.direct = direct
         self.ledger = ledger
         self.linkConfiguration = linkConfiguration
         self.configuration = configuration
@@ -91,21 +104,24 @@ actor ClientEngine {
                 let dialled = try await LinkDialer.connect(host: target.host, port: target.port, configuration: linkConfiguration)
                 link = dialled
                 try dialled.send(type: ClientProtocol.requestFrame, ClientRequest.hello(ClientHello(
-                    listenAddress: configuration.listenHost, listenPort: configuration.listenPort, subscribe: false
+                    lanAddresses: direct?.tcpCandidates ?? [], listenAddress: configuration.listenHost,
+                    listenPort: direct.map { UInt16(clamping: $0.tcpPort) } ?? configuration.listenPort, subscribe: false
                 )).encoded())
                 for try await frame in dialled.inbound {
                     guard frame.type == ClientProtocol.pushFrame else { continue }
                     let push = try ServerPush(decoding: frame.bytes)
                     switch push {
-                    case .sendResult(let request, _), .queryResult(let request, _):
+                    case .sendResult(let request, _), .queryResult(let request, _), .connectResult(let request, _):
                         replies.resolve(request, with: push)
+                    case .introduction(let introduction):
+                        await direct?.introduced(introduction)
                     case .welcome(let server, let leader):
                         backoff = .milliseconds(100)
                         await connected(address, dialled, server: server, leader: leader)
                     case .refused(let reason):
                         throw ClientError.refused(reason)
                     case .deliver(let message):
-                        await received(message, via: dialled)
+                        await received(message, from: dialled)
                     case .delivered(let recipient, let id):
                         await complete(OutgoingKey(recipient: recipient, id: id), with: .success(()))
                     }
@@ -124,6 +140,7 @@ actor ClientEngine {
         connections[address] = Connection(link: link, server: server, lastError: nil)
         self.leader = leader
         if primary == nil { subscribe(at: address) }
+        if let direct { Task { self.reportDirectPeers(await direct.peers, to: [link]) } }
         for waiter in startWaiters.values { waiter.resume() }
         startWaiters.removeAll()
         // Whatever is not delivered yet is offered again: the server answers idempotently, and
@@ -230,7 +247,7 @@ actor ClientEngine {
         guard data.count <= configuration.maximumMessageSize else {
             throw SendError.messageTooLarge(size: data.count, limit: configuration.maximumMessageSize)
         }
-        if connectedLinks.isEmpty {
+        if connectedLinks.isEmpty, await direct?.link(to: recipient) == nil {
             // Links come back by themselves after a server restart: give them a moment.
             do {
                 try await waitUntilAttached(timeout: min(timeout, configuration.attemptTimeout))
@@ -239,6 +256,7 @@ actor ClientEngine {
             }
         }
         guard try await record(of: recipient) != nil else { throw SendError.unknownRecipient(recipient) }
+        await direct?.want(recipient)
         // From here on the message is the client's promise: it is in the durable outbox.
         let id = try await prepare(recipient, data)
         let key = OutgoingKey(recipient: recipient, id: id)
@@ -289,6 +307,7 @@ actor ClientEngine {
     private func transmit(_ key: OutgoingKey, once: Bool = false) async {
         guard let entry = outgoing[key], once || !entry.transmitting else { return }
         if !once { outgoing[key]?.transmitting = true }
+        if !once, await sendDirectly(key) { return }
         var pause: Duration = .milliseconds(50)
         while let entry = outgoing[key], once || entry.fate == .pending, !stopped {
             if let link = await pickServer(for: entry.message.recipient) {
@@ -306,6 +325,65 @@ actor ClientEngine {
             pause = min(pause * 2, .seconds(1))
         }
         if !once { outgoing[key]?.transmitting = false }
+    }
+
+    /// Offers the message on the direct path, if there is one; `true` once the recipient
+    /// acknowledged it within `attemptTimeout` (otherwise the relay takes over, same id).
+    private func sendDirectly(_ key: OutgoingKey) async -> Bool {
+        guard let direct, let entry = outgoing[key], let link = await direct.link(to: key.recipient) else { return false }
+        var writer = ByteWriter()
+        entry.message.encode(into: &writer)
+        guard outgoing[key] != nil, (try? link.send(type: DirectPaths.FrameType.message, writer.bytes)) != nil else { return false }
+        let timer = Task {
+            try await Task.sleep(for: configuration.attemptTimeout)
+            self.directAttemptTimedOut(key)
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { directWaiters[key] = $0 }
+    }
+
+    private func directAttemptTimedOut(_ key: OutgoingKey) {
+        directWaiters.removeValue(forKey: key)?.resume(returning: false)
+    }
+
+    /// A frame on a direct link: a message for this client, or the acknowledgement of one it sent.
+    func directFrame(_ link: Link, _ frame: Frame) {
+        var reader = ByteReader(frame.bytes)
+        switch frame.type {
+        case DirectPaths.FrameType.message:
+            guard let message = try? MailMessage.decode(from: &reader), message.id.sender == link.peer.id, !message.isSkip else {
+                logger.notice("closing the direct link to \(link.peer.id): malformed or misattributed message")
+                return link.close()
+            }
+            received(message, route: .direct(link))
+        case DirectPaths.FrameType.acknowledge:
+            guard let sender = try? reader.readNodeID("ack.sender"), let sequence = try? reader.readUInt64("ack.sequence"), sender == me else { return }
+            complete(OutgoingKey(recipient: link.peer.id, id: MessageID(sender: me, sequence: sequence)), with: .success(()))
+        default:
+            return
+        }
+    }
+
+    /// Tells servers which peers this client reaches directly (all connected ones when `links` is nil).
+    func reportDirectPeers(_ peers: [NodeID], to links: [Link]? = nil) {
+        let bytes = ClientRequest.directPeers(peers).encoded()
+        for link in links ?? connectedLinks { try? link.send(type: ClientProtocol.requestFrame, bytes) }
+    }
+
+    /// Asks a connected server to introduce this client to `peer`.
+    func introduce(_ peer: NodeID, tcp: [String], udp: [String]) async -> Introduction? {
+        guard let link = primary.flatMap({ connections[$0]?.link }) ?? connectedLinks.randomElement() else { return nil }
+        let request = replies.nextRequest()
+        let bytes = ClientRequest.connect(request: request, peer: peer, tcp: tcp, udp: udp).encoded()
+        guard case .connectResult(_, let introduction)? = try? await replies.wait(for: request, timeout: configuration.attemptTimeout, send: {
+            try link.send(type: ClientProtocol.requestFrame, bytes)
+        }) else { return nil }
+        return introduction
+    }
+
+    /// The registered identity key of `peer`, to check who is at the other end of a direct link.
+    func publicKey(of peer: NodeID) async -> [UInt8]? {
+        (try? await record(of: peer))?.publicKey
     }
 
     /// A random server the recipient is attached to, else any connected server.
@@ -347,6 +425,7 @@ actor ClientEngine {
         guard outgoing[key] != nil else { return }
         resolveOutbox(key)
         guard let entry = outgoing.removeValue(forKey: key) else { return }
+        directWaiters.removeValue(forKey: key)?.resume(returning: true)
         for waiter in entry.waiters.values { waiter.resume(with: result) }
     }
 
@@ -365,19 +444,30 @@ actor ClientEngine {
 
     // MARK: Receiving
 
-    private func received(_ message: MailMessage, via link: Link) {
+    /// A message a server pushed from the mailbox.
+    private func received(_ message: MailMessage, from server: Link) {
+        received(message, route: .relay, duplicateAcknowledgement: server)
+    }
+
+    /// Orders `message` among those from its sender; a duplicate is acknowledged again (on
+    /// `duplicateAcknowledgement` for relayed ones, the link it came on for direct ones).
+    private func received(_ message: MailMessage, route: Route, duplicateAcknowledgement server: Link? = nil) {
         guard message.recipient == me else { return }
         let sender = message.id.sender
         let through = delivered(sender)
         let expected = nextExpected[sender] ?? through + 1
         if message.id.sequence <= through {
             // Already handed to the application: the acknowledgement was lost. Send it again.
-            acknowledge(message.id, via: link)
+            switch route {
+            case .relay: acknowledgeToServer(message.id, via: server)
+            case .direct(let link): acknowledgeDirectly(message.id, on: link)
+            }
             return
         }
         guard message.id.sequence >= expected else { return }  // already queued for the application
-        guard (early[sender]?.count ?? 0) < Self.earlyLimit else { return }  // pushed again later
-        early[sender, default: [:]][message.id.sequence] = message
+        guard (early[sender]?.count ?? 0) < Self.earlyLimit else { return }  // sent again later
+        // The same message may arrive on both paths: the first copy is kept.
+        if early[sender]?[message.id.sequence] == nil { early[sender, default: [:]][message.id.sequence] = (message, route) }
         var next = expected
         while let ready = early[sender]?.removeValue(forKey: next) {
             self.ready.append(ready)
@@ -416,7 +506,7 @@ actor ClientEngine {
     /// Hands the next in-order message to a waiting receiver: it is recorded as delivered first,
     /// then acknowledged. Skips (refused messages) advance the order without reaching the application.
     private func handOver() {
-        while let receiver, let message = ready.first {
+        while let receiver, let (message, route) = ready.first {
             do {
                 try ledger.markDelivered(message.id)
             } catch {
@@ -425,14 +515,26 @@ actor ClientEngine {
             }
             ready.removeFirst()
             deliveredThrough[message.id.sender] = message.id.sequence
-            acknowledge(message.id, via: nil)
+            switch route {
+            case .relay: acknowledgeToServer(message.id, via: nil)
+            case .direct(let link): acknowledgeDirectly(message.id, on: link)
+            }
             guard !message.isSkip else { continue }
             self.receiver = nil
             receiver.resume(returning: ReceivedMessage(from: message.id.sender, data: message.payload, id: message.id))
         }
     }
 
-    private func acknowledge(_ id: MessageID, via link: Link?) {
+    /// A direct message's acknowledgement goes back on its link; if that link is gone the sender
+    /// relays the message, and the relayed copy is acknowledged as a duplicate.
+    private func acknowledgeDirectly(_ id: MessageID, on link: Link) {
+        var writer = ByteWriter()
+        writer.write(id.sender)
+        writer.write(id.sequence)
+        try? link.send(type: DirectPaths.FrameType.acknowledge, writer.bytes)
+    }
+
+    private func acknowledgeToServer(_ id: MessageID, via link: Link?) {
         let target = link ?? primary.flatMap { connections[$0]?.link } ?? connectedLinks.first
         try? target?.send(type: ClientProtocol.requestFrame, ClientRequest.acknowledge(id).encoded())
     }
@@ -446,6 +548,8 @@ actor ClientEngine {
             for waiter in entry.waiters.values { waiter.resume(throwing: SendError.clientStopped) }
         }
         outgoing.removeAll()
+        for waiter in directWaiters.values { waiter.resume(returning: false) }
+        directWaiters.removeAll()
         for waiter in startWaiters.values { waiter.resume(throwing: SendError.clientStopped) }
         startWaiters.removeAll()
         receiver?.resume(returning: nil)

@@ -47,11 +47,29 @@ public final class P2PClient: Sendable {
         let ledger = try ClientLedger(environment: environment, me: identity.id)
         var logger = logger
         logger[metadataKey: "p2p.client"] = "\(identity.id)"
+        let linkConfiguration = LinkConfiguration(identity: identity, secret: configuration.secret)
+        var direct: DirectPaths?
+        if configuration.directTunnels {
+            do {
+                direct = try await DirectPaths(
+                    host: configuration.listenHost, port: Int(configuration.listenPort), servers: configuration.servers,
+                    linkConfiguration: linkConfiguration, logger: logger
+                )
+            } catch {
+                environment.close()
+                throw ClientError.cannotListen("\(configuration.listenHost):\(configuration.listenPort): \(error)")
+            }
+        }
         let engine = ClientEngine(
-            me: identity.id, ledger: ledger,
-            linkConfiguration: LinkConfiguration(identity: identity, secret: configuration.secret),
-            configuration: configuration, logger: logger
+            me: identity.id, ledger: ledger, linkConfiguration: linkConfiguration,
+            configuration: configuration, direct: direct, logger: logger
         )
+        await direct?.start(DirectPaths.Hooks(
+            introduce: { peer, tcp, udp in await engine.introduce(peer, tcp: tcp, udp: udp) },
+            publicKey: { peer in await engine.publicKey(of: peer) },
+            onFrame: { link, frame in await engine.directFrame(link, frame) },
+            onChange: { peers in await engine.reportDirectPeers(peers) }
+        ))
         let links = Task {
             await withDiscardingTaskGroup { group in
                 for address in configuration.servers {
@@ -89,11 +107,18 @@ public final class P2PClient: Sendable {
         await engine.serverStatus
     }
 
-    /// Every client the cluster knows. Until direct tunnels exist, all of them are reached
-    /// through the relay (`notDirect`).
+    /// Every other client the cluster knows: those this client has a direct path to right now,
+    /// and those its messages reach through the relay.
     public func clients() async throws -> (direct: [NodeID], notDirect: [NodeID]) {
         guard case .clients(let records) = try await engine.query(.clients) else { return ([], []) }
-        return ([], records.map(\.id).filter { $0 != id })
+        let direct = Set(await engine.direct?.peers ?? [])
+        let others = records.map(\.id).filter { $0 != id }
+        return (others.filter(direct.contains), others.filter { !direct.contains($0) })
+    }
+
+    /// The direct paths this client has now, by peer: a LAN link or a UDP tunnel.
+    public func directPaths() async -> [NodeID: DirectPathKind] {
+        await engine.direct?.kinds ?? [:]
     }
 
     /// Closes the links and the ledger. Pending `send`s throw ``SendError/clientStopped``;
@@ -101,6 +126,7 @@ public final class P2PClient: Sendable {
     public func shutdown() async {
         links.cancel()
         await engine.stop()
+        await engine.direct?.stop()
         await links.value
         try? environment.sync()
         environment.close()

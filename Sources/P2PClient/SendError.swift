@@ -48,12 +48,15 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     case noReachableServer(reasons: [String: String])
     /// A server refused the client (e.g. its id is bound to another key).
     case refused(String)
+    /// The listen address for direct links could not be bound (in use, not an address of this host).
+    case cannotListen(String)
 
     public var description: String {
         switch self {
         case .noReachableServer(let reasons):
             "no server accepted the client: " + reasons.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
         case .refused(let reason): "refused by the cluster: \(reason)"
+        case .cannotListen(let reason): "cannot listen for direct links on \(reason)"
         }
     }
 }

@@ -18,6 +18,8 @@ actor ClientSession {
     private var cursor: UInt64 = 0
     private var inFlight: [MessageID: ContinuousClock.Instant] = [:]
     private let window: Int
+    /// The peers the client last said it reaches directly.
+    private(set) var directPeers: [NodeID] = []
 
     init(client: NodeID, link: Link, store: MailboxStore, window: Int = 512) {
         self.client = client
@@ -74,6 +76,8 @@ actor ClientSession {
         inFlight.removeAll()
         wake()
     }
+
+    func setDirectPeers(_ peers: [NodeID]) { directPeers = peers }
 
     func push(_ message: ServerPush) {
         try? link.send(type: ClientProtocol.pushFrame, message.encoded())

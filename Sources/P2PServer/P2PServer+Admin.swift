@@ -87,7 +87,7 @@ extension P2PServer {
             case .status:
                 return .status(await clusterStatus(replica))
             case .clients:
-                return .clients(try clientSummaries(replica.mailboxes))
+                return .clients(try await clientSummaries(replica.mailboxes))
             case .mailbox(let client, let peek):
                 return .mailbox(try mailboxReport(replica.mailboxes, client, peek: peek))
             case .purge(let client):
@@ -130,7 +130,8 @@ extension P2PServer {
             id: id, address: advertisedAddress,
             role: role == .follower && !isVoter ? "learner" : role.rawValue, reachable: true,
             leader: await replica.leader, term: await replica.term,
-            commitIndex: await replica.commitIndex, appliedIndex: await replica.appliedIndex, voter: isVoter
+            commitIndex: await replica.commitIndex, appliedIndex: await replica.appliedIndex, voter: isVoter,
+            relayedMessages: relayCounters.withLock { $0.messages }, relayedBytes: relayCounters.withLock { $0.bytes }
         )
     }
 
@@ -168,16 +169,22 @@ extension P2PServer {
         return ClusterStatus(servers: statuses, leader: leader, healthy: problems.isEmpty, problems: problems)
     }
 
-    private func clientSummaries(_ mailboxes: MailboxStore) throws -> [ClientSummary] {
-        try Self.clientRecords(mailboxes).map { record in
+    private func clientSummaries(_ mailboxes: MailboxStore) async throws -> [ClientSummary] {
+        var summaries: [ClientSummary] = []
+        let observed = udpObservations.withLock { $0 }
+        for record in try Self.clientRecords(mailboxes) {
             let stats = try mailboxes.stats(for: record.id)
-            return ClientSummary(
+            var direct: Set<NodeID> = []
+            for session in sessions.sessions(of: record.id) { direct.formUnion(await session.directPeers) }
+            summaries.append(ClientSummary(
                 id: record.id, online: record.isOnline, attachedServers: record.attachedServers,
                 wanAddresses: record.wanAddresses, lanAddresses: record.lanAddresses,
                 listenAddress: record.listenAddress, listenPort: record.listenPort, lastSeenMillis: record.lastSeenMillis,
-                mailboxMessages: stats.messages, mailboxBytes: stats.bytes, oldestMessageMillis: stats.oldestEnqueuedAtMillis
-            )
+                mailboxMessages: stats.messages, mailboxBytes: stats.bytes, oldestMessageMillis: stats.oldestEnqueuedAtMillis,
+                udpAddress: observed[record.id], directPeers: direct.sorted()
+            ))
         }
+        return summaries
     }
 
     private func mailboxReport(_ mailboxes: MailboxStore, _ client: NodeID, peek: Int) throws -> MailboxReport {

@@ -82,6 +82,11 @@ extension P2PServer {
                     case .query(let request, let query):
                         let result = await answer(query, replica)
                         await session.push(.queryResult(request: request, result))
+                    case .connect(let request, let peer, let tcp, let udp):
+                        let introduction = introduce(client, to: peer, tcp: tcp, udp: udp, replica)
+                        await session.push(.connectResult(request: request, introduction))
+                    case .directPeers(let peers):
+                        await session.setDirectPeers(peers)
                     }
                 }
             } catch {
@@ -99,7 +104,12 @@ extension P2PServer {
         let stamped = MailMessage(id: message.id, recipient: message.recipient, payload: message.payload, enqueuedAtMillis: Self.nowMillis())
         do {
             switch try await commit(.enqueue(stamped), budget: .seconds(2)) {
-            case .stored: return .stored
+            case .stored:
+                relayCounters.withLock {
+                    $0.messages += 1
+                    $0.bytes += UInt64(message.payload.count)
+                }
+                return .stored
             case .alreadyDelivered: return .alreadyDelivered
             case .mailboxFull: return .mailboxFull
             case .unknownRecipient: return .unknownRecipient

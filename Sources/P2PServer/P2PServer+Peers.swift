@@ -126,6 +126,11 @@ extension P2PServer {
                     Task { await self.answerReadIndex(bytes, on: link) }
                 case ServerFrameType.readIndexReply:
                     receivedReadIndex(frame.bytes)
+                case ServerFrameType.introduce:
+                    var reader = ByteReader(frame.bytes)
+                    let client = try reader.readNodeID("introduce.client")
+                    let introduction = try Introduction.decode(from: &reader)
+                    for session in sessions.sessions(of: client).prefix(1) { await session.push(.introduction(introduction)) }
                 case ServerFrameType.serverHello:
                     peers.record(try ServerHello(decoding: frame.bytes), from: link.peer.id)
                 default:

@@ -8,6 +8,8 @@ public struct ClientInfo: Equatable, Sendable {
     public let record: ClientRecord
     /// The client's mailbox right now (as applied on this server).
     public let mailbox: MailboxStats
+    /// The client's public UDP mapping as this server observed it (`nil`: not observed yet).
+    public let udpAddress: String?
 
     public var id: NodeID { record.id }
     public var wanAddresses: [String] { record.wanAddresses }
@@ -47,6 +49,6 @@ extension P2PServer {
     public func clientInfo(_ id: NodeID) throws -> ClientInfo? {
         guard let replica else { throw QueryError.clusterNotFormed }
         guard let record = try replica.mailboxes.client(id) else { return nil }
-        return ClientInfo(record: record, mailbox: try replica.mailboxes.stats(for: id))
+        return ClientInfo(record: record, mailbox: try replica.mailboxes.stats(for: id), udpAddress: udpObservations.withLock { $0[id] })
     }
 }

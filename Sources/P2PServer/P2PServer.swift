@@ -30,6 +30,10 @@ public final class P2PServer: Service, Sendable {
     let forwards = PendingReplies<ForwardedReply.Result>()
     let adminReplies = PendingReplies<AdminResponse>()
     let readIndexes = PendingReplies<LogIndex?>()
+    /// Each client's public UDP mapping as this server last observed it.
+    let udpObservations = Mutex<[NodeID: String]>([:])
+    /// Messages (and their payload bytes) this server accepted from clients into mailboxes.
+    let relayCounters = Mutex<(messages: UInt64, bytes: UInt64)>((0, 0))
     private let replicaBox = Mutex<ReplicatedMailboxes?>(nil)
     let incarnation = UInt64.random(in: 1...UInt64.max)
     /// Whether the data directory held Raft state at start-up (this server belongs to a cluster).
@@ -101,6 +105,14 @@ public final class P2PServer: Service, Sendable {
             listening.continuation.finish()
             throw error
         }
+        // The UDP side of the same port: clients learn their public mapping (and keep it open) here.
+        let udp: UDPEndpoint?
+        do {
+            udp = try await UDPEndpoint.bind(host: configuration.listenHost, port: listener.port, configuration: linkConfiguration)
+        } catch {
+            logger.warning("no UDP endpoint on port \(listener.port): \(error) (clients behind NAT cannot be hole-punched through this server)")
+            udp = nil
+        }
         listening.continuation.yield()
         listening.continuation.finish()
         let advertised = configuration.advertiseAddress ?? Self.defaultAdvertisedAddress(configuration.listenHost, listener.port, logger)
@@ -127,6 +139,9 @@ public final class P2PServer: Service, Sendable {
                 }
             }
             for address in configuration.peers { requestDial(address) }
+            if let udp {
+                group.addTask { await self.recordObservations(udp) }
+            }
             group.addTask {
                 do {
                     try await self.runRaft(listenerPort: listener.port)
@@ -139,6 +154,7 @@ public final class P2PServer: Service, Sendable {
             try? await gracefulShutdown()
             await stopEndpoint()
             listener.close()
+            udp?.close()
             dialRequests.continuation.finish()
             peers.closeAll()
             sessions.closeAll()

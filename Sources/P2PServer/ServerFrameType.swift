@@ -20,4 +20,6 @@ enum ServerFrameType {
     static let readIndex: UInt8 = Link.firstApplicationType + 6
     /// The answer: request number, then 1 and the commit index if the sender leads, else 0.
     static let readIndexReply: UInt8 = Link.firstApplicationType + 7
+    /// An ``Introduction`` for a client attached to the receiving server: the client's id, then the introduction.
+    static let introduce: UInt8 = Link.firstApplicationType + 8
 }

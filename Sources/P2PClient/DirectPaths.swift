@@ -1,0 +1,315 @@
+import ClientProtocol
+import Logging
+import NIOCore
+import P2PCore
+import Synchronization
+import Transport
+import WireCodec
+
+/// How a direct path to a peer runs.
+public enum DirectPathKind: String, Sendable, Codable {
+    /// A TCP link to one of the peer's LAN addresses.
+    case lan
+    /// A KCP tunnel over UDP, hole-punched through the NATs (or straight, when nothing is between).
+    case udp
+}
+
+/// The client's direct paths to other clients: a TCP listener for LAN links, and one UDP socket
+/// for NAT observation, hole punching and KCP tunnels. A sender asks for a path with
+/// ``want(_:)``; attempts run in the background (LAN candidates and a server-coordinated punch at
+/// once), retry with backoff while the pair has traffic, and a path that stops answering is
+/// dropped within seconds. Frames other than keepalives go to `onFrame`.
+actor DirectPaths {
+    /// Frame types on direct links.
+    enum FrameType {
+        static let message: UInt8 = Link.firstApplicationType
+        static let acknowledge: UInt8 = Link.firstApplicationType + 1
+        static let ping: UInt8 = Link.firstApplicationType + 2
+    }
+
+    /// What the paths need from the rest of the client.
+    struct Hooks: Sendable {
+        /// Asks a server to introduce this client to a peer (`nil`: no introduction possible now).
+        var introduce: @Sendable (_ peer: NodeID, _ tcp: [String], _ udp: [String]) async -> Introduction?
+        /// The peer's registered identity key (`nil`: unknown), to check who answered.
+        var publicKey: @Sendable (NodeID) async -> [UInt8]?
+        /// A frame from a peer (a message or an acknowledgement).
+        var onFrame: @Sendable (Link, Frame) async -> Void
+        /// The set of peers with a direct path changed.
+        var onChange: @Sendable ([NodeID]) async -> Void
+    }
+
+    private struct Path {
+        let link: Link
+        let kind: DirectPathKind
+    }
+
+    /// When each link last heard from its peer (read by its keepalive task).
+    private final class LastHeard: Sendable {
+        private let instant = Mutex(ContinuousClock.now)
+        func touch() { instant.withLock { $0 = .now } }
+        var elapsed: Duration { ContinuousClock.now - instant.withLock { $0 } }
+    }
+
+    private struct Retry {
+        var notBefore: ContinuousClock.Instant
+        var delay: Duration
+    }
+
+    let tcpPort: Int
+    let udpPort: Int
+    /// `host:port` of this client's TCP listener on each LAN address.
+    let tcpCandidates: [String]
+    private let lanHosts: [String]
+    private let listener: LinkListener
+    private let udp: UDPEndpoint
+    private let linkConfiguration: LinkConfiguration
+    private let servers: [String]
+    private let logger: Logger
+    private var hooks: Hooks?
+    private var paths: [NodeID: [Path]] = [:]
+    private var attempting: Set<NodeID> = []
+    private var retries: [NodeID: Retry] = [:]
+    private var publicMapping: String?
+    private var tasks: [UInt64: Task<Void, Never>] = [:]
+    private var nextTask: UInt64 = 0
+    private var stopped = false
+
+    static let pingInterval: Duration = .seconds(1)
+    static let deadAfter: Duration = .seconds(4)
+    static let firstRetry: Duration = .seconds(1)
+    static let longestRetry: Duration = .seconds(8)
+
+    /// Binds the TCP listener and the UDP socket on `host:port` (the UDP socket on the TCP port
+    /// when that is free, so a NAT maps both alike).
+    init(host: String, port: Int, servers: [String], linkConfiguration: LinkConfiguration, logger: Logger) async throws {
+        listener = try await LinkListener.bind(host: host, port: port, configuration: linkConfiguration, onFailure: { _ in })
+        do {
+            udp = try await UDPEndpoint.bind(host: host, port: listener.port, configuration: linkConfiguration)
+        } catch {
+            do {
+                udp = try await UDPEndpoint.bind(host: host, port: 0, configuration: linkConfiguration)
+            } catch {
+                listener.close()
+                throw error
+            }
+        }
+        tcpPort = listener.port
+        udpPort = udp.localPort
+        lanHosts = Self.lanHosts(listeningOn: host)
+        tcpCandidates = lanHosts.map { "\($0):\(listener.port)" }
+        self.linkConfiguration = linkConfiguration
+        self.servers = servers
+        self.logger = logger
+    }
+
+    /// Starts accepting peers' links and observing this client's public UDP mapping.
+    func start(_ hooks: Hooks) {
+        self.hooks = hooks
+        let listener = self.listener
+        spawn {
+            await withDiscardingTaskGroup { group in
+                for await link in listener.links {
+                    group.addTask { await self.accepted(link) }
+                }
+            }
+        }
+        spawn { await self.observeForever() }
+    }
+
+    /// Runs `body` in a task that ``stop()`` cancels.
+    private func spawn(_ body: @escaping @Sendable () async -> Void) {
+        guard !stopped else { return }
+        nextTask += 1
+        let number = nextTask
+        tasks[number] = Task {
+            await body()
+            await self.finished(number)
+        }
+    }
+
+    private func finished(_ number: UInt64) { tasks[number] = nil }
+
+    /// The addresses of the interfaces a wildcard listener answers on (IPv4, loopback last).
+    static func lanHosts(listeningOn host: String) -> [String] {
+        guard host == "0.0.0.0" || host == "::" || host.isEmpty else { return [host] }
+        var hosts: [String] = []
+        for device in (try? System.enumerateDevices()) ?? [] {
+            guard case .v4 = device.address, let ip = device.address?.ipAddress, !ip.hasPrefix("127.") else { continue }
+            if !hosts.contains(ip) { hosts.append(ip) }
+        }
+        return hosts.isEmpty ? ["127.0.0.1"] : hosts
+    }
+
+    /// This client's UDP candidates: its LAN addresses and the public mapping servers observed.
+    private var udpCandidates: [String] {
+        var candidates = lanHosts.map { "\($0):\(udpPort)" }
+        if let publicMapping, !candidates.contains(publicMapping) { candidates.append(publicMapping) }
+        return candidates
+    }
+
+    /// Asks the servers' UDP side what this socket looks like from outside, every few seconds
+    /// (which also keeps the NAT mapping open).
+    private func observeForever() async {
+        while !Task.isCancelled {
+            for server in servers {
+                if let mapping = try? await udp.observe(server: server, timeout: .seconds(2)) {
+                    if mapping != publicMapping { logger.debug("public UDP mapping \(mapping) (seen by \(server))") }
+                    publicMapping = mapping
+                }
+            }
+            do { try await Task.sleep(for: publicMapping == nil ? .seconds(1) : .seconds(5)) } catch { return }
+        }
+    }
+
+    // MARK: Paths
+
+    /// The path messages to `peer` take now (a LAN link before a UDP tunnel), if any.
+    func link(to peer: NodeID) -> Link? {
+        let available = paths[peer] ?? []
+        return (available.first { $0.kind == .lan } ?? available.first)?.link
+    }
+
+    func kind(to peer: NodeID) -> DirectPathKind? {
+        let available = paths[peer] ?? []
+        return (available.first { $0.kind == .lan } ?? available.first)?.kind
+    }
+
+    var peers: [NodeID] { paths.keys.sorted() }
+
+    var kinds: [NodeID: DirectPathKind] {
+        var result: [NodeID: DirectPathKind] = [:]
+        for peer in paths.keys { result[peer] = kind(to: peer) }
+        return result
+    }
+
+    /// The client has traffic for `peer`: starts an attempt unless a path exists, one runs, or
+    /// the last failure's backoff has not passed.
+    func want(_ peer: NodeID) {
+        guard !stopped, paths[peer] == nil, !attempting.contains(peer) else { return }
+        if let retry = retries[peer], ContinuousClock.now < retry.notBefore { return }
+        attempting.insert(peer)
+        spawn { await self.attempt(peer) }
+    }
+
+    /// This side asked for the introduction: LAN dials and the punch race; every path that
+    /// works is kept (LAN preferred).
+    private func attempt(_ peer: NodeID) async {
+        guard let hooks else { return }
+        let introduction = await hooks.introduce(peer, tcpCandidates, udpCandidates)
+        var succeeded = false
+        if let introduction {
+            succeeded = await withTaskGroup(of: Bool.self) { group in
+                group.addTask { await self.dialLAN(introduction) }
+                group.addTask { await self.punch(introduction) }
+                var any = false
+                for await result in group { any = any || result }
+                return any
+            }
+        }
+        attempting.remove(peer)
+        if succeeded || paths[peer] != nil {
+            retries[peer] = nil
+        } else {
+            let delay = retries[peer].map { min($0.delay * 2, Self.longestRetry) } ?? Self.firstRetry
+            retries[peer] = Retry(notBefore: .now + delay, delay: delay)
+            logger.debug("no direct path to \(peer) yet; next try in \(delay)")
+        }
+    }
+
+    /// A server passed on a peer's request: punch towards it (it dials our LAN listener itself).
+    func introduced(_ introduction: Introduction) {
+        guard !stopped else { return }
+        spawn { _ = await self.punch(introduction) }
+    }
+
+    private func dialLAN(_ introduction: Introduction) async -> Bool {
+        var configuration = linkConfiguration
+        configuration.connectTimeout = .seconds(1)
+        configuration.handshakeTimeout = .seconds(2)
+        for candidate in introduction.tcp {
+            guard let target = HostPort(candidate) else { continue }
+            guard let link = try? await LinkDialer.connect(host: target.host, port: target.port, configuration: configuration) else { continue }
+            if await adopt(link, .lan, expected: introduction.peer) { return true }
+        }
+        return false
+    }
+
+    private func punch(_ introduction: Introduction) async -> Bool {
+        guard !introduction.udp.isEmpty else { return false }
+        do {
+            let address = try await udp.punch(token: introduction.token, candidates: introduction.udp, timeout: .seconds(3))
+            let peer = introduction.peer
+            let link = try await udp.tunnel(
+                to: address, conversation: introduction.conversation, role: introduction.initiator ? .dialer : .listener,
+                timeout: .seconds(3), vet: { $0.id == peer }
+            )
+            return await adopt(link, .udp, expected: peer)
+        } catch {
+            logger.debug("no UDP path to \(introduction.peer): \(error)")
+            return false
+        }
+    }
+
+    private func accepted(_ link: Link) async {
+        _ = await adopt(link, .lan, expected: nil)
+    }
+
+    /// Keeps `link` as a path if its peer proved the key the registry holds for its id.
+    private func adopt(_ link: Link, _ kind: DirectPathKind, expected: NodeID?) async -> Bool {
+        let peer = link.peer.id
+        guard !stopped, expected == nil || expected == peer, let hooks, await hooks.publicKey(peer) == link.peer.publicKey else {
+            link.close()
+            return false
+        }
+        let isNewPeer = paths[peer] == nil
+        paths[peer, default: []].append(Path(link: link, kind: kind))
+        logger.info("direct path up", metadata: ["p2p.peer": "\(peer)", "p2p.path": "\(kind.rawValue)", "p2p.remote": "\(link.peer.remoteAddress ?? "?")"])
+        spawn { await self.serve(link, kind, hooks) }
+        if isNewPeer { await hooks.onChange(peers) }
+        return true
+    }
+
+    /// Reads the link until it closes or falls silent, pinging it meanwhile.
+    private nonisolated func serve(_ link: Link, _ kind: DirectPathKind, _ hooks: Hooks) async {
+        let lastHeard = LastHeard()
+        let keepalive = Task {
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: Self.pingInterval) } catch { return }
+                if lastHeard.elapsed > Self.deadAfter {
+                    link.close()
+                    return
+                }
+                try? link.send(type: FrameType.ping, [])
+            }
+        }
+        do {
+            for try await frame in link.inbound {
+                lastHeard.touch()
+                if frame.type != FrameType.ping { await hooks.onFrame(link, frame) }
+            }
+        } catch {}
+        keepalive.cancel()
+        link.close()
+        await lost(link, kind, hooks)
+    }
+
+    private func lost(_ link: Link, _ kind: DirectPathKind, _ hooks: Hooks) async {
+        let peer = link.peer.id
+        paths[peer]?.removeAll { $0.link === link }
+        guard paths[peer]?.isEmpty ?? false else { return }
+        paths[peer] = nil
+        logger.info("direct path down", metadata: ["p2p.peer": "\(peer)", "p2p.path": "\(kind.rawValue)"])
+        await hooks.onChange(peers)
+    }
+
+    func stop() {
+        stopped = true
+        for task in tasks.values { task.cancel() }
+        tasks.removeAll()
+        for path in paths.values.flatMap({ $0 }) { path.link.close() }
+        paths.removeAll()
+        listener.close()
+        udp.close()
+    }
+}

@@ -1,0 +1,43 @@
+import ClientProtocol
+import Logging
+import Mailbox
+import P2PCore
+import Transport
+
+/// The servers' part in direct tunnels: observing clients' public UDP mappings (as STUN does)
+/// and introducing two clients to each other so that both punch at once.
+extension P2PServer {
+    /// Records the mapping of every authenticated observation whose key matches the registry.
+    func recordObservations(_ udp: UDPEndpoint) async {
+        for await observation in udp.observations {
+            guard let replica, let record = try? replica.mailboxes.client(observation.client),
+                  record.publicKey == observation.publicKey
+            else { continue }
+            udpObservations.withLock { $0[observation.client] = observation.address }
+        }
+    }
+
+    /// Tells `peer` (through a server it is attached to) how to reach `client`, and returns to
+    /// `client` how to reach `peer`; `nil` if `peer` is unknown or attached nowhere.
+    func introduce(_ client: NodeID, to peer: NodeID, tcp: [String], udp: [String], _ replica: ReplicatedMailboxes) -> Introduction? {
+        guard peer != client, let record = try? replica.mailboxes.client(peer) else { return nil }
+        var generator = SystemRandomNumberGenerator()
+        let token = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let conversation = UInt32.random(in: 1...UInt32.max, using: &generator)
+        let toPeer = Introduction(peer: client, tcp: tcp, udp: udp, token: token, conversation: conversation, initiator: false)
+        if let session = sessions.sessions(of: peer).first {
+            Task { await session.push(.introduction(toPeer)) }
+        } else {
+            var writer = ByteWriter()
+            writer.write(peer)
+            toPeer.encode(into: &writer)
+            let links = record.attachedServers.filter { $0 != id }.compactMap { peers.link(to: $0) }
+            guard let link = links.first else { return nil }
+            try? link.send(type: ServerFrameType.introduce, writer.bytes)
+        }
+        var peerUDP = record.lanAddresses
+        if let observed = udpObservations.withLock({ $0[peer] }), !peerUDP.contains(observed) { peerUDP.append(observed) }
+        logger.debug("introduced clients", metadata: ["p2p.client": "\(client)", "p2p.peer": "\(peer)", "p2p.udp": "\(peerUDP)"])
+        return Introduction(peer: peer, tcp: record.lanAddresses, udp: peerUDP, token: token, conversation: conversation, initiator: true)
+    }
+}
