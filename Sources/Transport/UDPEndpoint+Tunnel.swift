@@ -27,14 +27,16 @@ extension UDPEndpoint {
         let tunnel = try UDPTunnel(key: key, channel: channel, configuration: configuration) { [weak self] tunnel in
             self?.forget(tunnel)
         }
-        try state.withLock { state in
+        let now = NIODeadline.now()
+        let early = try state.withLock { state in
             guard !state.isClosed else { throw TransportError.closed }
             guard state.tunnels[key] == nil else {
                 throw TransportError.protocolViolation("conversation \(conversation) with \(address) is already open")
             }
             state.tunnels[key] = tunnel
+            return state.takeEarlySegments(for: key, now: now)
         }
-        tunnel.start()
+        tunnel.start(replaying: early)
         var linkConfiguration = configuration
         linkConfiguration.handshakeTimeout = timeout
         return try await LinkEstablishment.run(

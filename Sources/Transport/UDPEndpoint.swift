@@ -72,6 +72,7 @@ public final class UDPEndpoint: Sendable {
                 state.observeWaiters.removeAll()
                 state.punches.removeAll()
                 state.lingeringTokens.removeAll()
+                state.earlySegments.removeAll()
             }
             return (Array(state.tunnels.values), state.observeWaiters.values.map(\.replies), state.punches.values.map(\.acknowledgements))
         }
@@ -94,7 +95,9 @@ public final class UDPEndpoint: Sendable {
         case .tunnelSegment:
             let segment = Array(datagram.dropFirst())
             guard let conversation = ReliableDatagramSession.conversation(of: segment) else { return }
-            tunnel(conversation: conversation, address: source)?.receive(segment: segment)
+            let key = UDPTunnel.Key(conversation: conversation, address: source)
+            let now = NIODeadline.now()
+            state.withLock { $0.tunnel(for: key, keepingEarly: segment, now: now) }?.receive(segment: segment)
         case .keepalive, .goodbye:
             guard datagram.count == 5, let conversation = ReliableDatagramSession.conversation(of: Array(datagram.dropFirst())),
                   let tunnel = tunnel(conversation: conversation, address: source)

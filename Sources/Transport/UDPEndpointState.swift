@@ -15,6 +15,30 @@ struct UDPEndpointState: Sendable {
     var lingeringTokens: [[UInt8]: NIODeadline] = [:]
     /// Nonces of observe requests answered recently; a replayed request is dropped.
     var answeredObserveNonces = RecentNonces(capacity: 4096)
+    /// Tunnel datagrams that arrived before their tunnel opened here (the peer started first),
+    /// replayed when it opens, so the handshake need not wait for a retransmission.
+    var earlySegments: [(key: UDPTunnel.Key, segment: [UInt8], arrived: NIODeadline)] = []
+
+    /// Most early segments kept; the oldest are dropped first.
+    static let earlySegmentLimit = 64
+    /// How long an early segment is kept.
+    static let earlySegmentLifetime = TimeAmount.seconds(2)
+
+    /// The tunnel for `key`, or nil after keeping `segment` in case it opens soon.
+    mutating func tunnel(for key: UDPTunnel.Key, keepingEarly segment: [UInt8], now: NIODeadline) -> UDPTunnel? {
+        if let tunnel = tunnels[key] { return tunnel }
+        guard !isClosed else { return nil }
+        if earlySegments.count >= Self.earlySegmentLimit { earlySegments.removeFirst() }
+        earlySegments.append((key, segment, now))
+        return nil
+    }
+
+    /// Takes the early segments kept for `key`, in arrival order, and forgets expired ones.
+    mutating func takeEarlySegments(for key: UDPTunnel.Key, now: NIODeadline) -> [[UInt8]] {
+        let taken = earlySegments.filter { $0.key == key && now - $0.arrived < Self.earlySegmentLifetime }.map(\.segment)
+        earlySegments.removeAll { $0.key == key || now - $0.arrived >= Self.earlySegmentLifetime }
+        return taken
+    }
 
     /// Whether a probe carrying `token` (and not sent by us) is answered; remembers `source` as
     /// a candidate of the punches with that token.

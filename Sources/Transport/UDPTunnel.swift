@@ -83,9 +83,13 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
         (frames, frameSink) = AsyncThrowingStream<Frame, any Error>.makeStream()
     }
 
-    /// Starts the session's clock and timers.
-    func start() {
-        eventLoop.execute { self.tick() }
+    /// Starts the session's clock and timers, then takes `early`: the peer's datagrams that
+    /// arrived before the tunnel opened.
+    func start(replaying early: [[UInt8]] = []) {
+        eventLoop.execute {
+            self.tick()
+            for segment in early { self.receive(segment: segment) }
+        }
     }
 
     // MARK: FramePipe
@@ -212,7 +216,7 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
     private func tick() {
         let now = NIODeadline.now()
         let clock = UInt32(truncatingIfNeeded: now.uptimeNanoseconds / 1_000_000)
-        var datagrams: [[UInt8]] = []
+        var datagrams: [ByteBuffer] = []
         var writers: [CheckedContinuation<Void, any Error>] = []
         var failure: TransportError?
         state.withLock { state in
@@ -230,7 +234,13 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
                 failure = .connectionLost("\(remoteAddress ?? "the peer") stopped acknowledging")
                 return
             }
-            datagrams = state.session.drainOutbox().map { [UDPDatagramKind.tunnelSegment.rawValue] + $0 }
+            datagrams = state.session.drainOutbox().map { segment in
+                var datagram = ByteBuffer()
+                datagram.reserveCapacity(1 + segment.count)
+                datagram.writeInteger(UDPDatagramKind.tunnelSegment.rawValue)
+                datagram.writeBytes(segment)
+                return datagram
+            }
             if datagrams.isEmpty, now - state.lastSent >= keepalive {
                 datagrams = [Self.control(.keepalive, conversation: key.conversation)]
             }
@@ -256,17 +266,20 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
         if let failure { end(.failed(failure)) }
     }
 
-    private func transmit(_ datagrams: [[UInt8]]) {
+    private func transmit(_ datagrams: [ByteBuffer]) {
         guard !datagrams.isEmpty else { return }
         for datagram in datagrams {
-            channel.write(AddressedEnvelope(remoteAddress: key.address, data: ByteBuffer(bytes: datagram)), promise: nil)
+            channel.write(AddressedEnvelope(remoteAddress: key.address, data: datagram), promise: nil)
         }
         channel.flush()
     }
 
     /// A keepalive or goodbye datagram: the kind, then the conversation as KCP writes it.
-    private static func control(_ kind: UDPDatagramKind, conversation: UInt32) -> [UInt8] {
-        [kind.rawValue] + withUnsafeBytes(of: conversation.littleEndian) { Array($0) }
+    private static func control(_ kind: UDPDatagramKind, conversation: UInt32) -> ByteBuffer {
+        var datagram = ByteBuffer()
+        datagram.writeInteger(kind.rawValue)
+        datagram.writeInteger(conversation, endianness: .little)
+        return datagram
     }
 
     private func end(_ ending: Ending) {
