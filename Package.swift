@@ -5,7 +5,7 @@ import PackageDescription
 //   executables → P2PServer → P2PClient (the server's own endpoint) → Mailbox, RaftStorage, Transport
 //   Mailbox, RaftStorage → LMDB → CLMDB
 //   RaftStorage → Raft (pure: no NIO, no LMDB, no clocks)
-//   Transport → WireCodec (NIOCore only) → P2PCore
+//   Transport → WireCodec (NIOCore only) → P2PCore; Transport → ReliableDatagram (UDP tunnels)
 //   ReliableDatagram (pure KCP-compatible ARQ: no I/O, no clocks; no dependencies)
 let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "Transport",
             dependencies: [
-                "P2PCore", "WireCodec",
+                "P2PCore", "WireCodec", "ReliableDatagram",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -16,13 +16,13 @@ public final class Link: Sendable {
     /// Frames from the peer.
     public let inbound: AsyncThrowingStream<Frame, any Error>
     private let outbound: AsyncStream<Frame>.Continuation
-    private let channel: any Channel
+    private let pipe: any FramePipe
 
-    init(peer: PeerInfo, inbound: AsyncThrowingStream<Frame, any Error>, outbound: AsyncStream<Frame>.Continuation, channel: any Channel) {
+    init(peer: PeerInfo, inbound: AsyncThrowingStream<Frame, any Error>, outbound: AsyncStream<Frame>.Continuation, pipe: any FramePipe) {
         self.peer = peer
         self.inbound = inbound
         self.outbound = outbound
-        self.channel = channel
+        self.pipe = pipe
     }
 
     /// Queues a frame for the peer; throws ``TransportError/closed`` once the link is closed.
@@ -38,6 +38,6 @@ public final class Link: Sendable {
     /// Closes the link; queued frames may be dropped.
     public func close() {
         outbound.finish()
-        channel.close(promise: nil)
+        pipe.close()
     }
 }

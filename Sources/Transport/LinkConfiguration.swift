@@ -14,6 +14,11 @@ public struct LinkConfiguration: Sendable {
     public var handshakeTimeout: Duration = .seconds(5)
     /// Time allowed to establish a TCP connection.
     public var connectTimeout: Duration = .seconds(5)
+    /// UDP tunnels (``UDPEndpoint/tunnel(to:conversation:role:timeout:vet:)``): a tunnel whose peer
+    /// sent nothing at all for this long is closed, its link failing with
+    /// ``TransportError/connectionLost(_:)``. Idle tunnels send a keepalive every second (or every
+    /// quarter of this, if shorter), so a live peer is never silent that long.
+    public var deadAfter: Duration = .seconds(5)
 
     public init(identity: NodeIdentity, secret: String, incarnation: UInt64 = UInt64.random(in: 1...UInt64.max)) {
         self.identity = identity

@@ -4,7 +4,7 @@ import P2PCore
 import Synchronization
 import WireCodec
 
-/// Runs a link's whole life on its channel: handshake, then the encrypting writer and the
+/// Runs a link's whole life on a ``FramePipe``: handshake, then the encrypting writer and the
 /// decrypting reader, until either side closes.
 enum LinkEstablishment {
     static let sealedType: UInt8 = 3
@@ -33,15 +33,24 @@ enum LinkEstablishment {
         var isSet: Bool { value.withLock { $0 } }
     }
 
-    /// Performs the handshake and returns the link; the link keeps running in its own task.
+    /// Performs the handshake on a TCP channel and returns the link.
     static func run(
         _ asyncChannel: NIOAsyncChannel<Frame, Frame>,
         role: Handshake.Role,
         configuration: LinkConfiguration,
         vet: @escaping @Sendable (PeerInfo) -> Bool
     ) async throws -> Link {
-        let channel = asyncChannel.channel
-        let remoteAddress = channel.remoteAddress.flatMap { address in address.ipAddress.map { "\($0):\(address.port ?? 0)" } }
+        try await run(ChannelFramePipe(asyncChannel), role: role, configuration: configuration, vet: vet)
+    }
+
+    /// Performs the handshake and returns the link; the link keeps running in its own task.
+    static func run<Pipe: FramePipe>(
+        _ pipe: Pipe,
+        role: Handshake.Role,
+        configuration: LinkConfiguration,
+        vet: @escaping @Sendable (PeerInfo) -> Bool
+    ) async throws -> Link {
+        let remoteAddress = pipe.remoteAddress
         let (inboundStream, inboundContinuation) = AsyncThrowingStream<Frame, any Error>.makeStream()
         let (outboundStream, outboundContinuation) = AsyncStream<Frame>.makeStream()
         return try await withCheckedThrowingContinuation { continuation in
@@ -49,13 +58,13 @@ enum LinkEstablishment {
             let timedOut = Flag()
             let nanoseconds = configuration.handshakeTimeout.components.seconds * 1_000_000_000
                 + configuration.handshakeTimeout.components.attoseconds / 1_000_000_000
-            let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
+            let timer = pipe.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
                 timedOut.set()
-                channel.close(promise: nil)
+                pipe.close()
             }
             Task {
                 do {
-                    try await asyncChannel.executeThenClose { inbound, outbound in
+                    try await pipe.execute { inbound, outbound in
                         var frames = inbound.makeAsyncIterator()
                         let handshake = Handshake(role: role, configuration: configuration)
                         try await outbound.write(Frame(type: Handshake.helloType, bytes: handshake.hello.encoded()))
@@ -71,7 +80,7 @@ enum LinkEstablishment {
                         timer.cancel()
                         let peer = PeerInfo(id: peerHello.id, incarnation: peerHello.incarnation, publicKey: peerHello.identityKey, remoteAddress: remoteAddress)
                         guard vet(peer) else { throw TransportError.peerRefused(peer.id) }
-                        once.resume(.success(Link(peer: peer, inbound: inboundStream, outbound: outboundContinuation, channel: channel)))
+                        once.resume(.success(Link(peer: peer, inbound: inboundStream, outbound: outboundContinuation, pipe: pipe)))
 
                         let sendCipher = FrameCipher(key: session.sendKey)
                         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -80,7 +89,7 @@ enum LinkEstablishment {
                                 for await frame in outboundStream {
                                     try await outbound.write(Frame(type: sealedType, bytes: try cipher.seal([frame.type] + frame.bytes)))
                                 }
-                                channel.close(promise: nil)
+                                pipe.close()
                             }
                             var cipher = FrameCipher(key: session.receiveKey)
                             while let frame = try await frames.next() {

@@ -1,0 +1,63 @@
+import NIOCore
+
+/// What a ``UDPEndpoint`` tracks, behind its lock.
+struct UDPEndpointState: Sendable {
+    var isClosed = false
+    /// Open tunnels by conversation and peer address.
+    var tunnels: [UDPTunnel.Key: UDPTunnel] = [:]
+    /// Observe requests awaiting a reply, by nonce: the request's id and where the reply goes.
+    var observeWaiters: [[UInt8]: (request: UInt64, replies: AsyncStream<String>.Continuation)] = [:]
+    var nextObserveRequest: UInt64 = 0
+    /// Punches in progress, by the random tag of their probes.
+    var punches: [UInt64: UDPPunchAttempt] = [:]
+    /// Tokens whose punch returned but whose probes are still answered until the deadline (the
+    /// peer may still be probing, waiting for our acknowledgement).
+    var lingeringTokens: [[UInt8]: NIODeadline] = [:]
+    /// Nonces of observe requests answered recently; a replayed request is dropped.
+    var answeredObserveNonces = RecentNonces(capacity: 4096)
+    /// Tunnel datagrams that arrived before their tunnel opened here (the peer started first),
+    /// replayed when it opens, so the handshake need not wait for a retransmission.
+    var earlySegments: [(key: UDPTunnel.Key, segment: [UInt8], arrived: NIODeadline)] = []
+
+    /// Most early segments kept; the oldest are dropped first.
+    static let earlySegmentLimit = 64
+    /// How long an early segment is kept.
+    static let earlySegmentLifetime = TimeAmount.seconds(2)
+
+    /// The tunnel for `key`, or nil after keeping `segment` in case it opens soon.
+    mutating func tunnel(for key: UDPTunnel.Key, keepingEarly segment: [UInt8], now: NIODeadline) -> UDPTunnel? {
+        if let tunnel = tunnels[key] { return tunnel }
+        guard !isClosed else { return nil }
+        if earlySegments.count >= Self.earlySegmentLimit { earlySegments.removeFirst() }
+        earlySegments.append((key, segment, now))
+        return nil
+    }
+
+    /// Takes the early segments kept for `key`, in arrival order, and forgets expired ones.
+    mutating func takeEarlySegments(for key: UDPTunnel.Key, now: NIODeadline) -> [[UInt8]] {
+        let taken = earlySegments.filter { $0.key == key && now - $0.arrived < Self.earlySegmentLifetime }.map(\.segment)
+        earlySegments.removeAll { $0.key == key || now - $0.arrived >= Self.earlySegmentLifetime }
+        return taken
+    }
+
+    /// Whether a probe carrying `token` (and not sent by us) is answered; remembers `source` as
+    /// a candidate of the punches with that token.
+    mutating func acceptProbe(token: [UInt8], tag: UInt64, from source: SocketAddress, now: NIODeadline) -> Bool {
+        guard punches[tag] == nil else { return false }  // our own probe, looped back to us
+        var known = false
+        for (punchTag, var attempt) in punches where attempt.token == token {
+            known = true
+            if !attempt.candidates.contains(source), attempt.candidates.count < UDPPunchAttempt.maximumCandidates {
+                attempt.candidates.append(source)
+                punches[punchTag] = attempt
+            }
+        }
+        if !known, let until = lingeringTokens[token], now < until { known = true }
+        return known
+    }
+
+    /// Forgets lingering tokens whose deadline passed.
+    mutating func pruneLingeringTokens(now: NIODeadline) {
+        lingeringTokens = lingeringTokens.filter { now < $0.value }
+    }
+}

@@ -1,0 +1,57 @@
+import P2PCore
+
+/// A client asks a server's ``UDPEndpoint`` which source address it sees.
+///
+/// On the wire: kind ‖ client id (16) ‖ nonce (16) ‖ public key (32) ‖ MAC (32) ‖ signature (64).
+/// The MAC (cluster secret) covers kind ‖ client id ‖ nonce ‖ public key; the Ed25519 signature by
+/// the client's identity covers a domain tag and the same bytes, so the server can check the key
+/// against its registry.
+struct UDPObserveRequest: Sendable, Equatable {
+    static let nonceSize = 16
+    static let publicKeySize = 32
+    static let signatureSize = 64
+    private static let signedPartSize = 1 + 16 + nonceSize + publicKeySize
+    static let size = signedPartSize + UDPDatagramAuthenticator.macSize + signatureSize
+    private static let signatureDomain = Array("p2pcore-udp-observe-v1".utf8)
+
+    let client: NodeID
+    let nonce: [UInt8]
+    let publicKey: [UInt8]
+
+    /// kind ‖ client id ‖ nonce ‖ public key.
+    private var signedPart: [UInt8] {
+        [UDPDatagramKind.observeRequest.rawValue] + client.bytes + nonce + publicKey
+    }
+
+    /// A request from `identity`.
+    init(identity: NodeIdentity, nonce: [UInt8]) {
+        self.init(client: identity.id, nonce: nonce, publicKey: identity.publicKeyBytes)
+    }
+
+    private init(client: NodeID, nonce: [UInt8], publicKey: [UInt8]) {
+        self.client = client
+        self.nonce = nonce
+        self.publicKey = publicKey
+    }
+
+    /// The datagram, authenticated with the secret and signed by `identity`.
+    func encoded(signedBy identity: NodeIdentity, authenticator: UDPDatagramAuthenticator) throws -> [UInt8] {
+        let message = signedPart
+        return message + authenticator.mac(message) + (try identity.sign(Self.signatureDomain + message))
+    }
+
+    /// The request in `datagram` if it is well formed, proves the cluster secret and is signed by
+    /// the key it carries; nil otherwise.
+    static func decode(_ datagram: [UInt8], authenticator: UDPDatagramAuthenticator) -> UDPObserveRequest? {
+        guard datagram.count == size, datagram.first == UDPDatagramKind.observeRequest.rawValue else { return nil }
+        let message = datagram[0..<signedPartSize]
+        let mac = datagram[signedPartSize..<signedPartSize + UDPDatagramAuthenticator.macSize]
+        let signature = datagram[(signedPartSize + UDPDatagramAuthenticator.macSize)...]
+        guard authenticator.isValid(mac: mac, for: message) else { return nil }
+        let publicKey = Array(datagram[(1 + 16 + nonceSize)..<signedPartSize])
+        guard NodeIdentity.isValidSignature(Array(signature), for: signatureDomain + message, publicKeyBytes: publicKey),
+              let client = NodeID(bytes: datagram[1..<17])
+        else { return nil }
+        return UDPObserveRequest(client: client, nonce: Array(datagram[17..<(17 + nonceSize)]), publicKey: publicKey)
+    }
+}

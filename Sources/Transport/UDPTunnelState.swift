@@ -1,0 +1,34 @@
+import NIOCore
+import ReliableDatagram
+
+/// What a ``UDPTunnel`` tracks, behind its lock.
+struct UDPTunnelState: Sendable {
+    var session: ReliableDatagramSession
+    /// Bytes of the peer's frame stream not yet decoded into frames.
+    var received = ByteBuffer()
+    /// When the last datagram of any kind came from the peer.
+    var lastHeard: NIODeadline
+    /// When the last datagram went to the peer.
+    var lastSent: NIODeadline
+    /// The next run of ``UDPTunnel/tick()``.
+    var timer: Scheduled<Void>?
+    /// Whether a tick is already queued on the event loop to flush new data or acknowledgements.
+    var flushRequested = false
+    var isClosed = false
+    /// Writers waiting for the send queue to drain below its limit.
+    var waitingWriters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+    var nextWriter: UInt64 = 0
+
+    init(session: ReliableDatagramSession, now: NIODeadline) {
+        self.session = session
+        lastHeard = now
+        lastSent = now
+    }
+
+    /// Asks for a flush; true if the caller must queue the tick (none is queued yet).
+    mutating func requestFlush() -> Bool {
+        guard !flushRequested else { return false }
+        flushRequested = true
+        return true
+    }
+}
