@@ -94,10 +94,12 @@ actor DirectPaths {
                 throw error
             }
         }
-        tcpPort = listener.port
+        let port = listener.port
+        let hosts = Self.lanHosts(listeningOn: host)
+        tcpPort = port
         udpPort = udp.localPort
-        lanHosts = Self.lanHosts(listeningOn: host)
-        tcpCandidates = lanHosts.map { "\($0):\(listener.port)" }
+        lanHosts = hosts
+        tcpCandidates = hosts.map { "\($0):\(port)" }
         self.linkConfiguration = linkConfiguration
         self.servers = servers
         self.logger = logger
@@ -124,7 +126,7 @@ actor DirectPaths {
         let number = nextTask
         tasks[number] = Task {
             await body()
-            await self.finished(number)
+            self.finished(number)
         }
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Mailbox
 import P2PCore
+import Synchronization
 import Raft
 import Transport
 import WireCodec

@@ -2,6 +2,7 @@ import ClientProtocol
 import Logging
 import Mailbox
 import P2PCore
+import Synchronization
 import Transport
 
 /// The servers' part in direct tunnels: observing clients' public UDP mappings (as STUN does)

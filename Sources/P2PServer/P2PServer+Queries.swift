@@ -1,5 +1,6 @@
 import Mailbox
 import P2PCore
+import Synchronization
 import Raft
 
 /// What the cluster knows about one client.
