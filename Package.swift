@@ -127,7 +127,7 @@ let package = Package(
         .target(
             name: "ClusterHarness",
             dependencies: [
-                "P2PClient",
+                "P2PClient", "AdminProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

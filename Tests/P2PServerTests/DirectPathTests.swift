@@ -1,0 +1,84 @@
+import ClusterHarness
+import Foundation
+import P2PClient
+import P2PCore
+import Testing
+
+/// Direct paths between two clients on one host (the multi-LAN topologies are `Scripts/multilan`).
+extension ServerProcessSuites {
+@Suite struct DirectPathTests {
+    /// Polls `condition` until it holds or `timeout` passed (paths come up in the background and
+    /// announce themselves only through state).
+    static func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+
+    @Test func clientsOnOneHostGoDirectAndTheServersCarryNoPayload() async throws {
+        let cluster = try await LocalCluster.start()
+        defer { cluster.stop() }
+        var aliceConfiguration = cluster.clientConfiguration("alice")
+        aliceConfiguration.listenHost = "127.0.0.1"
+        var bobConfiguration = cluster.clientConfiguration("bob")
+        bobConfiguration.listenHost = "127.0.0.1"
+        let alice = try await P2PClient.start(aliceConfiguration)
+        let bob = try await P2PClient.start(bobConfiguration)
+        defer { Task { await alice.shutdown(); await bob.shutdown() } }
+        let count = 300
+        let received = Task { try await RelayDeliveryTests.collect(bob, count: count + 1) }
+
+        // The first message goes through the relay while the path is set up.
+        try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(0), timeout: .seconds(30))
+        #expect(try await Self.eventually { await alice.directPaths()[bob.id] == .lan }, "no LAN path came up")
+        let relayedBefore = try await RelayCounters.relayedMessages(at: cluster.addresses, secret: cluster.secret)
+        #expect(relayedBefore >= 1)
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 1...count {
+                if i > 16 { try await group.next() }
+                group.addTask { try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(i), timeout: .seconds(30)) }
+            }
+            try await group.waitForAll()
+        }
+        let messages = try await received.value
+        #expect(messages.map(\.id.sequence) == Array(1...UInt64(count + 1)), "not exactly once in order")
+        #expect(Set(messages.map(\.data)) == Set((0...count).map(RelayDeliveryTests.payload)))
+        let relayedAfter = try await RelayCounters.relayedMessages(at: cluster.addresses, secret: cluster.secret)
+        #expect(relayedAfter == relayedBefore, "the servers relayed \(relayedAfter - relayedBefore) messages of a direct pair")
+        let split = try await alice.clients()
+        #expect(split.direct == [bob.id])
+        #expect(!split.notDirect.contains(bob.id))
+    }
+
+    @Test func whenTheDirectPeerGoesAwayMessagesFallBackToItsMailbox() async throws {
+        let cluster = try await LocalCluster.start()
+        defer { cluster.stop() }
+        var aliceConfiguration = cluster.clientConfiguration("alice")
+        aliceConfiguration.listenHost = "127.0.0.1"
+        var bobConfiguration = cluster.clientConfiguration("bob")
+        bobConfiguration.listenHost = "127.0.0.1"
+        let alice = try await P2PClient.start(aliceConfiguration)
+        defer { Task { await alice.shutdown() } }
+        var bob = try await P2PClient.start(bobConfiguration)
+        let first = Task { [bob] in try await RelayDeliveryTests.collect(bob, count: 1) }
+        try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(0), timeout: .seconds(30))
+        _ = try await first.value
+        #expect(try await Self.eventually { await alice.directPaths()[bob.id] != nil }, "no direct path came up")
+
+        await bob.shutdown()
+        // Bob is gone: the message is stored in his mailbox (the direct attempt fails over to the relay).
+        await #expect(throws: SendError.stored(MessageID(sender: alice.id, sequence: 2))) {
+            try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(1), timeout: .seconds(8))
+        }
+        bob = try await P2PClient.start(bobConfiguration)
+        defer { Task { [bob] in await bob.shutdown() } }
+        let later = try await RelayDeliveryTests.collect(bob, count: 1)
+        #expect(later.map(\.id.sequence) == [2])
+        #expect(later.map(\.data) == [RelayDeliveryTests.payload(1)])
+    }
+}
+}
