@@ -26,9 +26,22 @@ public final class LocalCluster: @unchecked Sendable {
     public static func start(
         size: Int = 3, binary: String, secret: String = "test-secret", serverArguments: [String] = [], network: ServerNetwork? = nil
     ) async throws -> LocalCluster {
+        let placement = (0..<size).map { index in
+            (host: network?.hosts[index] ?? "127.0.0.1", namespace: network?.namespaces[index])
+        }
+        return try await start(placement: placement, binary: binary, secret: secret, serverArguments: serverArguments, network: network)
+    }
+
+    /// Starts one server per `placement` entry (its listen host, and the network namespace it
+    /// runs in, if any) and returns once they agree on a leader.
+    public static func start(
+        placement: [(host: String, namespace: String?)], binary: String, secret: String = "test-secret",
+        serverArguments: [String] = [], network: ServerNetwork? = nil
+    ) async throws -> LocalCluster {
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw BinaryMissing(path: binary) }
         let cluster = LocalCluster(
-            ports: try await ServerProcess.freePorts(size), binary: binary, secret: secret, serverArguments: serverArguments, network: network
+            ports: try await ServerProcess.freePorts(placement.count), placement: placement, binary: binary, secret: secret,
+            serverArguments: serverArguments, network: network
         )
         do {
             for server in cluster.servers { try cluster.start(server) }
@@ -52,7 +65,9 @@ public final class LocalCluster: @unchecked Sendable {
     /// Arguments every server of this cluster gets (beyond listen, data, secret and peers).
     public let serverArguments: [String]
 
-    private init(ports: [Int], binary: String, secret: String, serverArguments: [String], network: ServerNetwork?) {
+    private init(
+        ports: [Int], placement: [(host: String, namespace: String?)], binary: String, secret: String, serverArguments: [String], network: ServerNetwork?
+    ) {
         self.secret = secret
         self.serverArguments = serverArguments
         self.network = network
@@ -63,7 +78,7 @@ public final class LocalCluster: @unchecked Sendable {
         servers = ports.indices.map { index in
             ServerProcess(
                 name: "s\(index + 1)", port: ports[index], dataDirectory: "\(root)/s\(index + 1)", binary: binary,
-                host: network?.hosts[index] ?? "127.0.0.1", namespace: network?.namespaces[index]
+                host: placement[index].host, namespace: placement[index].namespace
             )
         }
     }

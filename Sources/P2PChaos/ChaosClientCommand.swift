@@ -6,9 +6,9 @@ import P2PCore
 
 /// `p2pcore-chaos client`: one workload client as its own process, driven over stdin/stdout.
 ///
-/// In: `send <tag> <recipient> <size> <timeout-ms>` and `quit`.
+/// In: `send <tag> <recipient> <size> <timeout-ms>`, `paths`, and end of input to quit.
 /// Out: `ready <id>`, `sent <tag> ok|stored|pending <seq>`, `sent <tag> failed <reason>`,
-/// `recv <from> <seq> <size> <fingerprint>`, `stopped`.
+/// `recv <from> <seq> <size> <fingerprint>`, `paths [<peer>=lan|udp ...]`, `stopped`.
 struct ChaosClientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "client",
@@ -18,6 +18,7 @@ struct ChaosClientCommand: AsyncParsableCommand {
     @Option var state: String
     @Option var servers: String
     @Option var secret: String
+    @Option(help: "Where to listen for direct links (host:port).") var listen: String?
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -29,6 +30,10 @@ struct ChaosClientCommand: AsyncParsableCommand {
         configuration.stateDirectory = state
         configuration.secret = secret
         configuration.startTimeout = .seconds(60)
+        if let listen, let address = HostPort(listen) {
+            configuration.listenHost = address.host
+            configuration.listenPort = UInt16(clamping: address.port)
+        }
         let client = try await P2PClient.start(configuration)
         let output = LineWriter()
         output.write("ready \(client.id)")
@@ -46,6 +51,11 @@ struct ChaosClientCommand: AsyncParsableCommand {
         await withDiscardingTaskGroup { group in
             for await line in Self.standardInputLines() {
                 let words = line.split(separator: " ").map(String.init)
+                if words == ["paths"] {
+                    let paths = await client.directPaths()
+                    output.write((["paths"] + paths.map { "\($0.key)=\($0.value.rawValue)" }.sorted()).joined(separator: " "))
+                    continue
+                }
                 guard words.first == "send", words.count == 5, let tag = UInt64(words[1]), let recipient = NodeID(uuidString: words[2]),
                       let size = Int(words[3]), let timeout = Int(words[4]) else { break }
                 group.addTask {

@@ -6,6 +6,10 @@ import Synchronization
 final class ClientHandle: Sendable {
     let index: Int
     let stateDirectory: String
+    /// The network namespace the process runs in (`ip netns exec`), if any.
+    let namespace: String?
+    /// Where the client listens for direct links (`host:port`), if not the default.
+    let listen: String?
     private struct State {
         var process: Process?
         var input: FileHandle?
@@ -14,9 +18,11 @@ final class ClientHandle: Sendable {
 
     private let state = Mutex(State())
 
-    init(index: Int, stateDirectory: String) {
+    init(index: Int, stateDirectory: String, namespace: String? = nil, listen: String? = nil) {
         self.index = index
         self.stateDirectory = stateDirectory
+        self.namespace = namespace
+        self.listen = listen
     }
 
     /// Whether the workload may use this client as a sender.
@@ -29,8 +35,15 @@ final class ClientHandle: Sendable {
     /// Starts the process and returns its id once it attached; its other output lines go to `onLine`.
     func start(binary: String, servers: [String], secret: String, onLine: @escaping @Sendable (String) -> Void) async throws -> NodeID {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["client", "--state", stateDirectory, "--servers", servers.joined(separator: ","), "--secret", secret]
+        var arguments = ["client", "--state", stateDirectory, "--servers", servers.joined(separator: ","), "--secret", secret]
+        if let listen { arguments += ["--listen", listen] }
+        if let namespace {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", namespace, binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+        }
         let input = Pipe(), output = Pipe()
         process.standardInput = input
         process.standardOutput = output
@@ -72,6 +85,12 @@ final class ClientHandle: Sendable {
     func send(tag: UInt64, to recipient: NodeID, size: Int, timeoutMillis: Int) {
         let input = state.withLock { $0.online ? $0.input : nil }
         try? input?.write(contentsOf: Data("send \(tag) \(recipient) \(size) \(timeoutMillis)\n".utf8))
+    }
+
+    /// Asks the process for its direct paths (answered by a `paths …` line).
+    func requestPaths() {
+        let input = state.withLock { $0.online ? $0.input : nil }
+        try? input?.write(contentsOf: Data("paths\n".utf8))
     }
 
     /// Takes the client out of the workload (it keeps receiving until `stop`).
