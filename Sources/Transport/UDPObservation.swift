@@ -10,6 +10,7 @@ public struct UDPObservation: Sendable, Equatable {
     /// The source address the server saw: the client's public mapping if it is behind a NAT.
     public let address: String
 
+    /// An observation of `client`, which signed with `publicKey`, seen at `address`.
     public init(client: NodeID, publicKey: [UInt8], address: String) {
         self.client = client
         self.publicKey = publicKey

@@ -53,15 +53,15 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
     private let maximumFrameSize: Int
     private let deadAfter: TimeAmount
     private let keepalive: TimeAmount
-    private let interval: TimeAmount
+    private let intervalMilliseconds: Int64
     private let messageSize: Int
     private let state: Mutex<UDPTunnelState>
     private let frames: AsyncThrowingStream<Frame, any Error>
     private let frameSink: AsyncThrowingStream<Frame, any Error>.Continuation
     private let onEnd: @Sendable (UDPTunnel) -> Void
 
-    /// A tunnel on `channel`; `onEnd` is called once when it ends. Call ``start()`` once it is
-    /// registered with the endpoint.
+    /// A tunnel on `channel`; `onEnd` is called once when it ends. Call ``start(replaying:)`` once it
+    /// is registered with the endpoint.
     init(key: Key, channel: any Channel, configuration: LinkConfiguration, onEnd: @escaping @Sendable (UDPTunnel) -> Void) throws {
         let settings = Self.sessionSettings(conversation: key.conversation)
         let session: ReliableDatagramSession
@@ -76,8 +76,8 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
         remoteAddress = key.address.hostPortText
         maximumFrameSize = configuration.maximumFrameSize
         deadAfter = TimeAmount(configuration.deadAfter)
-        keepalive = TimeAmount(min(Self.keepaliveInterval, configuration.deadAfter / 4))
-        interval = .milliseconds(Int64(settings.interval))
+        keepalive = TimeAmount(max(min(Self.keepaliveInterval, configuration.deadAfter / 4), .milliseconds(10)))
+        intervalMilliseconds = Int64(settings.interval)
         messageSize = settings.maximumMessageSize
         state = Mutex(UDPTunnelState(session: session, now: .now()))
         (frames, frameSink) = AsyncThrowingStream<Frame, any Error>.makeStream()
@@ -252,8 +252,9 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
 
             let next: NIODeadline
             if state.session.waitingToSend > 0 {
+                // `check` names a time at most one interval away (never in the past after a flush).
                 let wait = Int64(Int32(bitPattern: state.session.check(current: clock) &- clock))
-                next = now + max(.milliseconds(min(max(wait, 1), interval.nanoseconds / 1_000_000)), .milliseconds(1))
+                next = now + .milliseconds(min(max(wait, 1), intervalMilliseconds))
             } else {
                 // Idle: nothing to send or retransmit until the next keepalive or the peer's deadline.
                 next = max(min(state.lastSent + keepalive, state.lastHeard + deadAfter), now + .milliseconds(1))
