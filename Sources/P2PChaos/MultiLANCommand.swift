@@ -174,9 +174,10 @@ final class MultiLANRun: Sendable {
         var report = SwitchReport()
         let peer = ids[to]
         report.history.append(try await paths(of: from)[peer] ?? "relay")
+        let base = log.sentCount(client: from)
         let stream = Task { try await self.send(from: from, to: to, count: count, window: 32, perSecond: 250) }
         defer { stream.cancel() }
-        guard try await repeatUntil(timeout: .seconds(60), { self.log.sentCount(client: from) >= 1_000 + self.log.baseline(client: from) }) else {
+        guard try await repeatUntil(timeout: .seconds(60), { self.log.sentCount(client: from) >= base + min(1_000, count / 5) }) else {
             report.failures.append("the stream did not get going")
             return report
         }
@@ -210,7 +211,7 @@ final class MultiLANRun: Sendable {
                 let due = start + .milliseconds(index * 1000 / perSecond)
                 if due > .now { try await Task.sleep(until: due) }
             }
-            log.willSend(client: from, tag: tag)
+            log.willSend(client: from, tag: tag, to: ids[to])
             handles[from].send(tag: tag, to: ids[to], size: 64 + Int(tag % 512), timeoutMillis: 120_000)
         }
         let deadline = ContinuousClock.now + .seconds(180)
@@ -238,7 +239,7 @@ final class MultiLANRun: Sendable {
 
     /// Messages the servers accepted into mailboxes, summed (asked from inside the WAN).
     private func relayed() async throws -> UInt64 {
-        let output = try MultiLANTopology.output([
+        let output = try Self.output([
             "/usr/sbin/ip", "netns", "exec", topology.serverNamespaces[0], CommandLine.arguments[0], "relay-count",
             "--servers", cluster.addresses.joined(separator: ","), "--secret", Self.secret,
         ])
@@ -246,6 +247,20 @@ final class MultiLANRun: Sendable {
             throw ValidationError("relay-count printed \(output)")
         }
         return count
+    }
+
+    /// Runs a command and returns its standard output.
+    private static func output(_ argv: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ValidationError("\(argv.joined(separator: " ")) exited with \(process.terminationStatus)") }
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// Runs `step` until it returns true or `timeout` passed.
