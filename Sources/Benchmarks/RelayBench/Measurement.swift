@@ -74,15 +74,20 @@ enum Report {
         String(format: "%9d %9.0f %9.2f %9.2f", result.level, result.rate, result.p50, result.p99)
     }
 
-    /// Prints the msgs/s of `numerator` divided by those of `denominator`, level by level
-    /// (levels missing on either side are left out).
-    static func printRatio(_ title: String, _ numerator: [LevelResult], over denominator: [LevelResult]) {
+    /// Prints the msgs/s of `numerator` divided by those of `denominator`, level by level, then
+    /// both rates (levels missing on either side are left out).
+    static func printRatio(_ numeratorName: String, _ numerator: [LevelResult], over denominatorName: String, _ denominator: [LevelResult]) {
         print("")
-        print("\(title) (msgs/s)")
-        print("in flight     ratio")
+        print("\(numeratorName) / \(denominatorName) (msgs/s)")
+        print("in flight      ratio " + pad(numeratorName) + " " + pad(denominatorName))
         for result in numerator {
             guard let other = denominator.first(where: { $0.level == result.level }), other.rate > 0 else { continue }
-            print(String(format: "%9d %9.2f", result.level, result.rate / other.rate))
+            print(String(format: "%9d %10.4f %9.0f %9.0f", result.level, result.rate / other.rate, result.rate, other.rate))
         }
+    }
+
+    /// `text` right-aligned in a 9-character column.
+    private static func pad(_ text: String) -> String {
+        String(repeating: " ", count: Swift.max(0, 9 - text.count)) + text
     }
 }

@@ -117,8 +117,13 @@ struct RelayBench: AsyncParsableCommand {
         }
 
         if !directResults.isEmpty {
-            Report.printRatio("direct / raw TCP", directResults, over: rawResults)
-            if !relayResults.isEmpty { Report.printRatio("direct / relay", directResults, over: relayResults) }
+            Report.printRatio("direct", directResults, over: "raw TCP", rawResults)
+            if relayResults.isEmpty {
+                print("")
+                print("(direct / relay needs the relay measured too: --mode all)")
+            } else {
+                Report.printRatio("direct", directResults, over: "relay", relayResults)
+            }
         }
     }
 
