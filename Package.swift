@@ -176,6 +176,8 @@ let package = Package(
                 "ClusterHarness", "P2PClient", "P2PCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Sources/Benchmarks/RelayBench",
             swiftSettings: strict

@@ -4,16 +4,36 @@ import Foundation
 import Logging
 import P2PClient
 import P2PCore
-import Synchronization
 
-/// Relayed send-until-acknowledged through 3 local servers: msgs/s and latency percentiles at
-/// several numbers of sends in flight.
+/// Send-until-acknowledged between two clients of 3 local servers — through the relay, over a
+/// direct LAN link, or both — plus a raw SwiftNIO TCP ping-pong on loopback as the baseline for
+/// the direct path: msgs/s and latency percentiles at several numbers of sends in flight.
 @main
 struct RelayBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "p2pcore-bench",
-        abstract: "Measures relayed sends (each returns once the recipient's application has the message)."
+        abstract: "Measures sends between two clients (each returns once the recipient's application has the message).",
+        discussion: """
+            relay: every message goes through the servers (direct tunnels off).
+            direct: the clients' direct LAN link on loopback, plus a raw SwiftNIO TCP ping-pong \
+            on loopback as the baseline.
+            all: both, with ratio tables direct / raw TCP and direct / relay.
+            """
     )
+
+    /// Which paths to measure.
+    enum Mode: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case relay, direct, all
+
+        var measuresRelay: Bool { self != .direct }
+        var measuresDirect: Bool { self != .relay }
+    }
+
+    @Option(help: "What to measure: relay, direct (with the raw TCP baseline) or all.")
+    var mode: Mode = .all
+
+    @Flag(help: "Same as --mode direct: the direct path and the raw TCP ping-pong baseline.")
+    var direct = false
 
     @Option(help: "Sends in flight, comma-separated.")
     var inFlight: String = "1,16,256"
@@ -24,8 +44,27 @@ struct RelayBench: AsyncParsableCommand {
     @Option(help: "Payload size in bytes.")
     var size: Int = 256
 
+    @Option(help: "Seconds to wait for the direct LAN path before giving up.")
+    var pathTimeout: Int = 15
+
     @Option(help: "The p2pcore-server binary (default: the one built beside this program).")
     var server: String?
+
+    func validate() throws {
+        if direct, mode == .relay { throw ValidationError("--direct and --mode relay contradict each other") }
+        guard messages > 0 else { throw ValidationError("--messages must be positive") }
+        guard size >= 0 else { throw ValidationError("--size must not be negative") }
+        guard pathTimeout > 0 else { throw ValidationError("--path-timeout must be positive") }
+        guard !levels.isEmpty else { throw ValidationError("--in-flight needs at least one positive number") }
+    }
+
+    /// The in-flight levels, in the order given.
+    private var levels: [Int] {
+        inFlight.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 > 0 }
+    }
+
+    /// The mode in effect (`--direct` wins over the default).
+    private var effectiveMode: Mode { direct ? .direct : mode }
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -33,51 +72,173 @@ struct RelayBench: AsyncParsableCommand {
             handler.logLevel = .warning
             return handler
         }
-        let levels = inFlight.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 > 0 }
+        let mode = effectiveMode
+        let payload = [UInt8](repeating: 0x5A, count: size)
         let cluster = try await LocalCluster.start(size: 3, binary: server ?? LocalCluster.siblingBinary, secret: "bench-secret")
         defer { cluster.stop() }
-        let sender = try await P2PClient.start(cluster.clientConfiguration("sender"))
-        let receiver = try await P2PClient.start(cluster.clientConfiguration("receiver"))
+        print("p2pcore bench: 3 servers on loopback (Raft, LMDB synced per batch), \(size)-byte messages, \(messages) per level")
+
+        var relayResults: [LevelResult] = []
+        var directResults: [LevelResult] = []
+        var rawResults: [LevelResult] = []
+
+        if mode.measuresRelay {
+            print("")
+            print("relay: every message through the servers (direct tunnels off)")
+            print(Report.header)
+            relayResults = try await withClients(cluster, prefix: "relay", directTunnels: false) { sender, receiver in
+                for _ in 0..<20 { try await sender.send(to: receiver.id, data: payload) }
+                return try await measureLevels { try await sender.send(to: receiver.id, data: payload, timeout: .seconds(60)) }
+            }
+        }
+
+        if mode.measuresDirect {
+            print("")
+            directResults = try await withClients(cluster, prefix: "direct", directTunnels: true) { sender, receiver in
+                try await measureDirect(sender, receiver, payload: payload)
+            }
+
+            print("")
+            print("raw TCP: SwiftNIO ping-pong on loopback, one connection, length-prefixed \(size)-byte messages echoed")
+            print(Report.header)
+            let raw = try await RawTCPPingPong.start()
+            do {
+                _ = try await raw.measure(level: 16, count: min(messages, 500), size: size)  // warm-up
+                for level in levels {
+                    let result = try await raw.measure(level: level, count: messages, size: size)
+                    print(Report.row(result))
+                    rawResults.append(result)
+                }
+                await raw.stop()
+            } catch {
+                await raw.stop()
+                throw error
+            }
+        }
+
+        if !directResults.isEmpty {
+            Report.printRatio("direct", directResults, over: "raw TCP", rawResults)
+            if relayResults.isEmpty {
+                print("")
+                print("(direct / relay needs the relay measured too: --mode all)")
+            } else {
+                Report.printRatio("direct", directResults, over: "relay", relayResults)
+            }
+        }
+    }
+
+    /// Runs every level with `send` as one request; prints each level's row as it completes.
+    private func measureLevels(_ send: @escaping @Sendable () async throws -> Void) async throws -> [LevelResult] {
+        var results: [LevelResult] = []
+        for level in levels {
+            let result = try await measureLevel(level, count: messages, send)
+            print(Report.row(result))
+            results.append(result)
+        }
+        return results
+    }
+
+    /// Warms up until the sender has a LAN link to the receiver, then measures every level and
+    /// checks after each one that the path is still that link.
+    private func measureDirect(_ sender: P2PClient, _ receiver: P2PClient, payload: [UInt8]) async throws -> [LevelResult] {
+        let clock = ContinuousClock()
+        let began = clock.now
+        let deadline = began + .seconds(pathTimeout)
+        var warmups = 0
+        while await sender.directPaths()[receiver.id] != .lan {
+            guard clock.now < deadline else {
+                throw BenchError.noDirectPath(waited: pathTimeout, paths: await sender.directPaths()[receiver.id], warmups: warmups)
+            }
+            do {
+                try await sender.send(to: receiver.id, data: payload, timeout: .seconds(5))
+            } catch {
+                throw BenchError.warmUpFailed(error)
+            }
+            warmups += 1
+        }
+        let waited = clock.now - began
+        // A few more through the new link, so its buffers and the receiver's side are warm too.
+        for _ in 0..<20 { try await sender.send(to: receiver.id, data: payload) }
+        let receiverSide = await receiver.directPaths()[sender.id]
+        print(
+            "direct: measured path = \(DirectPathKind.lan.rawValue) (TCP link on loopback, sender → receiver; receiver → sender: "
+                + "\(receiverSide?.rawValue ?? "none")), up after \(warmups) relayed warm-up messages, "
+                + String(format: "%.0f ms", waited.milliseconds)
+        )
+        print(Report.header)
+        let attemptTimeout = sender.configuration.attemptTimeout
+        var results: [LevelResult] = []
+        for level in levels {
+            let result = try await measureLevel(level, count: messages) {
+                try await sender.send(to: receiver.id, data: payload, timeout: .seconds(60))
+            }
+            print(Report.row(result))
+            results.append(result)
+            let path = await sender.directPaths()[receiver.id]
+            if path != .lan {
+                print("  warning: after \(level) in flight the sender's path to the receiver is \(path?.rawValue ?? "none"), not lan")
+            }
+            if result.max >= attemptTimeout {
+                print(String(
+                    format: "  warning: slowest send took %.0f ms, at least the %.0f ms direct attempt timeout (it fell back to the relay)",
+                    result.max.milliseconds, attemptTimeout.milliseconds
+                ))
+            }
+        }
+        return results
+    }
+
+    /// Starts a sender and a receiver (the receiver's messages drained), runs `body`, then
+    /// shuts both down whether it succeeded or not.
+    private func withClients(
+        _ cluster: LocalCluster, prefix: String, directTunnels: Bool,
+        _ body: (P2PClient, P2PClient) async throws -> [LevelResult]
+    ) async throws -> [LevelResult] {
+        func configuration(_ name: String) -> ClientConfiguration {
+            var configuration = cluster.clientConfiguration("\(prefix)-\(name)")
+            configuration.directTunnels = directTunnels
+            if directTunnels { configuration.listenHost = "127.0.0.1" }
+            return configuration
+        }
+        let sender = try await P2PClient.start(configuration("sender"))
+        let receiver: P2PClient
+        do {
+            receiver = try await P2PClient.start(configuration("receiver"))
+        } catch {
+            await sender.shutdown()
+            throw error
+        }
         let draining = Task {
             for try await _ in receiver.receive() {}
         }
-        print("p2pcore relay: 3 servers on loopback (Raft, LMDB synced per batch), \(size)-byte messages, \(messages) per level")
-        print("in flight   msgs/s     p50 ms    p99 ms")
-        let payload = [UInt8](repeating: 0x5A, count: size)
-        // Warm up links, caches and the recipient lookup.
-        for _ in 0..<20 { try await sender.send(to: receiver.id, data: payload) }
-        for level in levels {
-            let latencies = LatencyRecorder()
-            let start = ContinuousClock.now
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for i in 0..<messages {
-                    if i >= level { try await group.next() }
-                    group.addTask {
-                        let begin = ContinuousClock.now
-                        try await sender.send(to: receiver.id, data: payload, timeout: .seconds(60))
-                        let took = ContinuousClock.now - begin
-                        latencies.record(took)
-                    }
-                }
-                try await group.waitForAll()
-            }
-            let elapsed = ContinuousClock.now - start
-            let sorted = latencies.sorted
-            func millis(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
-            let p50 = millis(sorted[sorted.count / 2])
-            let p99 = millis(sorted[min(sorted.count - 1, sorted.count * 99 / 100)])
-            let rate = Double(messages) / (millis(elapsed) / 1000)
-            print(String(format: "%9d %9.0f %9.2f %9.2f", level, rate, p50, p99))
+        func stopClients() async {
+            draining.cancel()
+            await sender.shutdown()
+            await receiver.shutdown()
         }
-        draining.cancel()
-        await sender.shutdown()
-        await receiver.shutdown()
+        do {
+            let results = try await body(sender, receiver)
+            await stopClients()
+            return results
+        } catch {
+            await stopClients()
+            throw error
+        }
     }
 }
 
-/// Latencies recorded from many tasks.
-final class LatencyRecorder: Sendable {
-    private let values = Mutex<[Duration]>([])
-    func record(_ value: Duration) { values.withLock { $0.append(value) } }
-    var sorted: [Duration] { values.withLock { $0 }.sorted() }
+/// Why a benchmark run stopped.
+enum BenchError: Error, CustomStringConvertible {
+    case noDirectPath(waited: Int, paths: DirectPathKind?, warmups: Int)
+    case warmUpFailed(any Error)
+
+    var description: String {
+        switch self {
+        case .noDirectPath(let waited, let path, let warmups):
+            "no direct LAN path from sender to receiver after \(waited) s and \(warmups) warm-up messages "
+                + "(sender's path to the receiver: \(path?.rawValue ?? "none"))"
+        case .warmUpFailed(let error):
+            "a warm-up send failed while waiting for the direct path: \(error)"
+        }
+    }
 }

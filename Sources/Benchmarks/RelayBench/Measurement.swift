@@ -1,0 +1,93 @@
+import Foundation
+import Synchronization
+
+/// Latencies recorded from many tasks.
+final class LatencyRecorder: Sendable {
+    private let values = Mutex<[Duration]>([])
+
+    /// Adds one request's latency.
+    func record(_ value: Duration) { values.withLock { $0.append(value) } }
+
+    /// Every latency recorded so far, shortest first.
+    var sorted: [Duration] { values.withLock { $0 }.sorted() }
+}
+
+/// What one in-flight level measured.
+struct LevelResult: Sendable {
+    /// Requests kept in flight.
+    let level: Int
+    /// Completed requests per second over the whole level.
+    let rate: Double
+    /// Median latency in milliseconds.
+    let p50: Double
+    /// 99th-percentile latency in milliseconds.
+    let p99: Double
+    /// The slowest request.
+    let max: Duration
+
+    /// Summarises `latencies` (one per request) of a level that took `elapsed` in all.
+    init(level: Int, latencies: [Duration], elapsed: Duration) {
+        let sorted = latencies.sorted()
+        self.level = level
+        rate = sorted.isEmpty ? 0 : Double(sorted.count) / Swift.max(elapsed.milliseconds / 1000, .leastNonzeroMagnitude)
+        p50 = sorted.isEmpty ? 0 : sorted[sorted.count / 2].milliseconds
+        p99 = sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, sorted.count * 99 / 100)].milliseconds
+        max = sorted.last ?? .zero
+    }
+}
+
+extension Duration {
+    /// The duration in (fractional) milliseconds.
+    var milliseconds: Double {
+        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
+    }
+}
+
+/// Runs `operation` `count` times with at most `level` runs in flight; returns the level's
+/// throughput and latency percentiles (each run's latency is how long its `operation` took).
+func measureLevel(
+    _ level: Int, count: Int, _ operation: @escaping @Sendable () async throws -> Void
+) async throws -> LevelResult {
+    let latencies = LatencyRecorder()
+    let start = ContinuousClock.now
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for index in 0..<count {
+            if index >= level { try await group.next() }
+            group.addTask {
+                let begin = ContinuousClock.now
+                try await operation()
+                latencies.record(ContinuousClock.now - begin)
+            }
+        }
+        try await group.waitForAll()
+    }
+    return LevelResult(level: level, latencies: latencies.sorted, elapsed: ContinuousClock.now - start)
+}
+
+/// Prints the measurement tables.
+enum Report {
+    /// The header of a per-mode table.
+    static let header = "in flight   msgs/s     p50 ms    p99 ms"
+
+    /// One row of a per-mode table.
+    static func row(_ result: LevelResult) -> String {
+        String(format: "%9d %9.0f %9.2f %9.2f", result.level, result.rate, result.p50, result.p99)
+    }
+
+    /// Prints the msgs/s of `numerator` divided by those of `denominator`, level by level, then
+    /// both rates (levels missing on either side are left out).
+    static func printRatio(_ numeratorName: String, _ numerator: [LevelResult], over denominatorName: String, _ denominator: [LevelResult]) {
+        print("")
+        print("\(numeratorName) / \(denominatorName) (msgs/s)")
+        print("in flight      ratio " + pad(numeratorName) + " " + pad(denominatorName))
+        for result in numerator {
+            guard let other = denominator.first(where: { $0.level == result.level }), other.rate > 0 else { continue }
+            print(String(format: "%9d %10.4f %9.0f %9.0f", result.level, result.rate / other.rate, result.rate, other.rate))
+        }
+    }
+
+    /// `text` right-aligned in a 9-character column.
+    private static func pad(_ text: String) -> String {
+        String(repeating: " ", count: Swift.max(0, 9 - text.count)) + text
+    }
+}
