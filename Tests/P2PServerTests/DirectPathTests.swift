@@ -18,15 +18,18 @@ extension ServerProcessSuites {
         return try await condition()
     }
 
+    /// A client of `cluster` that listens for direct links on loopback only.
+    static func onLoopback(_ cluster: LocalCluster, _ name: String) -> ClientConfiguration {
+        var configuration = cluster.clientConfiguration(name)
+        configuration.listenHost = "127.0.0.1"
+        return configuration
+    }
+
     @Test func clientsOnOneHostGoDirectAndTheServersCarryNoPayload() async throws {
         let cluster = try await LocalCluster.start()
         defer { cluster.stop() }
-        var aliceConfiguration = cluster.clientConfiguration("alice")
-        aliceConfiguration.listenHost = "127.0.0.1"
-        var bobConfiguration = cluster.clientConfiguration("bob")
-        bobConfiguration.listenHost = "127.0.0.1"
-        let alice = try await P2PClient.start(aliceConfiguration)
-        let bob = try await P2PClient.start(bobConfiguration)
+        let alice = try await P2PClient.start(Self.onLoopback(cluster, "alice"))
+        let bob = try await P2PClient.start(Self.onLoopback(cluster, "bob"))
         defer { Task { await alice.shutdown(); await bob.shutdown() } }
         let count = 300
         let received = Task { try await RelayDeliveryTests.collect(bob, count: count + 1) }
@@ -57,11 +60,8 @@ extension ServerProcessSuites {
     @Test func whenTheDirectPeerGoesAwayMessagesFallBackToItsMailbox() async throws {
         let cluster = try await LocalCluster.start()
         defer { cluster.stop() }
-        var aliceConfiguration = cluster.clientConfiguration("alice")
-        aliceConfiguration.listenHost = "127.0.0.1"
-        var bobConfiguration = cluster.clientConfiguration("bob")
-        bobConfiguration.listenHost = "127.0.0.1"
-        let alice = try await P2PClient.start(aliceConfiguration)
+        let bobConfiguration = Self.onLoopback(cluster, "bob")
+        let alice = try await P2PClient.start(Self.onLoopback(cluster, "alice"))
         defer { Task { await alice.shutdown() } }
         var bob = try await P2PClient.start(bobConfiguration)
         let first = Task { [bob] in try await RelayDeliveryTests.collect(bob, count: 1) }
