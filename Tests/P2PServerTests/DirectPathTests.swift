@@ -1,3 +1,4 @@
+import AdminProtocol
 import ClusterHarness
 import Foundation
 import P2PClient
@@ -55,6 +56,14 @@ extension ServerProcessSuites {
         let split = try await alice.clients()
         #expect(split.direct == [bob.id])
         #expect(!split.notDirect.contains(bob.id))
+        // Operators see the pair too (`mailbox-admin clients`).
+        #expect(try await Self.eventually {
+            let admin = try await AdminClient.connect(to: try #require(HostPort(cluster.addresses[0])), secret: cluster.secret)
+            defer { admin.close() }
+            guard case .clients(let summaries) = try await admin.request(.clients) else { return false }
+            return summaries.first { $0.id == alice.id }?.directPeers == [bob.id]
+                && summaries.first { $0.id == bob.id }?.directPeers == [alice.id]
+        }, "the admin API does not show the direct pair")
     }
 
     @Test func whenTheDirectPeerGoesAwayMessagesFallBackToItsMailbox() async throws {
