@@ -8,7 +8,8 @@ import P2PCore
 ///
 /// In: `send <tag> <recipient> <size> <timeout-ms>`, `paths`, and end of input to quit.
 /// Out: `ready <id>`, `sent <tag> ok|stored|pending <seq>`, `sent <tag> failed <reason>`,
-/// `recv <from> <seq> <size> <fingerprint>`, `paths [<peer>=lan|udp ...]`, `stopped`.
+/// `recv <from> <seq> <size> <fingerprint>`, `paths [<peer>=lan|udp ...]`,
+/// `deliveries <direct> <relayed>` (at the end), `stopped`.
 struct ChaosClientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "client",
@@ -76,6 +77,8 @@ struct ChaosClientCommand: AsyncParsableCommand {
         // (the loop stops at its next `next()`), or the checker would count it as lost.
         receiving.cancel()
         await receiving.value
+        let deliveries = await client.deliveryCounts()
+        output.write("deliveries \(deliveries.direct) \(deliveries.relayed)")
         await client.shutdown()
         output.write("stopped")
     }

@@ -45,6 +45,13 @@ final class ClientHandle: Sendable {
             process.arguments = arguments
         }
         let input = Pipe(), output = Pipe()
+        // Close-on-exec for every pipe end: otherwise each later child (another client, a
+        // server) inherits this client's stdin write end, and closing ours never reaches it as
+        // end of input — the client could not shut down gracefully. The child's own ends are
+        // dup'ed onto 0 and 1, which clears the flag there.
+        for handle in [input.fileHandleForReading, input.fileHandleForWriting, output.fileHandleForReading, output.fileHandleForWriting] {
+            _ = fcntl(handle.fileDescriptor, F_SETFD, FD_CLOEXEC)
+        }
         process.standardInput = input
         process.standardOutput = output
         // Warnings and errors of the client library, kept beside its state for post-mortems.
@@ -111,6 +118,9 @@ final class ClientHandle: Sendable {
         for _ in 0..<300 where process.isRunning {
             try? await Task.sleep(for: .milliseconds(50))
         }
-        if process.isRunning { process.terminate() }
+        if process.isRunning {
+            FileHandle.standardError.write(Data("client c\(index) did not stop within 15 s of the end of its input: terminated\n".utf8))
+            process.terminate()
+        }
     }
 }

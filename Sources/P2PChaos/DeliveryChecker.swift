@@ -40,6 +40,7 @@ final class DeliveryChecker: Sendable {
         var lastSequence: [Pair: UInt64] = [:]
         var outstanding: [Int: Int] = [:]
         var duplicated = 0
+        var directDeliveries = 0, relayedDeliveries = 0
         var reordered = 0
         var violations: [String] = []
     }
@@ -112,6 +113,12 @@ final class DeliveryChecker: Sendable {
                 state.lastSequence[pair] = max(sequence, state.lastSequence[pair] ?? 0)
                 state.receipts.append(Receipt(key: key, size: size, fingerprint: fingerprint))
             }
+        case "deliveries" where words.count == 3:
+            guard let direct = Int(words[1]), let relayed = Int(words[2]) else { return note("client \(client): malformed line '\(line)'") }
+            state.withLock { state in
+                state.directDeliveries += direct
+                state.relayedDeliveries += relayed
+            }
         case "receive-error":
             note("client \(client): \(line)")
         default:
@@ -121,6 +128,12 @@ final class DeliveryChecker: Sendable {
 
     private func note(_ violation: String) {
         state.withLock { $0.violations.append(violation) }
+    }
+
+    /// Acknowledgements senders saw on a direct path / through the relay, as the client
+    /// processes reported them when they stopped.
+    var deliveryPaths: (direct: Int, relayed: Int) {
+        state.withLock { ($0.directDeliveries, $0.relayedDeliveries) }
     }
 
     /// Accepted messages not received yet.

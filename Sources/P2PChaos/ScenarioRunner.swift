@@ -88,6 +88,7 @@ final class ScenarioRunner: Sendable {
         if let drained { violations.append(drained) }
         let passed = violations.isEmpty
         for handle in handles { await handle.stop() }
+        let paths = checker.deliveryPaths
         if passed || ProcessInfo.processInfo.environment["P2PCORE_CHAOS_KEEP"] == nil {
             cluster.stop()
         } else {
@@ -97,6 +98,7 @@ final class ScenarioRunner: Sendable {
         let kinds = faultCounts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         let line = "scenario seed=\(seed) servers=\(cluster.servers.count) clients=\(handles.count) sent=\(report.sent) accepted=\(report.accepted)"
             + " ok=\(report.ok) stored=\(report.stored) pending=\(report.pending) refused=\(report.failed) delivered=\(report.delivered)"
+            + " acknowledged=direct:\(paths.direct),relay:\(paths.relayed)"
             + " lost=\(report.lost) duplicated=\(report.duplicated) reordered=\(report.reordered) corrupted=\(report.corrupted) unknown=\(report.unknown)"
             + " faults=\(totalFaults) (\(kinds)) digests=\(digest == nil ? "identical" : "DIFFER") mailboxes=\(drained == nil ? "drained" : "NOT-DRAINED")"
             + " result=\(passed ? "PASS" : "FAIL")"

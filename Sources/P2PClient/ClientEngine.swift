@@ -51,6 +51,8 @@ actor ClientEngine {
     private var toPrepare: [(recipient: NodeID, payload: [UInt8], continuation: CheckedContinuation<MessageID, any Error>)] = []
     private var toResolve: [(recipient: NodeID, sequence: UInt64)] = []
     private var ledgerFlushScheduled = false
+    /// Sent messages whose delivery was acknowledged on a direct path / through the relay.
+    private(set) var deliveries: (direct: Int, relayed: Int) = (0, 0)
     /// Messages offered on a direct path, waiting for the recipient's acknowledgement.
     private var directWaiters: [OutgoingKey: CheckedContinuation<Bool, Never>] = [:]
 
@@ -123,7 +125,7 @@ actor ClientEngine {
                     case .deliver(let message):
                         await received(message, from: dialled)
                     case .delivered(let recipient, let id):
-                        await complete(OutgoingKey(recipient: recipient, id: id), with: .success(()))
+                        await delivered(OutgoingKey(recipient: recipient, id: id), direct: false)
                     }
                 }
                 await disconnected(address, dialled, reason: "the server closed the link")
@@ -358,10 +360,17 @@ actor ClientEngine {
             received(message, route: .direct(link))
         case DirectPaths.FrameType.acknowledge:
             guard let sender = try? reader.readNodeID("ack.sender"), let sequence = try? reader.readUInt64("ack.sequence"), sender == me else { return }
-            complete(OutgoingKey(recipient: link.peer.id, id: MessageID(sender: me, sequence: sequence)), with: .success(()))
+            delivered(OutgoingKey(recipient: link.peer.id, id: MessageID(sender: me, sequence: sequence)), direct: true)
         default:
             return
         }
+    }
+
+    /// The recipient acknowledged `key`: `send` may return.
+    private func delivered(_ key: OutgoingKey, direct: Bool) {
+        guard outgoing[key] != nil else { return }
+        if direct { deliveries.direct += 1 } else { deliveries.relayed += 1 }
+        complete(key, with: .success(()))
     }
 
     /// Tells servers which peers this client reaches directly (all connected ones when `links` is nil).

@@ -116,6 +116,12 @@ public final class P2PClient: Sendable {
         return (others.filter(direct.contains), others.filter { !direct.contains($0) })
     }
 
+    /// Since start: how many sent messages were acknowledged on a direct path, and how many
+    /// through the relay (the recipient acknowledged them to the cluster).
+    public func deliveryCounts() async -> (direct: Int, relayed: Int) {
+        await engine.deliveries
+    }
+
     /// The direct paths this client has now, by peer: a LAN link or a UDP tunnel.
     public func directPaths() async -> [NodeID: DirectPathKind] {
         await engine.direct?.kinds ?? [:]
