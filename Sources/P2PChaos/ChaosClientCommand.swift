@@ -24,7 +24,8 @@ struct ChaosClientCommand: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
+            // Notices and up: path changes and anything unusual, for post-mortems.
+            handler.logLevel = .notice
             return handler
         }
         var configuration = ClientConfiguration(servers: servers.split(separator: ",").map(String.init))

@@ -55,7 +55,10 @@ final class ClientHandle: Sendable {
         process.standardInput = input
         process.standardOutput = output
         // Warnings and errors of the client library, kept beside its state for post-mortems.
-        _ = FileManager.default.createFile(atPath: stateDirectory + ".log", contents: nil)
+        // Appended across restarts: a post-mortem needs every run of the client.
+        if !FileManager.default.fileExists(atPath: stateDirectory + ".log") {
+            _ = FileManager.default.createFile(atPath: stateDirectory + ".log", contents: nil)
+        }
         let log = FileHandle(forWritingAtPath: stateDirectory + ".log")
         log?.seekToEndOfFile()
         process.standardError = log ?? FileHandle.nullDevice

@@ -266,7 +266,7 @@ actor DirectPaths {
         }
         let isNewPeer = paths[peer] == nil
         paths[peer, default: []].append(Path(link: link, kind: kind))
-        logger.info("direct path up", metadata: ["p2p.peer": "\(peer)", "p2p.path": "\(kind.rawValue)", "p2p.remote": "\(link.peer.remoteAddress ?? "?")"])
+        logger.notice("direct path up", metadata: ["p2p.peer": "\(peer)", "p2p.path": "\(kind.rawValue)", "p2p.remote": "\(link.peer.remoteAddress ?? "?")"])
         spawn { await self.serve(link, kind, hooks) }
         if isNewPeer { await hooks.onChange(peers) }
         return true
@@ -301,7 +301,7 @@ actor DirectPaths {
         paths[peer]?.removeAll { $0.link === link }
         guard paths[peer]?.isEmpty ?? false else { return }
         paths[peer] = nil
-        logger.info("direct path down", metadata: ["p2p.peer": "\(peer)", "p2p.path": "\(kind.rawValue)"])
+        logger.notice("direct path down", metadata: ["p2p.peer": "\(peer)", "p2p.path": "\(kind.rawValue)"])
         await hooks.onChange(peers)
     }
 
