@@ -195,7 +195,7 @@ let package = Package(
         .testTarget(
             name: "P2PServerTests",
             dependencies: [
-                "P2PServer", "P2PClient", "ClusterHarness", "Mailbox", "Raft", "LMDB", "P2PCore", "AdminProtocol",
+                "P2PServer", "P2PClient", "ClusterHarness", "Mailbox", "Raft", "LMDB", "P2PCore", "AdminProtocol", "ClientProtocol", "Transport", "WireCodec",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -352,6 +352,38 @@ extension MailboxStore {
         }
     }
 
+    /// Each sender's lowest sequences in `recipient`'s mailbox (at most `perSender` each, `limit`
+    /// in all), whatever order they arrived in: what the recipient can deliver next. A message
+    /// that arrived after later ones of its sender (relayed once a direct attempt timed out, say)
+    /// comes first here, where the arrival order would put it behind them.
+    public func sequenceHeads(for recipient: NodeID, perSender: Int, limit: Int) throws -> [(arrival: UInt64, message: MailMessage)] {
+        try environment.read { txn in
+            var arrivals: [UInt64] = []
+            var sender: [UInt8] = []
+            var taken = 0
+            try txn.scan(index, from: recipient.bytes, until: Self.successor(recipient)) { key, value in
+                guard key.count == 40, value.count == 9, let arrival = UInt64(bigEndianBytes: value.prefix(8)) else { return true }
+                let keySender = Array(key[16..<32])
+                if keySender != sender {
+                    sender = keySender
+                    taken = 0
+                }
+                if taken < perSender {
+                    arrivals.append(arrival)
+                    taken += 1
+                }
+                return arrivals.count < limit
+            }
+            var result: [(arrival: UInt64, message: MailMessage)] = []
+            for arrival in arrivals {
+                guard let stored = try txn.get(messagesDB, recipient.bytes + arrival.bigEndianBytes) else { continue }
+                var reader = ByteReader(stored)
+                result.append((arrival, try MailMessage.decode(from: &reader)))
+            }
+            return result
+        }
+    }
+
     /// Depth, bytes and oldest message of `recipient`'s mailbox.
     public func stats(for recipient: NodeID) throws -> MailboxStats {
         try environment.read { txn in

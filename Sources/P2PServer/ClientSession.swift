@@ -63,12 +63,33 @@ actor ClientSession {
         wake()
     }
 
-    /// Starts over from the head of the mailbox if a pushed message stayed unacknowledged longer
-    /// than `patience`.
+    /// Starts over if a pushed message stayed unacknowledged longer than `patience`: first each
+    /// sender's lowest sequences, then the mailbox from its head.
+    ///
+    /// The window can fill with messages the client must hold back because an earlier one of
+    /// the same sender arrived in the mailbox after them (it was relayed once its direct attempt
+    /// timed out, while later ones were relayed at once). Pushed in arrival order, that earlier
+    /// one would never fit in the window; pushed first, it lets the client deliver and
+    /// acknowledge, and the window moves again.
     func rewindIfStale(patience: Duration) {
         guard let oldest = inFlight.values.min(), ContinuousClock.now - oldest > patience else { return }
-        rewind()
+        cursor = 0
+        inFlight.removeAll()
+        guard subscribed else { return }
+        let heads = (try? store.sequenceHeads(for: client, perSender: Self.headsPerSender, limit: window)) ?? []
+        let now = ContinuousClock.now
+        for (_, message) in heads {
+            inFlight[message.id] = now
+            do {
+                try link.send(type: ClientProtocol.pushFrame, ServerPush.deliver(message).encoded())
+            } catch {
+                return
+            }
+        }
+        wake()
     }
+
+    private static let headsPerSender = 16
 
     /// Starts over from the head of the mailbox (e.g. after a snapshot replaced the state).
     func rewind() {
