@@ -241,6 +241,11 @@ final class ScenarioRunner: Sendable {
     /// Kills a follower, removes it from the cluster, wipes its data directory and starts it
     /// again: it joins as a new member with a new id.
     private func wipeServer(_ random: inout ScenarioRandom) async throws {
+        // Only a cluster whose every server votes loses nothing by losing one server's disk (an
+        // operator would not wipe one while another is still catching up).
+        guard await everyServerVotes() else {
+            throw AdminFailure(.unavailable, "wipe skipped: not every server is a voter yet")
+        }
         let leader = await leaderIndex()
         let candidates = cluster.servers.indices.filter { $0 != leader }
         let target = candidates[Int(random.next() % UInt64(candidates.count))]
@@ -259,17 +264,25 @@ final class ScenarioRunner: Sendable {
                 try await Task.sleep(for: .milliseconds(500))
             }
         }
+        guard removed else {
+            // Wiping a server the cluster still counts as a voter would leave a voter that never
+            // comes back: the server returns with its data instead.
+            try cluster.start(server)
+            throw AdminFailure(.unavailable, "wipe skipped: the server could not be removed first")
+        }
         try FileManager.default.removeItem(atPath: server.dataDirectory)
         try cluster.start(server)
         // The next fault waits until the new member votes (else one more fault could cost quorum).
         for _ in 0..<120 {
-            if case .status(let status)? = try? await admin(.status),
-               status.servers.count == cluster.servers.count, status.servers.allSatisfy({ $0.voter && $0.reachable }) {
-                return
-            }
+            if await everyServerVotes() { return }
             try await Task.sleep(for: .milliseconds(500))
         }
         throw AdminFailure(.unavailable, "the wiped server did not become a voter again within 60 s")
+    }
+
+    private func everyServerVotes() async -> Bool {
+        guard case .status(let status)? = try? await admin(.status) else { return false }
+        return status.servers.count == cluster.servers.count && status.servers.allSatisfy { $0.voter && $0.reachable }
     }
 
     // MARK: Settling and checks
