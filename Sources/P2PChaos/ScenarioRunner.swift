@@ -93,6 +93,7 @@ final class ScenarioRunner: Sendable {
             cluster.stop()
         } else {
             for server in cluster.servers { server.stop() }
+            cluster.network?.tearDown()
             print("kept the data and client logs in \(cluster.root)")
         }
         let kinds = faultCounts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
