@@ -216,12 +216,18 @@ actor ClientEngine {
 
     /// One server's answer to `query`, or `nil` if it gave none in time.
     private func ask(_ query: ClientRequest.Query, on link: Link) async -> QueryResult? {
-        let request = replies.nextRequest()
-        let bytes = ClientRequest.query(request: request, query).encoded()
-        guard case .queryResult(_, let result)? = try? await replies.wait(for: request, timeout: configuration.attemptTimeout, send: {
-            try link.send(type: ClientProtocol.requestFrame, bytes)
-        }) else { return nil }
+        guard case .queryResult(_, let result)? = await exchange(on: link, { .query(request: $0, query) }) else { return nil }
         return result
+    }
+
+    /// Sends the request `build` makes with a fresh request number and returns the server's
+    /// answer to it, or `nil` if none came within `attemptTimeout`.
+    private func exchange(on link: Link, _ build: (UInt64) -> ClientRequest) async -> ServerPush? {
+        let request = replies.nextRequest()
+        let bytes = build(request).encoded()
+        return try? await replies.wait(for: request, timeout: configuration.attemptTimeout) {
+            try link.send(type: ClientProtocol.requestFrame, bytes)
+        }
     }
 
     /// The recipient's registry entry; `nil` only when every connected server that answers
@@ -313,11 +319,7 @@ actor ClientEngine {
         var pause: Duration = .milliseconds(50)
         while let entry = outgoing[key], once || entry.fate == .pending, !stopped {
             if let link = await pickServer(for: entry.message.recipient) {
-                let request = replies.nextRequest()
-                let bytes = ClientRequest.send(request: request, message: entry.message).encoded()
-                if case .sendResult(_, let result)? = try? await replies.wait(for: request, timeout: configuration.attemptTimeout, send: {
-                    try link.send(type: ClientProtocol.requestFrame, bytes)
-                }) {
+                if case .sendResult(_, let result)? = await exchange(on: link, { .send(request: $0, message: entry.message) }) {
                     handle(result, for: key)
                     if case .unavailable = result {} else { break }
                 }
@@ -382,11 +384,9 @@ actor ClientEngine {
     /// Asks a connected server to introduce this client to `peer`.
     func introduce(_ peer: NodeID, tcp: [String], udp: [String]) async -> Introduction? {
         guard let link = primary.flatMap({ connections[$0]?.link }) ?? connectedLinks.randomElement() else { return nil }
-        let request = replies.nextRequest()
-        let bytes = ClientRequest.connect(request: request, peer: peer, tcp: tcp, udp: udp).encoded()
-        guard case .connectResult(_, let introduction)? = try? await replies.wait(for: request, timeout: configuration.attemptTimeout, send: {
-            try link.send(type: ClientProtocol.requestFrame, bytes)
-        }) else { return nil }
+        guard case .connectResult(_, let introduction)? = await exchange(on: link, { .connect(request: $0, peer: peer, tcp: tcp, udp: udp) }) else {
+            return nil
+        }
         return introduction
     }
 
@@ -467,10 +467,7 @@ actor ClientEngine {
         let expected = nextExpected[sender] ?? through + 1
         if message.id.sequence <= through {
             // Already handed to the application: the acknowledgement was lost. Send it again.
-            switch route {
-            case .relay: acknowledgeToServer(message.id, via: server)
-            case .direct(let link): acknowledgeDirectly(message.id, on: link)
-            }
+            acknowledge(message.id, route: route, server: server)
             return
         }
         guard message.id.sequence >= expected else { return }  // already queued for the application
@@ -524,28 +521,27 @@ actor ClientEngine {
             }
             ready.removeFirst()
             deliveredThrough[message.id.sender] = message.id.sequence
-            switch route {
-            case .relay: acknowledgeToServer(message.id, via: nil)
-            case .direct(let link): acknowledgeDirectly(message.id, on: link)
-            }
+            acknowledge(message.id, route: route)
             guard !message.isSkip else { continue }
             self.receiver = nil
             receiver.resume(returning: ReceivedMessage(from: message.id.sender, data: message.payload, id: message.id))
         }
     }
 
-    /// A direct message's acknowledgement goes back on its link; if that link is gone the sender
-    /// relays the message, and the relayed copy is acknowledged as a duplicate.
-    private func acknowledgeDirectly(_ id: MessageID, on link: Link) {
-        var writer = ByteWriter()
-        writer.write(id.sender)
-        writer.write(id.sequence)
-        try? link.send(type: DirectPaths.FrameType.acknowledge, writer.bytes)
-    }
-
-    private func acknowledgeToServer(_ id: MessageID, via link: Link?) {
-        let target = link ?? primary.flatMap { connections[$0]?.link } ?? connectedLinks.first
-        try? target?.send(type: ClientProtocol.requestFrame, ClientRequest.acknowledge(id).encoded())
+    /// Acknowledges `id` on the path it came by. A direct message's acknowledgement goes back
+    /// on its link (if that link is gone the sender relays the message, and the relayed copy is
+    /// acknowledged as a duplicate); a relayed one's to `server`, else the subscribed server.
+    private func acknowledge(_ id: MessageID, route: Route, server: Link? = nil) {
+        switch route {
+        case .direct(let link):
+            var writer = ByteWriter()
+            writer.write(id.sender)
+            writer.write(id.sequence)
+            try? link.send(type: DirectPaths.FrameType.acknowledge, writer.bytes)
+        case .relay:
+            let target = server ?? primary.flatMap { connections[$0]?.link } ?? connectedLinks.first
+            try? target?.send(type: ClientProtocol.requestFrame, ClientRequest.acknowledge(id).encoded())
+        }
     }
 
     // MARK: Stopping

@@ -134,7 +134,7 @@ actor DirectPaths {
 
     /// The addresses of the interfaces a wildcard listener answers on (IPv4, loopback last).
     static func lanHosts(listeningOn host: String) -> [String] {
-        guard host == "0.0.0.0" || host == "::" || host.isEmpty else { return [host] }
+        guard HostPort.isWildcard(host) || host.isEmpty else { return [host] }
         var hosts: [String] = []
         for device in (try? System.enumerateDevices()) ?? [] {
             guard case .v4 = device.address, let ip = device.address?.ipAddress, !ip.hasPrefix("127.") else { continue }
@@ -167,21 +167,19 @@ actor DirectPaths {
     // MARK: Paths
 
     /// The path messages to `peer` take now (a LAN link before a UDP tunnel), if any.
-    func link(to peer: NodeID) -> Link? {
+    private func best(to peer: NodeID) -> Path? {
         let available = paths[peer] ?? []
-        return (available.first { $0.kind == .lan } ?? available.first)?.link
+        return available.first { $0.kind == .lan } ?? available.first
     }
 
-    func kind(to peer: NodeID) -> DirectPathKind? {
-        let available = paths[peer] ?? []
-        return (available.first { $0.kind == .lan } ?? available.first)?.kind
-    }
+    func link(to peer: NodeID) -> Link? { best(to: peer)?.link }
 
     var peers: [NodeID] { paths.keys.sorted() }
 
+    /// The kind of path each peer's messages take now.
     var kinds: [NodeID: DirectPathKind] {
         var result: [NodeID: DirectPathKind] = [:]
-        for peer in paths.keys { result[peer] = kind(to: peer) }
+        for peer in paths.keys { result[peer] = best(to: peer)?.kind }
         return result
     }
 

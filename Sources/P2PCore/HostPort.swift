@@ -18,4 +18,7 @@ public struct HostPort: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(host):\(port)" }
+
+    /// Whether a listen host means every interface (others must be told a reachable address).
+    public static func isWildcard(_ host: String) -> Bool { host == "0.0.0.0" || host == "::" }
 }

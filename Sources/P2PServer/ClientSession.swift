@@ -39,16 +39,21 @@ actor ClientSession {
                 return
             }
             guard !batch.isEmpty else { return }
-            let now = ContinuousClock.now
             for (arrival, message) in batch {
                 cursor = arrival
-                inFlight[message.id] = now
-                do {
-                    try link.send(type: ClientProtocol.pushFrame, ServerPush.deliver(message).encoded())
-                } catch {
-                    return
-                }
+                guard deliver(message) else { return }
             }
+        }
+    }
+
+    /// Pushes one message and counts it in the window; `false` once the link is closed.
+    private func deliver(_ message: MailMessage) -> Bool {
+        inFlight[message.id] = .now
+        do {
+            try link.send(type: ClientProtocol.pushFrame, ServerPush.deliver(message).encoded())
+            return true
+        } catch {
+            return false
         }
     }
 
@@ -73,28 +78,23 @@ actor ClientSession {
     /// acknowledge, and the window moves again.
     func rewindIfStale(patience: Duration) {
         guard let oldest = inFlight.values.min(), ContinuousClock.now - oldest > patience else { return }
-        cursor = 0
-        inFlight.removeAll()
-        guard subscribed else { return }
-        let heads = (try? store.sequenceHeads(for: client, perSender: Self.headsPerSender, limit: window)) ?? []
-        let now = ContinuousClock.now
-        for (_, message) in heads {
-            inFlight[message.id] = now
-            do {
-                try link.send(type: ClientProtocol.pushFrame, ServerPush.deliver(message).encoded())
-            } catch {
-                return
-            }
-        }
-        wake()
+        rewind(sequenceHeadsFirst: true)
     }
 
     private static let headsPerSender = 16
 
     /// Starts over from the head of the mailbox (e.g. after a snapshot replaced the state).
-    func rewind() {
+    func rewind() { rewind(sequenceHeadsFirst: false) }
+
+    private func rewind(sequenceHeadsFirst: Bool) {
         cursor = 0
         inFlight.removeAll()
+        if subscribed, sequenceHeadsFirst {
+            let heads = (try? store.sequenceHeads(for: client, perSender: Self.headsPerSender, limit: window)) ?? []
+            for (_, message) in heads {
+                guard deliver(message) else { return }
+            }
+        }
         wake()
     }
 

@@ -127,12 +127,13 @@ extension P2PServer {
         let membership = await replica.membership
         let role = await replica.role
         let isVoter = membership.voters.contains(id)
+        let relayed = relayCounters.withLock { $0 }
         return ServerStatus(
             id: id, address: advertisedAddress,
             role: role == .follower && !isVoter ? "learner" : role.rawValue, reachable: true,
             leader: await replica.leader, term: await replica.term,
             commitIndex: await replica.commitIndex, appliedIndex: await replica.appliedIndex, voter: isVoter,
-            relayedMessages: relayCounters.withLock { $0.messages }, relayedBytes: relayCounters.withLock { $0.bytes }
+            relayedMessages: relayed.messages, relayedBytes: relayed.bytes
         )
     }
 

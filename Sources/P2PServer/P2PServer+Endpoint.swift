@@ -54,7 +54,7 @@ extension P2PServer {
 
     /// Attaches the endpoint to this server (retrying until the cluster accepts it).
     func startEndpoint(port: Int) async {
-        let host = Self.isWildcard(configuration.listenHost) ? "127.0.0.1" : configuration.listenHost
+        let host = HostPort.isWildcard(configuration.listenHost) ? "127.0.0.1" : configuration.listenHost
         var clientConfiguration = ClientConfiguration(servers: [HostPort(host: host, port: port).description])
         clientConfiguration.stateDirectory = configuration.dataDirectory + "/endpoint"
         clientConfiguration.secret = configuration.secret

@@ -210,11 +210,8 @@ public final class P2PServer: Service, Sendable {
         }
     }
 
-    /// A listen host that means every interface (others must be told a reachable address).
-    static func isWildcard(_ host: String) -> Bool { host == "0.0.0.0" || host == "::" }
-
     private static func defaultAdvertisedAddress(_ host: String, _ port: Int, _ logger: Logger) -> String {
-        guard Self.isWildcard(host) else { return HostPort(host: host, port: port).description }
+        guard HostPort.isWildcard(host) else { return HostPort(host: host, port: port).description }
         logger.warning("listening on every interface: other servers will dial 127.0.0.1; set --advertise to this server's reachable address")
         return HostPort(host: "127.0.0.1", port: port).description
     }
