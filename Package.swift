@@ -98,7 +98,11 @@ let package = Package(
 
         .target(
             name: "AdminProtocol",
-            dependencies: ["P2PCore", "Transport", "WireCodec"],
+            dependencies: [
+                "P2PCore", "Transport", "WireCodec",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
 
@@ -108,6 +112,8 @@ let package = Package(
             dependencies: [
                 "P2PCore", "Raft", "RaftStorage", "Mailbox", "Transport", "WireCodec", "LMDB", "ClientProtocol", "P2PClient", "AdminProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -127,7 +133,7 @@ let package = Package(
         .target(
             name: "ClusterHarness",
             dependencies: [
-                "P2PClient", "AdminProtocol",
+                "P2PClient", "AdminProtocol", "P2PCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

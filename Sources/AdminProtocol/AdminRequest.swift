@@ -1,17 +1,5 @@
 import P2PCore
 
-/// What travels in an admin request frame: the request and, when the cluster has one, the
-/// admin secret (clients know the cluster secret too; only operators know the admin secret).
-public struct AdminEnvelope: Codable, Equatable, Sendable {
-    public var adminSecret: String?
-    public var request: AdminRequest
-
-    public init(adminSecret: String?, request: AdminRequest) {
-        self.adminSecret = adminSecret
-        self.request = request
-    }
-}
-
 /// What `mailbox-admin` asks a server (one request, one ``AdminResponse``, in order).
 ///
 /// Admin traffic is rare and small, so it travels as JSON inside the link's sealed frames.

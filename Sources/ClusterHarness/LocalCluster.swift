@@ -10,7 +10,12 @@ public final class LocalCluster: @unchecked Sendable {
     public private(set) var servers: [ServerProcess]
     private let binary: String
     public let log = ClusterLog()
-    public let secret: String
+    /// The cluster's credentials (fresh for every cluster).
+    public let secrets: ClusterSecrets
+    /// The cluster secret, which clients hold.
+    public var secret: String { secrets.cluster }
+    /// The admin secret, for `mailbox-admin --server` and ``AdminClient``.
+    public var adminSecret: String { secrets.admin }
     public var names: [String] { servers.map(\.name) }
     public var addresses: [String] { servers.map(\.address) }
     /// The servers' network namespaces, when the cluster runs in them.
@@ -24,23 +29,23 @@ public final class LocalCluster: @unchecked Sendable {
     /// Starts `size` servers from `binary` and returns once they agree on a leader.
     /// With `network`, each server runs in its own namespace on that network (see ``ServerNetwork``).
     public static func start(
-        size: Int = 3, binary: String, secret: String = "test-secret", serverArguments: [String] = [], network: ServerNetwork? = nil
+        size: Int = 3, binary: String, secrets: ClusterSecrets = .generate(), serverArguments: [String] = [], network: ServerNetwork? = nil
     ) async throws -> LocalCluster {
         let placement = (0..<size).map { index in
             (host: network?.hosts[index] ?? "127.0.0.1", namespace: network?.namespaces[index])
         }
-        return try await start(placement: placement, binary: binary, secret: secret, serverArguments: serverArguments, network: network)
+        return try await start(placement: placement, binary: binary, secrets: secrets, serverArguments: serverArguments, network: network)
     }
 
     /// Starts one server per `placement` entry (its listen host, and the network namespace it
     /// runs in, if any) and returns once they agree on a leader.
     public static func start(
-        placement: [(host: String, namespace: String?)], binary: String, secret: String = "test-secret",
+        placement: [(host: String, namespace: String?)], binary: String, secrets: ClusterSecrets = .generate(),
         serverArguments: [String] = [], network: ServerNetwork? = nil
     ) async throws -> LocalCluster {
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw BinaryMissing(path: binary) }
         let cluster = LocalCluster(
-            ports: try await ServerProcess.freePorts(placement.count), placement: placement, binary: binary, secret: secret,
+            ports: try await ServerProcess.freePorts(placement.count), placement: placement, binary: binary, secrets: secrets,
             serverArguments: serverArguments, network: network
         )
         do {
@@ -66,9 +71,9 @@ public final class LocalCluster: @unchecked Sendable {
     public let serverArguments: [String]
 
     private init(
-        ports: [Int], placement: [(host: String, namespace: String?)], binary: String, secret: String, serverArguments: [String], network: ServerNetwork?
+        ports: [Int], placement: [(host: String, namespace: String?)], binary: String, secrets: ClusterSecrets, serverArguments: [String], network: ServerNetwork?
     ) {
-        self.secret = secret
+        self.secrets = secrets
         self.serverArguments = serverArguments
         self.network = network
         self.binary = binary
@@ -86,7 +91,7 @@ public final class LocalCluster: @unchecked Sendable {
     /// Starts (or restarts) one of the cluster's servers with every other server as a peer.
     public func start(_ server: ServerProcess) throws {
         try server.start(
-            peerAddresses: servers.filter { $0 !== server }.map(\.address), log: log, secret: secret, extraArguments: serverArguments
+            peerAddresses: servers.filter { $0 !== server }.map(\.address), log: log, secrets: secrets, extraArguments: serverArguments
         )
     }
 
@@ -98,7 +103,7 @@ public final class LocalCluster: @unchecked Sendable {
         let server = ServerProcess(name: name, port: port, dataDirectory: "\(root)/\(name)", binary: binary)
         servers.append(server)
         ports.append(port)
-        try server.start(peerAddresses: [member.address], log: log, secret: secret, extraArguments: serverArguments)
+        try server.start(peerAddresses: [member.address], log: log, secrets: secrets, extraArguments: serverArguments)
         return server
     }
 

@@ -8,11 +8,11 @@ public enum RelayCounters {
     }
 
     /// The messages every server at `addresses` accepted into mailboxes since it started, summed.
-    public static func relayedMessages(at addresses: [String], secret: String) async throws -> UInt64 {
+    public static func relayedMessages(at addresses: [String], adminSecret: String) async throws -> UInt64 {
         var total: UInt64 = 0
         for address in addresses {
             guard let target = HostPort(address) else { throw Unanswered(description: "malformed address \(address)") }
-            let admin = try await AdminClient.connect(to: target, secret: secret)
+            let admin = try await AdminClient.connect(to: target, adminSecret: adminSecret)
             defer { admin.close() }
             guard case .serverStatus(let status) = try await admin.request(.serverStatus, timeout: .seconds(10)) else {
                 throw Unanswered(description: "\(address) did not report its status")

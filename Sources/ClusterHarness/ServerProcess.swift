@@ -38,12 +38,13 @@ public final class ServerProcess: @unchecked Sendable {
     public var address: String { "\(host):\(port)" }
 
     /// Starts the server with loopback peers given by port.
-    public func start(peers: [Int], log: ClusterLog, secret: String, extraArguments: [String] = []) throws {
-        try start(peerAddresses: peers.map { "127.0.0.1:\($0)" }, log: log, secret: secret, extraArguments: extraArguments)
+    public func start(peers: [Int], log: ClusterLog, secrets: ClusterSecrets, extraArguments: [String] = []) throws {
+        try start(peerAddresses: peers.map { "127.0.0.1:\($0)" }, log: log, secrets: secrets, extraArguments: extraArguments)
     }
 
-    public func start(peerAddresses: [String], log: ClusterLog, secret: String, extraArguments: [String] = []) throws {
-        let server = [binary, "--listen", address, "--data-dir", dataDirectory, "--secret", secret]
+    /// Starts the server; its secrets go in its environment.
+    public func start(peerAddresses: [String], log: ClusterLog, secrets: ClusterSecrets, extraArguments: [String] = []) throws {
+        let server = [binary, "--listen", address, "--data-dir", dataDirectory]
             + peerAddresses.flatMap { ["--peer", $0] } + extraArguments
         let arguments = namespace.map { ["/usr/sbin/ip", "netns", "exec", $0] + server } ?? server
         var fds: [Int32] = [0, 0]
@@ -58,7 +59,11 @@ public final class ServerProcess: @unchecked Sendable {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, arguments[0], &actions, nil, &argv, environ)
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("P2PCORE_") }
+        for (key, value) in secrets.environment { environment[key] = value }
+        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in envp { free(pointer) } }
+        let rc = posix_spawn(&child, arguments[0], &actions, nil, &argv, &envp)
         close(fds[1])
         guard rc == 0 else {
             close(fds[0])

@@ -7,11 +7,12 @@ struct MailboxAdminCommand: AsyncParsableCommand {
         commandName: "mailbox-admin",
         abstract: "Inspect and repair a p2pcore cluster: servers, clients, mailboxes, membership.",
         discussion: """
-        Talks to any server of the cluster (--server, or P2PCORE_SERVER) with the cluster secret
-        (--secret, or P2PCORE_SECRET). Read commands take --json.
+        Talks to a server through its local admin socket (--data-dir, default ./p2pcore-data; run as
+        the server's user), or to a remote server (--server host:port, or P2PCORE_SERVER) with the
+        admin secret (--admin-secret-file, or P2PCORE_ADMIN_SECRET). Read commands take --json.
 
         Exit codes: 0 ok; 1 not done (cluster unhealthy or unavailable, or declined);
-        2 not found; 3 server unreachable; 4 unauthorized (wrong secret); 64 bad usage.
+        2 not found; 3 server unreachable; 4 unauthorized (wrong or missing admin secret); 64 bad usage.
 
         Examples:
           mailbox-admin status

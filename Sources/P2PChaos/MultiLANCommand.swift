@@ -64,7 +64,6 @@ final class MultiLANRun: Sendable {
         self.log = log
     }
 
-    static let secret = "multilan-secret"
 
     static func start() async throws -> MultiLANRun {
         let topology = try MultiLANTopology.create(servers: 3, lans: [
@@ -73,7 +72,7 @@ final class MultiLANRun: Sendable {
         let placement = (0..<3).map { (host: topology.serverHosts[$0], namespace: Optional(topology.serverNamespaces[$0])) }
         let cluster: LocalCluster
         do {
-            cluster = try await LocalCluster.start(placement: placement, binary: LocalCluster.siblingBinary, secret: secret)
+            cluster = try await LocalCluster.start(placement: placement, binary: LocalCluster.siblingBinary)
         } catch {
             topology.tearDown()
             throw error
@@ -90,7 +89,7 @@ final class MultiLANRun: Sendable {
                 )
                 handles.append(handle)
                 let id = try await handle.start(
-                    binary: CommandLine.arguments[0], servers: cluster.addresses, secret: secret,
+                    binary: CommandLine.arguments[0], servers: cluster.addresses, secret: cluster.secret,
                     onLine: { line in log.record(client: index, line) }
                 )
                 ids.append(id)
@@ -241,7 +240,7 @@ final class MultiLANRun: Sendable {
     private func relayed() async throws -> UInt64 {
         let output = try Self.output([
             "/usr/sbin/ip", "netns", "exec", topology.serverNamespaces[0], CommandLine.arguments[0], "relay-count",
-            "--servers", cluster.addresses.joined(separator: ","), "--secret", Self.secret,
+            "--servers", cluster.addresses.joined(separator: ","), "--admin-secret", cluster.adminSecret,
         ])
         guard let count = UInt64(output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw ValidationError("relay-count printed \(output)")

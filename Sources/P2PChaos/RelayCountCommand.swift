@@ -10,9 +10,9 @@ struct RelayCountCommand: AsyncParsableCommand {
     )
 
     @Option(help: "The servers, comma-separated host:port.") var servers: String
-    @Option var secret: String
+    @Option var adminSecret: String
 
     func run() async throws {
-        print(try await RelayCounters.relayedMessages(at: servers.split(separator: ",").map(String.init), secret: secret))
+        print(try await RelayCounters.relayedMessages(at: servers.split(separator: ",").map(String.init), adminSecret: adminSecret))
     }
 }

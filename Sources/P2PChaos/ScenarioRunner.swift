@@ -35,7 +35,7 @@ final class ScenarioRunner: Sendable {
     static func start(
         seed: UInt64, servers: Int, clients: Int, network: ServerNetwork?, serverBinary: String, chaosBinary: String, verbose: Bool
     ) async throws -> ScenarioRunner {
-        let cluster = try await LocalCluster.start(size: servers, binary: serverBinary, secret: "chaos-secret", network: network)
+        let cluster = try await LocalCluster.start(size: servers, binary: serverBinary, network: network)
         let handles = (0..<clients).map { ClientHandle(index: $0, stateDirectory: "\(cluster.root)/c\($0)") }
         // The checker needs every id before lines arrive: start each client once to learn it.
         var ids: [NodeID] = []
@@ -155,7 +155,7 @@ final class ScenarioRunner: Sendable {
         var lastError: any Error = AdminFailure(.unavailable, "no server to ask")
         for (index, server) in cluster.servers.enumerated() where !excluded.contains(index) && !impaired.withLock({ $0.contains(index) }) {
             do {
-                let client = try await AdminClient.connect(to: address(server), secret: cluster.secret, timeout: .seconds(3))
+                let client = try await AdminClient.connect(to: address(server), adminSecret: cluster.adminSecret, timeout: .seconds(3))
                 defer { client.close() }
                 let response = try await client.request(request, timeout: .seconds(20))
                 if case .failed(let failure) = response { throw failure }
@@ -308,7 +308,7 @@ final class ScenarioRunner: Sendable {
         for _ in 0..<60 {
             var digests: [(UInt64, String)] = []
             for server in cluster.servers {
-                guard let client = try? await AdminClient.connect(to: address(server), secret: cluster.secret, timeout: .seconds(3)) else { break }
+                guard let client = try? await AdminClient.connect(to: address(server), adminSecret: cluster.adminSecret, timeout: .seconds(3)) else { break }
                 defer { client.close() }
                 if case .digest(let index, let sha)? = try? await client.request(.digest, timeout: .seconds(10)) {
                     digests.append((index, sha))

@@ -1,11 +1,18 @@
+import P2PCore
+
 /// How a ``P2PClient`` starts.
 public struct ClientConfiguration: Sendable {
     /// The servers' `host:port` addresses; the client attaches to every one it can reach.
     public var servers: [String]
     /// Where the client keeps its identity (and so its id and mailbox) and its delivery ledger.
     public var stateDirectory: String = "./p2pcore-client"
-    /// The cluster secret.
-    public var secret: String = "p2pcore-dev-secret"
+    /// The cluster secret (the client credential; see docs/SECURITY.md).
+    public var secret: String = ""
+    /// The ids of the servers to trust from the start (a server's id is derived from its key,
+    /// so the list pins their keys). Empty: the first cluster the client attaches to is trusted
+    /// and its members are remembered in the state directory (trust on first use); later
+    /// members are learned from servers already trusted.
+    public var trustedServers: [NodeID] = []
     /// Where the client listens for direct links from other clients: TCP for LAN links and UDP
     /// (same port when free) for hole-punched tunnels. A wildcard host reports every IPv4
     /// interface address as a LAN candidate; port 0 picks a free port.

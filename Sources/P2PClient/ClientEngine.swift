@@ -18,6 +18,8 @@ actor ClientEngine {
     private var stopped = false
     /// Direct links to other clients (`nil` when turned off).
     nonisolated let direct: DirectPaths?
+    /// The servers this client trusts.
+    nonisolated let pins: ServerPins
 
     // MARK: Servers
     private struct Connection {
@@ -71,9 +73,10 @@ actor ClientEngine {
 
     init(
         me: NodeID, ledger: ClientLedger, linkConfiguration: LinkConfiguration, configuration: ClientConfiguration,
-        direct: DirectPaths?, logger: Logger
+        direct: DirectPaths?, pins: ServerPins, logger: Logger
     ) {
         self.me = me
+        self.pins = pins
         self.direct = direct
         self.ledger = ledger
         self.linkConfiguration = linkConfiguration
@@ -105,6 +108,7 @@ actor ClientEngine {
             do {
                 let dialled = try await LinkDialer.connect(host: target.host, port: target.port, configuration: linkConfiguration)
                 link = dialled
+                try await verifyServer(dialled.peer)
                 try dialled.send(type: ClientProtocol.requestFrame, ClientRequest.hello(ClientHello(
                     lanAddresses: direct?.tcpCandidates ?? [], listenAddress: configuration.listenHost,
                     listenPort: direct.map { UInt16(clamping: $0.tcpPort) } ?? configuration.listenPort, subscribe: false
@@ -114,7 +118,7 @@ actor ClientEngine {
                     let push = try ServerPush(decoding: frame.bytes)
                     switch push {
                     case .sendResult(let request, _), .queryResult(let request, _), .connectResult(let request, _):
-                        replies.resolve(request, with: push)
+                        replies.resolve(request, with: push, from: ObjectIdentifier(dialled))
                     case .introduction(let introduction):
                         await direct?.introduced(introduction)
                     case .welcome(let server, let leader):
@@ -138,8 +142,33 @@ actor ClientEngine {
         }
     }
 
+    /// Throws unless `peer` is a server this client trusts: it proved the server role with an id
+    /// derived from its key, and that id is pinned or a member of the pinned cluster (asked of a
+    /// trusted server). With nothing pinned yet, the first server is trusted.
+    private func verifyServer(_ peer: PeerInfo) async throws {
+        guard peer.role == .server else { throw ClientError.untrustedServer(peer.id, "the node does not claim to be a server") }
+        guard peer.id.isDerived(from: peer.publicKey) else {
+            throw ClientError.untrustedServer(peer.id, "its id is not derived from its key")
+        }
+        if pins.isEmpty { pins.pin([peer.id]) }
+        if pins.contains(peer.id) { return }
+        for link in connectedLinks {
+            if case .servers(_, let members)? = await ask(.servers, on: link), members.contains(peer.id) {
+                pins.pin(members)
+                return
+            }
+        }
+        throw ClientError.untrustedServer(peer.id, "not a member of the cluster this client trusts (\(configuration.stateDirectory)/servers.pinned)")
+    }
+
+    /// Learns the members of the cluster from a trusted server, so that later members are trusted too.
+    private func learnMembers(from link: Link) async {
+        if case .servers(_, let members)? = await ask(.servers, on: link) { pins.pin(members) }
+    }
+
     private func connected(_ address: String, _ link: Link, server: NodeID, leader: NodeID?) {
         connections[address] = Connection(link: link, server: server, lastError: nil)
+        Task { await self.learnMembers(from: link) }
         self.leader = leader
         if primary == nil { subscribe(at: address) }
         if let direct { Task { self.reportDirectPeers(await direct.peers, to: [link]) } }
@@ -225,7 +254,7 @@ actor ClientEngine {
     private func exchange(on link: Link, _ build: (UInt64) -> ClientRequest) async -> ServerPush? {
         let request = replies.nextRequest()
         let bytes = build(request).encoded()
-        return try? await replies.wait(for: request, timeout: configuration.attemptTimeout) {
+        return try? await replies.wait(for: request, timeout: configuration.attemptTimeout, origin: ObjectIdentifier(link)) {
             try link.send(type: ClientProtocol.requestFrame, bytes)
         }
     }

@@ -62,7 +62,8 @@ public final class P2PClient: Sendable {
         }
         let engine = ClientEngine(
             me: identity.id, ledger: ledger, linkConfiguration: linkConfiguration,
-            configuration: configuration, direct: direct, logger: logger
+            configuration: configuration, direct: direct,
+            pins: ServerPins(directory: configuration.stateDirectory, trusted: configuration.trustedServers), logger: logger
         )
         await direct?.start(DirectPaths.Hooks(
             introduce: { peer, tcp, udp in await engine.introduce(peer, tcp: tcp, udp: udp) },

@@ -50,6 +50,9 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     case refused(String)
     /// The listen address for direct links could not be bound (in use, not an address of this host).
     case cannotListen(String)
+    /// The node at a server address proved the cluster secret but is not a server this client
+    /// trusts (not pinned, not a member of the trusted cluster): possibly a client posing as a server.
+    case untrustedServer(NodeID, String)
 
     public var description: String {
         switch self {
@@ -57,6 +60,7 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
             "no server accepted the client: " + reasons.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
         case .refused(let reason): "refused by the cluster: \(reason)"
         case .cannotListen(let reason): "cannot listen for direct links on \(reason)"
+        case .untrustedServer(let id, let why): "untrusted server \(id): \(why)"
         }
     }
 }

@@ -6,6 +6,8 @@ public enum IdentityError: Error, Equatable, CustomStringConvertible {
     case damaged(path: String, reason: String)
     /// The state directory or an identity file could not be read or written.
     case io(path: String, reason: String)
+    /// A key file others can read, or a state directory others can write.
+    case insecurePermissions(path: String, mode: UInt32)
 
     public var description: String {
         switch self {
@@ -13,6 +15,8 @@ public enum IdentityError: Error, Equatable, CustomStringConvertible {
         case .damaged(let path, let reason):
             "identity file \(path) is damaged (\(reason)); refusing to create a new id — restore the file or remove the state directory deliberately"
         case .io(let path, let reason): "cannot access identity file \(path): \(reason)"
+        case .insecurePermissions(let path, let mode):
+            "\(path) has mode \(String(mode, radix: 8)): other users could read the node's key or replace its files; `chmod go-rwx \(path)` and start again"
         }
     }
 }

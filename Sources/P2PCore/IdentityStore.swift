@@ -4,7 +4,10 @@ import Foundation
 /// Keeps a node's identity in its state directory so that the node keeps its id across restarts.
 ///
 /// Two files: `node.id` (the UUID as text) and, beside it, `node.key` (the raw Ed25519 private
-/// key, mode 0600). The first start creates both; later starts load them. Anything damaged or
+/// key, mode 0600). The first start creates both, the id derived from the key
+/// (``NodeID/init(publicKey:)``); later starts load them. A key file that others can read, or a
+/// state directory that others can write, is refused (``IdentityError/insecurePermissions(path:mode:)``),
+/// as ssh refuses such keys. Anything damaged or
 /// half-present is an ``IdentityError/damaged(path:reason:)``: a node never silently takes a new
 /// id, since its id is what its mailbox and its peers' trust are bound to.
 public struct IdentityStore: Sendable {
@@ -41,6 +44,7 @@ public struct IdentityStore: Sendable {
         case (true, true):
             break
         }
+        try Self.checkPermissions(directory: directory, files: [keyPath, idPath])
         let idText = try read(idPath)
         guard let text = String(bytes: idText, encoding: .utf8),
               let id = NodeID(uuidString: text.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -59,7 +63,7 @@ public struct IdentityStore: Sendable {
     }
 
     private func create() throws(IdentityError) -> NodeIdentity {
-        let identity = NodeIdentity(id: .random(), signingKey: Curve25519.Signing.PrivateKey())
+        let identity = NodeIdentity.generate()
         do {
             try FileManager.default.createDirectory(
                 atPath: directory, withIntermediateDirectories: true,
@@ -72,6 +76,18 @@ public struct IdentityStore: Sendable {
         try writeAtomically(identity.privateKeyBytes, to: keyPath)
         try writeAtomically(Array((identity.id.description + "\n").utf8), to: idPath)
         return identity
+    }
+
+    /// Throws unless `directory` is writable by its owner only and every existing file in `files`
+    /// is readable by its owner only.
+    public static func checkPermissions(directory: String, files: [String]) throws(IdentityError) {
+        var info = stat()
+        if stat(directory, &info) == 0, info.st_mode & 0o022 != 0 {
+            throw .insecurePermissions(path: directory, mode: UInt32(info.st_mode & 0o777))
+        }
+        for file in files where stat(file, &info) == 0 {
+            if info.st_mode & 0o077 != 0 { throw .insecurePermissions(path: file, mode: UInt32(info.st_mode & 0o777)) }
+        }
     }
 
     private func read(_ path: String) throws(IdentityError) -> [UInt8] {

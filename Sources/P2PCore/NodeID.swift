@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// The unique, permanent identity of a node (server or client) in a p2pcore system.
@@ -27,9 +28,27 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible, C
         self.uuid = uuid
     }
 
-    /// A fresh random id.
+    /// A fresh random id (tests and tools only: a node's real id is derived from its key).
     public static func random() -> NodeID {
         NodeID(UUID())
+    }
+
+    /// The id that belongs to an Ed25519 public key: a version-8 UUID made of the first 16 bytes
+    /// of SHA-256 of the key. Holding the key is what makes such an id yours: nobody can claim
+    /// (or squat) it without the key, and anybody can check the claim from the key alone.
+    public init(publicKey: some DataProtocol) {
+        var bytes = Array(SHA256.hash(data: Array("p2pcore-node-id-v1".utf8) + Array(publicKey)).prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x80  // version 8: custom
+        bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 9562 variant
+        self.uuid = UUID(uuid: (
+            bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+            bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+        ))
+    }
+
+    /// Whether this id is the one derived from `publicKey` (see ``init(publicKey:)``).
+    public func isDerived(from publicKey: some DataProtocol) -> Bool {
+        self == NodeID(publicKey: publicKey)
     }
 
     /// Parses the canonical textual form (`E621E1F8-C36C-495A-93FC-0C247A3E6E5F`); `nil` if malformed.

@@ -33,10 +33,18 @@ public struct NodeIdentity: Sendable, Equatable {
         self.publicKeyBytes = Array(signingKey.publicKey.rawRepresentation)
     }
 
-    /// A brand-new identity held only in memory (tests, ephemeral tools).
-    public static func ephemeral() -> NodeIdentity {
-        NodeIdentity(id: .random(), signingKey: Curve25519.Signing.PrivateKey())
+    /// A brand-new identity whose id is derived from a fresh key.
+    public static func generate() -> NodeIdentity {
+        let key = Curve25519.Signing.PrivateKey()
+        return NodeIdentity(id: NodeID(publicKey: key.publicKey.rawRepresentation), signingKey: key)
     }
+
+    /// A brand-new identity held only in memory (tests, ephemeral tools).
+    public static func ephemeral() -> NodeIdentity { generate() }
+
+    /// Whether the id is derived from the key (every identity created since ids became
+    /// self-certifying; older state directories hold random ids).
+    public var isSelfCertifying: Bool { id.isDerived(from: publicKeyBytes) }
 
     /// The signing key, rebuilt from its raw form (validated at initialisation).
     public func signingKey() throws -> Curve25519.Signing.PrivateKey {

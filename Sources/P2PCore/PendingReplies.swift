@@ -2,14 +2,15 @@ import Synchronization
 
 /// Requests waiting for their reply, by request number, each with its own timeout.
 ///
-/// A reply for a request nobody waits for any more (it timed out) is ignored.
+/// A reply for a request nobody waits for any more (it timed out) is ignored, and so is a reply
+/// that comes from somewhere else than where the request went (its `origin`, e.g. the link).
 public final class PendingReplies<Value: Sendable>: Sendable {
     /// The request got no reply in time.
     public struct TimedOut: Error, Sendable {}
 
     private struct State {
         var nextRequest: UInt64 = 1
-        var waiting: [UInt64: CheckedContinuation<Value, any Error>] = [:]
+        var waiting: [UInt64: (origin: ObjectIdentifier?, continuation: CheckedContinuation<Value, any Error>)] = [:]
     }
 
     private let state = Mutex(State())
@@ -24,11 +25,12 @@ public final class PendingReplies<Value: Sendable>: Sendable {
         }
     }
 
-    /// Registers `request`, runs `send` (which transmits it), and waits for ``resolve(_:with:)``.
+    /// Registers `request`, runs `send` (which transmits it), and waits for ``resolve(_:with:from:)``.
+    /// With an `origin`, only a reply resolved from that same origin is taken.
     /// Throws ``TimedOut`` after `timeout`, `send`'s error if it fails, or what ``failAll(_:)`` passes.
-    public func wait(for request: UInt64, timeout: Duration, send: () throws -> Void) async throws -> Value {
+    public func wait(for request: UInt64, timeout: Duration, origin: ObjectIdentifier? = nil, send: () throws -> Void) async throws -> Value {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
-            state.withLock { $0.waiting[request] = continuation }
+            state.withLock { $0.waiting[request] = (origin, continuation) }
             do {
                 try send()
             } catch {
@@ -42,16 +44,21 @@ public final class PendingReplies<Value: Sendable>: Sendable {
         }
     }
 
-    /// Hands `value` to the waiter of `request`, if it still waits.
-    public func resolve(_ request: UInt64, with value: Value) {
-        finish(request, .success(value))
+    /// Hands `value` to the waiter of `request`, if it still waits and its request went out to `origin`.
+    public func resolve(_ request: UInt64, with value: Value, from origin: ObjectIdentifier? = nil) {
+        let continuation = state.withLock { state -> CheckedContinuation<Value, any Error>? in
+            guard let waiter = state.waiting[request], waiter.origin == nil || waiter.origin == origin else { return nil }
+            state.waiting[request] = nil
+            return waiter.continuation
+        }
+        continuation?.resume(returning: value)
     }
 
     /// Hands `value` to every waiter.
     public func resolveAll(with value: Value) {
         let all = state.withLock { state in
             defer { state.waiting.removeAll() }
-            return Array(state.waiting.values)
+            return state.waiting.values.map(\.continuation)
         }
         for continuation in all { continuation.resume(returning: value) }
     }
@@ -60,13 +67,13 @@ public final class PendingReplies<Value: Sendable>: Sendable {
     public func failAll(_ error: any Error) {
         let all = state.withLock { state in
             defer { state.waiting.removeAll() }
-            return Array(state.waiting.values)
+            return state.waiting.values.map(\.continuation)
         }
         for continuation in all { continuation.resume(throwing: error) }
     }
 
     private func finish(_ request: UInt64, _ result: Result<Value, any Error>) {
-        guard let continuation = state.withLock({ $0.waiting.removeValue(forKey: request) }) else { return }
-        continuation.resume(with: result)
+        guard let waiter = state.withLock({ $0.waiting.removeValue(forKey: request) }) else { return }
+        waiter.continuation.resume(with: result)
     }
 }

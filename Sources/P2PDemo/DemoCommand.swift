@@ -34,7 +34,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
 
         say("Starting 3 p2pcore-server processes on loopback (data in a temporary directory)…")
-        let cluster = try await LocalCluster.start(size: 3, binary: server ?? LocalCluster.siblingBinary, secret: "demo-secret")
+        let cluster = try await LocalCluster.start(size: 3, binary: server ?? LocalCluster.siblingBinary)
         defer {
             cluster.stop()
             say("Stopped every server and removed \(cluster.root).")
@@ -99,7 +99,7 @@ struct DemoCommand: AsyncParsableCommand {
     /// output indented, with the command line first.
     private func admin(_ arguments: [String], _ cluster: LocalCluster) async {
         let binary = URL(fileURLWithPath: server ?? LocalCluster.siblingBinary).deletingLastPathComponent().appendingPathComponent("mailbox-admin").path
-        let full = arguments + ["--server", cluster.addresses[0], "--secret", cluster.secret]
+        let full = arguments + ["--data-dir", cluster.servers[0].dataDirectory]
         print("    $ mailbox-admin " + full.joined(separator: " "))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)

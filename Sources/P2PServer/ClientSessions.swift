@@ -6,8 +6,16 @@ import Transport
 final class ClientSessions: Sendable {
     private let sessions = Mutex<[NodeID: [ClientSession]]>([:])
 
-    func add(_ session: ClientSession) {
-        sessions.withLock { $0[session.client, default: []].append(session) }
+    /// Links one client may hold to one server at once.
+    static let maximumPerClient = 8
+
+    /// Adds `session`; `false` (not added) when its client already holds ``maximumPerClient``.
+    func add(_ session: ClientSession) -> Bool {
+        sessions.withLock { sessions in
+            guard sessions[session.client, default: []].count < Self.maximumPerClient else { return false }
+            sessions[session.client, default: []].append(session)
+            return true
+        }
     }
 
     /// Removes `session`; returns whether the client has no other session here.

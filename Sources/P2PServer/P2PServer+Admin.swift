@@ -11,22 +11,18 @@ import WireCodec
 /// The admin API behind `mailbox-admin`: any server answers; leader-only changes are passed to
 /// the leader over the server links, and `status` asks every member for its own.
 extension P2PServer {
-    /// Serves an admin link: one ``AdminResponse`` per ``AdminRequest``, in order.
-    func serveAdmin(_ link: Link, first: Frame, _ frames: inout AsyncThrowingStream<Frame, any Error>.Iterator) async {
+    /// Serves an admin link (its peer proved the admin secret in the handshake): one
+    /// ``AdminResponse`` per ``AdminRequest``, in order.
+    func serveAdmin(_ link: Link, first: Frame, _ frames: inout LinkFrameIterator) async {
         defer { link.close() }
         var frame: Frame? = first
         do {
             while let current = frame {
                 guard current.type == AdminProtocol.requestFrame else { return }
                 let response: AdminResponse
-                if let envelope = try? AdminProtocol.decode(AdminEnvelope.self, from: current.bytes) {
-                    if let expected = configuration.adminSecret, !Self.sameSecret(envelope.adminSecret ?? "", expected) {
-                        logger.notice("refused an admin request: wrong admin secret", metadata: ["p2p.peer": "\(link.peer.remoteAddress ?? "?")"])
-                        response = .failed(AdminFailure(.unauthorized, "this cluster requires the admin secret (--admin-secret or P2PCORE_ADMIN_SECRET)"))
-                    } else {
-                        logger.info("admin request", metadata: ["p2p.admin": "\(envelope.request)"])
-                        response = await answerAdmin(envelope.request, forwarded: false)
-                    }
+                if let request = try? AdminProtocol.decode(AdminRequest.self, from: current.bytes) {
+                    logger.info("admin request", metadata: ["p2p.admin": "\(request)", "p2p.peer": "\(link.peer.remoteAddress ?? "?")"])
+                    response = await answerAdmin(request, forwarded: false)
                 } else {
                     response = .failed(AdminFailure(.invalid, "malformed admin request"))
                 }
@@ -36,12 +32,6 @@ extension P2PServer {
         } catch {
             logger.debug("admin link closed: \(error)")
         }
-    }
-
-    /// Compares secrets in time independent of where they differ.
-    static func sameSecret(_ given: String, _ expected: String) -> Bool {
-        let a = Array(SHA256.hash(data: Array(given.utf8))), b = Array(SHA256.hash(data: Array(expected.utf8)))
-        return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
     /// Answers a request another server passed on (see ``askServer(_:_:timeout:)``).
@@ -59,12 +49,12 @@ extension P2PServer {
     }
 
     /// Resolves a peer's answer to one of our requests.
-    func receivedPeerAdminReply(_ bytes: [UInt8]) {
+    func receivedPeerAdminReply(_ bytes: [UInt8], on link: Link) {
         var reader = ByteReader(bytes)
         guard let request = try? reader.readUInt64("admin.reply"),
               let response = try? AdminProtocol.decode(AdminResponse.self, from: Array(bytes.dropFirst(8)))
         else { return }
-        adminReplies.resolve(request, with: response)
+        adminReplies.resolve(request, with: response, from: ObjectIdentifier(link))
     }
 
     /// Asks server `peer` over the server link.
@@ -74,7 +64,7 @@ extension P2PServer {
         var writer = ByteWriter()
         writer.write(number)
         for byte in try AdminProtocol.encode(request) { writer.write(byte) }
-        return try await adminReplies.wait(for: number, timeout: timeout) {
+        return try await adminReplies.wait(for: number, timeout: timeout, origin: ObjectIdentifier(link)) {
             try link.send(type: ServerFrameType.adminRequest, writer.bytes)
         }
     }
@@ -209,15 +199,16 @@ extension P2PServer {
         guard let target = HostPort(address) else { throw AdminFailure(.invalid, "expected host:port, got '\(address)'") }
         let link: Link
         do {
-            link = try await LinkDialer.connect(
-                host: target.host, port: target.port,
-                configuration: LinkConfiguration(identity: identity, secret: configuration.secret, incarnation: incarnation)
-            )
+            // Only a server that holds the server secret answers a server-role dial.
+            link = try await LinkDialer.connect(host: target.host, port: target.port, role: .server, configuration: serverLinkConfiguration())
         } catch {
             throw AdminFailure(.unavailable, "cannot reach a server at \(address): \(error)")
         }
         let server = link.peer.id
         link.close()
+        guard link.peer.role == .server, server.isDerived(from: link.peer.publicKey) else {
+            throw AdminFailure(.invalid, "the node at \(address) is not a p2pcore server")
+        }
         if await replica.membership.voters.contains(server) {
             return .done(detail: "server \(server) at \(address) is already a voter")
         }

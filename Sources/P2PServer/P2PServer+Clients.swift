@@ -19,14 +19,49 @@ extension P2PServer {
     // MARK: Client links
 
     /// Serves one client's link: registers and attaches it, then answers its requests until it closes.
-    func serveClient(_ link: Link, _ hello: ClientHello, _ frames: inout AsyncThrowingStream<Frame, any Error>.Iterator) async {
+    ///
+    /// The client is its proven id (the handshake checked its key): it sends as itself,
+    /// acknowledges its own mail and asks for introductions to others, nothing more. A legacy
+    /// id (random, from before ids were derived from keys) is served only if the registry
+    /// already binds it to this key.
+    func serveClient(_ link: Link, _ hello: ClientHello, _ frames: inout LinkFrameIterator) async {
         let client = link.peer.id
         guard let replica = await waitForReplica() else {
             push(.refused(reason: "the cluster has not formed yet"), on: link)
             return link.close()
         }
+        if !client.isDerived(from: link.peer.publicKey) {
+            guard let existing = try? replica.mailboxes.client(client), existing.publicKey == link.peer.publicKey else {
+                logger.notice("refusing client \(client): its id is not derived from its key and not registered with it")
+                push(.refused(reason: "client id \(client) is neither derived from the client's key nor registered with it"), on: link)
+                return link.close()
+            }
+        }
+        do {
+            let record = ClientRecord(
+                id: client, publicKey: link.peer.publicKey, lanAddresses: hello.lanAddresses,
+                listenAddress: hello.listenAddress, listenPort: hello.listenPort, lastSeenMillis: Self.nowMillis()
+            )
+            switch try await commit(.register(record), budget: .seconds(30)) {
+            case .keyMismatch:
+                logger.notice("refusing client \(client): its id is bound to another key")
+                push(.refused(reason: "client id \(client) is bound to another key"), on: link)
+                return link.close()
+            case .done:
+                break
+            case let other:
+                push(.refused(reason: "registration refused: \(other)"), on: link)
+                return link.close()
+            }
+        } catch {
+            push(.refused(reason: "could not register: \(error)"), on: link)
+            return link.close()
+        }
         let session = ClientSession(client: client, link: link, store: replica.mailboxes)
-        sessions.add(session)
+        guard sessions.add(session) else {
+            push(.refused(reason: "client \(client) already holds \(ClientSessions.maximumPerClient) links to this server"), on: link)
+            return link.close()
+        }
         defer {
             link.close()
             if sessions.remove(session) {
@@ -35,34 +70,45 @@ extension P2PServer {
             }
         }
         do {
-            let record = ClientRecord(
-                id: client, publicKey: link.peer.publicKey, lanAddresses: hello.lanAddresses,
-                listenAddress: hello.listenAddress, listenPort: hello.listenPort, lastSeenMillis: Self.nowMillis()
-            )
-            if try await commit(.register(record), budget: .seconds(30)) == .keyMismatch {
-                logger.notice("refusing client \(client): its id is bound to another key")
-                await session.push(.refused(reason: "client id \(client) is bound to another key"))
-                return
-            }
             _ = try await commit(
                 .attach(client: client, server: id, observedAddress: link.peer.remoteAddress, atMillis: Self.nowMillis()),
                 budget: .seconds(30)
             )
         } catch {
-            await session.push(.refused(reason: "could not register: \(error)"))
+            await session.push(.refused(reason: "could not attach: \(error)"))
             return
         }
         await session.push(.welcome(server: id, leader: await replica.leader))
         if hello.subscribe { await session.setSubscribed(true) }
         logger.debug("client attached", metadata: ["p2p.client": "\(client)"])
+        await serveRequests(of: client, session, replica, &frames)
+    }
 
-        await withDiscardingTaskGroup { group in
+    /// Answers a client's requests until its link closes. Requests that commit through Raft
+    /// run concurrently, at most ``ServerConfiguration/maximumRequestsInFlight`` at a time and at
+    /// the client's ``ServerConfiguration/clientSendRate``: beyond either the link is simply read
+    /// more slowly, so a client can slow down only itself.
+    private func serveRequests(of client: NodeID, _ session: ClientSession, _ replica: ReplicatedMailboxes, _ frames: inout LinkFrameIterator) async {
+        var bucket = TokenBucket(rate: configuration.clientSendRate, burst: configuration.clientSendRate * 2)
+        var lastIntroduction: [NodeID: ContinuousClock.Instant] = [:]
+        await withTaskGroup(of: Void.self) { group in
+            var inFlight = 0
             do {
                 while let frame = try await frames.next() {
                     guard frame.type == ClientProtocol.requestFrame else {
-                        throw TransportError.protocolViolation("unexpected frame type \(frame.type) from a client")
+                        throw TransportError.protocolViolation("frame type \(frame.type) is not allowed on a client link")
                     }
-                    switch try ClientRequest(decoding: frame.bytes) {
+                    let request = try ClientRequest(decoding: frame.bytes)
+                    if request.commits {
+                        if inFlight >= configuration.maximumRequestsInFlight {
+                            await group.next()
+                            inFlight -= 1
+                        }
+                        let wait = bucket.take(now: .now)
+                        if wait > .zero { try await Task.sleep(for: wait) }
+                        inFlight += 1
+                    }
+                    switch request {
                     case .hello:
                         throw TransportError.protocolViolation("a second hello")
                     case .send(let request, let message):
@@ -84,7 +130,13 @@ extension P2PServer {
                         let result = await answer(query, replica)
                         await session.push(.queryResult(request: request, result))
                     case .connect(let request, let peer, let tcp, let udp):
-                        let introduction = introduce(client, to: peer, tcp: tcp, udp: udp, replica)
+                        var introduction: Introduction?
+                        let now = ContinuousClock.now
+                        if lastIntroduction[peer].map({ now - $0 >= configuration.introductionInterval }) ?? true {
+                            if lastIntroduction.count > 4096 { lastIntroduction.removeAll() }
+                            lastIntroduction[peer] = now
+                            introduction = introduce(client, to: peer, tcp: tcp, udp: udp, replica)
+                        }
                         await session.push(.connectResult(request: request, introduction))
                     case .directPeers(let peers):
                         await session.setDirectPeers(peers)
@@ -175,7 +227,7 @@ extension P2PServer {
             let request = forwards.nextRequest()
             let result: ForwardedReply.Result
             do {
-                result = try await forwards.wait(for: request, timeout: .seconds(3)) {
+                result = try await forwards.wait(for: request, timeout: .seconds(3), origin: ObjectIdentifier(link)) {
                     try link.send(type: ServerFrameType.forward, ForwardedCommand(request: request, command: command).encoded())
                 }
             } catch {
@@ -239,6 +291,16 @@ extension P2PServer {
             for session in sessions.sessions(of: sender) {
                 Task { for (recipient, messageID) in list { await session.push(.delivered(recipient: recipient, id: messageID)) } }
             }
+        }
+    }
+}
+
+extension ClientRequest {
+    /// Whether the request commits through Raft (and so counts against the client's rate and in-flight cap).
+    var commits: Bool {
+        switch self {
+        case .send, .acknowledge: true
+        case .hello, .subscribe, .query, .connect, .directPeers: false
         }
     }
 }

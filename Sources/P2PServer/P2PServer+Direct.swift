@@ -20,8 +20,17 @@ extension P2PServer {
 
     /// Tells `peer` (through a server it is attached to) how to reach `client`, and returns to
     /// `client` how to reach `peer`; `nil` if `peer` is unknown or attached nowhere.
+    ///
+    /// A client names its own candidates (`tcp`, `udp`), but the peer is told to probe only those
+    /// the servers can vouch for: addresses the client reported on its own interfaces when it
+    /// registered (any port on those hosts, since its UDP port may differ from its TCP port) and
+    /// the UDP mapping a server observed. A client cannot make another probe an address it chose.
     func introduce(_ client: NodeID, to peer: NodeID, tcp: [String], udp: [String], _ replica: ReplicatedMailboxes) -> Introduction? {
-        guard peer != client, let record = try? replica.mailboxes.client(peer) else { return nil }
+        guard peer != client, let record = try? replica.mailboxes.client(peer),
+              let own = try? replica.mailboxes.client(client)
+        else { return nil }
+        let observed = udpObservations.withLock { $0[client] }
+        let (tcp, udp) = Self.vouchedCandidates(tcp: tcp, udp: udp, reported: own.lanAddresses, observed: observed)
         var generator = SystemRandomNumberGenerator()
         let token = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let conversation = UInt32.random(in: 1...UInt32.max, using: &generator)
@@ -40,5 +49,16 @@ extension P2PServer {
         if let observed = udpObservations.withLock({ $0[peer] }), !peerUDP.contains(observed) { peerUDP.append(observed) }
         logger.debug("introduced clients", metadata: ["p2p.client": "\(client)", "p2p.peer": "\(peer)", "p2p.udp": "\(peerUDP)"])
         return Introduction(peer: peer, tcp: record.lanAddresses, udp: peerUDP, token: token, conversation: conversation, initiator: true)
+    }
+
+    /// The candidates of a client that the servers can vouch for (see ``introduce(_:to:tcp:udp:_:)``).
+    static func vouchedCandidates(tcp: [String], udp: [String], reported: [String], observed: String?) -> (tcp: [String], udp: [String]) {
+        let reportedHosts = Set(reported.compactMap { HostPort($0)?.host })
+        let vouchedTCP = tcp.filter { reported.contains($0) }
+        var vouchedUDP = udp.filter { candidate in
+            candidate == observed || HostPort(candidate).map { reportedHosts.contains($0.host) } == true
+        }
+        if let observed, !vouchedUDP.contains(observed) { vouchedUDP.append(observed) }
+        return (vouchedTCP, vouchedUDP)
     }
 }

@@ -78,6 +78,7 @@ extension P2PServer {
     /// Keeps the "removed" marker in step with the applied membership: written when this server
     /// leaves a membership it was part of, deleted when it is a member again.
     func membershipApplied(_ membership: Membership) {
+        members.withLock { $0 = membership.all }
         let isMember = membership.all.contains(id)
         let wasMember = wasMember.withLock { was in
             defer { was = isMember }

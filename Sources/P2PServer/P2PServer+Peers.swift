@@ -49,8 +49,13 @@ extension P2PServer {
         var backoff: Duration = .milliseconds(100)
         while !Task.isCancelled {
             do {
-                let link = try await LinkDialer.connect(host: target.host, port: target.port, configuration: linkConfiguration)
+                let link = try await LinkDialer.connect(host: target.host, port: target.port, role: .server, configuration: linkConfiguration)
                 backoff = .milliseconds(100)
+                guard link.peer.role == .server, Self.vet(link.peer) else {
+                    logger.warning("peer address \(address) is not a p2pcore server with an id derived from its key; not linking")
+                    link.close()
+                    throw TransportError.peerRefused(link.peer.id)
+                }
                 guard link.peer.id != id else {
                     logger.warning("peer address \(address) is this server itself; not dialling it")
                     link.close()
@@ -72,31 +77,42 @@ extension P2PServer {
         }
     }
 
-    /// Tells a server from a client by the first frame of an accepted link, and serves it.
+    /// Serves an accepted link by the role its peer proved in the handshake. A link whose first
+    /// frame does not fit its role is closed.
     func accept(_ link: Link) async {
         var frames = link.inbound.makeAsyncIterator()
         do {
             guard let first = try await frames.next() else { return link.close() }
-            if first.type == ServerFrameType.serverHello {
+            switch link.peer.role {
+            case .server:
+                guard first.type == ServerFrameType.serverHello else {
+                    throw TransportError.protocolViolation("a server link must start with a server hello")
+                }
                 peers.record(try ServerHello(decoding: first.bytes), from: link.peer.id)
                 try link.send(type: ServerFrameType.serverHello, await hello().encoded())
                 await serveServer(link, &frames)
-            } else if first.type == AdminProtocol.requestFrame {
+            case .admin:
                 await serveAdmin(link, first: first, &frames)
-            } else if first.type == ClientProtocol.requestFrame, case .hello(let hello) = try ClientRequest(decoding: first.bytes) {
+            case .client:
+                guard first.type == ClientProtocol.requestFrame, case .hello(let hello) = try ClientRequest(decoding: first.bytes) else {
+                    throw TransportError.protocolViolation("a client link must start with a client hello")
+                }
                 await serveClient(link, hello, &frames)
-            } else {
-                logger.notice("closing a link from \(link.peer.id): it did not start with a hello")
-                link.close()
             }
         } catch {
-            logger.debug("link from \(link.peer.id) closed: \(error)")
+            logger.notice("closing a link from \(link.peer.id) (\(link.peer.role)): \(error)", metadata: ["p2p.peer": "\(link.peer.remoteAddress ?? "?")"])
             link.close()
         }
     }
 
+    /// The address in a `registerServer` command (empty for any other command).
+    static func registeredAddress(_ command: MailboxCommand) -> String {
+        if case .registerServer(_, let address) = command { return address }
+        return ""
+    }
+
     /// Reads a server link until it closes.
-    private func serveServer(_ link: Link, _ frames: inout AsyncThrowingStream<Frame, any Error>.Iterator) async {
+    private func serveServer(_ link: Link, _ frames: inout LinkFrameIterator) async {
         peers.add(link)
         defer {
             peers.remove(link)
@@ -104,37 +120,48 @@ extension P2PServer {
         }
         do {
             while let frame = try await frames.next() {
+                let peer = link.peer.id
+                // A proven server that is not a member may only say hello and ask to join.
+                let member = isMember(peer)
                 switch frame.type {
                 case ServerFrameType.raft:
                     let message = try RaftMessage(decoding: frame.bytes)
-                    // Only the authenticated peer may speak for itself.
-                    guard message.from == link.peer.id, message.to == id else { continue }
+                    // Only a member, speaking for itself, to this server.
+                    guard member, message.from == peer, message.to == id else { continue }
                     replica?.receive(message)
                 case ServerFrameType.forward:
                     let forwarded = try ForwardedCommand(decoding: frame.bytes)
+                    guard member || forwarded.command == .registerServer(id: peer, address: Self.registeredAddress(forwarded.command)) else {
+                        logger.notice("ignoring a command forwarded by non-member \(peer)")
+                        continue
+                    }
                     Task { await self.proposeForwarded(forwarded, replyingOn: link) }
                 case ServerFrameType.forwardReply:
                     let reply = try ForwardedReply(decoding: frame.bytes)
-                    forwards.resolve(reply.request, with: reply.result)
+                    forwards.resolve(reply.request, with: reply.result, from: ObjectIdentifier(link))
                 case ServerFrameType.adminRequest:
+                    guard member else { continue }
                     let bytes = frame.bytes
                     Task { await self.answerPeerAdmin(bytes, on: link) }
                 case ServerFrameType.adminReply:
-                    receivedPeerAdminReply(frame.bytes)
+                    receivedPeerAdminReply(frame.bytes, on: link)
                 case ServerFrameType.readIndex:
+                    guard member else { continue }
                     let bytes = frame.bytes
                     Task { await self.answerReadIndex(bytes, on: link) }
                 case ServerFrameType.readIndexReply:
-                    receivedReadIndex(frame.bytes)
+                    receivedReadIndex(frame.bytes, on: link)
                 case ServerFrameType.introduce:
+                    guard member else { continue }
                     var reader = ByteReader(frame.bytes)
                     let client = try reader.readNodeID("introduce.client")
                     let introduction = try Introduction.decode(from: &reader)
+                    try reader.expectEnd()
                     for session in sessions.sessions(of: client).prefix(1) { await session.push(.introduction(introduction)) }
                 case ServerFrameType.serverHello:
-                    peers.record(try ServerHello(decoding: frame.bytes), from: link.peer.id)
+                    peers.record(try ServerHello(decoding: frame.bytes), from: peer)
                 default:
-                    continue
+                    throw TransportError.protocolViolation("unknown server frame type \(frame.type)")
                 }
             }
         } catch {

@@ -33,7 +33,7 @@ extension P2PServer {
         let request = readIndexes.nextRequest()
         var writer = ByteWriter()
         writer.write(request)
-        let answer = try? await readIndexes.wait(for: request, timeout: .seconds(1)) {
+        let answer = try? await readIndexes.wait(for: request, timeout: .seconds(1), origin: ObjectIdentifier(link)) {
             try link.send(type: ServerFrameType.readIndex, writer.bytes)
         }
         return answer ?? nil
@@ -54,9 +54,9 @@ extension P2PServer {
         try? link.send(type: ServerFrameType.readIndexReply, writer.bytes)
     }
 
-    func receivedReadIndex(_ bytes: [UInt8]) {
+    func receivedReadIndex(_ bytes: [UInt8], on link: Link) {
         var reader = ByteReader(bytes)
         guard let request = try? reader.readUInt64("readIndex.request"), let leads = try? reader.readUInt8("readIndex.leads") else { return }
-        readIndexes.resolve(request, with: leads == 1 ? try? reader.readUInt64("readIndex.index") : nil)
+        readIndexes.resolve(request, with: leads == 1 ? try? reader.readUInt64("readIndex.index") : nil, from: ObjectIdentifier(link))
     }
 }

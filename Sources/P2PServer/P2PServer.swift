@@ -52,15 +52,26 @@ public final class P2PServer: Service, Sendable {
     private let runner = Mutex<Task<Void, any Error>?>(nil)
     /// Whether the last applied membership included this server.
     let wasMember = Mutex(false)
+    /// The members (voters and learners) of the last applied membership: the only servers whose
+    /// Raft messages, forwarded commands and read-index requests are taken.
+    let members = Mutex<Set<NodeID>>([])
     /// The voters of the cluster this server formed in this run (told to peers in hellos).
     let formedVoters = Mutex<Set<NodeID>>([])
     /// The id behind each configured peer address, once dialled.
     let resolvedPeers = Mutex<[String: NodeID]>([:])
 
     /// Opens (or creates) the server's identity and storage in `configuration.dataDirectory`.
+    ///
+    /// Throws a ``Secret/Problem`` for a missing or weak secret (unless
+    /// ``ServerConfiguration/insecureDevelopmentMode``), an `IdentityError` for a damaged or
+    /// insecure identity, and ``StartError/legacyIdentity(_:)`` for a data directory whose id is
+    /// not derived from its key.
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "p2pcore.server")) throws {
+        var configuration = configuration
+        try Self.checkSecrets(&configuration, logger)
         self.configuration = configuration
         identity = try IdentityStore(directory: configuration.dataDirectory).loadOrCreate()
+        guard identity.isSelfCertifying else { throw StartError.legacyIdentity(configuration.dataDirectory) }
         id = identity.id
         environment = try Environment(path: configuration.dataDirectory + "/lmdb")
         hasPersistedState = try RaftLogStore(environment: environment).loadPersistedState() != nil
@@ -93,17 +104,29 @@ public final class P2PServer: Service, Sendable {
 
     /// Runs until graceful shutdown or cancellation.
     public func run() async throws {
-        let linkConfiguration = LinkConfiguration(identity: identity, secret: configuration.secret, incarnation: incarnation)
+        let linkConfiguration = serverLinkConfiguration()
         let logger = self.logger
         let listener: LinkListener
+        let adminSocket: AdminSocket?
         do {
             listener = try await LinkListener.bind(
                 host: configuration.listenHost, port: configuration.listenPort, configuration: linkConfiguration,
+                vet: Self.vet,
                 onFailure: { error in logger.notice("rejected a connection: \(error)") }
             )
         } catch {
             listening.continuation.finish()
             throw error
+        }
+        do {
+            adminSocket = try await AdminSocket.bind(path: adminSocketPath) { [weak self] request in
+                guard let self else { return .failed(AdminFailure(.unavailable, "the server is stopping")) }
+                self.logger.info("admin request (local socket)", metadata: ["p2p.admin": "\(request)"])
+                return await self.answerAdmin(request, forwarded: false)
+            }
+        } catch {
+            logger.warning("no local admin socket at \(adminSocketPath): \(error)")
+            adminSocket = nil
         }
         // The UDP side of the same port: clients learn their public mapping (and keep it open) here.
         let udp: UDPEndpoint?
@@ -122,6 +145,7 @@ public final class P2PServer: Service, Sendable {
             "p2p.advertise": "\(advertised)",
             "p2p.data": "\(configuration.dataDirectory)",
             "p2p.peers": "\(configuration.peers.joined(separator: ","))",
+            "p2p.admin": "\(adminSocketPath)\(configuration.adminSecret == nil ? "" : " and remote (admin secret)")",
         ])
         await withDiscardingTaskGroup { group in
             group.addTask {
@@ -154,6 +178,7 @@ public final class P2PServer: Service, Sendable {
             try? await gracefulShutdown()
             await stopEndpoint()
             listener.close()
+            adminSocket?.close()
             udp?.close()
             dialRequests.continuation.finish()
             peers.closeAll()

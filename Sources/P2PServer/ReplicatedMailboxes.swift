@@ -102,14 +102,21 @@ public actor ReplicatedMailboxes {
     /// drain steps all of them and processes one ready, so a burst shares one sync of the log
     /// and one of the mailboxes. A link's reader therefore never waits for a sync, and a
     /// follower batches the appends of a busy leader instead of syncing once per message.
+    ///
+    /// The inbox holds at most ``inboxLimit`` messages: beyond that, messages are dropped, as a
+    /// lossy network would (Raft retransmits), so a flood cannot grow the server's memory.
     public nonisolated func receive(_ message: RaftMessage) {
         let mustSchedule = inbox.withLock { inbox in
+            guard inbox.messages.count < Self.inboxLimit else { return false }
             inbox.messages.append(message)
             defer { inbox.drainScheduled = true }
             return !inbox.drainScheduled
         }
         if mustSchedule { Task { await self.drainInbox() } }
     }
+
+    /// Raft messages waiting to be stepped, at most.
+    public static let inboxLimit = 4096
 
     /// Steps whatever waits in the inbox now (tests that pump messages by hand).
     func drainNow() { drainInbox() }

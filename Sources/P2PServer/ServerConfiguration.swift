@@ -16,11 +16,26 @@ public struct ServerConfiguration: Sendable {
     public var peers: [String] = []
     /// Where the server keeps its identity and its LMDB data.
     public var dataDirectory: String = "./p2pcore-data"
-    /// The cluster secret: nothing joins the cluster or reads a mailbox without it.
-    public var secret: String = "p2pcore-dev-secret"
-    /// When set, admin requests (`mailbox-admin`) must carry this secret too: the cluster
-    /// secret alone, which every client holds, then cannot read or change other mailboxes.
+    /// The cluster secret: the client credential. Every client holds it; it admits a client to
+    /// the cluster and nothing more (see docs/SECURITY.md). At least 128 bits of entropy
+    /// (``Secret/generate()``) unless ``insecureDevelopmentMode`` is on.
+    public var secret: String = ""
+    /// The server secret: the server credential, held by servers only. Links between servers
+    /// prove it, so no client can act as a server.
+    public var serverSecret: String = ""
+    /// The operator credential for remote admin (`mailbox-admin --server`). Without it, admin
+    /// is only possible through the Unix socket `<data directory>/admin.sock` (mode 0600).
     public var adminSecret: String?
+    /// Accepts missing or weak secrets (replaced by fixed development secrets): for a demo on
+    /// one machine only, never in production.
+    public var insecureDevelopmentMode = false
+    /// Sends a client may relay per second on one link (a token bucket of twice this size);
+    /// a faster client is slowed down (its link is read more slowly), not refused.
+    public var clientSendRate: Double = 20_000
+    /// Requests one client link may have in progress; further requests wait (backpressure).
+    public var maximumRequestsInFlight = 256
+    /// Introductions (direct-path requests) one client may ask for per peer and second.
+    public var introductionInterval: Duration = .milliseconds(500)
     /// Called on every leadership change with the new leader's id (`nil`: no leader known).
     public var onLeaderChange: @Sendable (NodeID?) -> Void = { _ in }
     /// Raft's tick; elections time out after 10 to 20 ticks, heartbeats go out every tick.

@@ -13,17 +13,31 @@ struct ServerCommand: AsyncParsableCommand {
         commandName: "p2pcore-server",
         abstract: "Runs a p2pcore server (a Raft member that keeps durable client mailboxes).",
         discussion: """
-        With no options it runs a one-server cluster on 127.0.0.1:7400 with its data in ./p2pcore-data.
+        Every server needs two secrets of at least 128 bits: the cluster secret (the client
+        credential: every client holds it) and the server secret (held by servers only). Make them
+        with `p2pcore-server generate-secret` and pass them in files or the environment
+        (P2PCORE_SECRET / P2PCORE_SERVER_SECRET, or *_FILE naming a file), not on the command line.
+        Admin works through the Unix socket <data-dir>/admin.sock (this user only); remote admin
+        needs an admin secret (--admin-secret-file or P2PCORE_ADMIN_SECRET).
 
         Examples:
-          p2pcore-server
-          p2pcore-server --listen 127.0.0.1:7401 --peer 127.0.0.1:7402 --peer 127.0.0.1:7403 --data-dir /var/lib/p2pcore
+          umask 077; p2pcore-server generate-secret > cluster.secret; p2pcore-server generate-secret > server.secret
+          p2pcore-server --secret-file cluster.secret --server-secret-file server.secret
+          p2pcore-server --listen 127.0.0.1:7401 --peer 127.0.0.1:7402 --peer 127.0.0.1:7403 --data-dir /var/lib/p2pcore ...
 
         A new cluster forms once every first member can reach all the others (each lists them all).
         To add a server to a running cluster, start it with an empty data directory and any member as --peer:
           p2pcore-server --listen 127.0.0.1:7404 --peer 127.0.0.1:7401 --data-dir /var/lib/p2pcore-4
-        """
+        """,
+        subcommands: [RunCommand.self, GenerateSecretCommand.self],
+        defaultSubcommand: RunCommand.self
     )
+
+}
+
+/// `p2pcore-server [run]`: the daemon.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Runs the server until SIGTERM or SIGINT (the default).")
 
     @Option(help: "Address to listen on, host:port.")
     var listen = "127.0.0.1:7400"
@@ -37,11 +51,20 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Data directory (identity and LMDB data).")
     var dataDir = "./p2pcore-data"
 
-    @Option(help: "Cluster secret (or P2PCORE_SECRET).")
+    @Option(help: "File holding the cluster secret, the client credential (or P2PCORE_SECRET / P2PCORE_SECRET_FILE).")
+    var secretFile: String?
+
+    @Option(help: "The cluster secret itself (visible to other users in the process list: prefer --secret-file).")
     var secret: String?
 
-    @Option(help: "Admin secret required by mailbox-admin requests (or P2PCORE_ADMIN_SECRET; default: none).")
-    var adminSecret: String?
+    @Option(help: "File holding the server secret, the server credential (or P2PCORE_SERVER_SECRET / P2PCORE_SERVER_SECRET_FILE).")
+    var serverSecretFile: String?
+
+    @Option(help: "File holding the admin secret for remote admin (or P2PCORE_ADMIN_SECRET / P2PCORE_ADMIN_SECRET_FILE; default: admin through the local socket only).")
+    var adminSecretFile: String?
+
+    @Flag(help: "Development only: accept missing or weak secrets (fixed, publicly known development secrets fill in).")
+    var insecureDevelopmentMode = false
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
@@ -57,10 +80,10 @@ struct ServerCommand: AsyncParsableCommand {
             configuration.advertiseAddress = advertise
         }
         configuration.dataDirectory = dataDir
-        if let secret = secret ?? ProcessInfo.processInfo.environment["P2PCORE_SECRET"] {
-            configuration.secret = secret
-        }
-        configuration.adminSecret = adminSecret ?? ProcessInfo.processInfo.environment["P2PCORE_ADMIN_SECRET"]
+        configuration.secret = try Secret.resolve(value: secret, file: secretFile, environment: "P2PCORE_SECRET") ?? ""
+        configuration.serverSecret = try Secret.resolve(value: nil, file: serverSecretFile, environment: "P2PCORE_SERVER_SECRET") ?? ""
+        configuration.adminSecret = try Secret.resolve(value: nil, file: adminSecretFile, environment: "P2PCORE_ADMIN_SECRET")
+        configuration.insecureDevelopmentMode = insecureDevelopmentMode
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -80,6 +103,18 @@ struct ServerCommand: AsyncParsableCommand {
     static func parseAddress(_ text: String) throws -> (String, Int) {
         guard let address = HostPort(text) else { throw ValidationError("expected host:port, got '\(text)'") }
         return (address.host, address.port)
+    }
+}
+
+/// `p2pcore-server generate-secret`: prints a fresh 256-bit secret.
+struct GenerateSecretCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate-secret",
+        abstract: "Prints a new random secret (256 bits, base64url) for --secret-file, --server-secret-file or --admin-secret-file."
+    )
+
+    func run() {
+        print(Secret.generate())
     }
 }
 

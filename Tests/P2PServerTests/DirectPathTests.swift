@@ -38,7 +38,7 @@ extension ServerProcessSuites {
         // The first message goes through the relay while the path is set up.
         try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(0), timeout: .seconds(30))
         #expect(try await Self.eventually { await alice.directPaths()[bob.id] == .lan }, "no LAN path came up")
-        let relayedBefore = try await RelayCounters.relayedMessages(at: cluster.addresses, secret: cluster.secret)
+        let relayedBefore = try await RelayCounters.relayedMessages(at: cluster.addresses, adminSecret: cluster.adminSecret)
         #expect(relayedBefore >= 1)
 
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -51,14 +51,14 @@ extension ServerProcessSuites {
         let messages = try await received.value
         #expect(messages.map(\.id.sequence) == Array(1...UInt64(count + 1)), "not exactly once in order")
         #expect(Set(messages.map(\.data)) == Set((0...count).map(RelayDeliveryTests.payload)))
-        let relayedAfter = try await RelayCounters.relayedMessages(at: cluster.addresses, secret: cluster.secret)
+        let relayedAfter = try await RelayCounters.relayedMessages(at: cluster.addresses, adminSecret: cluster.adminSecret)
         #expect(relayedAfter == relayedBefore, "the servers relayed \(relayedAfter - relayedBefore) messages of a direct pair")
         let split = try await alice.clients()
         #expect(split.direct == [bob.id])
         #expect(!split.notDirect.contains(bob.id))
         // Operators see the pair too (`mailbox-admin clients`).
         #expect(try await Self.eventually {
-            let admin = try await AdminClient.connect(to: try #require(HostPort(cluster.addresses[0])), secret: cluster.secret)
+            let admin = try await AdminClient.connect(to: try #require(HostPort(cluster.addresses[0])), adminSecret: cluster.adminSecret)
             defer { admin.close() }
             guard case .clients(let summaries) = try await admin.request(.clients) else { return false }
             return summaries.first { $0.id == alice.id }?.directPeers == [bob.id]

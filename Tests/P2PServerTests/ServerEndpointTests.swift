@@ -16,13 +16,14 @@ extension ServerProcessSuites {
         var configuration = ServerConfiguration()
         configuration.listenPort = try await ServerProcess.freePorts(1)[0]
         configuration.dataDirectory = root + "/server"
-        configuration.secret = "endpoint-secret"
+        configuration.secret = Secret.generate()
+        configuration.serverSecret = Secret.generate()
         let server = try await P2PServer.start(configuration: configuration)
         try await server.waitUntilReady()
 
         var clientConfiguration = ClientConfiguration(servers: ["127.0.0.1:\(configuration.listenPort)"])
         clientConfiguration.stateDirectory = root + "/client"
-        clientConfiguration.secret = "endpoint-secret"
+        clientConfiguration.secret = configuration.secret
         let client = try await P2PClient.start(clientConfiguration)
 
         // Client → server: `send` returns once the server's application took the message.

@@ -74,7 +74,7 @@ struct RelayBench: AsyncParsableCommand {
         }
         let mode = effectiveMode
         let payload = [UInt8](repeating: 0x5A, count: size)
-        let cluster = try await LocalCluster.start(size: 3, binary: server ?? LocalCluster.siblingBinary, secret: "bench-secret")
+        let cluster = try await LocalCluster.start(size: 3, binary: server ?? LocalCluster.siblingBinary)
         defer { cluster.stop() }
         print("p2pcore bench: 3 servers on loopback (Raft, LMDB synced per batch), \(size)-byte messages, \(messages) per level")
 
