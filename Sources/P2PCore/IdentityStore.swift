@@ -44,7 +44,7 @@ public struct IdentityStore: Sendable {
         case (true, true):
             break
         }
-        try Self.checkPermissions(directory: directory, files: [keyPath, idPath])
+        try Self.checkPermissions(directory: directory, secret: [keyPath], public: [idPath])
         let idText = try read(idPath)
         guard let text = String(bytes: idText, encoding: .utf8),
               let id = NodeID(uuidString: text.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -78,15 +78,14 @@ public struct IdentityStore: Sendable {
         return identity
     }
 
-    /// Throws unless `directory` is writable by its owner only and every existing file in `files`
-    /// is readable by its owner only.
-    public static func checkPermissions(directory: String, files: [String]) throws(IdentityError) {
+    /// Throws unless `directory` and the existing files in `public` are writable by their owner
+    /// only, and the existing files in `secret` are readable by their owner only.
+    public static func checkPermissions(directory: String, secret: [String], public: [String] = []) throws(IdentityError) {
         var info = stat()
-        if stat(directory, &info) == 0, info.st_mode & 0o022 != 0 {
-            throw .insecurePermissions(path: directory, mode: UInt32(info.st_mode & 0o777))
-        }
-        for file in files where stat(file, &info) == 0 {
-            if info.st_mode & 0o077 != 0 { throw .insecurePermissions(path: file, mode: UInt32(info.st_mode & 0o777)) }
+        let rules = [(directory, mode_t(0o022))] + secret.map { ($0, mode_t(0o077)) } + `public`.map { ($0, mode_t(0o022)) }
+        for (path, forbidden) in rules
+        where stat(path, &info) == 0 && info.st_mode & forbidden != 0 {
+            throw .insecurePermissions(path: path, mode: UInt32(info.st_mode & 0o777))
         }
     }
 

@@ -53,3 +53,55 @@ import Testing
         #expect(throws: IdentityError.self) { try store.loadOrCreate() }
     }
 }
+
+@Suite struct SelfCertifyingIdentityTests {
+    @Test func aNewIdentityHasTheIdOfItsKey() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-id-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let identity = try IdentityStore(directory: dir).loadOrCreate()
+        #expect(identity.isSelfCertifying)
+        #expect(identity.id == NodeID(publicKey: identity.publicKeyBytes))
+        #expect(identity.id.uuid.uuidString.dropFirst(14).first == "8")  // version 8
+        // Another key never yields that id.
+        #expect(!identity.id.isDerived(from: NodeIdentity.generate().publicKeyBytes))
+        #expect(try !NodeIdentity(id: .random(), signingKey: NodeIdentity.generate().signingKey()).isSelfCertifying)
+    }
+
+    @Test func aKeyOthersCanReadOrADirectoryOthersCanWriteIsRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-id-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = IdentityStore(directory: dir)
+        _ = try store.loadOrCreate()
+        chmod(store.keyPath, 0o644)
+        #expect(throws: IdentityError.insecurePermissions(path: store.keyPath, mode: 0o644)) { _ = try store.load() }
+        chmod(store.keyPath, 0o600)
+        chmod(dir, 0o777)
+        #expect(throws: IdentityError.insecurePermissions(path: dir, mode: 0o777)) { _ = try store.load() }
+        chmod(dir, 0o700)
+        #expect(try store.load() != nil)
+    }
+}
+
+@Suite struct SecretTests {
+    @Test func generatedSecretsAreStrongAndCommonOnesWeak() throws {
+        let secret = Secret.generate()
+        #expect(secret.count == 43)
+        #expect(Secret.estimatedBits(secret) >= 128)
+        #expect(throws: Never.self) { try Secret.validate(secret, what: "test") }
+        for weak in ["", "s3cret", "p2pcore-dev-secret", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "abcdefghijklmnopqrstuvwxyz0123456789"] {
+            #expect(throws: Secret.Problem.self, "\(weak)") { try Secret.validate(weak, what: "test") }
+        }
+        // 32 hex digits (128 random bits) pass.
+        #expect(Secret.estimatedBits("9f86d081884c7d659a2feaa0c55ad015") >= 128)
+    }
+
+    @Test func secretFilesMustBePrivate() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-secret-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let secret = Secret.generate()
+        #expect(FileManager.default.createFile(atPath: path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o644]))
+        #expect(throws: Secret.Problem.self) { _ = try Secret.read(file: path) }
+        chmod(path, 0o600)
+        #expect(try Secret.read(file: path) == secret)
+    }
+}
