@@ -43,7 +43,9 @@ public final class P2PClient: Sendable {
         _ configuration: ClientConfiguration, identity: NodeIdentity, logger: Logger = Logger(label: "p2pcore.client")
     ) async throws -> P2PClient {
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
-        let environment = try Environment(path: configuration.stateDirectory + "/lmdb")
+        let lmdb = configuration.stateDirectory + "/lmdb"
+        try IdentityStore.checkPermissions(directory: lmdb, secret: [lmdb + "/data.mdb", lmdb + "/lock.mdb"])
+        let environment = try Environment(path: lmdb)
         let ledger = try ClientLedger(environment: environment, me: identity.id)
         var logger = logger
         logger[metadataKey: "p2p.client"] = "\(identity.id)"

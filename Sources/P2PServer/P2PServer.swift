@@ -73,7 +73,9 @@ public final class P2PServer: Service, Sendable {
         identity = try IdentityStore(directory: configuration.dataDirectory).loadOrCreate()
         guard identity.isSelfCertifying else { throw StartError.legacyIdentity(configuration.dataDirectory) }
         id = identity.id
-        environment = try Environment(path: configuration.dataDirectory + "/lmdb")
+        let lmdb = configuration.dataDirectory + "/lmdb"
+        try IdentityStore.checkPermissions(directory: lmdb, secret: [lmdb + "/data.mdb", lmdb + "/lock.mdb"])
+        environment = try Environment(path: lmdb)
         hasPersistedState = try RaftLogStore(environment: environment).loadPersistedState() != nil
         var logger = logger
         logger[metadataKey: "p2p.node"] = "\(identity.id)"
