@@ -6,7 +6,7 @@ import WireCodec
 /// secret is required, as for any other link) with a throwaway identity. Use it from one task.
 public final class AdminClient {
     private let link: Link
-    private var frames: AsyncThrowingStream<Frame, any Error>.AsyncIterator
+    private var frames: LinkInbound.AsyncIterator
 
     /// The server did not answer in time, or closed the link.
     public struct NoAnswer: Error, CustomStringConvertible {

@@ -12,7 +12,7 @@ import WireCodec
 /// the leader over the server links, and `status` asks every member for its own.
 extension P2PServer {
     /// Serves an admin link: one ``AdminResponse`` per ``AdminRequest``, in order.
-    func serveAdmin(_ link: Link, first: Frame, _ frames: inout AsyncThrowingStream<Frame, any Error>.Iterator) async {
+    func serveAdmin(_ link: Link, first: Frame, _ frames: inout LinkInbound.AsyncIterator) async {
         defer { link.close() }
         var frame: Frame? = first
         do {

@@ -19,7 +19,7 @@ extension P2PServer {
     // MARK: Client links
 
     /// Serves one client's link: registers and attaches it, then answers its requests until it closes.
-    func serveClient(_ link: Link, _ hello: ClientHello, _ frames: inout AsyncThrowingStream<Frame, any Error>.Iterator) async {
+    func serveClient(_ link: Link, _ hello: ClientHello, _ frames: inout LinkInbound.AsyncIterator) async {
         let client = link.peer.id
         guard let replica = await waitForReplica() else {
             push(.refused(reason: "the cluster has not formed yet"), on: link)

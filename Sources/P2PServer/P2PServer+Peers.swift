@@ -96,7 +96,7 @@ extension P2PServer {
     }
 
     /// Reads a server link until it closes.
-    private func serveServer(_ link: Link, _ frames: inout AsyncThrowingStream<Frame, any Error>.Iterator) async {
+    private func serveServer(_ link: Link, _ frames: inout LinkInbound.AsyncIterator) async {
         peers.add(link)
         defer {
             peers.remove(link)
