@@ -62,6 +62,8 @@ public final class LinkListener: Sendable {
                         } catch {
                             child.channel.close(promise: nil)
                             onFailure(error)
+                            // The async channel must still be finished with (its writer traps otherwise).
+                            group.addTask { try? await child.executeThenClose { _, _ in } }
                             continue
                         }
                         group.addTask {

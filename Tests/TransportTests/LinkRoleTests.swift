@@ -30,10 +30,10 @@ import WireCodec
         defer { server.listener.close() }
         var impostor = LinkConfiguration(identity: .ephemeral(), secret: "s3cret")
         impostor.serverSecret = "a guess"
-        let handshake = try Handshake(dialerDeclaring: .server, configuration: impostor)
         let channel = try await server.rawFramedConnection()
-        let afterAuthentication = try await Deadline.run(.seconds(20)) {
-            try await channel.executeThenClose { inbound, outbound in
+        let afterAuthentication = try await Deadline.run(.seconds(20)) { [impostor] in
+            let handshake = try Handshake(dialerDeclaring: .server, configuration: impostor)
+            return try await channel.executeThenClose { inbound, outbound in
                 var frames = inbound.makeAsyncIterator()
                 try await outbound.write(Frame(type: Handshake.helloType, bytes: handshake.hello.encoded()))
                 let helloFrame = try #require(try await frames.next())
