@@ -94,4 +94,46 @@ import WireCodec
         third.close()
         thirdSide.close()
     }
+
+    @Test func admissionsCountHandshakesAndLinksInAllAndPerHost() throws {
+        var configuration = LinkConfiguration(identity: .ephemeral(), secret: "s3cret")
+        configuration.maximumPendingHandshakes = 3
+        configuration.maximumPendingHandshakesPerHost = 2
+        configuration.maximumLinks = 2
+        configuration.maximumLinksPerHost = 1
+        let admissions = ListenerAdmissions(configuration: configuration)
+        func expectOverloaded(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
+            do {
+                try body()
+                Issue.record("expected overloaded", sourceLocation: sourceLocation)
+            } catch {
+                guard case .overloaded? = error as? TransportError else {
+                    Issue.record("expected overloaded, got \(error)", sourceLocation: sourceLocation)
+                    return
+                }
+            }
+        }
+
+        try admissions.beginHandshake(from: "10.0.0.1")
+        try admissions.beginHandshake(from: "10.0.0.1")
+        expectOverloaded { try admissions.beginHandshake(from: "10.0.0.1") }  // per host
+        try admissions.beginHandshake(from: "10.0.0.2")
+        expectOverloaded { try admissions.beginHandshake(from: "10.0.0.3") }  // in all
+        #expect(admissions.counts == (pending: 3, links: 0))
+
+        try admissions.establish(from: "10.0.0.1")
+        expectOverloaded { try admissions.establish(from: "10.0.0.1") }  // per host; stays pending
+        try admissions.establish(from: "10.0.0.2")
+        try admissions.beginHandshake(from: "10.0.0.3")
+        expectOverloaded { try admissions.establish(from: "10.0.0.3") }  // in all
+        #expect(admissions.counts == (pending: 2, links: 2))
+
+        admissions.end(from: "10.0.0.1", established: true)
+        try admissions.establish(from: "10.0.0.3")
+        admissions.end(from: "10.0.0.1", established: false)
+        #expect(admissions.counts == (pending: 0, links: 2))
+        admissions.end(from: "10.0.0.2", established: true)
+        admissions.end(from: "10.0.0.3", established: true)
+        #expect(admissions.counts == (pending: 0, links: 0))
+    }
 }
