@@ -16,6 +16,8 @@ import WireCodec
 public final class Link: Sendable {
     /// Frame types from this value up are the application's.
     public static let firstApplicationType: UInt8 = 16
+    /// The type of ``inbound``: iterate it, or pass its `AsyncIterator` around `inout`.
+    public typealias Inbound = LinkInbound
 
     /// The peer, as proven by the handshake.
     public let peer: PeerInfo
