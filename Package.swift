@@ -60,6 +60,7 @@ let package = Package(
             dependencies: [
                 "P2PCore", "WireCodec", "ReliableDatagram",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -13,7 +13,7 @@ import WireCodec
 /// Use it from one task.
 public final class AdminClient {
     private enum Channel {
-        case link(Link, frames: Link.Inbound.AsyncIterator)
+        case link(Link, frames: LinkInbound.AsyncIterator)
         case socket(path: String)
     }
     private var channel: Channel

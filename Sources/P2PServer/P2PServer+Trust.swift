@@ -74,4 +74,4 @@ extension P2PServer {
 }
 
 /// How a server reads the frames of one link.
-typealias LinkFrameIterator = AsyncThrowingStream<Frame, any Error>.Iterator
+typealias LinkFrameIterator = LinkInbound.AsyncIterator

@@ -2,12 +2,14 @@ import NIOCore
 import WireCodec
 
 /// A ``FramePipe`` over a NIO channel whose pipeline frames bytes (a TCP connection set up by
-/// ``LinkEstablishment/configure(_:maximumFrameSize:)``).
+/// ``LinkEstablishment/configure(_:limit:)``).
 struct ChannelFramePipe: FramePipe {
     let asyncChannel: NIOAsyncChannel<Frame, Frame>
+    let frameSizeLimit: FrameSizeLimit
 
-    init(_ asyncChannel: NIOAsyncChannel<Frame, Frame>) {
+    init(_ asyncChannel: NIOAsyncChannel<Frame, Frame>, frameSizeLimit: FrameSizeLimit) {
         self.asyncChannel = asyncChannel
+        self.frameSizeLimit = frameSizeLimit
     }
 
     var remoteAddress: String? {

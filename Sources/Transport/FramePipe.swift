@@ -17,6 +17,9 @@ protocol FramePipe: Sendable {
     var remoteAddress: String? { get }
     /// The event loop that runs the pipe's timers (the handshake deadline).
     var eventLoop: any EventLoop { get }
+    /// The largest frame the pipe's decoder accepts: the handshake's limit until
+    /// ``LinkEstablishment`` raises it to the link's.
+    var frameSizeLimit: FrameSizeLimit { get }
 
     /// Gives `body` the inbound frames and the writer, and closes the pipe once `body` returns or
     /// throws.

@@ -4,20 +4,33 @@ import NIOCore
 import P2PCore
 import WireCodec
 
-/// The link handshake. Both sides send a hello (version, id, incarnation, identity key, ephemeral
-/// X25519 key, nonce); the transcript of both hellos (dialer first) is then authenticated by each
-/// side with an HMAC keyed by the cluster secret (proving the secret) and an Ed25519 signature
-/// (proving the id's key). Session keys come from X25519 + HKDF salted with the secret and the
-/// transcript, one key per direction.
+/// The link handshake.
+///
+/// 1. The dialer sends its hello (version, id, incarnation, the link's role, identity key,
+///    ephemeral X25519 key, nonce).
+/// 2. The listener checks the declared role (accepted, and it holds that role's secret) and sends
+///    its own hello, stating its role.
+/// 3. The dialer sends its authentication of the transcript of both hellos (dialer first): an HMAC
+///    keyed by the secret of the link's role (proving the secret) and an Ed25519 signature
+///    (proving the id's key).
+/// 4. The listener verifies it and only then sends its own authentication — so a peer that does
+///    not know the secret never sees anything derived from it (no offline guessing).
+/// 5. The dialer verifies the listener's.
+///
+/// Session keys come from X25519 + HKDF salted with the role's secret and the transcript, one key
+/// per direction.
 struct Handshake {
     static let helloType: UInt8 = 1
     static let authType: UInt8 = 2
 
-    enum Role: UInt8 { case dialer = 1, listener = 2 }
+    /// Which end of the handshake this side plays.
+    enum Side: UInt8 { case dialer = 1, listener = 2 }
 
     struct Hello {
         let id: NodeID
         let incarnation: UInt64
+        /// The dialer's: the link's role. The listener's: what the listener is.
+        let role: LinkRole
         let identityKey: [UInt8]
         let ephemeralKey: [UInt8]
         let nonce: [UInt8]
@@ -26,6 +39,7 @@ struct Handshake {
             var writer = ByteWriter()
             writer.write(id)
             writer.write(incarnation)
+            writer.write(role.rawValue)
             writer.write(lengthPrefixed: identityKey)
             writer.write(lengthPrefixed: ephemeralKey)
             writer.write(lengthPrefixed: nonce)
@@ -34,8 +48,14 @@ struct Handshake {
 
         static func decode(_ bytes: [UInt8]) throws -> Hello {
             var reader = ByteReader(bytes, maximumFieldLength: 64)
+            let id = try reader.readNodeID("hello.id")
+            let incarnation = try reader.readUInt64("hello.incarnation")
+            let roleByte = try reader.readUInt8("hello.role")
+            guard let role = LinkRole(rawValue: roleByte) else {
+                throw TransportError.protocolViolation("hello with unknown role \(roleByte)")
+            }
             let hello = Hello(
-                id: try reader.readNodeID("hello.id"), incarnation: try reader.readUInt64("hello.incarnation"),
+                id: id, incarnation: incarnation, role: role,
                 identityKey: try reader.readLengthPrefixed("hello.identityKey"),
                 ephemeralKey: try reader.readLengthPrefixed("hello.ephemeralKey"), nonce: try reader.readLengthPrefixed("hello.nonce")
             )
@@ -54,49 +74,89 @@ struct Handshake {
         let receiveKey: SymmetricKey
     }
 
-    let role: Role
+    let side: Side
     let configuration: LinkConfiguration
     private let ephemeral = Curve25519.KeyAgreement.PrivateKey()
     let hello: Hello
 
-    init(role: Role, configuration: LinkConfiguration) {
-        self.role = role
+    /// The dialer's handshake for a link of role `role`; fails if this node lacks that role's secret.
+    init(dialerDeclaring role: LinkRole, configuration: LinkConfiguration) throws {
+        guard configuration.secret(for: role) != nil else {
+            throw TransportError.authenticationFailed("this node cannot dial as \(role): it holds no \(role.secretName)")
+        }
+        self.init(side: .dialer, role: role, configuration: configuration)
+    }
+
+    /// The listener's handshake; its hello states `role`.
+    init(listenerStating role: LinkRole, configuration: LinkConfiguration) {
+        self.init(side: .listener, role: role, configuration: configuration)
+    }
+
+    private init(side: Side, role: LinkRole, configuration: LinkConfiguration) {
+        self.side = side
         self.configuration = configuration
-        var nonce = [UInt8](repeating: 0, count: 32)
-        var generator = SystemRandomNumberGenerator()
-        for index in nonce.indices { nonce[index] = UInt8.random(in: 0...255, using: &generator) }
+        var generator = SystemRandomNumberGenerator()  // a CSPRNG on every supported platform
+        var nonce: [UInt8] = []
+        nonce.reserveCapacity(32)
+        for _ in 0..<4 { withUnsafeBytes(of: generator.next() as UInt64) { nonce.append(contentsOf: $0) } }
         hello = Hello(
-            id: configuration.identity.id, incarnation: configuration.incarnation,
+            id: configuration.identity.id, incarnation: configuration.incarnation, role: role,
             identityKey: configuration.identity.publicKeyBytes,
             ephemeralKey: Array(ephemeral.publicKey.rawRepresentation), nonce: nonce
         )
     }
 
-    private var secretKey: SymmetricKey {
-        HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: Array(configuration.secret.utf8)),
-            salt: Array("p2pcore-cluster-secret-v1".utf8), info: [], outputByteCount: 32
+    /// The listener's check of the dialer's hello, before answering it: the declared role must be
+    /// accepted and this node must hold its secret.
+    func admit(_ peer: Hello, accepting acceptedRoles: Set<LinkRole>) throws {
+        guard acceptedRoles.contains(peer.role) else {
+            throw TransportError.authenticationFailed("the peer dialled as \(peer.role), which this listener does not accept")
+        }
+        guard configuration.secret(for: peer.role) != nil else {
+            throw TransportError.authenticationFailed("the peer dialled as \(peer.role), but this listener holds no \(peer.role.secretName)")
+        }
+    }
+
+    /// The link's role: the one the dialer declared.
+    private func linkRole(peer: Hello) -> LinkRole {
+        side == .dialer ? hello.role : peer.role
+    }
+
+    /// The key derived from the secret of `role`; each role's has its own salt.
+    private func secretKey(for role: LinkRole) throws -> SymmetricKey {
+        guard let secret = configuration.secret(for: role) else {
+            throw TransportError.authenticationFailed("this node holds no \(role.secretName)")
+        }
+        let salt: String = switch role {
+        case .client: "p2pcore-cluster-secret-v1"
+        case .server: "p2pcore-server-secret-v1"
+        case .admin: "p2pcore-admin-secret-v1"
+        }
+        return HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: Array(secret.utf8)), salt: Array(salt.utf8), info: [], outputByteCount: 32
         )
     }
 
     private func transcript(peer: Hello) -> [UInt8] {
-        role == .dialer ? hello.encoded() + peer.encoded() : peer.encoded() + hello.encoded()
+        side == .dialer ? hello.encoded() + peer.encoded() : peer.encoded() + hello.encoded()
     }
 
-    /// This side's proof: HMAC(secret, role ‖ transcript) ‖ Ed25519 signature(role ‖ transcript).
+    /// This side's proof: HMAC(role's secret, side ‖ transcript) ‖ Ed25519 signature(side ‖ transcript).
     func authentication(peer: Hello) throws -> [UInt8] {
-        let message = [role.rawValue] + transcript(peer: peer)
-        let mac = HMAC<SHA256>.authenticationCode(for: message, using: secretKey)
+        let message = [side.rawValue] + transcript(peer: peer)
+        let mac = HMAC<SHA256>.authenticationCode(for: message, using: try secretKey(for: linkRole(peer: peer)))
         return Array(mac) + (try configuration.identity.sign(message))
     }
 
     /// Checks the peer's proof and derives the session keys.
     func verify(peer: Hello, authentication: [UInt8]) throws -> Session {
-        let peerRole: Role = role == .dialer ? .listener : .dialer
-        let message = [peerRole.rawValue] + transcript(peer: peer)
+        let role = linkRole(peer: peer)
+        let secretKey = try secretKey(for: role)
+        let peerSide: Side = side == .dialer ? .listener : .dialer
+        let message = [peerSide.rawValue] + transcript(peer: peer)
         guard authentication.count == 32 + 64 else { throw TransportError.protocolViolation("authentication of \(authentication.count) bytes") }
         guard HMAC<SHA256>.isValidAuthenticationCode(Array(authentication.prefix(32)), authenticating: message, using: secretKey) else {
-            throw TransportError.authenticationFailed("the peer does not know the cluster secret")
+            throw TransportError.authenticationFailed("the peer does not know the \(role.secretName) (link role \(role))")
         }
         guard NodeIdentity.isValidSignature(Array(authentication.suffix(64)), for: message, publicKeyBytes: peer.identityKey) else {
             throw TransportError.authenticationFailed("the peer could not prove the key of \(peer.id)")
@@ -105,11 +165,11 @@ struct Handshake {
         let shared = try ephemeral.sharedSecretFromKeyAgreement(with: peerEphemeral)
         var salt = Array(secretKey.withUnsafeBytes { Array($0) })
         salt += Array(SHA256.hash(data: transcript(peer: peer)))
-        let keys = shared.hkdfDerivedSymmetricKey(using: SHA256.self, salt: salt, sharedInfo: Array("p2pcore-session-v1".utf8), outputByteCount: 64)
+        let keys = shared.hkdfDerivedSymmetricKey(using: SHA256.self, salt: salt, sharedInfo: Array("p2pcore-session-v2".utf8), outputByteCount: 64)
         let bytes = keys.withUnsafeBytes { Array($0) }
         let dialerToListener = SymmetricKey(data: bytes.prefix(32))
         let listenerToDialer = SymmetricKey(data: bytes.suffix(32))
-        return role == .dialer
+        return side == .dialer
             ? Session(peer: peer, sendKey: dialerToListener, receiveKey: listenerToDialer)
             : Session(peer: peer, sendKey: listenerToDialer, receiveKey: dialerToListener)
     }

@@ -4,13 +4,21 @@ import WireCodec
 
 /// Opens links to other nodes.
 public enum LinkDialer {
-    /// Connects to `host:port` and runs the handshake; throws a ``TransportError``
-    /// (`unreachable`, `authenticationFailed`, `handshakeTimedOut`, …) on failure.
+    /// Connects to `host:port` and runs the handshake as `role`, proving that role's secret
+    /// (``LinkConfiguration/secret(for:)``); the link's ``Link/peer`` carries the role the
+    /// listener states.
+    ///
+    /// Throws a ``TransportError`` (`unreachable`, `authenticationFailed` — also when this node
+    /// holds no secret for `role` or the listener refuses the role —, `handshakeTimedOut`, …) on
+    /// failure.
     public static func connect(
-        host: String, port: Int, configuration: LinkConfiguration,
+        host: String, port: Int, role: LinkRole = .client, configuration: LinkConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Link {
-        let maximumFrameSize = configuration.maximumFrameSize
+        guard configuration.secret(for: role) != nil else {
+            throw TransportError.authenticationFailed("this node cannot dial as \(role): it holds no \(role.secretName)")
+        }
+        let limit = FrameSizeLimit(configuration.handshakeFrameLimit)
         let channel: NIOAsyncChannel<Frame, Frame>
         do {
             channel = try await ClientBootstrap(group: group)
@@ -18,12 +26,14 @@ public enum LinkDialer {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try LinkEstablishment.configure(channel, maximumFrameSize: maximumFrameSize)
+                        try LinkEstablishment.configure(channel, limit: limit)
                     }
                 }
         } catch {
             throw TransportError.unreachable("\(host):\(port) (\(error))")
         }
-        return try await LinkEstablishment.run(channel, role: .dialer, configuration: configuration, vet: { _ in true })
+        return try await LinkEstablishment.run(
+            channel, limit: limit, stance: .dialer(declaring: role), configuration: configuration, vet: { _ in true }
+        )
     }
 }

@@ -9,9 +9,18 @@ import WireCodec
 enum LinkEstablishment {
     static let sealedType: UInt8 = 3
 
-    /// Adds the framing handlers; used by both the dialer and the listener.
-    static func configure(_ channel: any Channel, maximumFrameSize: Int) throws -> NIOAsyncChannel<Frame, Frame> {
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameSize: maximumFrameSize)))
+    /// The part this side plays in the handshake.
+    enum Stance: Sendable {
+        /// Dials, declaring the link's role.
+        case dialer(declaring: LinkRole)
+        /// Listens, stating its own role and accepting dialers of the given roles.
+        case listener(stating: LinkRole, accepting: Set<LinkRole>)
+    }
+
+    /// Adds the framing handlers; used by both the dialer and the listener. The decoder is held to
+    /// `limit`, which the handshake raises once the peer is authenticated.
+    static func configure(_ channel: any Channel, limit: FrameSizeLimit) throws -> NIOAsyncChannel<Frame, Frame> {
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(limit: limit)))
         try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
         return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
     }
@@ -33,29 +42,47 @@ enum LinkEstablishment {
         var isSet: Bool { value.withLock { $0 } }
     }
 
-    /// Performs the handshake on a TCP channel and returns the link.
+    /// Performs the handshake on a TCP channel (configured with `limit`) and returns the link.
     static func run(
         _ asyncChannel: NIOAsyncChannel<Frame, Frame>,
-        role: Handshake.Role,
+        limit: FrameSizeLimit,
+        stance: Stance,
         configuration: LinkConfiguration,
-        vet: @escaping @Sendable (PeerInfo) -> Bool
+        vet: @escaping @Sendable (PeerInfo) -> Bool,
+        admit: @escaping @Sendable (PeerInfo) throws -> Void = { _ in },
+        onEnd: @escaping @Sendable (_ established: Bool) -> Void = { _ in }
     ) async throws -> Link {
-        try await run(ChannelFramePipe(asyncChannel), role: role, configuration: configuration, vet: vet)
+        try await run(
+            ChannelFramePipe(asyncChannel, frameSizeLimit: limit), stance: stance, configuration: configuration,
+            vet: vet, admit: admit, onEnd: onEnd
+        )
+    }
+
+    /// Callers see typed errors only: the link's own, the framing's, or connectionLost.
+    private static func typed(_ error: any Error) -> any Error {
+        error is TransportError || error is WireError ? error : TransportError.connectionLost("\(error)")
     }
 
     /// Performs the handshake and returns the link; the link keeps running in its own task.
+    /// - Parameters:
+    ///   - vet: decides whether the authenticated peer is accepted (else ``TransportError/peerRefused(_:)``).
+    ///   - admit: last check before the link is made (a listener's link caps); throws to refuse.
+    ///   - onEnd: called once the pipe is done with, telling whether `admit` had let the link in.
     static func run<Pipe: FramePipe>(
         _ pipe: Pipe,
-        role: Handshake.Role,
+        stance: Stance,
         configuration: LinkConfiguration,
-        vet: @escaping @Sendable (PeerInfo) -> Bool
+        vet: @escaping @Sendable (PeerInfo) -> Bool,
+        admit: @escaping @Sendable (PeerInfo) throws -> Void = { _ in },
+        onEnd: @escaping @Sendable (_ established: Bool) -> Void = { _ in }
     ) async throws -> Link {
         let remoteAddress = pipe.remoteAddress
-        let (inboundStream, inboundContinuation) = AsyncThrowingStream<Frame, any Error>.makeStream()
+        let inboundBuffer = InboundFrameBuffer(capacity: configuration.maximumInboundFrames)
         let (outboundStream, outboundContinuation) = AsyncStream<Frame>.makeStream()
         return try await withCheckedThrowingContinuation { continuation in
             let once = Once(continuation)
             let timedOut = Flag()
+            let established = Flag()
             let nanoseconds = configuration.handshakeTimeout.components.seconds * 1_000_000_000
                 + configuration.handshakeTimeout.components.attoseconds / 1_000_000_000
             let timer = pipe.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
@@ -66,61 +93,116 @@ enum LinkEstablishment {
                 do {
                     try await pipe.execute { inbound, outbound in
                         var frames = inbound.makeAsyncIterator()
-                        let handshake = Handshake(role: role, configuration: configuration)
-                        try await outbound.write(Frame(type: Handshake.helloType, bytes: handshake.hello.encoded()))
-                        guard let helloFrame = try await frames.next() else { throw TransportError.closed }
-                        guard helloFrame.type == Handshake.helloType else { throw TransportError.protocolViolation("expected hello") }
-                        let peerHello = try Handshake.Hello.decode(helloFrame.bytes)
-                        try await outbound.write(Frame(type: Handshake.authType, bytes: try handshake.authentication(peer: peerHello)))
-                        guard let authFrame = try await frames.next() else {
-                            throw TransportError.authenticationFailed("the peer closed the connection during the handshake (wrong secret?)")
-                        }
-                        guard authFrame.type == Handshake.authType else { throw TransportError.protocolViolation("expected authentication") }
-                        let session = try handshake.verify(peer: peerHello, authentication: authFrame.bytes)
+                        let (peerHello, session) = try await handshake(
+                            stance: stance, configuration: configuration, limit: pipe.frameSizeLimit,
+                            next: { try await frames.next() }, write: { try await outbound.write($0) }
+                        )
                         timer.cancel()
-                        let peer = PeerInfo(id: peerHello.id, incarnation: peerHello.incarnation, publicKey: peerHello.identityKey, remoteAddress: remoteAddress)
+                        let peer = PeerInfo(
+                            id: peerHello.id, incarnation: peerHello.incarnation, publicKey: peerHello.identityKey,
+                            remoteAddress: remoteAddress, role: peerHello.role
+                        )
                         guard vet(peer) else { throw TransportError.peerRefused(peer.id) }
-                        once.resume(.success(Link(peer: peer, inbound: inboundStream, outbound: outboundContinuation, pipe: pipe)))
+                        try admit(peer)
+                        established.set()
+                        let link = Link(
+                            peer: peer, inbound: inboundBuffer, outbound: outboundContinuation, pipe: pipe,
+                            maximumQueuedBytes: configuration.maximumQueuedBytes
+                        )
+                        once.resume(.success(link))
 
                         let sendCipher = FrameCipher(key: session.sendKey)
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
                                 var cipher = sendCipher
-                                for await frame in outboundStream {
-                                    try await outbound.write(Frame(type: sealedType, bytes: try cipher.seal([frame.type] + frame.bytes)))
+                                do {
+                                    for await frame in outboundStream {
+                                        let size = frame.payload.readableBytes
+                                        try await outbound.write(Frame(type: sealedType, bytes: try cipher.seal([frame.type] + frame.bytes)))
+                                        link.didWrite(payloadBytes: size)
+                                    }
+                                } catch {
+                                    link.fail(typed(error))
+                                    throw error
                                 }
                                 pipe.close()
                             }
                             var cipher = FrameCipher(key: session.receiveKey)
-                            while let frame = try await frames.next() {
+                            // Pull from the pipe only while the consumer has room: the pipe's
+                            // backpressure then stops reading from the peer.
+                            while await inboundBuffer.waitForRoom() {
+                                guard let frame = try await frames.next() else { break }
                                 guard frame.type == sealedType else { throw TransportError.protocolViolation("unsealed frame of type \(frame.type)") }
                                 let plaintext = try cipher.open(frame.bytes)
                                 guard let type = plaintext.first, type >= Link.firstApplicationType else {
                                     throw TransportError.protocolViolation("sealed frame without an application type")
                                 }
-                                inboundContinuation.yield(Frame(type: type, bytes: Array(plaintext.dropFirst())))
+                                inboundBuffer.push(Frame(type: type, bytes: Array(plaintext.dropFirst())))
                             }
                             outboundContinuation.finish()
                             group.cancelAll()
                         }
                     }
-                    inboundContinuation.finish()
+                    // Uncounted before anyone hears of the end, so a listener's caps never lag.
+                    onEnd(established.isSet)
+                    inboundBuffer.finish()
                 } catch {
                     timer.cancel()
-                    // Callers see typed errors only: the link's own, the framing's, or connectionLost.
-                    let reported: any Error
-                    if timedOut.isSet {
-                        reported = TransportError.handshakeTimedOut
-                    } else if error is TransportError || error is WireError {
-                        reported = error
-                    } else {
-                        reported = TransportError.connectionLost("\(error)")
-                    }
+                    let reported = timedOut.isSet ? TransportError.handshakeTimedOut : typed(error)
+                    onEnd(established.isSet)
                     once.resume(.failure(reported))
                     outboundContinuation.finish()
-                    inboundContinuation.finish(throwing: reported)
+                    inboundBuffer.finish(throwing: reported)
                 }
             }
+        }
+    }
+
+    /// Runs the handshake's messages in the order of ``Handshake`` and raises `limit` to the
+    /// link's maximum once the peer may send sealed frames: on the listener, only after the dialer
+    /// proved its secret; on the dialer, as it sends its authentication (the listener may follow
+    /// its own at once with sealed frames).
+    private static func handshake(
+        stance: Stance,
+        configuration: LinkConfiguration,
+        limit: FrameSizeLimit,
+        next: () async throws -> Frame?,
+        write: (Frame) async throws -> Void
+    ) async throws -> (Handshake.Hello, Handshake.Session) {
+        func receive(_ type: UInt8, _ what: String, orElse closed: TransportError) async throws -> [UInt8] {
+            guard let frame = try await next() else { throw closed }
+            guard frame.type == type else { throw TransportError.protocolViolation("expected \(what), got a frame of type \(frame.type)") }
+            return frame.bytes
+        }
+        switch stance {
+        case .dialer(let role):
+            let handshake = try Handshake(dialerDeclaring: role, configuration: configuration)
+            try await write(Frame(type: Handshake.helloType, bytes: handshake.hello.encoded()))
+            let peer = try Handshake.Hello.decode(try await receive(
+                Handshake.helloType, "hello",
+                orElse: .authenticationFailed("the listener closed the connection before its hello (does it accept the \(role) role and hold the \(role.secretName)?)")
+            ))
+            limit.set(configuration.maximumFrameSize)
+            try await write(Frame(type: Handshake.authType, bytes: try handshake.authentication(peer: peer)))
+            let authentication = try await receive(
+                Handshake.authType, "authentication",
+                orElse: .authenticationFailed("the listener closed the connection instead of authenticating (wrong \(role.secretName)?)")
+            )
+            return (peer, try handshake.verify(peer: peer, authentication: authentication))
+        case .listener(let role, let acceptedRoles):
+            let handshake = Handshake(listenerStating: role, configuration: configuration)
+            let peer = try Handshake.Hello.decode(try await receive(Handshake.helloType, "hello", orElse: .closed))
+            try handshake.admit(peer, accepting: acceptedRoles)
+            try await write(Frame(type: Handshake.helloType, bytes: handshake.hello.encoded()))
+            let authentication = try await receive(
+                Handshake.authType, "authentication",
+                orElse: .authenticationFailed("the peer closed the connection before authenticating")
+            )
+            // Throws on a wrong proof: the pipe closes without this side's authentication.
+            let session = try handshake.verify(peer: peer, authentication: authentication)
+            limit.set(configuration.maximumFrameSize)
+            try await write(Frame(type: Handshake.authType, bytes: try handshake.authentication(peer: peer)))
+            return (peer, session)
         }
     }
 }

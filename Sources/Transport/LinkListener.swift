@@ -4,48 +4,75 @@ import WireCodec
 
 /// Accepts links on a TCP port. A peer that fails the handshake is dropped (and reported to
 /// `onFailure`) without affecting anyone else.
+///
+/// The listener states ``LinkConfiguration/role`` in its hello and accepts dialers of the
+/// ``LinkConfiguration/acceptedRoles`` whose secret it holds. It caps handshakes in progress and
+/// established links, in all and per remote IP address (``LinkConfiguration/maximumPendingHandshakes``
+/// and the others): a connection over a cap is closed at once and reported to `onFailure` as
+/// ``TransportError/overloaded(_:)``. A link stops counting once it closes.
 public final class LinkListener: Sendable {
     /// The port actually bound (useful when binding port 0).
     public let port: Int
     /// Authenticated links, as they are established.
     public let links: AsyncStream<Link>
     private let serverChannel: any Channel
+    let admissions: ListenerAdmissions
 
-    private init(port: Int, links: AsyncStream<Link>, serverChannel: any Channel) {
+    private init(port: Int, links: AsyncStream<Link>, serverChannel: any Channel, admissions: ListenerAdmissions) {
         self.port = port
         self.links = links
         self.serverChannel = serverChannel
+        self.admissions = admissions
     }
 
     /// Binds `host:port` and starts accepting.
     /// - Parameters:
     ///   - vet: decides whether a peer that passed the handshake is accepted (e.g. whether its
-    ///     id is bound to the key it proved).
-    ///   - onFailure: called with the error of every failed handshake.
+    ///     id is bound to the key it proved, or whether its ``PeerInfo/role`` may do what it asks).
+    ///   - onFailure: called with the error of every failed handshake or refused connection.
     public static func bind(
         host: String, port: Int, configuration: LinkConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         vet: @escaping @Sendable (PeerInfo) -> Bool = { _ in true },
         onFailure: @escaping @Sendable (any Error) -> Void = { _ in }
     ) async throws -> LinkListener {
-        let maximumFrameSize = configuration.maximumFrameSize
+        let handshakeLimit = configuration.handshakeFrameLimit
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try LinkEstablishment.configure(channel, maximumFrameSize: maximumFrameSize)
+                    let limit = FrameSizeLimit(handshakeLimit)
+                    return (try LinkEstablishment.configure(channel, limit: limit), limit)
                 }
             }
         let (links, continuation) = AsyncStream<Link>.makeStream()
-        let listener = LinkListener(port: server.channel.localAddress?.port ?? port, links: links, serverChannel: server.channel)
+        let admissions = ListenerAdmissions(configuration: configuration)
+        let listener = LinkListener(
+            port: server.channel.localAddress?.port ?? port, links: links, serverChannel: server.channel, admissions: admissions
+        )
+        let stance = LinkEstablishment.Stance.listener(stating: configuration.role, accepting: configuration.acceptedRoles)
         Task {
             try? await server.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
-                    for try await child in inbound {
+                    for try await (child, limit) in inbound {
+                        let host = child.channel.remoteAddress?.ipAddress ?? "unknown"
+                        do {
+                            try admissions.beginHandshake(from: host)
+                        } catch {
+                            child.channel.close(promise: nil)
+                            onFailure(error)
+                            // The async channel must still be finished with (its writer traps otherwise).
+                            group.addTask { try? await child.executeThenClose { _, _ in } }
+                            continue
+                        }
                         group.addTask {
                             do {
-                                let link = try await LinkEstablishment.run(child, role: .listener, configuration: configuration, vet: vet)
+                                let link = try await LinkEstablishment.run(
+                                    child, limit: limit, stance: stance, configuration: configuration, vet: vet,
+                                    admit: { _ in try admissions.establish(from: host) },
+                                    onEnd: { established in admissions.end(from: host, established: established) }
+                                )
                                 continuation.yield(link)
                             } catch {
                                 onFailure(error)

@@ -2,7 +2,8 @@ import P2PCore
 
 /// Why a link could not be established or broke.
 public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The peer does not know the cluster secret, or failed to prove its identity key.
+    /// The peer does not know the secret of the link's role, declared a role that is not accepted,
+    /// or failed to prove its identity key.
     case authenticationFailed(String)
     /// The peer was refused by the vetting callback (e.g. its id is bound to another key).
     case peerRefused(NodeID)
@@ -18,6 +19,9 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
     case unreachable(String)
     /// The connection broke (reset, I/O error) during the handshake or later.
     case connectionLost(String)
+    /// A limit was reached: a link's send queue is full (the peer does not read fast enough), or a
+    /// listener holds as many handshakes or links (in all, or from one address) as it allows.
+    case overloaded(String)
 
     public var description: String {
         switch self {
@@ -29,6 +33,7 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
         case .closed: "link closed"
         case .unreachable(let address): "cannot reach \(address)"
         case .connectionLost(let why): "connection lost: \(why)"
+        case .overloaded(let why): "overloaded: \(why)"
         }
     }
 }

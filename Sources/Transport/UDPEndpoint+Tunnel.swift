@@ -8,7 +8,8 @@ extension UDPEndpoint {
     /// Both peers call it, one as ``TunnelRole/dialer`` and one as ``TunnelRole/listener`` (they
     /// agree beforehand), with the same conversation. The usual link handshake then runs over the
     /// tunnel, so the link is authenticated (cluster secret and identity key) and encrypted
-    /// exactly like a TCP link. Several tunnels (other peers or conversations) share the socket.
+    /// exactly like a TCP link of role
+    /// ``LinkRole/client`` (both peers' ``PeerInfo/role`` is ``LinkRole/client``). Several tunnels (other peers or conversations) share the socket.
     /// The link's inbound frames fail with ``TransportError/connectionLost(_:)`` once nothing came
     /// from the peer for `configuration.deadAfter`, and finish when the peer closes its link.
     /// - Parameters:
@@ -39,8 +40,10 @@ extension UDPEndpoint {
         tunnel.start(replaying: early)
         var linkConfiguration = configuration
         linkConfiguration.handshakeTimeout = timeout
+        // Tunnels are client links both ways: each peer proves the cluster secret.
         return try await LinkEstablishment.run(
-            tunnel, role: role == .dialer ? .dialer : .listener, configuration: linkConfiguration, vet: vet
+            tunnel, stance: role == .dialer ? .dialer(declaring: .client) : .listener(stating: .client, accepting: [.client]),
+            configuration: linkConfiguration, vet: vet
         )
     }
 

@@ -6,8 +6,9 @@ import WireCodec
 /// A link's frame pipe over a KCP conversation with one peer, on a ``UDPEndpoint``'s socket.
 ///
 /// Frames are encoded as a byte stream (``FrameEncoder``), cut into KCP messages and reassembled
-/// on the other side (``FrameDecoder``), so any frame up to `maximumFrameSize` crosses. The KCP
-/// session is driven on the socket's event loop: a tick at the time the session asks for while
+/// on the other side (``FrameDecoder``), so any frame up to `maximumFrameSize` crosses (up to
+/// `maximumHandshakeFrameSize` until the handshake is done). The KCP session is driven on the
+/// socket's event loop: a tick at the time the session asks for while
 /// data is in flight, and a keepalive while idle so NAT mappings stay open. Nothing at all from
 /// the peer for `deadAfter`, or a segment never acknowledged, fails the tunnel with
 /// ``TransportError/connectionLost(_:)``.
@@ -49,8 +50,8 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
     let remoteAddress: String?
     var eventLoop: any EventLoop { channel.eventLoop }
 
+    let frameSizeLimit: FrameSizeLimit
     private let channel: any Channel
-    private let maximumFrameSize: Int
     private let deadAfter: TimeAmount
     private let keepalive: TimeAmount
     private let intervalMilliseconds: Int64
@@ -74,7 +75,7 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
         self.channel = channel
         self.onEnd = onEnd
         remoteAddress = key.address.hostPortText
-        maximumFrameSize = configuration.maximumFrameSize
+        frameSizeLimit = FrameSizeLimit(configuration.handshakeFrameLimit)
         deadAfter = TimeAmount(configuration.deadAfter)
         keepalive = TimeAmount(max(min(Self.keepaliveInterval, configuration.deadAfter / 4), .milliseconds(10)))
         intervalMilliseconds = Int64(settings.interval)
@@ -173,7 +174,7 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
             state.lastHeard = now
             while let message = state.session.receive() { state.received.writeBytes(message) }
             var decoded: [Frame] = []
-            let decoder = FrameDecoder(maximumFrameSize: maximumFrameSize)
+            let decoder = FrameDecoder(limit: frameSizeLimit)
             do {
                 while let frame = try decoder.decode(buffer: &state.received) { decoded.append(frame) }
             } catch {

@@ -138,8 +138,9 @@ import WireCodec
     // MARK: Tunnels
 
     @Test func aTunnelCarriesThousandsOfFramesBothWaysInOrder() async throws {
-        let alice = try await endpoint(aliceIdentity)
-        let bob = try await endpoint(bobIdentity)
+        // The frames are sent in one burst, more than the default send queue holds.
+        let alice = try await endpoint(aliceIdentity) { $0.maximumQueuedBytes = 256 << 20 }
+        let bob = try await endpoint(bobIdentity) { $0.maximumQueuedBytes = 256 << 20 }
         defer {
             alice.close()
             bob.close()

@@ -25,6 +25,23 @@ import Testing
         #expect(throws: WireError.frameTooLarge(length: 1 << 30, maximum: 100)) { try channel.writeInbound(buffer) }
     }
 
+    @Test func aRaisedLimitAdmitsLargerFramesFromThenOn() throws {
+        let limit = FrameSizeLimit(16)
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(limit: limit)))
+        let small = Frame(type: 1, bytes: Array(0..<10))
+        try channel.writeInbound(try encode([small]))
+        #expect(try channel.readInbound(as: Frame.self) == small)
+        limit.set(1024)
+        let large = Frame(type: 3, bytes: Array(repeating: 7, count: 1000))
+        try channel.writeInbound(try encode([large]))
+        #expect(try channel.readInbound(as: Frame.self) == large)
+
+        let strict = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(limit: FrameSizeLimit(16))))
+        var prefix = ByteBuffer()
+        prefix.writeInteger(UInt32(1002))  // only the length prefix: refused before any payload
+        #expect(throws: WireError.frameTooLarge(length: 1002, maximum: 16)) { try strict.writeInbound(prefix) }
+    }
+
     @Test func anUnknownVersionAndAShortFrameAreErrors() throws {
         var wrongVersion = ByteBuffer()
         wrongVersion.writeInteger(UInt32(3))

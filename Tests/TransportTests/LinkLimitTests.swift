@@ -1,0 +1,139 @@
+import NIOCore
+import P2PCore
+import Testing
+import WireCodec
+@testable import Transport
+
+@Suite struct LinkLimitTests {
+    @Test func aLargeFrameIsRefusedBeforeTheHandshakeAndPassesAfterIt() async throws {
+        let server = try await TestListener.bind()
+        defer { server.listener.close() }
+
+        // An unauthenticated peer announces 16 MiB: refused from the length prefix alone.
+        let raw = try await server.rawConnection()
+        var announcement = ByteBuffer()
+        announcement.writeInteger(UInt32(16 << 20))
+        announcement.writeBytes([Frame.protocolVersion, 1])
+        try await raw.writeAndFlush(announcement).get()
+        var failures = server.failures.makeAsyncIterator()
+        #expect(await failures.next() as? WireError == .frameTooLarge(length: 16 << 20, maximum: 1024))
+        try await Deadline.run(.seconds(10)) { try await raw.closeFuture.get() }  // the listener hung up
+
+        // Once authenticated, the full maximum applies.
+        var accepted = server.listener.links.makeAsyncIterator()
+        let client = try await server.dial()
+        let serverSide = try #require(await accepted.next())
+        let large = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        try client.send(type: 20, large)
+        var frames = serverSide.inbound.makeAsyncIterator()
+        #expect(try await frames.next()?.bytes == large)
+        try serverSide.send(type: 21, large)
+        var replies = client.inbound.makeAsyncIterator()
+        #expect(try await replies.next()?.bytes == large)
+        client.close()
+        serverSide.close()
+    }
+
+    @Test func thePerHostHandshakeCapClosesTheExtraConnection() async throws {
+        let server = try await TestListener.bind {
+            $0.maximumPendingHandshakesPerHost = 2
+            $0.handshakeTimeout = .seconds(60)
+        }
+        defer { server.listener.close() }
+        var failures = server.failures.makeAsyncIterator()
+
+        let first = try await server.rawConnection()
+        let second = try await server.rawConnection()
+        let third = try await server.rawConnection()
+        guard case .overloaded? = await failures.next() as? TransportError else {
+            Issue.record("the third handshake from 127.0.0.1 must be refused as overloaded")
+            return
+        }
+        try await Deadline.run(.seconds(10)) { try await third.closeFuture.get() }
+        #expect(server.listener.admissions.counts.pending == 2)
+        #expect(first.isActive && second.isActive)
+
+        // Once the pending handshakes end, the host may try again.
+        try await first.close()
+        try await second.close()
+        _ = await failures.next()
+        _ = await failures.next()
+        #expect(server.listener.admissions.counts.pending == 0)
+        let client = try await server.dial()
+        #expect(server.listener.admissions.counts.links == 1)
+        client.close()
+    }
+
+    @Test func thePerHostLinkCapRefusesTheExtraLinkUntilOneCloses() async throws {
+        let server = try await TestListener.bind { $0.maximumLinksPerHost = 1 }
+        defer { server.listener.close() }
+        var failures = server.failures.makeAsyncIterator()
+        var accepted = server.listener.links.makeAsyncIterator()
+
+        let first = try await server.dial()
+        let firstSide = try #require(await accepted.next())
+        // The second authenticates, but the listener closes it rather than count it.
+        if let second = try? await server.dial() {
+            do {
+                for try await _ in second.inbound { Issue.record("a refused link carries nothing") }
+            } catch {}  // ends, cleanly or not
+        }
+        guard case .overloaded? = await failures.next() as? TransportError else {
+            Issue.record("the second link from 127.0.0.1 must be refused as overloaded")
+            return
+        }
+        #expect(server.listener.admissions.counts.links == 1)
+
+        // A closed link is uncounted: the next one gets in.
+        first.close()
+        do { for try await _ in firstSide.inbound {} } catch {}
+        #expect(server.listener.admissions.counts.links == 0)
+        let third = try await server.dial()
+        let thirdSide = try #require(await accepted.next())
+        #expect(server.listener.admissions.counts.links == 1)
+        third.close()
+        thirdSide.close()
+    }
+
+    @Test func admissionsCountHandshakesAndLinksInAllAndPerHost() throws {
+        var configuration = LinkConfiguration(identity: .ephemeral(), secret: "s3cret")
+        configuration.maximumPendingHandshakes = 3
+        configuration.maximumPendingHandshakesPerHost = 2
+        configuration.maximumLinks = 2
+        configuration.maximumLinksPerHost = 1
+        let admissions = ListenerAdmissions(configuration: configuration)
+        func expectOverloaded(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
+            do {
+                try body()
+                Issue.record("expected overloaded", sourceLocation: sourceLocation)
+            } catch {
+                guard case .overloaded? = error as? TransportError else {
+                    Issue.record("expected overloaded, got \(error)", sourceLocation: sourceLocation)
+                    return
+                }
+            }
+        }
+
+        try admissions.beginHandshake(from: "10.0.0.1")
+        try admissions.beginHandshake(from: "10.0.0.1")
+        expectOverloaded { try admissions.beginHandshake(from: "10.0.0.1") }  // per host
+        try admissions.beginHandshake(from: "10.0.0.2")
+        expectOverloaded { try admissions.beginHandshake(from: "10.0.0.3") }  // in all
+        #expect(admissions.counts == (pending: 3, links: 0))
+
+        try admissions.establish(from: "10.0.0.1")
+        expectOverloaded { try admissions.establish(from: "10.0.0.1") }  // per host; stays pending
+        try admissions.establish(from: "10.0.0.2")
+        try admissions.beginHandshake(from: "10.0.0.3")
+        expectOverloaded { try admissions.establish(from: "10.0.0.3") }  // in all
+        #expect(admissions.counts == (pending: 2, links: 2))
+
+        admissions.end(from: "10.0.0.1", established: true)
+        try admissions.establish(from: "10.0.0.3")
+        admissions.end(from: "10.0.0.1", established: false)
+        #expect(admissions.counts == (pending: 0, links: 2))
+        admissions.end(from: "10.0.0.2", established: true)
+        admissions.end(from: "10.0.0.3", established: true)
+        #expect(admissions.counts == (pending: 0, links: 0))
+    }
+}
