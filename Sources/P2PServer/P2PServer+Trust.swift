@@ -1,5 +1,6 @@
 import Logging
 import P2PCore
+import Synchronization
 import WireCodec
 import Transport
 
@@ -14,7 +15,7 @@ extension P2PServer {
         public var description: String {
             switch self {
             case .legacyIdentity(let directory):
-                "the identity in \\(directory) was created before server ids were derived from their keys; migrate explicitly: "
+                "the identity in \(directory) was created before server ids were derived from their keys; migrate explicitly: "
                     + "remove the server from its cluster (`mailbox-admin server remove <id>`), move the data directory away, "
                     + "start the server on an empty one and add it back (`mailbox-admin server add <address>`)"
             }
