@@ -172,10 +172,12 @@ public enum QueryResult: Equatable, Sendable {
         case 1:
             let leader = try reader.readOptional("servers.leader") { r throws(DecodingError) in try r.readNodeID("servers.leader") }
             return .servers(leader: leader, members: try reader.readArray("servers.members", limit: 1024) { r throws(DecodingError) in try r.readNodeID("servers.member") })
+        // Records come from the replicated state (a server's answer), which may hold records
+        // stored before the caps: only the structural bounds apply here.
         case 2:
-            return .clients(try reader.readArray("clients", limit: 1 << 20) { r throws(DecodingError) in try ClientRecord.decode(from: &r) })
+            return .clients(try reader.readArray("clients", limit: 1 << 20) { r throws(DecodingError) in try ClientRecord.decode(from: &r, enforcingLimits: false) })
         case 3:
-            return .client(try reader.readOptional("client") { r throws(DecodingError) in try ClientRecord.decode(from: &r) })
+            return .client(try reader.readOptional("client") { r throws(DecodingError) in try ClientRecord.decode(from: &r, enforcingLimits: false) })
         case 4:
             return .unavailable(try reader.readString("query.unavailable"))
         default:
