@@ -108,8 +108,14 @@ public enum SendResult: Equatable, Sendable {
     case tooLarge(limit: Int)
     /// The server could not get it committed now (no leader, leadership changed): retry.
     case unavailable(reason: String)
+    /// The sender already has `limit` messages and skips in the recipient's mailbox: nothing was
+    /// stored, not even a skip. The sender owes the recipient a skip for this id (docs/DELIVERY.md).
+    case quotaExceeded(limit: Int)
+    /// The cluster's storage is at its limit (`limit` bytes over all mailboxes): nothing was
+    /// stored, not even a skip. The sender owes the recipient a skip for this id.
+    case storageFull(limit: Int)
 
-    private enum Tag: UInt8 { case stored = 1, alreadyDelivered, mailboxFull, unknownRecipient, tooLarge, unavailable }
+    private enum Tag: UInt8 { case stored = 1, alreadyDelivered, mailboxFull, unknownRecipient, tooLarge, unavailable, quotaExceeded, storageFull }
 
     func encode(into writer: inout ByteWriter) {
         switch self {
@@ -123,6 +129,12 @@ public enum SendResult: Equatable, Sendable {
         case .unavailable(let reason):
             writer.write(Tag.unavailable.rawValue)
             writer.write(reason)
+        case .quotaExceeded(let limit):
+            writer.write(Tag.quotaExceeded.rawValue)
+            writer.write(UInt64(max(0, limit)))
+        case .storageFull(let limit):
+            writer.write(Tag.storageFull.rawValue)
+            writer.write(UInt64(max(0, limit)))
         }
     }
 
@@ -136,6 +148,8 @@ public enum SendResult: Equatable, Sendable {
         case .unknownRecipient: return .unknownRecipient
         case .tooLarge: return .tooLarge(limit: Int(clamping: try reader.readUInt64("result.limit")))
         case .unavailable: return .unavailable(reason: try reader.readString("result.reason"))
+        case .quotaExceeded: return .quotaExceeded(limit: Int(clamping: try reader.readUInt64("result.limit")))
+        case .storageFull: return .storageFull(limit: Int(clamping: try reader.readUInt64("result.limit")))
         }
     }
 }
