@@ -218,9 +218,11 @@ private func skip(_ sender: NodeID, _ sequence: UInt64, to recipient: NodeID) ->
         #expect(try replica.store.skips(for: bob) == 3)
         #expect(try replica.store.digest().digest == source.store.digest().digest)
         // The same next entries give the same outcomes on both.
-        for fixture in [source, replica] {
-            let outcomes = try fixture.apply(.enqueue(message(alice, 7, to: bob)), .enqueue(message(alice, 8, to: bob)))
-            #expect(outcomes == [.mailboxFull(messages: 2, bytes: 18), .senderQuotaExceeded(limit: 5)])
+        let next = [message(alice, 7, to: bob), message(alice, 8, to: bob)].enumerated().map { offset, message in
+            MailboxStore.Entry(index: snapshot.index + 1 + UInt64(offset), term: 1, command: MailboxCommand.enqueue(message).encoded())
+        }
+        for store in [source.store, replica.store] {
+            #expect(try store.apply(next).map(\.outcome) == [.mailboxFull(messages: 2, bytes: 18), .senderQuotaExceeded(limit: 5)])
         }
         #expect(try replica.store.digest().digest == source.store.digest().digest)
     }
