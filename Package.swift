@@ -228,7 +228,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "P2PClientTests", dependencies: ["P2PClient", "LMDB", "P2PCore"], swiftSettings: strict),
+        .testTarget(name: "P2PClientTests", dependencies: ["P2PClient", "ClientProtocol", "Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulation", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "Raft", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "ReliableDatagramTests", dependencies: ["ReliableDatagram"], swiftSettings: strict),

@@ -69,7 +69,8 @@ public enum ClientRequest: Equatable, Sendable {
         return writer.bytes
     }
 
-    /// Decodes a request; anything malformed is a ``DecodingError``.
+    /// Decodes a request; anything malformed is a ``DecodingError``, and so is any field or count
+    /// over ``ClientRecord/Limits`` (addresses, candidates, direct peers).
     public init(decoding bytes: [UInt8]) throws(DecodingError) {
         var reader = ByteReader(bytes)
         let version = try reader.readUInt8("request.version")
@@ -99,11 +100,13 @@ public enum ClientRequest: Equatable, Sendable {
         case .connect:
             let request = try reader.readUInt64("connect.request")
             let peer = try reader.readNodeID("connect.peer")
-            let tcp = try reader.readArray("connect.tcp", limit: 64) { r throws(DecodingError) in try r.readString("connect.tcp") }
-            let udp = try reader.readArray("connect.udp", limit: 64) { r throws(DecodingError) in try r.readString("connect.udp") }
+            let tcp = try reader.readAddresses("connect.tcp", limit: ClientRecord.Limits.maximumCandidates)
+            let udp = try reader.readAddresses("connect.udp", limit: ClientRecord.Limits.maximumCandidates)
             self = .connect(request: request, peer: peer, tcp: tcp, udp: udp)
         case .directPeers:
-            self = .directPeers(try reader.readArray("direct.peers", limit: 1 << 16) { r throws(DecodingError) in try r.readNodeID("direct.peer") })
+            self = .directPeers(try reader.readArray("direct.peers", limit: ClientRecord.Limits.maximumDirectPeers) { r throws(DecodingError) in
+                try r.readNodeID("direct.peer")
+            })
         }
         try reader.expectEnd()
     }
@@ -111,9 +114,10 @@ public enum ClientRequest: Equatable, Sendable {
 
 /// How a client introduces itself to a server.
 public struct ClientHello: Equatable, Sendable {
-    /// Addresses on the client's own interfaces (`host:port`), for direct links.
+    /// Addresses on the client's own interfaces (`host:port`), for direct links: at most
+    /// ``ClientRecord/Limits/maximumLANAddresses``, each at most ``ClientRecord/Limits/maximumAddressLength`` bytes.
     public var lanAddresses: [String]
-    /// Where the client listens for direct links.
+    /// Where the client listens for direct links (at most ``ClientRecord/Limits/maximumListenAddressLength`` bytes).
     public var listenAddress: String
     public var listenPort: UInt16
     /// Whether this server should push the client's mail (see ``ClientRequest/subscribe(_:)``).
@@ -135,8 +139,8 @@ public struct ClientHello: Equatable, Sendable {
 
     static func decode(from reader: inout ByteReader) throws(DecodingError) -> ClientHello {
         ClientHello(
-            lanAddresses: try reader.readArray("hello.lan", limit: 64) { r throws(DecodingError) in try r.readString("hello.lan") },
-            listenAddress: try reader.readString("hello.listenAddress"),
+            lanAddresses: try reader.readAddresses("hello.lan", limit: ClientRecord.Limits.maximumLANAddresses),
+            listenAddress: try reader.readString("hello.listenAddress", maximumLength: ClientRecord.Limits.maximumListenAddressLength),
             listenPort: try reader.readUInt16("hello.listenPort"),
             subscribe: try reader.readBool("hello.subscribe")
         )

@@ -108,8 +108,14 @@ public enum SendResult: Equatable, Sendable {
     case tooLarge(limit: Int)
     /// The server could not get it committed now (no leader, leadership changed): retry.
     case unavailable(reason: String)
+    /// The sender already has `limit` messages and skips in the recipient's mailbox: nothing was
+    /// stored, not even a skip. The sender owes the recipient a skip for this id (docs/DELIVERY.md).
+    case quotaExceeded(limit: Int)
+    /// The cluster's storage is at its limit (`limit` bytes over all mailboxes): nothing was
+    /// stored, not even a skip. The sender owes the recipient a skip for this id.
+    case storageFull(limit: Int)
 
-    private enum Tag: UInt8 { case stored = 1, alreadyDelivered, mailboxFull, unknownRecipient, tooLarge, unavailable }
+    private enum Tag: UInt8 { case stored = 1, alreadyDelivered, mailboxFull, unknownRecipient, tooLarge, unavailable, quotaExceeded, storageFull }
 
     func encode(into writer: inout ByteWriter) {
         switch self {
@@ -123,6 +129,12 @@ public enum SendResult: Equatable, Sendable {
         case .unavailable(let reason):
             writer.write(Tag.unavailable.rawValue)
             writer.write(reason)
+        case .quotaExceeded(let limit):
+            writer.write(Tag.quotaExceeded.rawValue)
+            writer.write(UInt64(max(0, limit)))
+        case .storageFull(let limit):
+            writer.write(Tag.storageFull.rawValue)
+            writer.write(UInt64(max(0, limit)))
         }
     }
 
@@ -136,6 +148,8 @@ public enum SendResult: Equatable, Sendable {
         case .unknownRecipient: return .unknownRecipient
         case .tooLarge: return .tooLarge(limit: Int(clamping: try reader.readUInt64("result.limit")))
         case .unavailable: return .unavailable(reason: try reader.readString("result.reason"))
+        case .quotaExceeded: return .quotaExceeded(limit: Int(clamping: try reader.readUInt64("result.limit")))
+        case .storageFull: return .storageFull(limit: Int(clamping: try reader.readUInt64("result.limit")))
         }
     }
 }
@@ -172,10 +186,12 @@ public enum QueryResult: Equatable, Sendable {
         case 1:
             let leader = try reader.readOptional("servers.leader") { r throws(DecodingError) in try r.readNodeID("servers.leader") }
             return .servers(leader: leader, members: try reader.readArray("servers.members", limit: 1024) { r throws(DecodingError) in try r.readNodeID("servers.member") })
+        // Records come from the replicated state (a server's answer), which may hold records
+        // stored before the caps: only the structural bounds apply here.
         case 2:
-            return .clients(try reader.readArray("clients", limit: 1 << 20) { r throws(DecodingError) in try ClientRecord.decode(from: &r) })
+            return .clients(try reader.readArray("clients", limit: 1 << 20) { r throws(DecodingError) in try ClientRecord.decode(from: &r, enforcingLimits: false) })
         case 3:
-            return .client(try reader.readOptional("client") { r throws(DecodingError) in try ClientRecord.decode(from: &r) })
+            return .client(try reader.readOptional("client") { r throws(DecodingError) in try ClientRecord.decode(from: &r, enforcingLimits: false) })
         case 4:
             return .unavailable(try reader.readString("query.unavailable"))
         default:

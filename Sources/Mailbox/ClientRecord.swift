@@ -53,15 +53,40 @@ public struct ClientRecord: Equatable, Sendable {
         writer.write(relayedBytes)
     }
 
-    public static func decode(from reader: inout ByteReader) throws(DecodingError) -> ClientRecord {
-        ClientRecord(
-            id: try reader.readNodeID("client.id"),
-            publicKey: try reader.readLengthPrefixed("client.publicKey"),
-            lanAddresses: try reader.readArray("client.lan", limit: 64) { r throws(DecodingError) in try r.readString("client.lan") },
-            wanAddresses: try reader.readArray("client.wan", limit: 64) { r throws(DecodingError) in try r.readString("client.wan") },
-            listenAddress: try reader.readString("client.listenAddress"),
+    /// Decodes a record. With `enforcingLimits` (the default, for anything a client could have
+    /// shaped) every field and count over ``Limits`` is refused; without it only the structural
+    /// bounds apply, for records already in the replicated state or the log (a record stored
+    /// before the caps existed must stay readable, or the state machine could not apply).
+    public static func decode(from reader: inout ByteReader, enforcingLimits: Bool = true) throws(DecodingError) -> ClientRecord {
+        let id = try reader.readNodeID("client.id")
+        let publicKey = try reader.readLengthPrefixed("client.publicKey")
+        if enforcingLimits, publicKey.count > Limits.maximumPublicKeyLength {
+            throw .tooLarge(field: "client.publicKey", length: publicKey.count, limit: Limits.maximumPublicKeyLength)
+        }
+        let lan: [String]
+        let wan: [String]
+        let listen: String
+        if enforcingLimits {
+            lan = try reader.readAddresses("client.lan", limit: Limits.maximumLANAddresses)
+            wan = try reader.readArray("client.wan", limit: Limits.maximumWANAddresses) { r throws(DecodingError) in
+                try r.readString("client.wan", maximumLength: Limits.maximumAddressLength)
+            }
+            listen = try reader.readString("client.listenAddress", maximumLength: Limits.maximumListenAddressLength)
+        } else {
+            lan = try reader.readArray("client.lan", limit: 64) { r throws(DecodingError) in try r.readString("client.lan") }
+            wan = try reader.readArray("client.wan", limit: 64) { r throws(DecodingError) in try r.readString("client.wan") }
+            listen = try reader.readString("client.listenAddress")
+        }
+        return ClientRecord(
+            id: id,
+            publicKey: publicKey,
+            lanAddresses: lan,
+            wanAddresses: wan,
+            listenAddress: listen,
             listenPort: try reader.readUInt16("client.listenPort"),
-            attachedServers: try reader.readArray("client.servers", limit: 1024) { r throws(DecodingError) in try r.readNodeID("client.server") },
+            attachedServers: try reader.readArray("client.servers", limit: Limits.maximumAttachedServers) { r throws(DecodingError) in
+                try r.readNodeID("client.server")
+            },
             lastSeenMillis: try reader.readUInt64("client.lastSeen"),
             relayedMessages: try reader.readUInt64("client.relayedMessages"),
             relayedBytes: try reader.readUInt64("client.relayedBytes")

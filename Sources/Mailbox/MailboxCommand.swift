@@ -75,7 +75,9 @@ public enum MailboxCommand: Equatable, Sendable {
         guard let tag = Tag(rawValue: rawTag) else { throw .malformed(field: "command.tag", reason: "unknown tag \(rawTag)") }
         switch tag {
         case .register:
-            self = .register(try ClientRecord.decode(from: &reader))
+            // Structural bounds only: the state machine answers a record over the caps with
+            // ``MailboxOutcome/fieldOverLimit(field:limit:)`` (an outcome every replica agrees on).
+            self = .register(try ClientRecord.decode(from: &reader, enforcingLimits: false))
         case .attach:
             self = .attach(
                 client: try reader.readNodeID("attach.client"), server: try reader.readNodeID("attach.server"),

@@ -3,6 +3,7 @@ import P2PCore
 extension MailboxOutcome {
     private enum Tag: UInt8 {
         case stored = 1, alreadyDelivered, mailboxFull, unknownRecipient, keyMismatch, done, notFound, purged, invalidCommand, skipAcknowledged
+        case senderQuotaExceeded, storageFull, fieldOverLimit
     }
 
     /// The outcome's binary form (for answers forwarded between servers).
@@ -23,6 +24,16 @@ extension MailboxOutcome {
             writer.write(UInt64(count))
         case .invalidCommand: writer.write(Tag.invalidCommand.rawValue)
         case .skipAcknowledged: writer.write(Tag.skipAcknowledged.rawValue)
+        case .senderQuotaExceeded(let limit):
+            writer.write(Tag.senderQuotaExceeded.rawValue)
+            writer.write(UInt64(max(0, limit)))
+        case .storageFull(let limit):
+            writer.write(Tag.storageFull.rawValue)
+            writer.write(UInt64(max(0, limit)))
+        case .fieldOverLimit(let field, let limit):
+            writer.write(Tag.fieldOverLimit.rawValue)
+            writer.write(field)
+            writer.write(UInt64(max(0, limit)))
         }
     }
 
@@ -43,6 +54,11 @@ extension MailboxOutcome {
         case .purged: return .purged(count: Int(clamping: try reader.readUInt64("outcome.count")))
         case .invalidCommand: return .invalidCommand
         case .skipAcknowledged: return .skipAcknowledged
+        case .senderQuotaExceeded: return .senderQuotaExceeded(limit: Int(clamping: try reader.readUInt64("outcome.limit")))
+        case .storageFull: return .storageFull(limit: Int(clamping: try reader.readUInt64("outcome.limit")))
+        case .fieldOverLimit:
+            let field = try reader.readString("outcome.field", maximumLength: 256)
+            return .fieldOverLimit(field: field, limit: Int(clamping: try reader.readUInt64("outcome.limit")))
         }
     }
 }

@@ -4,12 +4,23 @@ public enum MailboxOutcome: Equatable, Sendable {
     case stored
     /// The recipient already acknowledged this message: it was delivered.
     case alreadyDelivered
-    /// The recipient's mailbox is at its limit; nothing was stored.
+    /// The recipient's mailbox is at its limit: a skip took the message's place (the recipient
+    /// passes over its id), the payload was not stored. `messages`/`bytes`: the mailbox's
+    /// real messages and their payload bytes.
     case mailboxFull(messages: Int, bytes: Int)
+    /// The sender already has `limit` items (messages and skips) in the recipient's mailbox:
+    /// nothing was stored, not even a skip. The sender still owes the recipient a skip for the
+    /// id (see docs/DELIVERY.md).
+    case senderQuotaExceeded(limit: Int)
+    /// All mailboxes together are at ``MailboxLimits/maximumTotalBytes``: nothing was stored,
+    /// not even a skip. The sender still owes the recipient a skip for the id.
+    case storageFull(limit: Int)
     /// No client with the recipient's id was ever registered; nothing was stored.
     case unknownRecipient
     /// The client's id is bound to another public key; the registration was refused.
     case keyMismatch
+    /// A registration with a field or count over ``ClientRecord/Limits`` was refused.
+    case fieldOverLimit(field: String, limit: Int)
     /// The command took effect.
     case done
     /// The message or client named by the command does not exist.

@@ -11,7 +11,9 @@ import P2PCore
 /// Layout (all keys big-endian so cursors walk them in order):
 /// - `mbx.meta`      `applied` → index, term
 /// - `mbx.clients`   client id → ``ClientRecord``
-/// - `mbx.boxes`     recipient → next arrival number, message count, byte count
+/// - `mbx.boxes`     recipient → next arrival number, message count, payload bytes, skip count
+/// - `mbx.senders`   recipient ‖ sender → items (messages and skips) of that sender in that mailbox
+/// - `mbx.totals`    `bytes` → what all mailboxes hold (payloads plus an overhead per record)
 /// - `mbx.messages`  recipient ‖ arrival → ``MailMessage`` (the per-client FIFO)
 /// - `mbx.index`     recipient ‖ sender ‖ sequence → arrival (dedup and acknowledge lookup)
 /// - `mbx.delivered` recipient ‖ sender → highest acknowledged sequence
@@ -40,6 +42,8 @@ public final class MailboxStore: Sendable {
     private let index: Database
     private let delivered: Database
     private let serversDB: Database
+    private let sendersDB: Database
+    private let totalsDB: Database
     private static let appliedKey = Array("applied".utf8)
 
     /// Opens (creating if needed) the mailbox databases in `environment`.
@@ -53,9 +57,17 @@ public final class MailboxStore: Sendable {
         index = try environment.openDatabase("mbx.index")
         delivered = try environment.openDatabase("mbx.delivered")
         serversDB = try environment.openDatabase("mbx.servers")
+        sendersDB = try environment.openDatabase("mbx.senders")
+        totalsDB = try environment.openDatabase("mbx.totals")
+        // A store written before the quota counters existed gets them computed once from its
+        // messages (a pure function of the replicated state, so every replica agrees).
+        let counted = try environment.read { txn in try txn.get(totalsDB, Self.totalBytesKey) != nil }
+        if !counted { try environment.write { txn in try recount(txn) } }
     }
 
-    private var stateDatabases: [Database] { [clientsDB, boxes, messagesDB, index, delivered, serversDB] }
+    /// The tables a snapshot carries, in order (version 1 had the first five, version 2 six).
+    private var stateDatabases: [Database] { [clientsDB, boxes, messagesDB, index, delivered, serversDB, sendersDB, totalsDB] }
+    private static let totalBytesKey = Array("bytes".utf8)
 
     // MARK: Applying
 
@@ -113,6 +125,7 @@ public final class MailboxStore: Sendable {
     private func apply(_ command: MailboxCommand, _ txn: borrowing WriteTransaction) throws -> MailboxOutcome {
         switch command {
         case .register(let record):
+            if let violation = record.limitViolation { return .fieldOverLimit(field: violation.field, limit: violation.limit) }
             if var existing = try loadClient(record.id, txn) {
                 guard existing.publicKey == record.publicKey else { return .keyMismatch }
                 existing.lanAddresses = record.lanAddresses
@@ -127,12 +140,12 @@ public final class MailboxStore: Sendable {
 
         case .attach(let client, let server, let observed, let at):
             guard var record = try loadClient(client, txn) else { return .notFound }
-            if !record.attachedServers.contains(server) {
+            if !record.attachedServers.contains(server), record.attachedServers.count < ClientRecord.Limits.maximumAttachedServers {
                 record.attachedServers.append(server)
                 record.attachedServers.sort()
             }
-            if let observed, !record.wanAddresses.contains(observed) {
-                record.wanAddresses = Array(([observed] + record.wanAddresses).prefix(8))
+            if let observed, observed.utf8.count <= ClientRecord.Limits.maximumAddressLength, !record.wanAddresses.contains(observed) {
+                record.wanAddresses = Array(([observed] + record.wanAddresses).prefix(ClientRecord.Limits.maximumWANAddresses))
             }
             record.lastSeenMillis = max(record.lastSeenMillis, at)
             try store(record, txn)
@@ -149,7 +162,7 @@ public final class MailboxStore: Sendable {
             var changed: [ClientRecord] = []
             try txn.scan(clientsDB) { _, value in
                 var reader = ByteReader(value)
-                var record = try ClientRecord.decode(from: &reader)
+                var record = try ClientRecord.decode(from: &reader, enforcingLimits: false)
                 if record.attachedServers.contains(server) {
                     record.attachedServers.removeAll { $0 == server }
                     changed.append(record)
@@ -206,41 +219,71 @@ public final class MailboxStore: Sendable {
         }
     }
 
+    /// Decides the fate of a message (or of a skip its sender owes, `message.isSkip`); see
+    /// docs/DELIVERY.md, "Quotas". In order: unknown recipient, already delivered, a retry (the
+    /// first decision stands; a sender's skip retracts its own stored, undelivered message), the
+    /// sender's quota in this mailbox, then the mailbox limits (over them, a skip takes the
+    /// message's place), then the store-wide total. Skips count against every limit; a skip is
+    /// admitted over the mailbox limits (it is what keeps the recipient's sequence gapless) but
+    /// never over the sender's quota or the store-wide total.
     private func enqueue(_ message: MailMessage, _ txn: borrowing WriteTransaction) throws -> MailboxOutcome {
         let recipient = message.recipient
+        let sender = message.id.sender
         guard try txn.get(clientsDB, recipient.bytes) != nil else { return .unknownRecipient }
-        let through = try txn.get(delivered, recipient.bytes + message.id.sender.bytes)
+        let through = try txn.get(delivered, recipient.bytes + sender.bytes)
             .flatMap { UInt64(bigEndianBytes: $0) } ?? 0
         if message.id.sequence <= through { return .alreadyDelivered }
         var box = try loadBox(recipient, txn)
-        let indexKey = recipient.bytes + message.id.sender.bytes + message.id.sequence.bigEndianBytes
+        let indexKey = recipient.bytes + sender.bytes + message.id.sequence.bigEndianBytes
         if let existing = try txn.get(index, indexKey) {
-            // A retry: the first decision about this id stands.
-            return existing.last == Self.skipFlag ? .mailboxFull(messages: box.count, bytes: box.bytes) : .stored
+            if existing.last == Self.skipFlag { return message.isSkip ? .stored : .mailboxFull(messages: box.count, bytes: box.bytes) }
+            // The sender gave up on this id (a copy was refused, so it owes a skip) while another
+            // copy got in: the sender's word is the last, the recipient passes over the id.
+            if message.isSkip, existing.count == 9 {
+                let messageKey = recipient.bytes + existing.prefix(8)
+                if let stored = try txn.get(messagesDB, messageKey) {
+                    var reader = ByteReader(stored)
+                    try discard(try MailMessage.decode(from: &reader), at: messageKey, txn)
+                }
+            }
+            return .stored
         }
-        let size = message.payload.count
-        let isFull = box.count + 1 > limits.maximumMessages || box.bytes + size > limits.maximumBytes
-        // A refused message leaves a skip in its place (exempt from the limits) so that the
-        // recipient's per-sender sequence has no gap.
-        let record = isFull ? message.skip() : message
+        var senderItems = try loadSenderItems(recipient, sender, txn)
+        if senderItems >= limits.maximumMessagesPerSender { return .senderQuotaExceeded(limit: limits.maximumMessagesPerSender) }
+        let overhead = MailboxLimits.recordOverhead
+        let size = message.isSkip ? 0 : message.payload.count
+        let fitsMailbox = !message.isSkip
+            && box.count + box.skips + 1 <= limits.maximumMessages
+            && box.bytes + box.skips * overhead + size <= limits.maximumBytes
+        let cost = fitsMailbox ? size + overhead : overhead
+        var total = try loadTotalBytes(txn)
+        if total + cost > limits.maximumTotalBytes { return .storageFull(limit: limits.maximumTotalBytes) }
+
+        let record = fitsMailbox ? message : message.skip()
         let arrival = box.nextArrival
         var writer = ByteWriter(capacity: record.payload.count + 64)
         record.encode(into: &writer)
         try txn.put(messagesDB, recipient.bytes + arrival.bigEndianBytes, writer.bytes)
-        try txn.put(index, indexKey, arrival.bigEndianBytes + [isFull ? Self.skipFlag : Self.messageFlag])
+        try txn.put(index, indexKey, arrival.bigEndianBytes + [fitsMailbox ? Self.messageFlag : Self.skipFlag])
+        let refused = (messages: box.count, bytes: box.bytes)
         box.nextArrival += 1
-        if isFull {
-            try storeBox(recipient, box, txn)
-            return .mailboxFull(messages: box.count, bytes: box.bytes)
+        if fitsMailbox {
+            box.count += 1
+            box.bytes += size
+        } else {
+            box.skips += 1
         }
-        box.count += 1
-        box.bytes += size
         try storeBox(recipient, box, txn)
+        senderItems += 1
+        try storeSenderItems(recipient, sender, senderItems, txn)
+        total += cost
+        try storeTotalBytes(total, txn)
+        guard fitsMailbox else { return message.isSkip ? .stored : .mailboxFull(messages: refused.messages, bytes: refused.bytes) }
 
-        if var sender = try loadClient(message.id.sender, txn) {
-            sender.relayedMessages += 1
-            sender.relayedBytes += UInt64(size)
-            try store(sender, txn)
+        if var senderRecord = try loadClient(sender, txn) {
+            senderRecord.relayedMessages += 1
+            senderRecord.relayedBytes += UInt64(size)
+            try store(senderRecord, txn)
         }
         return .stored
     }
@@ -261,7 +304,10 @@ public final class MailboxStore: Sendable {
         var box = try loadBox(recipient, txn)
         box.count = max(0, box.count - 1)
         box.bytes = max(0, box.bytes - message.payload.count)
+        box.skips += 1
         try storeBox(recipient, box, txn)
+        // The record stays (as a skip): the sender's item count is unchanged, its payload is freed.
+        try storeTotalBytes(max(0, try loadTotalBytes(txn) - message.payload.count), txn)
     }
 
     private func remove(recipient: NodeID, id: MessageID, _ txn: borrowing WriteTransaction) throws -> Removal {
@@ -276,12 +322,16 @@ public final class MailboxStore: Sendable {
         }
         try txn.delete(messagesDB, messageKey)
         try txn.delete(index, indexKey)
-        if !isSkip {
-            var box = try loadBox(recipient, txn)
+        var box = try loadBox(recipient, txn)
+        if isSkip {
+            box.skips = max(0, box.skips - 1)
+        } else {
             box.count = max(0, box.count - 1)
             box.bytes = max(0, box.bytes - size)
-            try storeBox(recipient, box, txn)
         }
+        try storeBox(recipient, box, txn)
+        try storeSenderItems(recipient, id.sender, max(0, try loadSenderItems(recipient, id.sender, txn) - 1), txn)
+        try storeTotalBytes(max(0, try loadTotalBytes(txn) - size - MailboxLimits.recordOverhead), txn)
         return isSkip ? .skip : .message
     }
 
@@ -289,18 +339,29 @@ public final class MailboxStore: Sendable {
 
     private struct Box {
         var nextArrival: UInt64 = 1
+        /// Real messages and their payload bytes.
         var count = 0
         var bytes = 0
+        /// Skip records.
+        var skips = 0
+
+        /// Decodes a box; one written before skips were counted has none.
+        static func decode(_ bytes: [UInt8]) throws -> Box {
+            var reader = ByteReader(bytes)
+            var box = Box(
+                nextArrival: try reader.readUInt64("box.next"),
+                count: Int(clamping: try reader.readUInt64("box.count")),
+                bytes: Int(clamping: try reader.readUInt64("box.bytes"))
+            )
+            if reader.remaining > 0 { box.skips = Int(clamping: try reader.readUInt64("box.skips")) }
+            try reader.expectEnd()
+            return box
+        }
     }
 
     private func loadBox(_ recipient: NodeID, _ txn: borrowing WriteTransaction) throws -> Box {
         guard let bytes = try txn.get(boxes, recipient.bytes) else { return Box() }
-        var reader = ByteReader(bytes)
-        return Box(
-            nextArrival: try reader.readUInt64("box.next"),
-            count: Int(try reader.readUInt64("box.count")),
-            bytes: Int(try reader.readUInt64("box.bytes"))
-        )
+        return try Box.decode(bytes)
     }
 
     private func storeBox(_ recipient: NodeID, _ box: Box, _ txn: borrowing WriteTransaction) throws {
@@ -308,13 +369,81 @@ public final class MailboxStore: Sendable {
         writer.write(box.nextArrival)
         writer.write(UInt64(box.count))
         writer.write(UInt64(box.bytes))
+        writer.write(UInt64(box.skips))
         try txn.put(boxes, recipient.bytes, writer.bytes)
+    }
+
+    private func loadSenderItems(_ recipient: NodeID, _ sender: NodeID, _ txn: borrowing WriteTransaction) throws -> Int {
+        try txn.get(sendersDB, recipient.bytes + sender.bytes).flatMap { UInt64(bigEndianBytes: $0) }.map { Int(clamping: $0) } ?? 0
+    }
+
+    private func storeSenderItems(_ recipient: NodeID, _ sender: NodeID, _ items: Int, _ txn: borrowing WriteTransaction) throws {
+        let key = recipient.bytes + sender.bytes
+        if items > 0 {
+            try txn.put(sendersDB, key, UInt64(items).bigEndianBytes)
+        } else {
+            try txn.delete(sendersDB, key)
+        }
+    }
+
+    private func loadTotalBytes(_ txn: borrowing WriteTransaction) throws -> Int {
+        try txn.get(totalsDB, Self.totalBytesKey).flatMap { UInt64(bigEndianBytes: $0) }.map { Int(clamping: $0) } ?? 0
+    }
+
+    private func storeTotalBytes(_ total: Int, _ txn: borrowing WriteTransaction) throws {
+        try txn.put(totalsDB, Self.totalBytesKey, UInt64(max(0, total)).bigEndianBytes)
+    }
+
+    /// Recomputes every quota counter (mailbox counts, per-sender items, the store-wide total)
+    /// from the messages table: for a store or snapshot from before the counters existed.
+    private func recount(_ txn: borrowing WriteTransaction) throws {
+        var counted: [NodeID: Box] = [:]
+        var senders: [[UInt8]: Int] = [:]
+        var total = 0
+        try txn.scan(messagesDB) { _, value in
+            var reader = ByteReader(value)
+            let message = try MailMessage.decode(from: &reader)
+            var box = counted[message.recipient] ?? Box()
+            if message.isSkip {
+                box.skips += 1
+            } else {
+                box.count += 1
+                box.bytes += message.payload.count
+            }
+            counted[message.recipient] = box
+            senders[message.recipient.bytes + message.id.sender.bytes, default: 0] += 1
+            total += message.payload.count + MailboxLimits.recordOverhead
+            return true
+        }
+        var existing: [(NodeID, Box)] = []
+        try txn.scan(boxes) { key, value in
+            if let recipient = NodeID(bytes: key) { existing.append((recipient, try Box.decode(value))) }
+            return true
+        }
+        for (recipient, box) in existing {
+            let fresh = counted.removeValue(forKey: recipient) ?? Box()
+            try storeBox(recipient, Box(nextArrival: box.nextArrival, count: fresh.count, bytes: fresh.bytes, skips: fresh.skips), txn)
+        }
+        // Messages without a box cannot happen; should they, arrivals continue after the highest.
+        for (recipient, fresh) in counted {
+            var highest: UInt64 = 0
+            try txn.scan(messagesDB, from: recipient.bytes, until: Self.successor(recipient)) { key, _ in
+                highest = max(highest, UInt64(bigEndianBytes: key.suffix(8)) ?? 0)
+                return true
+            }
+            try storeBox(recipient, Box(nextArrival: highest + 1, count: fresh.count, bytes: fresh.bytes, skips: fresh.skips), txn)
+        }
+        try txn.clear(sendersDB)
+        for (key, items) in senders.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            try txn.put(sendersDB, key, UInt64(items).bigEndianBytes)
+        }
+        try storeTotalBytes(total, txn)
     }
 
     private func loadClient(_ id: NodeID, _ txn: borrowing WriteTransaction) throws -> ClientRecord? {
         guard let bytes = try txn.get(clientsDB, id.bytes) else { return nil }
         var reader = ByteReader(bytes)
-        return try ClientRecord.decode(from: &reader)
+        return try ClientRecord.decode(from: &reader, enforcingLimits: false)
     }
 
     private func store(_ record: ClientRecord, _ txn: borrowing WriteTransaction) throws {
@@ -388,10 +517,9 @@ extension MailboxStore {
     public func stats(for recipient: NodeID) throws -> MailboxStats {
         try environment.read { txn in
             guard let bytes = try txn.get(boxes, recipient.bytes) else { return .empty }
-            var reader = ByteReader(bytes)
-            _ = try reader.readUInt64("box.next")
-            let count = Int(try reader.readUInt64("box.count"))
-            let size = Int(try reader.readUInt64("box.bytes"))
+            let box = try Box.decode(bytes)
+            let count = box.count
+            let size = box.bytes
             var oldest: UInt64?
             try txn.scan(messagesDB, from: recipient.bytes, until: Self.successor(recipient)) { _, value in
                 var messageReader = ByteReader(value)
@@ -400,6 +528,28 @@ extension MailboxStore {
                 return message.isSkip
             }
             return MailboxStats(messages: count, bytes: size, oldestEnqueuedAtMillis: oldest)
+        }
+    }
+
+    /// Skip records in `recipient`'s mailbox (they count against its limits, not in ``stats(for:)``).
+    public func skips(for recipient: NodeID) throws -> Int {
+        try environment.read { txn in
+            try txn.get(boxes, recipient.bytes).map { try Box.decode($0).skips } ?? 0
+        }
+    }
+
+    /// Items (messages and skips) `sender` has in `recipient`'s mailbox: what its quota counts.
+    public func items(from sender: NodeID, in recipient: NodeID) throws -> Int {
+        try environment.read { txn in
+            try txn.get(sendersDB, recipient.bytes + sender.bytes).flatMap { UInt64(bigEndianBytes: $0) }.map { Int(clamping: $0) } ?? 0
+        }
+    }
+
+    /// What all mailboxes hold together, in bytes (payloads plus
+    /// ``MailboxLimits/recordOverhead`` per record): what ``MailboxLimits/maximumTotalBytes`` caps.
+    public func totalBytes() throws -> Int {
+        try environment.read { txn in
+            try txn.get(totalsDB, Self.totalBytesKey).flatMap { UInt64(bigEndianBytes: $0) }.map { Int(clamping: $0) } ?? 0
         }
     }
 
@@ -415,7 +565,7 @@ extension MailboxStore {
         try environment.read { txn in
             guard let bytes = try txn.get(clientsDB, id.bytes) else { return nil }
             var reader = ByteReader(bytes)
-            return try ClientRecord.decode(from: &reader)
+            return try ClientRecord.decode(from: &reader, enforcingLimits: false)
         }
     }
 
@@ -438,7 +588,7 @@ extension MailboxStore {
             var result: [ClientRecord] = []
             try txn.scan(clientsDB) { _, value in
                 var reader = ByteReader(value)
-                result.append(try ClientRecord.decode(from: &reader))
+                result.append(try ClientRecord.decode(from: &reader, enforcingLimits: false))
                 return true
             }
             return result
@@ -449,9 +599,11 @@ extension MailboxStore {
 // MARK: - Snapshots
 
 extension MailboxStore {
-    /// Version 2 added the server table; version 1 snapshots restore with it empty.
-    private static let snapshotMagic: [UInt8] = Array("P2PMBX2".utf8)
-    private static let snapshotMagicVersion1: [UInt8] = Array("P2PMBX1".utf8)
+    /// Version 3 added the quota counters (per-sender items, the store-wide total); version 2
+    /// added the server table. Older snapshots restore with the missing tables empty and the
+    /// counters recomputed from their messages.
+    private static let snapshotMagic: [UInt8] = Array("P2PMBX3".utf8)
+    private static let olderSnapshotTables: [[UInt8]: Int] = [Array("P2PMBX1".utf8): 5, Array("P2PMBX2".utf8): 6]
 
     /// The whole applied state (without the applied index) and the index/term it reflects,
     /// read from one consistent LMDB snapshot. Raft snapshots carry these bytes.
@@ -482,10 +634,14 @@ extension MailboxStore {
         var reader = ByteReader(data)
         var magic: [UInt8] = []
         for _ in Self.snapshotMagic { magic.append(try reader.readUInt8("snapshot.magic")) }
-        guard magic == Self.snapshotMagic || magic == Self.snapshotMagicVersion1 else {
+        let storedTables: Int
+        if magic == Self.snapshotMagic {
+            storedTables = stateDatabases.count
+        } else if let older = Self.olderSnapshotTables[magic] {
+            storedTables = older
+        } else {
             throw DecodingError.malformed(field: "snapshot.magic", reason: "not a mailbox snapshot")
         }
-        let storedTables = magic == Self.snapshotMagic ? stateDatabases.count : stateDatabases.count - 1
         var tables: [[(key: [UInt8], value: [UInt8])]] = []
         for _ in 0..<storedTables {
             let count = try reader.readUInt64("snapshot.count")
@@ -502,6 +658,7 @@ extension MailboxStore {
                 try txn.clear(database)
                 for entry in entries { try txn.put(database, entry.key, entry.value, mode: .append) }
             }
+            if storedTables < stateDatabases.count { try recount(txn) }
             var writer = ByteWriter()
             writer.write(appliedIndex)
             writer.write(appliedTerm)

@@ -52,6 +52,7 @@ actor ClientEngine {
     private var nextWaiter: UInt64 = 0
     private var toPrepare: [(recipient: NodeID, payload: [UInt8], continuation: CheckedContinuation<MessageID, any Error>)] = []
     private var toResolve: [(recipient: NodeID, sequence: UInt64)] = []
+    private var toSkip: [(recipient: NodeID, sequence: UInt64)] = []
     private var ledgerFlushScheduled = false
     /// Sent messages whose delivery was acknowledged on a direct path / through the relay.
     private(set) var deliveries: (direct: Int, relayed: Int) = (0, 0)
@@ -89,7 +90,9 @@ actor ClientEngine {
     func resumeOutbox() throws {
         for pending in try ledger.pending() {
             let key = OutgoingKey(recipient: pending.recipient, id: pending.id)
-            outgoing[key] = Outgoing(message: MailMessage(id: pending.id, recipient: pending.recipient, payload: pending.payload, enqueuedAtMillis: 0))
+            outgoing[key] = Outgoing(message: MailMessage(
+                id: pending.id, recipient: pending.recipient, payload: pending.payload, enqueuedAtMillis: 0, isSkip: pending.isSkip
+            ))
             Task { await self.transmit(key) }
         }
     }
@@ -110,7 +113,8 @@ actor ClientEngine {
                 link = dialled
                 try await verifyServer(dialled.peer)
                 try dialled.send(type: ClientProtocol.requestFrame, ClientRequest.hello(ClientHello(
-                    lanAddresses: direct?.tcpCandidates ?? [], listenAddress: configuration.listenHost,
+                    lanAddresses: Array((direct?.tcpCandidates ?? []).prefix(ClientRecord.Limits.maximumLANAddresses)),
+                    listenAddress: configuration.listenHost,
                     listenPort: direct.map { UInt16(clamping: $0.tcpPort) } ?? configuration.listenPort, subscribe: false
                 )).encoded())
                 for try await frame in dialled.inbound {
@@ -329,10 +333,12 @@ actor ClientEngine {
         ledgerFlushScheduled = false
         let preparing = toPrepare
         let resolving = toResolve
+        let skipping = toSkip
         toPrepare.removeAll()
         toResolve.removeAll()
+        toSkip.removeAll()
         do {
-            let prepared = try ledger.commit(prepare: preparing.map { ($0.recipient, $0.payload) }, resolve: resolving)
+            let prepared = try ledger.commit(prepare: preparing.map { ($0.recipient, $0.payload) }, resolve: resolving, skip: skipping)
             for (request, outgoing) in zip(preparing, prepared) { request.continuation.resume(returning: outgoing.id) }
         } catch {
             logger.error("client ledger write failed: \(error)")
@@ -344,18 +350,19 @@ actor ClientEngine {
     private func transmit(_ key: OutgoingKey, once: Bool = false) async {
         guard let entry = outgoing[key], once || !entry.transmitting else { return }
         if !once { outgoing[key]?.transmitting = true }
-        if !once, await sendDirectly(key) { return }
+        // An owed skip only goes through the relay (a recipient refuses skips on a direct link).
+        if !once, !entry.message.isSkip, await sendDirectly(key) { return }
         var pause: Duration = .milliseconds(50)
         while let entry = outgoing[key], once || entry.fate == .pending, !stopped {
             if let link = await pickServer(for: entry.message.recipient) {
                 if case .sendResult(_, let result)? = await exchange(on: link, { .send(request: $0, message: entry.message) }) {
-                    handle(result, for: key)
-                    if case .unavailable = result {} else { break }
+                    if handle(result, for: key) { break }
                 }
             }
             if once { break }
             do { try await Task.sleep(for: pause) } catch { break }
-            pause = min(pause * 2, .seconds(1))
+            // An owed skip waits for the recipient to take mail from its mailbox: no hurry.
+            pause = min(pause * 2, outgoing[key]?.message.isSkip == true ? .seconds(5) : .seconds(1))
         }
         if !once { outgoing[key]?.transmitting = false }
     }
@@ -406,17 +413,28 @@ actor ClientEngine {
 
     /// Tells servers which peers this client reaches directly (all connected ones when `links` is nil).
     func reportDirectPeers(_ peers: [NodeID], to links: [Link]? = nil) {
-        let bytes = ClientRequest.directPeers(peers).encoded()
+        let bytes = ClientRequest.directPeers(Array(peers.prefix(ClientRecord.Limits.maximumDirectPeers))).encoded()
         for link in links ?? connectedLinks { try? link.send(type: ClientProtocol.requestFrame, bytes) }
     }
 
     /// Asks a connected server to introduce this client to `peer`.
     func introduce(_ peer: NodeID, tcp: [String], udp: [String]) async -> Introduction? {
         guard let link = primary.flatMap({ connections[$0]?.link }) ?? connectedLinks.randomElement() else { return nil }
+        let tcp = Self.capped(tcp)
+        let udp = Self.capped(udp)
         guard case .connectResult(_, let introduction)? = await exchange(on: link, { .connect(request: $0, peer: peer, tcp: tcp, udp: udp) }) else {
             return nil
         }
         return introduction
+    }
+
+    /// At most ``ClientRecord/Limits/maximumCandidates`` valid candidates, keeping the last one
+    /// (the public mapping, when there is one) over the LAN addresses before it.
+    private static func capped(_ candidates: [String]) -> [String] {
+        let valid = candidates.filter(ClientRecord.isAddress)
+        let limit = ClientRecord.Limits.maximumCandidates
+        guard valid.count > limit, let last = valid.last else { return valid }
+        return Array(valid.prefix(limit - 1)) + [last]
     }
 
     /// The registered identity key of `peer`, to check who is at the other end of a direct link.
@@ -432,10 +450,12 @@ actor ClientEngine {
         return (preferred.isEmpty ? links : preferred).randomElement()?.link
     }
 
-    private func handle(_ result: SendResult, for key: OutgoingKey) {
+    /// Applies a server's answer to `key`; `true` when the answer settles it (no more retries).
+    private func handle(_ result: SendResult, for key: OutgoingKey) -> Bool {
+        if outgoing[key]?.message.isSkip == true { return handleOwedSkip(result, for: key) }
         switch result {
         case .stored:
-            guard outgoing[key]?.fate == .pending else { return }
+            guard outgoing[key]?.fate == .pending else { return true }
             outgoing[key]?.fate = .stored
             resolveOutbox(key)
         case .alreadyDelivered:
@@ -446,8 +466,40 @@ actor ClientEngine {
             complete(key, with: .failure(SendError.unknownRecipient(outgoing[key]?.message.recipient ?? me)))
         case .tooLarge(let limit):
             complete(key, with: .failure(SendError.messageTooLarge(size: outgoing[key]?.message.payload.count ?? 0, limit: limit)))
+        case .quotaExceeded(let limit):
+            return oweSkip(key, SendError.quotaExceeded(key.recipient, limit: limit))
+        case .storageFull(let limit):
+            return oweSkip(key, SendError.storageFull(limit: limit))
         case .unavailable:
-            break
+            return false
+        }
+        return true
+    }
+
+    /// Nothing was stored for `key`, not even a skip, but its sequence number is taken: the
+    /// message is given up (`send` throws `error`, "not accepted") and a skip for the id takes
+    /// its place in the outbox, retried until the recipient's mailbox takes it, so the recipient
+    /// does not wait for that sequence forever. `false`: keep retrying (now the skip).
+    private func oweSkip(_ key: OutgoingKey, _ error: SendError) -> Bool {
+        guard var entry = outgoing[key], entry.fate == .pending, entry.inOutbox else { return true }
+        let waiters = entry.waiters
+        entry.waiters = [:]
+        entry.message = MailMessage(id: key.id, recipient: key.recipient, payload: [], enqueuedAtMillis: 0, isSkip: true)
+        outgoing[key] = entry
+        toSkip.append((key.recipient, key.id.sequence))
+        scheduleLedgerFlush()
+        for waiter in waiters.values { waiter.resume(throwing: error) }
+        return false
+    }
+
+    /// A server's answer to an owed skip: any answer that says the id is filled settles it.
+    private func handleOwedSkip(_ result: SendResult, for key: OutgoingKey) -> Bool {
+        switch result {
+        case .stored, .alreadyDelivered, .mailboxFull, .unknownRecipient, .tooLarge:
+            complete(key, with: .success(()))
+            return true
+        case .quotaExceeded, .storageFull, .unavailable:
+            return false
         }
     }
 

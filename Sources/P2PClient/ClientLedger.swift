@@ -6,6 +6,10 @@ import P2PCore
 /// - The **outbox** holds every message that was given a sequence number until its fate is
 ///   definitive (delivered, stored, or refused), so that a restarted client resumes retrying it
 ///   and the recipient never waits for a sequence number that nobody will send.
+/// - An **owed skip** replaces an outbox entry whose message the cluster refused without
+///   storing anything (sender quota, storage full): the message is given up, but its sequence
+///   number was taken, so a skip for it is retried (also after a restart) until the recipient's
+///   mailbox takes it and the recipient can pass over the id.
 /// - The **delivered watermark** per sender is the highest sequence handed to the application;
 ///   only the next one may be delivered, anything at or below it is a duplicate.
 public final class ClientLedger: Sendable {
@@ -14,6 +18,15 @@ public final class ClientLedger: Sendable {
         public let recipient: NodeID
         public let id: MessageID
         public let payload: [UInt8]
+        /// An owed skip (empty payload): the message was given up, its id must still be filled.
+        public let isSkip: Bool
+
+        public init(recipient: NodeID, id: MessageID, payload: [UInt8], isSkip: Bool = false) {
+            self.recipient = recipient
+            self.id = id
+            self.payload = payload
+            self.isSkip = isSkip
+        }
     }
 
     /// Why the ledger refused an operation.
@@ -27,6 +40,7 @@ public final class ClientLedger: Sendable {
     private let outbox: Database
     private let sequences: Database
     private let delivered: Database
+    private let skips: Database
 
     /// Opens the ledger of client `me` in `environment`.
     public init(environment: Environment, me: NodeID) throws {
@@ -35,6 +49,7 @@ public final class ClientLedger: Sendable {
         outbox = try environment.openDatabase("client.outbox")
         sequences = try environment.openDatabase("client.sequences")
         delivered = try environment.openDatabase("client.delivered")
+        skips = try environment.openDatabase("client.skips")
     }
 
     /// Gives each payload the next sequence number for `recipient` and stores it in the outbox,
@@ -45,9 +60,11 @@ public final class ClientLedger: Sendable {
 
     /// In one durable transaction: numbers and stores `prepare` (each payload gets its
     /// recipient's next sequence, in order) and removes `resolve` from the outbox. Concurrent
-    /// sends share this one sync.
+    /// sends share this one sync. `skip` turns outbox entries into owed skips (their payloads
+    /// are dropped; see ``Outgoing/isSkip``); `resolve` removes entries of either kind.
     public func commit(
-        prepare: [(recipient: NodeID, payload: [UInt8])], resolve: [(recipient: NodeID, sequence: UInt64)]
+        prepare: [(recipient: NodeID, payload: [UInt8])], resolve: [(recipient: NodeID, sequence: UInt64)],
+        skip: [(recipient: NodeID, sequence: UInt64)] = []
     ) throws -> [Outgoing] {
         try environment.write { txn in
             var next: [NodeID: UInt64] = [:]
@@ -59,7 +76,15 @@ public final class ClientLedger: Sendable {
                 next[recipient] = last + 1
             }
             for (recipient, last) in next { try txn.put(sequences, recipient.bytes, last.bigEndianBytes) }
-            for message in resolve { try txn.delete(outbox, message.recipient.bytes + message.sequence.bigEndianBytes) }
+            for message in skip {
+                let key = message.recipient.bytes + message.sequence.bigEndianBytes
+                if try txn.delete(outbox, key) { try txn.put(skips, key, []) }
+            }
+            for message in resolve {
+                let key = message.recipient.bytes + message.sequence.bigEndianBytes
+                try txn.delete(outbox, key)
+                try txn.delete(skips, key)
+            }
             return prepared
         }
     }
@@ -69,20 +94,25 @@ public final class ClientLedger: Sendable {
         _ = try commit(prepare: [], resolve: messages)
     }
 
-    /// Everything still in the outbox, per recipient in sequence order (for resuming after a restart).
+    /// Everything still in the outbox, owed skips included, per recipient in sequence order
+    /// (for resuming after a restart).
     public func pending() throws -> [Outgoing] {
         try environment.read { txn in
             var result: [Outgoing] = []
-            try txn.scan(outbox) { key, value in
-                guard key.count == 24, let recipient = NodeID(bytes: key.prefix(16)),
-                      let sequence = UInt64(bigEndianBytes: key.suffix(8))
-                else {
-                    throw DecodingError.malformed(field: "client.outbox", reason: "bad key of \(key.count) bytes")
+            for (database, isSkip) in [(outbox, false), (skips, true)] {
+                try txn.scan(database) { key, value in
+                    guard key.count == 24, let recipient = NodeID(bytes: key.prefix(16)),
+                          let sequence = UInt64(bigEndianBytes: key.suffix(8))
+                    else {
+                        throw DecodingError.malformed(field: "client.outbox", reason: "bad key of \(key.count) bytes")
+                    }
+                    result.append(Outgoing(
+                        recipient: recipient, id: MessageID(sender: me, sequence: sequence), payload: isSkip ? [] : value, isSkip: isSkip
+                    ))
+                    return true
                 }
-                result.append(Outgoing(recipient: recipient, id: MessageID(sender: me, sequence: sequence), payload: value))
-                return true
             }
-            return result
+            return result.sorted { ($0.recipient, $0.id.sequence) < ($1.recipient, $1.id.sequence) }
         }
     }
 

@@ -11,6 +11,13 @@ public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
     case noReachableServer
     /// The recipient's mailbox is full; the message was refused (and will never be delivered).
     case mailboxFull(NodeID)
+    /// This client already has `limit` messages (and skips) waiting in the recipient's mailbox.
+    /// Not accepted: the message will never be delivered (the recipient passes over its id).
+    /// Send again once the recipient has taken some of its mail.
+    case quotaExceeded(NodeID, limit: Int)
+    /// The cluster's storage is full (`limit` bytes over all mailboxes). Not accepted: the
+    /// message will never be delivered (the recipient passes over its id).
+    case storageFull(limit: Int)
     /// The deadline passed after the cluster committed the message to the recipient's mailbox:
     /// it will still be delivered, exactly once, when the recipient comes back.
     case stored(MessageID)
@@ -35,6 +42,9 @@ public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownRecipient(let id): "no client \(id) is known to the cluster: not accepted"
         case .noReachableServer: "no server is reachable: not accepted"
         case .mailboxFull(let id): "the mailbox of \(id) is full: refused"
+        case .quotaExceeded(let id, let limit):
+            "this client already has \(limit) messages waiting in the mailbox of \(id): not accepted, it will not be delivered"
+        case .storageFull(let limit): "the cluster's storage is full (\(limit) bytes): not accepted, it will not be delivered"
         case .stored(let id): "not acknowledged in time, but stored in the recipient's mailbox: \(id) will still be delivered, exactly once"
         case .pending(let id): "not confirmed in time: \(id) stays in the outbox and is retried until delivered, exactly once"
         case .clientStopped: "the client was shut down"

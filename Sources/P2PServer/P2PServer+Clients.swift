@@ -149,22 +149,30 @@ extension P2PServer {
         }
     }
 
-    /// Commits a client's message into its recipient's mailbox.
+    /// Commits a client's message into its recipient's mailbox. A skip the client sends (for an
+    /// id of its own that was refused without a trace: quota or storage full) carries no payload.
     func relay(_ message: MailMessage) async -> SendResult {
         guard message.payload.count <= configuration.maximumMessageSize else {
             return .tooLarge(limit: configuration.maximumMessageSize)
         }
-        let stamped = MailMessage(id: message.id, recipient: message.recipient, payload: message.payload, enqueuedAtMillis: Self.nowMillis())
+        let stamped = MailMessage(
+            id: message.id, recipient: message.recipient, payload: message.isSkip ? [] : message.payload,
+            enqueuedAtMillis: Self.nowMillis(), isSkip: message.isSkip
+        )
         do {
             switch try await commit(.enqueue(stamped), budget: .seconds(2)) {
             case .stored:
-                relayCounters.withLock {
-                    $0.messages += 1
-                    $0.bytes += UInt64(message.payload.count)
+                if !stamped.isSkip {
+                    relayCounters.withLock {
+                        $0.messages += 1
+                        $0.bytes += UInt64(message.payload.count)
+                    }
                 }
                 return .stored
             case .alreadyDelivered: return .alreadyDelivered
             case .mailboxFull: return .mailboxFull
+            case .senderQuotaExceeded(let limit): return .quotaExceeded(limit: limit)
+            case .storageFull(let limit): return .storageFull(limit: limit)
             case .unknownRecipient: return .unknownRecipient
             case let other: return .unavailable(reason: "unexpected outcome \(other)")
             }
