@@ -208,6 +208,9 @@ public final class MailboxStore: Sendable {
 
     private func enqueue(_ message: MailMessage, _ txn: borrowing WriteTransaction) throws -> MailboxOutcome {
         let recipient = message.recipient
+        // Skips are made by the store alone (for refused or discarded mail); one arriving in a
+        // command would be counted as mail that neither purge nor the recipient can clear.
+        guard !message.isSkip else { return .invalidCommand }
         guard try txn.get(clientsDB, recipient.bytes) != nil else { return .unknownRecipient }
         let through = try txn.get(delivered, recipient.bytes + message.id.sender.bytes)
             .flatMap { UInt64(bigEndianBytes: $0) } ?? 0
@@ -219,7 +222,10 @@ public final class MailboxStore: Sendable {
             return existing.last == Self.skipFlag ? .mailboxFull(messages: box.count, bytes: box.bytes) : .stored
         }
         let size = message.payload.count
-        let isFull = box.count + 1 > limits.maximumMessages || box.bytes + size > limits.maximumBytes
+        // `box.bytes + size > maximumBytes`, written so that it cannot overflow.
+        let isFull = box.count >= limits.maximumMessages || size > limits.maximumBytes || box.bytes > limits.maximumBytes - size
+        // Arrival numbers cannot run out in practice; a restored state claiming so refuses mail.
+        guard box.nextArrival < UInt64.max else { return .mailboxFull(messages: box.count, bytes: box.bytes) }
         // A refused message leaves a skip in its place (exempt from the limits) so that the
         // recipient's per-sender sequence has no gap.
         let record = isFull ? message.skip() : message
@@ -238,8 +244,10 @@ public final class MailboxStore: Sendable {
         try storeBox(recipient, box, txn)
 
         if var sender = try loadClient(message.id.sender, txn) {
-            sender.relayedMessages += 1
-            sender.relayedBytes += UInt64(size)
+            // Saturating: the counters of a registration come from the log, not from this store.
+            sender.relayedMessages = sender.relayedMessages.addingReportingOverflow(1).overflow ? .max : sender.relayedMessages + 1
+            let (bytes, overflow) = sender.relayedBytes.addingReportingOverflow(UInt64(size))
+            sender.relayedBytes = overflow ? .max : bytes
             try store(sender, txn)
         }
         return .stored
@@ -298,8 +306,8 @@ public final class MailboxStore: Sendable {
         var reader = ByteReader(bytes)
         return Box(
             nextArrival: try reader.readUInt64("box.next"),
-            count: Int(try reader.readUInt64("box.count")),
-            bytes: Int(try reader.readUInt64("box.bytes"))
+            count: Int(clamping: try reader.readUInt64("box.count")),
+            bytes: Int(clamping: try reader.readUInt64("box.bytes"))
         )
     }
 
@@ -343,6 +351,7 @@ extension MailboxStore {
     public func messages(for recipient: NodeID, after arrival: UInt64 = 0, limit: Int = 100) throws -> [(arrival: UInt64, message: MailMessage)] {
         try environment.read { txn in
             var result: [(arrival: UInt64, message: MailMessage)] = []
+            guard arrival < UInt64.max else { return [] }
             try txn.scan(messagesDB, from: recipient.bytes + (arrival + 1).bigEndianBytes, until: Self.successor(recipient)) { key, value in
                 var reader = ByteReader(value)
                 result.append((UInt64(bigEndianBytes: key.suffix(8)) ?? 0, try MailMessage.decode(from: &reader)))
@@ -390,8 +399,8 @@ extension MailboxStore {
             guard let bytes = try txn.get(boxes, recipient.bytes) else { return .empty }
             var reader = ByteReader(bytes)
             _ = try reader.readUInt64("box.next")
-            let count = Int(try reader.readUInt64("box.count"))
-            let size = Int(try reader.readUInt64("box.bytes"))
+            let count = Int(clamping: try reader.readUInt64("box.count"))
+            let size = Int(clamping: try reader.readUInt64("box.bytes"))
             var oldest: UInt64?
             try txn.scan(messagesDB, from: recipient.bytes, until: Self.successor(recipient)) { _, value in
                 var messageReader = ByteReader(value)

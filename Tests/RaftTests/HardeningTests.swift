@@ -96,7 +96,8 @@ import Testing
         let ready = node.ready()
         #expect(ready.hardState?.term == 3)
         for _ in 0..<100 { node.tick() }
-        #expect(node.term > 3)  // it campaigns again
+        #expect(node.role == .preCandidate)  // it campaigns again
+        #expect(node.ready().messages.contains { if case .requestVote = $0.body { $0.term == 4 } else { false } })
     }
 
     /// A stored log with a gap, a term past the bound or decreasing terms keeps only its good prefix.
