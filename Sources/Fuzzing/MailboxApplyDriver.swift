@@ -61,7 +61,7 @@ struct MailboxApplyDriver: FuzzDriver {
     /// Whether the command's effect and the touched mailboxes are consistent.
     func check(_ command: MailboxCommand?, _ outcome: MailboxOutcome?) throws -> String? {
         var recipients = [Self.clients[1]]
-        if case .enqueue(let message) = command {
+        if case .enqueue(let message) = command, outcome != nil {
             recipients.append(message.recipient)
             let present = try store.messages(for: message.recipient, limit: 10_000).contains { $0.message.id == message.id }
             switch outcome {

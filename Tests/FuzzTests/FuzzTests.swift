@@ -20,3 +20,15 @@ import Testing
         }
     }
 }
+
+@testable import Fuzzing
+import Raft
+
+@Suite struct FuzzCoverageTests {
+    /// raft-step starts from a node in every role (and a fresh node with no state).
+    @Test func raftStepCoversEveryRole() {
+        let roles = Set(RaftStepDriver().baselines.map(\.role))
+        #expect(roles == [.leader, .follower, .preCandidate, .candidate])
+        #expect(RaftStepDriver().baselines.contains { $0.lastIndex == 0 })
+    }
+}
