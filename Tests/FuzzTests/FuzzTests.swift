@@ -1,4 +1,5 @@
-import Fuzzing
+@testable import Fuzzing
+import Raft
 import Testing
 
 /// Every fuzz target for a few thousand inputs from a fixed seed: a regression net for what the
@@ -21,8 +22,6 @@ import Testing
     }
 }
 
-@testable import Fuzzing
-import Raft
 
 @Suite struct FuzzCoverageTests {
     /// raft-step starts from a node in every role (and a fresh node with no state).
