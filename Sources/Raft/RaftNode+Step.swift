@@ -154,7 +154,9 @@ extension RaftNode {
                 hintTerm = log.term(at: prevIndex) ?? 0
                 hintIndex = max(log.firstIndexOfTerm(at: prevIndex), commitIndex + 1)
             }
-            send(to: leaderID, .appendResponse(reject: true, index: prevIndex, hintIndex: hintIndex, hintTerm: hintTerm))
+            // The leader retries at min(hint, prevIndex): a larger hint says nothing more, and
+            // `commitIndex + 1` past `Raft.maximumIndex` would make peers drop the answer.
+            send(to: leaderID, .appendResponse(reject: true, index: prevIndex, hintIndex: min(hintIndex, prevIndex), hintTerm: hintTerm))
             return
         }
         let lastNew = prevIndex + LogIndex(entries.count)

@@ -146,4 +146,21 @@ import Testing
         for _ in 0..<200 { node.tick() }
         #expect(node.term == Raft.maximumTerm)
     }
+
+    /// Found by `p2pcore-fuzz --target raft-step --seed 1 --first 485058 --count 1`: a node whose
+    /// log reached `maximumIndex` answered a mismatch with hint `commitIndex + 1`, above the bound,
+    /// which peers drop. The hint is now at most the rejected index.
+    @Test func rejectionHintsStayWithinBounds() {
+        let (me, leader) = (Self.ids[0], Self.ids[1])
+        var node = RaftNode(configuration: TestCluster.configuration(me))
+        let top = Raft.maximumIndex
+        node.step(RaftMessage(from: leader, to: me, term: 3, body: .installSnapshot(Snapshot(
+            metadata: SnapshotMetadata(index: top, term: 2, membership: Membership(voters: Set(Self.ids))), data: []))))
+        _ = node.ready()
+        #expect(node.commitIndex == top)
+        node.step(RaftMessage(from: leader, to: me, term: 3, body: .appendEntries(prevIndex: top, prevTerm: 3, entries: [], commit: top)))
+        let answers = node.ready().messages
+        #expect(!answers.isEmpty)
+        #expect(answers.allSatisfy(\.isWellFormed))
+    }
 }
