@@ -161,6 +161,6 @@ import Testing
         node.step(RaftMessage(from: leader, to: me, term: 3, body: .appendEntries(prevIndex: top, prevTerm: 3, entries: [], commit: top)))
         let answers = node.ready().messages
         #expect(!answers.isEmpty)
-        #expect(answers.allSatisfy(\.isWellFormed))
+        #expect(answers.allSatisfy { $0.isWellFormed })
     }
 }
