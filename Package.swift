@@ -28,6 +28,7 @@ let package = Package(
         .executable(name: "p2pcore-bench", targets: ["RelayBench"]),
         .executable(name: "raft-simulate", targets: ["RaftSimulate"]),
         .executable(name: "p2pcore-chaos", targets: ["P2PChaos"]),
+        .executable(name: "p2pcore-fuzz", targets: ["P2PFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -127,6 +128,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Fuzzing
+        .target(
+            name: "Fuzzing",
+            dependencies: [
+                "Raft", "Mailbox", "LMDB", "P2PCore", "WireCodec", "ClientProtocol", "AdminProtocol", "ReliableDatagram", "P2PClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "P2PFuzz",
+            dependencies: ["Fuzzing", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
 
@@ -232,6 +248,7 @@ let package = Package(
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulation", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "Raft", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "ReliableDatagramTests", dependencies: ["ReliableDatagram"], swiftSettings: strict),
+        .testTarget(name: "FuzzTests", dependencies: ["Fuzzing", "Raft"], swiftSettings: strict),
         .testTarget(name: "MailboxTests", dependencies: ["Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
     ]
 )

@@ -250,14 +250,21 @@ public final class MailboxStore: Sendable {
         }
         var senderItems = try loadSenderItems(recipient, sender, txn)
         if senderItems >= limits.maximumMessagesPerSender { return .senderQuotaExceeded(limit: limits.maximumMessagesPerSender) }
+        // Arrival numbers cannot run out in practice; a restored state claiming so refuses mail.
+        guard box.nextArrival < UInt64.max else { return .mailboxFull(messages: box.count, bytes: box.bytes) }
         let overhead = MailboxLimits.recordOverhead
         let size = message.isSkip ? 0 : message.payload.count
-        let fitsMailbox = !message.isSkip
-            && box.count + box.skips + 1 <= limits.maximumMessages
-            && box.bytes + box.skips * overhead + size <= limits.maximumBytes
+        // Written so that no sum can overflow, whatever the stored counters claim.
+        let items = box.count.addingReportingOverflow(box.skips)
+        let used = box.bytes.addingReportingOverflow(box.skips.multipliedReportingOverflow(by: overhead).partialValue)
+        let fitsMailbox = !message.isSkip && !items.overflow && !used.overflow
+            && items.partialValue < limits.maximumMessages
+            && size <= limits.maximumBytes && used.partialValue <= limits.maximumBytes - size
         let cost = fitsMailbox ? size + overhead : overhead
         var total = try loadTotalBytes(txn)
-        if total + cost > limits.maximumTotalBytes { return .storageFull(limit: limits.maximumTotalBytes) }
+        if total > limits.maximumTotalBytes - min(cost, limits.maximumTotalBytes) || cost > limits.maximumTotalBytes {
+            return .storageFull(limit: limits.maximumTotalBytes)
+        }
 
         let record = fitsMailbox ? message : message.skip()
         let arrival = box.nextArrival
@@ -267,11 +274,12 @@ public final class MailboxStore: Sendable {
         try txn.put(index, indexKey, arrival.bigEndianBytes + [fitsMailbox ? Self.messageFlag : Self.skipFlag])
         let refused = (messages: box.count, bytes: box.bytes)
         box.nextArrival += 1
+        // fitsMailbox implies these sums are within the limits; a skip saturates.
         if fitsMailbox {
             box.count += 1
             box.bytes += size
         } else {
-            box.skips += 1
+            box.skips = box.skips.addingReportingOverflow(1).overflow ? .max : box.skips + 1
         }
         try storeBox(recipient, box, txn)
         senderItems += 1
@@ -281,8 +289,10 @@ public final class MailboxStore: Sendable {
         guard fitsMailbox else { return message.isSkip ? .stored : .mailboxFull(messages: refused.messages, bytes: refused.bytes) }
 
         if var senderRecord = try loadClient(sender, txn) {
-            senderRecord.relayedMessages += 1
-            senderRecord.relayedBytes += UInt64(size)
+            // Saturating: the counters of a registration come from the log, not from this store.
+            senderRecord.relayedMessages = senderRecord.relayedMessages.addingReportingOverflow(1).overflow ? .max : senderRecord.relayedMessages + 1
+            let (bytes, overflow) = senderRecord.relayedBytes.addingReportingOverflow(UInt64(size))
+            senderRecord.relayedBytes = overflow ? .max : bytes
             try store(senderRecord, txn)
         }
         return .stored
@@ -472,6 +482,7 @@ extension MailboxStore {
     public func messages(for recipient: NodeID, after arrival: UInt64 = 0, limit: Int = 100) throws -> [(arrival: UInt64, message: MailMessage)] {
         try environment.read { txn in
             var result: [(arrival: UInt64, message: MailMessage)] = []
+            guard arrival < UInt64.max else { return [] }
             try txn.scan(messagesDB, from: recipient.bytes + (arrival + 1).bigEndianBytes, until: Self.successor(recipient)) { key, value in
                 var reader = ByteReader(value)
                 result.append((UInt64(bigEndianBytes: key.suffix(8)) ?? 0, try MailMessage.decode(from: &reader)))

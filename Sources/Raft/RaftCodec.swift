@@ -1,7 +1,24 @@
 import P2PCore
 
 // Binary forms of the Raft types (big-endian, versioned at the message level), for the wire and
-// for LMDB. Decoding never traps: bad input is a `DecodingError`.
+// for LMDB. Decoding never traps: bad input is a `DecodingError`, and so is any term or index
+// above the bounds of `Raft` (`maximumTerm`, `maximumIndex`).
+
+extension ByteReader {
+    /// A term, refused above ``Raft/maximumTerm``.
+    mutating func readTerm(_ field: String) throws(DecodingError) -> Term {
+        let value = try readUInt64(field)
+        guard Raft.isValid(term: value) else { throw .malformed(field: field, reason: "term \(value) above the maximum \(Raft.maximumTerm)") }
+        return value
+    }
+
+    /// A log index, refused above ``Raft/maximumIndex``.
+    mutating func readIndex(_ field: String) throws(DecodingError) -> LogIndex {
+        let value = try readUInt64(field)
+        guard Raft.isValid(index: value) else { throw .malformed(field: field, reason: "index \(value) above the maximum \(Raft.maximumIndex)") }
+        return value
+    }
+}
 
 extension Membership {
     /// Deterministic bytes: ids sorted, so every node encodes one membership identically.
@@ -38,7 +55,11 @@ extension LogEntry {
         return writer.bytes
     }
 
+    /// Decodes an entry's payload stored beside `index` and `term`; both must be within the
+    /// bounds of ``Raft``.
     public init(index: LogIndex, term: Term, decodingPayload bytes: [UInt8]) throws(DecodingError) {
+        guard Raft.isValid(index: index) else { throw .malformed(field: "entry.index", reason: "index \(index) above the maximum") }
+        guard Raft.isValid(term: term) else { throw .malformed(field: "entry.term", reason: "term \(term) above the maximum") }
         var reader = ByteReader(bytes)
         let rawKind = try reader.readUInt8("entry.kind")
         guard let kind = EntryKind(rawValue: rawKind) else { throw .malformed(field: "entry.kind", reason: "unknown kind \(rawKind)") }
@@ -55,8 +76,8 @@ extension LogEntry {
     }
 
     static func decode(from reader: inout ByteReader) throws(DecodingError) -> LogEntry {
-        let index = try reader.readUInt64("entry.index")
-        let term = try reader.readUInt64("entry.term")
+        let index = try reader.readIndex("entry.index")
+        let term = try reader.readTerm("entry.term")
         let rawKind = try reader.readUInt8("entry.kind")
         guard let kind = EntryKind(rawValue: rawKind) else { throw .malformed(field: "entry.kind", reason: "unknown kind \(rawKind)") }
         return LogEntry(index: index, term: term, kind: kind, data: try reader.readLengthPrefixed("entry.data"))
@@ -74,9 +95,9 @@ extension HardState {
 
     public init(decoding bytes: [UInt8]) throws(DecodingError) {
         var reader = ByteReader(bytes)
-        term = try reader.readUInt64("hardState.term")
+        term = try reader.readTerm("hardState.term")
         vote = try reader.readOptional("hardState.vote") { r throws(DecodingError) in try r.readNodeID("hardState.vote") }
-        commit = try reader.readUInt64("hardState.commit")
+        commit = try reader.readIndex("hardState.commit")
         try reader.expectEnd()
     }
 }
@@ -92,8 +113,8 @@ extension SnapshotMetadata {
 
     public init(decoding bytes: [UInt8]) throws(DecodingError) {
         var reader = ByteReader(bytes)
-        index = try reader.readUInt64("snapshot.index")
-        term = try reader.readUInt64("snapshot.term")
+        index = try reader.readIndex("snapshot.index")
+        term = try reader.readTerm("snapshot.term")
         membership = try Membership.decode(from: &reader)
         try reader.expectEnd()
     }
@@ -151,35 +172,37 @@ extension RaftMessage {
         return writer.bytes
     }
 
-    /// Decodes a message; truncated, malformed or oversized input throws.
+    /// Decodes a message; truncated, malformed or oversized input throws, and so does a term or
+    /// an index above ``Raft/maximumTerm`` / ``Raft/maximumIndex``. Decoding checks fields one by
+    /// one; whether a message is consistent (e.g. consecutive entries) is ``RaftNode/step(_:)``'s call.
     public init(decoding bytes: [UInt8], maximumFieldLength: Int = 256 << 20) throws(DecodingError) {
         var reader = ByteReader(bytes, maximumFieldLength: maximumFieldLength)
         let version = try reader.readUInt8("raft.version")
         guard version == Self.formatVersion else { throw .malformed(field: "raft.version", reason: "unsupported version \(version)") }
         from = try reader.readNodeID("raft.from")
         to = try reader.readNodeID("raft.to")
-        term = try reader.readUInt64("raft.term")
+        term = try reader.readTerm("raft.term")
         let rawTag = try reader.readUInt8("raft.type")
         guard let tag = Tag(rawValue: rawTag) else { throw .malformed(field: "raft.type", reason: "unknown message type \(rawTag)") }
         switch tag {
         case .appendEntries:
-            let prevIndex = try reader.readUInt64("append.prevIndex")
-            let prevTerm = try reader.readUInt64("append.prevTerm")
-            let commit = try reader.readUInt64("append.commit")
-            let entries = try reader.readArray("append.entries", limit: 1 << 20) { r throws(DecodingError) in try LogEntry.decode(from: &r) }
+            let prevIndex = try reader.readIndex("append.prevIndex")
+            let prevTerm = try reader.readTerm("append.prevTerm")
+            let commit = try reader.readIndex("append.commit")
+            let entries = try reader.readArray("append.entries", limit: Raft.maximumEntriesPerMessage) { r throws(DecodingError) in try LogEntry.decode(from: &r) }
             body = .appendEntries(prevIndex: prevIndex, prevTerm: prevTerm, entries: entries, commit: commit)
         case .appendResponse:
             body = .appendResponse(
-                reject: try reader.readBool("appendResponse.reject"), index: try reader.readUInt64("appendResponse.index"),
-                hintIndex: try reader.readUInt64("appendResponse.hintIndex"), hintTerm: try reader.readUInt64("appendResponse.hintTerm")
+                reject: try reader.readBool("appendResponse.reject"), index: try reader.readIndex("appendResponse.index"),
+                hintIndex: try reader.readIndex("appendResponse.hintIndex"), hintTerm: try reader.readTerm("appendResponse.hintTerm")
             )
         case .heartbeat:
-            body = .heartbeat(commit: try reader.readUInt64("heartbeat.commit"))
+            body = .heartbeat(commit: try reader.readIndex("heartbeat.commit"))
         case .heartbeatResponse:
             body = .heartbeatResponse
         case .requestVote:
             body = .requestVote(
-                lastIndex: try reader.readUInt64("vote.lastIndex"), lastTerm: try reader.readUInt64("vote.lastTerm"),
+                lastIndex: try reader.readIndex("vote.lastIndex"), lastTerm: try reader.readTerm("vote.lastTerm"),
                 preVote: try reader.readBool("vote.preVote"), transfer: try reader.readBool("vote.transfer")
             )
         case .voteResponse:

@@ -6,6 +6,8 @@ extension RaftNode {
         peer.recentActive = true
         switch message.body {
         case .appendResponse(let reject, let index, let hintIndex, let hintTerm):
+            // A follower cannot hold, nor be asked about, an entry beyond our log.
+            guard index <= log.lastIndex else { return }
             progress[message.from] = peer
             if reject {
                 handleRejection(from: message.from, rejected: index, hintIndex: hintIndex, hintTerm: hintTerm)

@@ -1,9 +1,21 @@
 import P2PCore
 
 extension RaftNode {
-    /// Handles a message from another node. Messages not addressed to this node are ignored.
+    /// Handles a message from another node.
+    ///
+    /// Nothing a peer sends can trap the node: a message is dropped (ignored) when it is not
+    /// addressed to this node, comes from itself, carries a term or an index above the bounds of
+    /// ``Raft``, or is inconsistent in itself (see ``RaftMessage/isWellFormed``), and a response
+    /// from a node that is not a member is dropped before it can move the term.
     public mutating func step(_ message: RaftMessage) {
-        guard message.to == id, message.from != id else { return }
+        guard message.to == id, message.from != id, message.isWellFormed else { return }
+        switch message.body {
+        case .appendResponse, .heartbeatResponse, .voteResponse:
+            // Only members answer our requests; a stranger must not make us step down.
+            guard membership.all.isEmpty || membership.all.contains(message.from) else { return }
+        default:
+            break
+        }
         guard handleTerm(of: message) else { return }
 
         switch message.body {
@@ -73,6 +85,13 @@ extension RaftNode {
 
     private mutating func stepFollower(_ message: RaftMessage) {
         switch message.body {
+        case .appendEntries, .heartbeat, .installSnapshot:
+            // One leader per term: a second node claiming our term is lying.
+            if let current = leader, current != message.from { return }
+        default:
+            break
+        }
+        switch message.body {
         case .appendEntries(let prevIndex, let prevTerm, let entries, let commit):
             electionElapsed = 0
             leader = message.from
@@ -80,14 +99,15 @@ extension RaftNode {
         case .heartbeat(let commit):
             electionElapsed = 0
             leader = message.from
-            if commit > commitIndex { commitIndex = min(commit, log.lastIndex) }
+            if commit > commitIndex { commitIndex = max(commitIndex, min(commit, log.lastIndex)) }
             send(to: message.from, .heartbeatResponse)
         case .installSnapshot(let snapshot):
             electionElapsed = 0
             leader = message.from
             handleSnapshot(from: message.from, snapshot)
         case .timeoutNow:
-            if isPromotable { campaign(preVote: false, transfer: true) }
+            // Only the leader of our term hands its leadership over.
+            if isPromotable, leader == message.from { campaign(preVote: false, transfer: true) }
         default:
             break
         }
@@ -134,7 +154,9 @@ extension RaftNode {
                 hintTerm = log.term(at: prevIndex) ?? 0
                 hintIndex = max(log.firstIndexOfTerm(at: prevIndex), commitIndex + 1)
             }
-            send(to: leaderID, .appendResponse(reject: true, index: prevIndex, hintIndex: hintIndex, hintTerm: hintTerm))
+            // The leader retries at min(hint, prevIndex): a larger hint says nothing more, and
+            // `commitIndex + 1` past `Raft.maximumIndex` would make peers drop the answer.
+            send(to: leaderID, .appendResponse(reject: true, index: prevIndex, hintIndex: min(hintIndex, prevIndex), hintTerm: hintTerm))
             return
         }
         let lastNew = prevIndex + LogIndex(entries.count)
@@ -154,7 +176,7 @@ extension RaftNode {
     }
 
     private mutating func handleSnapshot(from leaderID: NodeID, _ incoming: Snapshot) {
-        let metadata = incoming.metadata
+        let metadata = incoming.metadata  // index in 1...maximumIndex (isWellFormed)
         if metadata.index <= commitIndex {
             send(to: leaderID, .appendResponse(reject: false, index: commitIndex, hintIndex: 0, hintTerm: 0))
             return
@@ -176,5 +198,48 @@ extension RaftNode {
         unstableFrom = nil
         truncateFrom = metadata.index + 1
         send(to: leaderID, .appendResponse(reject: false, index: metadata.index, hintIndex: 0, hintTerm: 0))
+    }
+}
+
+extension RaftMessage {
+    /// Whether the message is within the bounds of ``Raft`` and consistent in itself: what an
+    /// honest node can send. ``RaftNode/step(_:)`` drops any other message.
+    ///
+    /// - every term and index is at most ``Raft/maximumTerm`` / ``Raft/maximumIndex``;
+    /// - AppendEntries: at most ``Raft/maximumEntriesPerMessage`` entries, indexed consecutively
+    ///   from `prevIndex + 1`, with terms non-decreasing, at least `prevTerm` and at most the
+    ///   message's term (and `prevTerm` itself at most the message's term, 0 only at index 0);
+    /// - a vote request's last term is at most its term;
+    /// - a snapshot covers index >= 1 with a term in 1...term and has at least one voter.
+    public var isWellFormed: Bool {
+        guard Raft.isValid(term: term) else { return false }
+        switch body {
+        case .appendEntries(let prevIndex, let prevTerm, let entries, let commit):
+            guard Raft.isValid(index: prevIndex), Raft.isValid(index: commit), prevTerm <= term,
+                  prevIndex > 0 || prevTerm == 0,
+                  entries.count <= Raft.maximumEntriesPerMessage,
+                  prevIndex <= Raft.maximumIndex - LogIndex(entries.count)
+            else { return false }
+            var expectedIndex = prevIndex
+            var lastTerm = prevTerm
+            for entry in entries {
+                expectedIndex += 1
+                guard entry.index == expectedIndex, entry.term >= max(lastTerm, 1), entry.term <= term else { return false }
+                lastTerm = entry.term
+            }
+            return true
+        case .appendResponse(_, let index, let hintIndex, let hintTerm):
+            return Raft.isValid(index: index) && Raft.isValid(index: hintIndex) && hintTerm <= term
+        case .heartbeat(let commit):
+            return Raft.isValid(index: commit)
+        case .requestVote(let lastIndex, let lastTerm, _, _):
+            return Raft.isValid(index: lastIndex) && lastTerm <= term
+        case .installSnapshot(let snapshot):
+            let metadata = snapshot.metadata
+            return metadata.index >= 1 && Raft.isValid(index: metadata.index)
+                && metadata.term >= 1 && metadata.term <= term && !metadata.membership.voters.isEmpty
+        case .heartbeatResponse, .voteResponse, .timeoutNow:
+            return true
+        }
     }
 }

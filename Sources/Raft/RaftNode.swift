@@ -72,13 +72,35 @@ public struct RaftNode: Sendable {
         if let persisted {
             term = persisted.hardState.term
             vote = persisted.hardState.vote
-            if let snap = persisted.snapshot {
+            // A snapshot beyond the bounds of `Raft` cannot have come from an honest cluster: it is
+            // ignored rather than trapping on its index (`RaftLogStore` refuses to load one).
+            if let snap = persisted.snapshot, Raft.isValid(index: snap.metadata.index), Raft.isValid(term: snap.metadata.term) {
                 log.reset(toSnapshotIndex: snap.metadata.index, term: snap.metadata.term)
                 membership = snap.metadata.membership
                 snapshot = snap
                 appliedIndex = snap.metadata.index
             }
-            log.append(persisted.entries.filter { $0.index > log.snapshotIndex })
+            // Only the well-formed prefix of the stored log is kept (consecutive indexes, terms
+            // non-decreasing and within bounds); the driver is told to drop the rest.
+            let stored = persisted.entries.filter { $0.index > log.snapshotIndex }
+            var kept = 0
+            var lastTerm = log.lastTerm
+            for entry in stored {
+                guard entry.index == log.lastIndex + LogIndex(kept) + 1, entry.term >= lastTerm, Raft.isValid(term: entry.term),
+                      Raft.isValid(index: entry.index)
+                else { break }
+                lastTerm = entry.term
+                kept += 1
+            }
+            log.append(Array(stored.prefix(kept)))
+            if kept < stored.count { truncateFrom = log.lastIndex + 1 }
+            if !Raft.isValid(term: term) {
+                // A term past the bound (persisted before peers' terms were checked) would leave the
+                // node unable ever to campaign: fall back to the last term its log proves. Its vote
+                // is forgotten; a vote request in that term cannot win it (see `isUpToDate`).
+                term = log.lastTerm
+                vote = nil
+            }
             commitIndex = min(max(persisted.hardState.commit, log.snapshotIndex), log.lastIndex)
             // Membership entries already committed take effect again at once (they are handed
             // to the application again too, and re-applying a membership is idempotent).
@@ -86,6 +108,8 @@ public struct RaftNode: Sendable {
                 if let decoded = try? Membership(decoding: entry.data) { membership = decoded }
             }
             reportedHardState = HardState(term: term, vote: vote, commit: commitIndex)
+            // A corrected term is reported by the first ready, so that it is persisted.
+            if term != persisted.hardState.term { reportedHardState = persisted.hardState }
         }
         resetElectionTimeout()
     }
@@ -276,6 +300,8 @@ public struct RaftNode: Sendable {
 
     /// Starts an election, or a pre-vote round that does not touch the term.
     mutating func campaign(preVote: Bool, transfer: Bool) {
+        // A term never exceeds the bound every peer enforces (and `term + 1` cannot overflow).
+        guard term < Raft.maximumTerm else { return }
         let voteTerm: Term
         if preVote {
             role = .preCandidate

@@ -1,5 +1,6 @@
 import LMDB
 import P2PCore
+import Raft
 
 /// Durable Raft state in LMDB: the log, the hard state and the latest snapshot.
 ///
@@ -100,7 +101,7 @@ public final class RaftLogStore: Sendable {
             writer.write(lengthPrefixed: snapshot.metadata)
             try txn.put(meta, Self.snapshotMetaKey, writer.bytes)
             try txn.put(snapshots, Self.snapshotDataKey, snapshot.data)
-            try txn.deleteRange(log, from: UInt64(0).bigEndianBytes, until: (snapshot.index + 1).bigEndianBytes)
+            try txn.deleteRange(log, from: UInt64(0).bigEndianBytes, until: Self.keyAfter(snapshot.index))
         }
         if let from = batch.truncateFrom {
             try txn.deleteRange(log, from: from.bigEndianBytes, until: nil)
@@ -118,8 +119,13 @@ public final class RaftLogStore: Sendable {
     /// Removes log entries up to and including `index` (already covered by a snapshot).
     public func compact(through index: UInt64) throws {
         try environment.write { txn in
-            try txn.deleteRange(log, from: UInt64(0).bigEndianBytes, until: (index + 1).bigEndianBytes)
+            try txn.deleteRange(log, from: UInt64(0).bigEndianBytes, until: Self.keyAfter(index))
         }
+    }
+
+    /// The key just after `index` (`nil`: the end, for `UInt64.max`), without overflowing.
+    private static func keyAfter(_ index: UInt64) -> [UInt8]? {
+        index < UInt64.max ? (index + 1).bigEndianBytes : nil
     }
 
     /// Reads the durable state back; entries are checked to be contiguous after the snapshot.
@@ -136,6 +142,11 @@ public final class RaftLogStore: Sendable {
                 snapshot = StoredSnapshot(index: index, term: term, metadata: metadata, data: data)
             }
             var entries: [StoredEntry] = []
+            // Corrupted state is a `DecodingError`, never a trap: an index or term past the bounds
+            // of `Raft` (which also keeps `expected` from overflowing) or a gap.
+            if let snapshot, !Raft.isValid(index: snapshot.index) || !Raft.isValid(term: snapshot.term) {
+                throw DecodingError.malformed(field: "snapshot", reason: "index \(snapshot.index) or term \(snapshot.term) above the maximum")
+            }
             var expected = (snapshot?.index ?? 0) + 1
             try txn.scan(log, from: expected.bigEndianBytes) { key, value in
                 guard let index = UInt64(bigEndianBytes: key), value.count >= 8,
@@ -145,6 +156,9 @@ public final class RaftLogStore: Sendable {
                 }
                 guard index == expected else {
                     throw DecodingError.malformed(field: "raft.log", reason: "gap in the log: expected index \(expected), found \(index)")
+                }
+                guard Raft.isValid(index: index), Raft.isValid(term: term) else {
+                    throw DecodingError.malformed(field: "raft.log", reason: "entry \(index) with term \(term) above the maximum")
                 }
                 entries.append(StoredEntry(index: index, term: term, bytes: Array(value.dropFirst(8))))
                 expected += 1

@@ -1,0 +1,240 @@
+import AdminProtocol
+import ClientProtocol
+import Mailbox
+import NIOCore
+import P2PCore
+import Raft
+import ReliableDatagram
+import WireCodec
+
+/// `frames`: every public decoder, fed mutated valid encodings and arbitrary bytes. Invariants:
+/// no trap, and `decode(encode(x)) == x` for every value that decoded.
+///
+/// Covered: WireCodec's FrameDecoder (whole and in chunks), ClientRequest (with ClientHello),
+/// ServerPush, Introduction, MailMessage, ClientRecord, MailboxCommand, MailboxOutcome,
+/// RaftMessage, HardState, SnapshotMetadata, LogEntry payloads, AdminEnvelope/AdminRequest and
+/// AdminResponse (JSON) and KCP datagrams into a ReliableDatagramSession. Not covered: the
+/// Transport UDP datagrams (UDPObserveRequest/Reply, UDPProbe) and the P2PServer frames
+/// (ServerHello, ForwardedCommand), whose decoders are internal.
+struct FramesDriver: FuzzDriver {
+    static let ids = (1...3).map { NodeID(bytes: [UInt8](repeating: 0, count: 15) + [UInt8($0)]) ?? .random() }
+
+    mutating func run(_ random: inout FuzzRandom) -> FuzzVerdict {
+        switch random.below(13) {
+        case 0: return frameDecoder(&random)
+        case 1: return byteCodec(&random, Self.clientRequest) { try ClientRequest(decoding: $0) } encode: { $0.encoded() }
+        case 2: return byteCodec(&random, Self.serverPush) { try ServerPush(decoding: $0) } encode: { $0.encoded() }
+        case 3: return byteCodec(&random, Self.introduction) { try Self.decoding($0, Introduction.decode) } encode: { Self.encoding($0) { v, w in v.encode(into: &w) } }
+        case 4: return byteCodec(&random, Self.mailMessage) { try Self.decoding($0, MailMessage.decode) } encode: { Self.encoding($0) { v, w in v.encode(into: &w) } }
+        case 5: return byteCodec(&random, Self.clientRecord) { try Self.decoding($0, ClientRecord.decode) } encode: { Self.encoding($0) { v, w in v.encode(into: &w) } }
+        case 6: return byteCodec(&random, MailboxApplyDriver.command) { try MailboxCommand(decoding: $0) } encode: { $0.encoded() }
+        case 7: return byteCodec(&random, Self.outcome) { try Self.decoding($0, MailboxOutcome.decode) } encode: { Self.encoding($0) { v, w in v.encode(into: &w) } }
+        case 8: return raftTypes(&random)
+        case 9: return byteCodec(&random, Self.adminEnvelope) { try AdminProtocol.decode(AdminEnvelope.self, from: $0) } encode: { (try? AdminProtocol.encode($0)) ?? [] }
+        case 10: return byteCodec(&random, Self.adminResponse) { try AdminProtocol.decode(AdminResponse.self, from: $0) } encode: { (try? AdminProtocol.encode($0)) ?? [] }
+        default: return datagrams(&random)
+        }
+    }
+
+    // MARK: Generic checks
+
+    /// Decodes a mutation of a valid encoding; a value that decoded must survive encode/decode.
+    func byteCodec<T: Equatable>(
+        _ random: inout FuzzRandom, _ make: (inout FuzzRandom) -> T, decode: ([UInt8]) throws -> T, encode: (T) -> [UInt8]
+    ) -> FuzzVerdict {
+        let valid = encode(make(&random))
+        let bytes = Mutator.input(valid: valid, donor: encode(make(&random)), random: &random)
+        guard let value = try? decode(bytes) else { return .ok }
+        guard let again = try? decode(encode(value)) else { return .violation("\(T.self): re-encoding of a decoded value does not decode: \(value)") }
+        return again == value ? .ok : .violation("\(T.self): decode(encode(x)) != x for \(value)")
+    }
+
+    static func decoding<T>(_ bytes: [UInt8], _ decode: (inout ByteReader) throws(DecodingError) -> T) throws -> T {
+        var reader = ByteReader(bytes)
+        let value = try decode(&reader)
+        try reader.expectEnd()
+        return value
+    }
+
+    static func encoding<T>(_ value: T, _ encode: (T, inout ByteWriter) -> Void) -> [UInt8] {
+        var writer = ByteWriter()
+        encode(value, &writer)
+        return writer.bytes
+    }
+
+    // MARK: Frames
+
+    /// A stream of frames, mutated, decoded whole and in random chunks: both must agree, and
+    /// each frame must re-encode to itself.
+    func frameDecoder(_ random: inout FuzzRandom) -> FuzzVerdict {
+        var stream = ByteBuffer()
+        for _ in 0..<(1 + random.below(3)) {
+            let frame = Frame(type: UInt8(truncatingIfNeeded: random.next()), bytes: random.bytes(random.below(40)))
+            try? FrameEncoder().encode(data: frame, out: &stream)
+        }
+        let bytes = Mutator.input(valid: Array(stream.readableBytesView), random: &random)
+        let decoder = FrameDecoder(maximumFrameSize: random.oneIn(2) ? 64 : 16 << 20)
+        func decodeAll(_ chunks: [[UInt8]]) -> ([Frame], failed: Bool) {
+            var buffer = ByteBuffer()
+            var frames: [Frame] = []
+            for chunk in chunks {
+                buffer.writeBytes(chunk)
+                do {
+                    while let frame = try decoder.decode(buffer: &buffer) { frames.append(frame) }
+                } catch {
+                    return (frames, true)
+                }
+            }
+            return (frames, false)
+        }
+        var chunks: [[UInt8]] = []
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let size = 1 + random.below(max(1, rest.count))
+            chunks.append(Array(rest.prefix(size)))
+            rest = rest.dropFirst(size)
+        }
+        let whole = decodeAll([bytes])
+        let chunked = decodeAll(chunks)
+        if whole.0 != chunked.0 || whole.failed != chunked.failed { return .violation("FrameDecoder: chunked decoding differs from whole") }
+        for frame in whole.0 {
+            var out = ByteBuffer()
+            try? FrameEncoder().encode(data: frame, out: &out)
+            guard (try? decoder.decode(buffer: &out)) == frame else { return .violation("Frame does not round-trip: \(frame)") }
+        }
+        return .ok
+    }
+
+    // MARK: Raft types
+
+    func raftTypes(_ random: inout FuzzRandom) -> FuzzVerdict {
+        switch random.below(4) {
+        case 0:
+            return byteCodec(&random, { r in RaftStepDriver.message(to: RaftNode(configuration: RaftConfiguration(id: Self.ids[0])), hostile: r.oneIn(2), &r) }) {
+                try RaftMessage(decoding: $0)
+            } encode: { $0.encoded() }
+        case 1:
+            return byteCodec(&random, { r in HardState(term: r.integer(), vote: r.oneIn(2) ? r.nodeID(Self.ids) : nil, commit: r.integer()) }) {
+                try HardState(decoding: $0)
+            } encode: { $0.encoded() }
+        case 2:
+            return byteCodec(&random, { r in SnapshotMetadata(index: r.integer(), term: r.integer(), membership: Membership(voters: Set(Self.ids.prefix(r.below(4))), learners: [r.nodeID([])])) }) {
+                try SnapshotMetadata(decoding: $0)
+            } encode: { $0.encoded() }
+        default:
+            let (index, term) = (random.integer(), random.integer())
+            return byteCodec(&random, { r in LogEntry(index: index, term: term, kind: r.pick([.normal, .noop, .membership]), data: r.bytes(r.below(12))) }) {
+                try LogEntry(index: index, term: term, decodingPayload: $0)
+            } encode: { $0.encodedPayload() }
+        }
+    }
+
+    // MARK: KCP
+
+    /// Datagrams of a real conversation, mutated (or arbitrary), fed to a session with clock
+    /// updates; the session must neither trap nor hand out more than it can hold.
+    func datagrams(_ random: inout FuzzRandom) -> FuzzVerdict {
+        let conversation = UInt32(truncatingIfNeeded: random.next() % 3)
+        guard var sender = try? ReliableDatagramSession(settings: .fast(conversation: conversation)),
+              var receiver = try? ReliableDatagramSession(settings: random.oneIn(2) ? .fast(conversation: conversation) : .init(conversation: conversation))
+        else { return .violation("ReliableDatagramSession refused its own settings") }
+        var clock = UInt32(truncatingIfNeeded: random.oneIn(4) ? UInt64.max - UInt64(random.below(1000)) : random.next() % 100_000)
+        for _ in 0..<(1 + random.below(3)) {
+            try? sender.send(message: random.bytes(random.oneIn(4) ? random.below(5000) : random.below(40)))
+        }
+        sender.update(current: clock)
+        var outgoing = sender.drainOutbox()
+        for _ in 0..<(1 + random.below(6)) {
+            let datagram: [UInt8]
+            if !outgoing.isEmpty && !random.oneIn(5) {
+                let valid = outgoing.removeFirst()
+                datagram = random.oneIn(3) ? valid : Mutator.input(valid: valid, donor: outgoing.first ?? [], random: &random)
+            } else {
+                datagram = random.bytes(random.below(120))
+            }
+            _ = ReliableDatagramSession.conversation(of: datagram)
+            try? receiver.input(datagram: datagram)
+            clock &+= UInt32(random.below(300))
+            receiver.update(current: clock)
+            _ = receiver.check(current: clock)
+            while let size = receiver.nextMessageSize {
+                guard let message = receiver.receive() else { return .violation("nextMessageSize \(size) but receive() returned nil") }
+                if message.count != size { return .violation("nextMessageSize \(size) but a message of \(message.count) bytes") }
+            }
+            for answer in receiver.drainOutbox() { try? sender.input(datagram: answer) }
+            sender.update(current: clock)
+            outgoing += sender.drainOutbox()
+        }
+        return .ok
+    }
+
+    // MARK: Values
+
+    static func mailMessage(_ random: inout FuzzRandom) -> MailMessage {
+        MailMessage(id: MessageID(sender: random.nodeID(ids), sequence: random.integer()), recipient: random.nodeID(ids),
+                    payload: random.bytes(random.below(24)), enqueuedAtMillis: random.integer(), isSkip: random.oneIn(6))
+    }
+
+    static func clientRecord(_ random: inout FuzzRandom) -> ClientRecord {
+        ClientRecord(id: random.nodeID(ids), publicKey: random.bytes(32), lanAddresses: [random.string()], wanAddresses: (0..<random.below(3)).map { _ in random.string() },
+                     listenAddress: random.string(), listenPort: UInt16(truncatingIfNeeded: random.next()), attachedServers: [random.nodeID(ids)],
+                     lastSeenMillis: random.integer(), relayedMessages: random.integer(), relayedBytes: random.integer())
+    }
+
+    static func introduction(_ random: inout FuzzRandom) -> Introduction {
+        Introduction(peer: random.nodeID(ids), tcp: [random.string()], udp: (0..<random.below(3)).map { _ in random.string() },
+                     token: random.bytes(random.below(32)), conversation: UInt32(truncatingIfNeeded: random.next()), initiator: random.oneIn(2))
+    }
+
+    static func outcome(_ random: inout FuzzRandom) -> MailboxOutcome {
+        random.pick([.stored, .alreadyDelivered, .mailboxFull(messages: random.below(10), bytes: random.below(1000)), .unknownRecipient, .keyMismatch,
+                     .done, .notFound, .purged(count: random.below(9)), .skipAcknowledged, .invalidCommand])
+    }
+
+    static func clientRequest(_ random: inout FuzzRandom) -> ClientRequest {
+        switch random.below(7) {
+        case 0: .hello(ClientHello(lanAddresses: [random.string()], listenAddress: random.string(), listenPort: UInt16(truncatingIfNeeded: random.next()), subscribe: random.oneIn(2)))
+        case 1: .send(request: random.integer(), message: mailMessage(&random))
+        case 2: .acknowledge(MessageID(sender: random.nodeID(ids), sequence: random.integer()))
+        case 3: .subscribe(random.oneIn(2))
+        case 4: .query(request: random.integer(), random.pick([.servers, .clients, .client(random.nodeID(ids))]))
+        case 5: .connect(request: random.integer(), peer: random.nodeID(ids), tcp: [random.string()], udp: [random.string(), random.string()])
+        default: .directPeers((0..<random.below(4)).map { _ in random.nodeID(ids) })
+        }
+    }
+
+    static func serverPush(_ random: inout FuzzRandom) -> ServerPush {
+        switch random.below(8) {
+        case 0: return .welcome(server: random.nodeID(ids), leader: random.oneIn(2) ? random.nodeID(ids) : nil)
+        case 1: return .refused(reason: random.string())
+        case 2:
+            let result: SendResult = random.pick([.stored, .alreadyDelivered, .mailboxFull, .unknownRecipient, .tooLarge(limit: random.below(1 << 20)), .unavailable(reason: random.string())])
+            return .sendResult(request: random.integer(), result)
+        case 3: return .deliver(mailMessage(&random))
+        case 4: return .delivered(recipient: random.nodeID(ids), id: MessageID(sender: random.nodeID(ids), sequence: random.integer()))
+        case 5:
+            let result: QueryResult = random.pick([.servers(leader: random.nodeID(ids), members: ids), .clients([clientRecord(&random)]), .client(random.oneIn(2) ? clientRecord(&random) : nil), .unavailable(random.string())])
+            return .queryResult(request: random.integer(), result)
+        case 6: return .introduction(introduction(&random))
+        default: return .connectResult(request: random.integer(), random.oneIn(2) ? introduction(&random) : nil)
+        }
+    }
+
+    static func adminEnvelope(_ random: inout FuzzRandom) -> AdminEnvelope {
+        let id = random.nodeID(ids)
+        let request: AdminRequest = random.pick([
+            .status, .serverStatus, .clients, .mailbox(client: id, peek: random.below(100) - 50), .purge(client: id),
+            .delete(client: id, message: MessageID(sender: id, sequence: random.integer())), .addServer(address: random.string()),
+            .removeServer(id), .transferLeadership(target: random.oneIn(2) ? id : nil), .snapshot, .digest,
+        ])
+        return AdminEnvelope(adminSecret: random.oneIn(2) ? random.string() : nil, request: request)
+    }
+
+    static func adminResponse(_ random: inout FuzzRandom) -> AdminResponse {
+        random.pick([
+            .done(detail: random.string()), .digest(appliedIndex: random.integer(), sha256: random.string()),
+            .failed(AdminFailure(random.pick([.notFound, .invalid, .unavailable, .unauthorized]), random.string())),
+            .clients([]),
+        ])
+    }
+}

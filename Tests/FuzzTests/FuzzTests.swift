@@ -1,0 +1,33 @@
+@testable import Fuzzing
+import Raft
+import Testing
+
+/// Every fuzz target for a few thousand inputs from a fixed seed: a regression net for what the
+/// full runs (`Scripts/fuzz`) found and fixed.
+@Suite struct FuzzTests {
+    @Test(arguments: [(FuzzTarget.raftStep, 4000), (.mailboxApply, 1500), (.frames, 4000), (.clientLedger, 1500)])
+    func targetHoldsItsInvariants(target: FuzzTarget, count: Int) throws {
+        let report = try Fuzzer.run(target, seed: 20_250_101, count: count)
+        #expect(report.inputs == count)
+        #expect(report.crashes == 0, "\(report.failures)")
+        #expect(report.invariantViolations == 0, "\(report.failures)")
+    }
+
+    @Test func inputsReplayFromTargetSeedAndIteration() throws {
+        for target in FuzzTarget.allCases {
+            let whole = try Fuzzer.run(target, seed: 7, count: 50)
+            let replay = try Fuzzer.run(target, seed: 7, count: 1, first: 49)
+            #expect(whole.inputs == 50 && replay.inputs == 1)
+        }
+    }
+}
+
+
+@Suite struct FuzzCoverageTests {
+    /// raft-step starts from a node in every role (and a fresh node with no state).
+    @Test func raftStepCoversEveryRole() {
+        let roles = Set(RaftStepDriver().baselines.map(\.role))
+        #expect(roles == [.leader, .follower, .preCandidate, .candidate])
+        #expect(RaftStepDriver().baselines.contains { $0.lastIndex == 0 })
+    }
+}
