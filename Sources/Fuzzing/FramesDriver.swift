@@ -26,11 +26,11 @@ struct FramesDriver: FuzzDriver {
         case 2: return byteCodec(&random, Self.serverPush) { try ServerPush(decoding: $0) } encode: { $0.encoded() }
         case 3: return byteCodec(&random, Self.introduction) { try Self.decoding($0, Introduction.decode) } encode: { Self.encoding($0) { v, w in v.encode(into: &w) } }
         case 4: return byteCodec(&random, Self.mailMessage) { try Self.decoding($0, MailMessage.decode) } encode: { Self.encoding($0) { v, w in v.encode(into: &w) } }
-        case 5: return byteCodec(&random, Self.clientRecord) { try Self.decoding($0, ClientRecord.decode) } encode: { Self.encoding($0) { v, w in v.encode(into: &w) } }
+        case 5: return byteCodec(&random, Self.clientRecord) { try Self.decoding($0) { r throws(DecodingError) in try ClientRecord.decode(from: &r) } } encode: { Self.encoding($0) { v, w in v.encode(into: &w) } }
         case 6: return byteCodec(&random, MailboxApplyDriver.command) { try MailboxCommand(decoding: $0) } encode: { $0.encoded() }
         case 7: return byteCodec(&random, Self.outcome) { try Self.decoding($0, MailboxOutcome.decode) } encode: { Self.encoding($0) { v, w in v.encode(into: &w) } }
         case 8: return raftTypes(&random)
-        case 9: return byteCodec(&random, Self.adminEnvelope) { try AdminProtocol.decode(AdminEnvelope.self, from: $0) } encode: { (try? AdminProtocol.encode($0)) ?? [] }
+        case 9: return byteCodec(&random, Self.adminRequest) { try AdminProtocol.decode(AdminRequest.self, from: $0) } encode: { (try? AdminProtocol.encode($0)) ?? [] }
         case 10: return byteCodec(&random, Self.adminResponse) { try AdminProtocol.decode(AdminResponse.self, from: $0) } encode: { (try? AdminProtocol.encode($0)) ?? [] }
         default: return datagrams(&random)
         }
@@ -220,14 +220,14 @@ struct FramesDriver: FuzzDriver {
         }
     }
 
-    static func adminEnvelope(_ random: inout FuzzRandom) -> AdminEnvelope {
+    static func adminRequest(_ random: inout FuzzRandom) -> AdminRequest {
         let id = random.nodeID(ids)
         let request: AdminRequest = random.pick([
             .status, .serverStatus, .clients, .mailbox(client: id, peek: random.below(100) - 50), .purge(client: id),
             .delete(client: id, message: MessageID(sender: id, sequence: random.integer())), .addServer(address: random.string()),
             .removeServer(id), .transferLeadership(target: random.oneIn(2) ? id : nil), .snapshot, .digest,
         ])
-        return AdminEnvelope(adminSecret: random.oneIn(2) ? random.string() : nil, request: request)
+        return request
     }
 
     static func adminResponse(_ random: inout FuzzRandom) -> AdminResponse {

@@ -1,5 +1,6 @@
 import P2PCore
 import Testing
+@testable import Transport
 @testable import P2PServer
 
 /// The server's pure trust rules: which candidates it vouches for, how fast a client may go.
@@ -36,11 +37,11 @@ import Testing
 
     @Test func serverLinksNeedIdsDerivedFromTheirKeys() {
         let identity = NodeIdentity.generate()
-        let derived = PeerInfoStub.peer(id: identity.id, key: identity.publicKeyBytes, role: .server)
+        let derived = PeerInfo(id: identity.id, incarnation: 1, publicKey: identity.publicKeyBytes, remoteAddress: nil, role: .server)
         #expect(P2PServer.vet(derived))
-        let legacy = PeerInfoStub.peer(id: .random(), key: identity.publicKeyBytes, role: .server)
+        let legacy = PeerInfo(id: .random(), incarnation: 1, publicKey: identity.publicKeyBytes, remoteAddress: nil, role: .server)
         #expect(!P2PServer.vet(legacy))
         // Clients may hold a legacy id; the registry decides (see serveClient).
-        #expect(P2PServer.vet(PeerInfoStub.peer(id: .random(), key: identity.publicKeyBytes, role: .client)))
+        #expect(P2PServer.vet(PeerInfo(id: .random(), incarnation: 1, publicKey: identity.publicKeyBytes, remoteAddress: nil, role: .client)))
     }
 }
