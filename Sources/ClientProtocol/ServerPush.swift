@@ -4,7 +4,10 @@ import P2PCore
 /// What a server sends a client.
 public enum ServerPush: Equatable, Sendable {
     /// The answer to ``ClientRequest/hello(_:)``: the client is registered and attached.
-    case welcome(server: NodeID, leader: NodeID?)
+    /// `clusterKey` is the cluster's public key and `proof` the server's signature of this link's
+    /// channel binding with the cluster key (see `ClusterKey`): the client checks both before it
+    /// trusts anything else the server says.
+    case welcome(server: NodeID, leader: NodeID?, clusterKey: [UInt8], proof: [UInt8])
     /// The server refuses the client (e.g. its id is bound to another key) and closes the link.
     case refused(reason: String)
     /// The fate of a ``ClientRequest/send(request:message:)``.
@@ -26,10 +29,12 @@ public enum ServerPush: Equatable, Sendable {
         var writer = ByteWriter()
         writer.write(UInt8(1))
         switch self {
-        case .welcome(let server, let leader):
+        case .welcome(let server, let leader, let clusterKey, let proof):
             writer.write(Tag.welcome.rawValue)
             writer.write(server)
             writer.write(optional: leader) { $0.write($1) }
+            writer.write(lengthPrefixed: clusterKey)
+            writer.write(lengthPrefixed: proof)
         case .refused(let reason):
             writer.write(Tag.refused.rawValue)
             writer.write(reason)
@@ -69,7 +74,13 @@ public enum ServerPush: Equatable, Sendable {
         switch tag {
         case .welcome:
             let server = try reader.readNodeID("welcome.server")
-            self = .welcome(server: server, leader: try reader.readOptional("welcome.leader") { r throws(DecodingError) in try r.readNodeID("welcome.leader") })
+            let leader = try reader.readOptional("welcome.leader") { r throws(DecodingError) in try r.readNodeID("welcome.leader") }
+            let clusterKey = try reader.readLengthPrefixed("welcome.clusterKey")
+            let proof = try reader.readLengthPrefixed("welcome.proof")
+            guard clusterKey.count == 32, proof.count == 64 else {
+                throw .malformed(field: "welcome.proof", reason: "a cluster key of 32 bytes and a proof of 64 expected")
+            }
+            self = .welcome(server: server, leader: leader, clusterKey: clusterKey, proof: proof)
         case .refused:
             self = .refused(reason: try reader.readString("refused.reason"))
         case .sendResult:

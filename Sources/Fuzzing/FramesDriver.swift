@@ -205,7 +205,11 @@ struct FramesDriver: FuzzDriver {
 
     static func serverPush(_ random: inout FuzzRandom) -> ServerPush {
         switch random.below(8) {
-        case 0: return .welcome(server: random.nodeID(ids), leader: random.oneIn(2) ? random.nodeID(ids) : nil)
+        case 0:
+            return .welcome(
+                server: random.nodeID(ids), leader: random.oneIn(2) ? random.nodeID(ids) : nil,
+                clusterKey: [UInt8](repeating: UInt8(truncatingIfNeeded: random.integer()), count: 32), proof: [UInt8](repeating: 7, count: 64)
+            )
         case 1: return .refused(reason: random.string())
         case 2:
             let result: SendResult = random.pick([.stored, .alreadyDelivered, .mailboxFull, .unknownRecipient, .tooLarge(limit: random.below(1 << 20)), .unavailable(reason: random.string())])

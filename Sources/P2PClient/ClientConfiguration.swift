@@ -8,11 +8,10 @@ public struct ClientConfiguration: Sendable {
     public var stateDirectory: String = "./p2pcore-client"
     /// The cluster secret (the client credential; see docs/SECURITY.md).
     public var secret: String = ""
-    /// The ids of the servers to trust from the start (a server's id is derived from its key,
-    /// so the list pins their keys). Empty: the first cluster the client attaches to is trusted
-    /// and its members are remembered in the state directory (trust on first use); later
-    /// members are learned from servers already trusted.
-    public var trustedServers: [NodeID] = []
+    /// The cluster's fingerprint (its public cluster key, as `p2pcore-server cluster-key` prints
+    /// it): only servers that prove this key are trusted. `nil`: the key of the first cluster the
+    /// client attaches to is trusted and remembered in the state directory (trust on first use).
+    public var clusterKey: String?
     /// Where the client listens for direct links from other clients: TCP for LAN links and UDP
     /// (same port when free) for hole-punched tunnels. A wildcard host reports every IPv4
     /// interface address as a LAN candidate; port 0 picks a free port.

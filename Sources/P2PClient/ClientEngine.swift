@@ -18,8 +18,8 @@ actor ClientEngine {
     private var stopped = false
     /// Direct links to other clients (`nil` when turned off).
     nonisolated let direct: DirectPaths?
-    /// The servers this client trusts.
-    nonisolated let pins: ServerPins
+    /// The cluster key this client trusts.
+    nonisolated let pin: ClusterKeyPin
 
     // MARK: Servers
     private struct Connection {
@@ -74,10 +74,10 @@ actor ClientEngine {
 
     init(
         me: NodeID, ledger: ClientLedger, linkConfiguration: LinkConfiguration, configuration: ClientConfiguration,
-        direct: DirectPaths?, pins: ServerPins, logger: Logger
+        direct: DirectPaths?, pin: ClusterKeyPin, logger: Logger
     ) {
         self.me = me
-        self.pins = pins
+        self.pin = pin
         self.direct = direct
         self.ledger = ledger
         self.linkConfiguration = linkConfiguration
@@ -111,7 +111,8 @@ actor ClientEngine {
             do {
                 let dialled = try await LinkDialer.connect(host: target.host, port: target.port, configuration: linkConfiguration)
                 link = dialled
-                try await verifyServer(dialled.peer)
+                try Self.checkServerIdentity(dialled.peer)
+                var verified = false
                 try dialled.send(type: ClientProtocol.requestFrame, ClientRequest.hello(ClientHello(
                     lanAddresses: Array((direct?.tcpCandidates ?? []).prefix(ClientRecord.Limits.maximumLANAddresses)),
                     listenAddress: configuration.listenHost,
@@ -121,11 +122,26 @@ actor ClientEngine {
                     guard frame.type == ClientProtocol.pushFrame else { continue }
                     let push = try ServerPush(decoding: frame.bytes)
                     switch push {
+                    case .welcome, .refused: break
+                    default:
+                        // Nothing counts before the server proved it is one.
+                        guard verified else { throw ClientError.untrustedServer(dialled.peer.id, "it spoke before proving the cluster key") }
+                    }
+                    switch push {
                     case .sendResult(let request, _), .queryResult(let request, _), .connectResult(let request, _):
                         replies.resolve(request, with: push, from: ObjectIdentifier(dialled))
                     case .introduction(let introduction):
                         await direct?.introduced(introduction)
-                    case .welcome(let server, let leader):
+                    case .welcome(let server, let leader, let clusterKey, let proof):
+                        guard server == dialled.peer.id,
+                              ClusterKey.isValid(proof: proof, publicKey: clusterKey, channelBinding: dialled.peer.channelBinding, server: server)
+                        else { throw ClientError.untrustedServer(dialled.peer.id, "it could not prove a cluster key") }
+                        guard pin.admits(clusterKey) else {
+                            throw ClientError.untrustedServer(
+                                dialled.peer.id, "it belongs to cluster \(ClusterKey.fingerprint(of: clusterKey)), not the trusted \(pin.fingerprint ?? "?")"
+                            )
+                        }
+                        verified = true
                         backoff = .milliseconds(100)
                         await connected(address, dialled, server: server, leader: leader)
                     case .refused(let reason):
@@ -146,33 +162,17 @@ actor ClientEngine {
         }
     }
 
-    /// Throws unless `peer` is a server this client trusts: it proved the server role with an id
-    /// derived from its key, and that id is pinned or a member of the pinned cluster (asked of a
-    /// trusted server). With nothing pinned yet, the first server is trusted.
-    private func verifyServer(_ peer: PeerInfo) async throws {
+    /// Throws unless `peer` claims the server role with an id derived from its key. (What makes
+    /// it a server of the trusted cluster is its proof of the cluster key, in its welcome.)
+    private static func checkServerIdentity(_ peer: PeerInfo) throws {
         guard peer.role == .server else { throw ClientError.untrustedServer(peer.id, "the node does not claim to be a server") }
         guard peer.id.isDerived(from: peer.publicKey) else {
             throw ClientError.untrustedServer(peer.id, "its id is not derived from its key")
         }
-        if pins.isEmpty { pins.pin([peer.id]) }
-        if pins.contains(peer.id) { return }
-        for link in connectedLinks {
-            if case .servers(_, let members)? = await ask(.servers, on: link), members.contains(peer.id) {
-                pins.pin(members)
-                return
-            }
-        }
-        throw ClientError.untrustedServer(peer.id, "not a member of the cluster this client trusts (\(configuration.stateDirectory)/servers.pinned)")
-    }
-
-    /// Learns the members of the cluster from a trusted server, so that later members are trusted too.
-    private func learnMembers(from link: Link) async {
-        if case .servers(_, let members)? = await ask(.servers, on: link) { pins.pin(members) }
     }
 
     private func connected(_ address: String, _ link: Link, server: NodeID, leader: NodeID?) {
         connections[address] = Connection(link: link, server: server, lastError: nil)
-        Task { await self.learnMembers(from: link) }
         self.leader = leader
         if primary == nil { subscribe(at: address) }
         if let direct { Task { self.reportDirectPeers(await direct.peers, to: [link]) } }

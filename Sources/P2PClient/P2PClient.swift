@@ -37,6 +37,13 @@ public final class P2PClient: Sendable {
         return try await start(configuration, identity: identity, logger: logger)
     }
 
+    /// The configured cluster key, parsed; throws ``ClientError/invalidClusterKey(_:)`` for a malformed one.
+    static func configuredClusterKey(_ configuration: ClientConfiguration) throws -> [UInt8]? {
+        guard let text = configuration.clusterKey else { return nil }
+        guard let key = ClusterKey.publicKey(fingerprint: text) else { throw ClientError.invalidClusterKey(text) }
+        return key
+    }
+
     /// Starts with an identity the caller keeps itself (a server's endpoint uses the server's
     /// own); the state directory then holds only the ledger.
     public static func start(
@@ -65,7 +72,7 @@ public final class P2PClient: Sendable {
         let engine = ClientEngine(
             me: identity.id, ledger: ledger, linkConfiguration: linkConfiguration,
             configuration: configuration, direct: direct,
-            pins: ServerPins(directory: configuration.stateDirectory, trusted: configuration.trustedServers), logger: logger
+            pin: ClusterKeyPin(directory: configuration.stateDirectory, configured: try Self.configuredClusterKey(configuration)), logger: logger
         )
         await direct?.start(DirectPaths.Hooks(
             introduce: { peer, tcp, udp in await engine.introduce(peer, tcp: tcp, udp: udp) },

@@ -63,6 +63,8 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The node at a server address proved the cluster secret but is not a server this client
     /// trusts (not pinned, not a member of the trusted cluster): possibly a client posing as a server.
     case untrustedServer(NodeID, String)
+    /// ``ClientConfiguration/clusterKey`` is not a cluster fingerprint (43 characters of base64url).
+    case invalidClusterKey(String)
 
     public var description: String {
         switch self {
@@ -71,6 +73,7 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         case .refused(let reason): "refused by the cluster: \(reason)"
         case .cannotListen(let reason): "cannot listen for direct links on \(reason)"
         case .untrustedServer(let id, let why): "untrusted server \(id): \(why)"
+        case .invalidClusterKey(let text): "'\(text)' is not a cluster key fingerprint (43 characters of base64url, as `p2pcore-server cluster-key` prints it)"
         }
     }
 }

@@ -78,7 +78,10 @@ extension P2PServer {
             await session.push(.refused(reason: "could not attach: \(error)"))
             return
         }
-        await session.push(.welcome(server: id, leader: await replica.leader))
+        await session.push(.welcome(
+            server: id, leader: await replica.leader, clusterKey: clusterKey.publicKeyBytes,
+            proof: clusterKey.proof(channelBinding: link.peer.channelBinding, server: id)
+        ))
         if hello.subscribe { await session.setSubscribed(true) }
         logger.debug("client attached", metadata: ["p2p.client": "\(client)"])
         await serveRequests(of: client, session, replica, &frames)

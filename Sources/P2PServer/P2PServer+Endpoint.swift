@@ -58,7 +58,7 @@ extension P2PServer {
         var clientConfiguration = ClientConfiguration(servers: [HostPort(host: host, port: port).description])
         clientConfiguration.stateDirectory = configuration.dataDirectory + "/endpoint"
         clientConfiguration.secret = configuration.secret
-        clientConfiguration.trustedServers = [id]
+        clientConfiguration.clusterKey = clusterKey.fingerprint
         clientConfiguration.listenHost = host
         var endpointLogger = logger
         endpointLogger.logLevel = max(logger.logLevel, .notice)

@@ -23,6 +23,9 @@ public final class P2PServer: Service, Sendable {
     public let id: NodeID
     public let configuration: ServerConfiguration
     let identity: NodeIdentity
+    /// The cluster's signing key (derived from the server secret), with which this server proves
+    /// to clients that it is a server of the cluster.
+    let clusterKey: ClusterKey
     private let environment: Environment
     let logger: Logger
     let peers = PeerLinks()
@@ -70,6 +73,7 @@ public final class P2PServer: Service, Sendable {
         var configuration = configuration
         try Self.checkSecrets(&configuration, logger)
         self.configuration = configuration
+        clusterKey = ClusterKey(serverSecret: configuration.serverSecret)
         identity = try IdentityStore(directory: configuration.dataDirectory).loadOrCreate()
         guard identity.isSelfCertifying else { throw StartError.legacyIdentity(configuration.dataDirectory) }
         id = identity.id
@@ -145,6 +149,7 @@ public final class P2PServer: Service, Sendable {
         logger.info("server started", metadata: [
             "p2p.listen": "\(configuration.listenHost):\(listener.port)",
             "p2p.advertise": "\(advertised)",
+            "p2p.cluster-key": "\(clusterKey.fingerprint)",
             "p2p.data": "\(configuration.dataDirectory)",
             "p2p.peers": "\(configuration.peers.joined(separator: ","))",
             "p2p.admin": "\(adminSocketPath)\(configuration.adminSecret == nil ? "" : " and remote (admin secret)")",

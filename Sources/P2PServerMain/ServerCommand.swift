@@ -29,7 +29,7 @@ struct ServerCommand: AsyncParsableCommand {
         To add a server to a running cluster, start it with an empty data directory and any member as --peer:
           p2pcore-server --listen 127.0.0.1:7404 --peer 127.0.0.1:7401 --data-dir /var/lib/p2pcore-4
         """,
-        subcommands: [RunCommand.self, GenerateSecretCommand.self],
+        subcommands: [RunCommand.self, GenerateSecretCommand.self, ClusterKeyCommand.self],
         defaultSubcommand: RunCommand.self
     )
 
@@ -115,6 +115,25 @@ struct GenerateSecretCommand: ParsableCommand {
 
     func run() {
         print(Secret.generate())
+    }
+}
+
+/// `p2pcore-server cluster-key`: prints the cluster's fingerprint, which clients may pin.
+struct ClusterKeyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster-key",
+        abstract: "Prints the cluster key fingerprint derived from the server secret (for ClientConfiguration.clusterKey).",
+        discussion: "Clients that are given it trust only servers that prove this key; without it a client trusts the first cluster it attaches to."
+    )
+
+    @Option(help: "File holding the server secret (or P2PCORE_SERVER_SECRET / P2PCORE_SERVER_SECRET_FILE).")
+    var serverSecretFile: String?
+
+    func run() throws {
+        guard let secret = try Secret.resolve(value: nil, file: serverSecretFile, environment: "P2PCORE_SERVER_SECRET") else {
+            throw Secret.Problem.missing(what: "server secret")
+        }
+        print(ClusterKey(serverSecret: secret).fingerprint)
     }
 }
 

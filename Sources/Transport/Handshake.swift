@@ -72,6 +72,8 @@ struct Handshake {
         let peer: Hello
         let sendKey: SymmetricKey
         let receiveKey: SymmetricKey
+        /// The same on both ends of this link and on no other link (see ``PeerInfo/channelBinding``).
+        let channelBinding: [UInt8]
     }
 
     let side: Side
@@ -169,8 +171,9 @@ struct Handshake {
         let bytes = keys.withUnsafeBytes { Array($0) }
         let dialerToListener = SymmetricKey(data: bytes.prefix(32))
         let listenerToDialer = SymmetricKey(data: bytes.suffix(32))
+        let binding = Array(SHA256.hash(data: Array("p2pcore-channel-binding-v1".utf8) + transcript(peer: peer)))
         return side == .dialer
-            ? Session(peer: peer, sendKey: dialerToListener, receiveKey: listenerToDialer)
-            : Session(peer: peer, sendKey: listenerToDialer, receiveKey: dialerToListener)
+            ? Session(peer: peer, sendKey: dialerToListener, receiveKey: listenerToDialer, channelBinding: binding)
+            : Session(peer: peer, sendKey: listenerToDialer, receiveKey: dialerToListener, channelBinding: binding)
     }
 }

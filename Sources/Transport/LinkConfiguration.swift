@@ -80,4 +80,8 @@ public struct PeerInfo: Sendable, Equatable {
     /// with the secret of the role this side declared, so a listener claiming ``LinkRole/server``
     /// on a ``LinkRole/client`` link has only proven the cluster secret.
     public let role: LinkRole
+    /// A hash of this link's handshake transcript: equal on both ends of the link, different on
+    /// every other link. Signing it proves something to the peer of this link only (a server
+    /// proves it holds the cluster key this way; a relayed or replayed proof does not verify).
+    public let channelBinding: [UInt8]
 }

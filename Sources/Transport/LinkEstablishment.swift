@@ -100,7 +100,7 @@ enum LinkEstablishment {
                         timer.cancel()
                         let peer = PeerInfo(
                             id: peerHello.id, incarnation: peerHello.incarnation, publicKey: peerHello.identityKey,
-                            remoteAddress: remoteAddress, role: peerHello.role
+                            remoteAddress: remoteAddress, role: peerHello.role, channelBinding: session.channelBinding
                         )
                         guard vet(peer) else { throw TransportError.peerRefused(peer.id) }
                         try admit(peer)

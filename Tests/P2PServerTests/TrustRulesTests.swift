@@ -37,11 +37,11 @@ import Testing
 
     @Test func serverLinksNeedIdsDerivedFromTheirKeys() {
         let identity = NodeIdentity.generate()
-        let derived = PeerInfo(id: identity.id, incarnation: 1, publicKey: identity.publicKeyBytes, remoteAddress: nil, role: .server)
+        let derived = PeerInfo(id: identity.id, incarnation: 1, publicKey: identity.publicKeyBytes, remoteAddress: nil, role: .server, channelBinding: [])
         #expect(P2PServer.vet(derived))
-        let legacy = PeerInfo(id: .random(), incarnation: 1, publicKey: identity.publicKeyBytes, remoteAddress: nil, role: .server)
+        let legacy = PeerInfo(id: .random(), incarnation: 1, publicKey: identity.publicKeyBytes, remoteAddress: nil, role: .server, channelBinding: [])
         #expect(!P2PServer.vet(legacy))
         // Clients may hold a legacy id; the registry decides (see serveClient).
-        #expect(P2PServer.vet(PeerInfo(id: .random(), incarnation: 1, publicKey: identity.publicKeyBytes, remoteAddress: nil, role: .client)))
+        #expect(P2PServer.vet(PeerInfo(id: .random(), incarnation: 1, publicKey: identity.publicKeyBytes, remoteAddress: nil, role: .client, channelBinding: [])))
     }
 }
