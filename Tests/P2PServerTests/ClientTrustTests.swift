@@ -16,12 +16,12 @@ import Transport
         configuration.role = .server
         let listener = try await LinkListener.bind(host: "127.0.0.1", port: 0, configuration: configuration)
         let ownKey = ClusterKey(serverSecret: Secret.generate())
+        let me = configuration.identity.id
         Task {
             for await link in listener.links {
                 Task {
                     var frames = link.inbound.makeAsyncIterator()
                     guard (try? await frames.next()) != nil else { return }
-                    let me = configuration.identity.id
                     let welcome = ServerPush.welcome(
                         server: me, leader: me, clusterKey: ownKey.publicKeyBytes,
                         proof: ownKey.proof(channelBinding: link.peer.channelBinding, server: me)
@@ -47,7 +47,7 @@ import Transport
         configuration.stateDirectory = root + "/victim"
         configuration.secret = secret
         configuration.clusterKey = ClusterKey(serverSecret: Secret.generate()).fingerprint  // the real cluster's
-        configuration.startTimeout = .seconds(2)
+        configuration.startTimeout = .seconds(10)
         configuration.directTunnels = false
         do {
             let client = try await P2PClient.start(configuration)
@@ -70,7 +70,7 @@ import Transport
         defer { listener.close() }
         var elsewhere = cluster.clientConfiguration("alice")
         elsewhere.servers = ["127.0.0.1:\(listener.port)"]
-        elsewhere.startTimeout = .seconds(2)
+        elsewhere.startTimeout = .seconds(10)
         await #expect(throws: ClientError.self) { _ = try await P2PClient.start(elsewhere) }
     }
 }
