@@ -28,6 +28,11 @@ actor ClientSession {
         self.window = window
     }
 
+    /// Bytes queued on the link beyond which the pump waits (for acknowledgements, which mean the
+    /// client is reading): a slow client gets its mail more slowly, never a link closed for
+    /// overload or a queue that grows the server's memory.
+    static let pushBudget = 4 << 20
+
     /// Pushes anything new in the mailbox.
     func wake() {
         guard subscribed else { return }
@@ -40,6 +45,7 @@ actor ClientSession {
             }
             guard !batch.isEmpty else { return }
             for (arrival, message) in batch {
+                guard link.queuedBytes < Self.pushBudget else { return }
                 cursor = arrival
                 guard deliver(message) else { return }
             }
@@ -76,8 +82,10 @@ actor ClientSession {
     /// timed out, while later ones were relayed at once). Pushed in arrival order, that earlier
     /// one would never fit in the window; pushed first, it lets the client deliver and
     /// acknowledge, and the window moves again.
+    /// With nothing in flight it pushes what waits (the pump may have paused on ``pushBudget``).
     func rewindIfStale(patience: Duration) {
-        guard let oldest = inFlight.values.min(), ContinuousClock.now - oldest > patience else { return }
+        guard let oldest = inFlight.values.min() else { return wake() }
+        guard ContinuousClock.now - oldest > patience else { return }
         rewind(sequenceHeadsFirst: true)
     }
 

@@ -92,12 +92,15 @@ extension P2PServer {
     /// the client's ``ServerConfiguration/clientSendRate``: beyond either the link is simply read
     /// more slowly, so a client can slow down only itself.
     private func serveRequests(of client: NodeID, _ session: ClientSession, _ replica: ReplicatedMailboxes, _ frames: inout LinkFrameIterator) async {
+        let link = session.link
         var bucket = TokenBucket(rate: configuration.clientSendRate, burst: configuration.clientSendRate * 2)
         var lastIntroduction: [NodeID: ContinuousClock.Instant] = [:]
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             do {
                 while let frame = try await frames.next() {
+                    // A client that does not read its answers is not read either.
+                    while link.queuedBytes > Self.answerBacklog { try await Task.sleep(for: .milliseconds(5)) }
                     guard frame.type == ClientProtocol.requestFrame else {
                         throw TransportError.protocolViolation("frame type \(frame.type) is not allowed on a client link")
                     }
@@ -151,6 +154,9 @@ extension P2PServer {
             group.cancelAll()
         }
     }
+
+    /// Bytes queued for a client beyond which its next request waits.
+    static let answerBacklog = 1 << 20
 
     /// Commits a client's message into its recipient's mailbox. A skip the client sends (for an
     /// id of its own that was refused without a trace: quota or storage full) carries no payload.

@@ -52,6 +52,9 @@ extension P2PServer {
         link.adminSecret = configuration.adminSecret
         link.role = .server
         link.acceptedRoles = configuration.adminSecret == nil ? [.client, .server] : [.client, .server, .admin]
+        // Each link may queue up to `maximumQueuedBytes`; fewer links per address bound what one
+        // address can make a server hold (clients behind one NAT beyond this need a higher cap).
+        link.maximumLinksPerHost = 256
         return link
     }
 
