@@ -52,6 +52,8 @@ public struct ServerStatus: Codable, Equatable, Sendable {
     /// started: what the relay carried (direct tunnels carry the rest).
     public var relayedMessages: UInt64
     public var relayedBytes: UInt64
+    /// How this server reaches each other member (empty when it did not answer).
+    public var links: [ServerLinkStatus] = []
 
     public init(
         id: NodeID, address: String, role: String, reachable: Bool, leader: NodeID?, term: UInt64, commitIndex: UInt64, appliedIndex: UInt64, voter: Bool,
@@ -68,6 +70,37 @@ public struct ServerStatus: Codable, Equatable, Sendable {
         self.commitIndex = commitIndex
         self.appliedIndex = appliedIndex
         self.voter = voter
+    }
+}
+
+/// How one server reaches another member.
+public struct ServerLinkStatus: Codable, Equatable, Sendable {
+    /// How a pair of servers is linked.
+    public enum Kind: String, Codable, Sendable {
+        /// A TCP connection this server dialled.
+        case tcpOut = "tcp-out"
+        /// A TCP connection the peer dialled.
+        case tcpIn = "tcp-in"
+        /// A reliable-datagram tunnel over a hole-punched UDP path.
+        case udpPunched = "udp-punched"
+        /// No link of their own: frames go through another member (``ServerLinkStatus/via``).
+        case relayed
+        /// Not linked at all.
+        case none
+    }
+
+    public var peer: NodeID
+    public var kind: Kind
+    /// The member that carries the pair's frames when ``kind`` is ``Kind/relayed``.
+    public var via: NodeID?
+    /// Why the pair is not linked directly (last dial or punch failure), when it is not.
+    public var reason: String?
+
+    public init(peer: NodeID, kind: Kind, via: NodeID? = nil, reason: String? = nil) {
+        self.peer = peer
+        self.kind = kind
+        self.via = via
+        self.reason = reason
     }
 }
 
