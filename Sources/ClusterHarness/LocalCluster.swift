@@ -39,9 +39,19 @@ public final class LocalCluster: @unchecked Sendable {
 
     /// Starts one server per `placement` entry (its listen host, and the network namespace it
     /// runs in, if any) and returns once they agree on a leader.
+    ///
+    /// Every server gets every other server's listen address as `--peer` (see ``start(_:)``).
+    /// Servers may sit behind NATs: place one in a LAN host namespace of a ``MultiLANTopology``
+    /// (``MultiLANTopology/clientNamespace(lan:index:)``) with its LAN address as host. The others
+    /// then list that LAN address, which only its own LAN can dial, as an operator behind NAT
+    /// would configure them; the servers have to link up by themselves.
+    ///
+    /// With `waitForLeader` false it returns as soon as the processes are spawned, so that the
+    /// caller can wait with its own deadline (``agreedLeader(among:after:timeout:)``) and say
+    /// what went wrong if no leader comes.
     public static func start(
         placement: [(host: String, namespace: String?)], binary: String, secrets: ClusterSecrets = .generate(),
-        serverArguments: [String] = [], network: ServerNetwork? = nil
+        serverArguments: [String] = [], network: ServerNetwork? = nil, waitForLeader: Bool = true
     ) async throws -> LocalCluster {
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw BinaryMissing(path: binary) }
         let cluster = LocalCluster(
@@ -50,7 +60,7 @@ public final class LocalCluster: @unchecked Sendable {
         )
         do {
             for server in cluster.servers { try cluster.start(server) }
-            _ = try await cluster.agreedLeader()
+            if waitForLeader { _ = try await cluster.agreedLeader() }
         } catch {
             // Never leave server processes behind (they would hold their ports).
             cluster.stop()
@@ -88,7 +98,8 @@ public final class LocalCluster: @unchecked Sendable {
         }
     }
 
-    /// Starts (or restarts) one of the cluster's servers with every other server as a peer.
+    /// Starts (or restarts) one of the cluster's servers with every other server as a peer (by
+    /// the address it listens on, which is also the address it advertises).
     public func start(_ server: ServerProcess) throws {
         try server.start(
             peerAddresses: servers.filter { $0 !== server }.map(\.address), log: log, secrets: secrets, extraArguments: serverArguments
@@ -107,11 +118,14 @@ public final class LocalCluster: @unchecked Sendable {
         return server
     }
 
-    /// The leader all running `servers` agree on, newer than `term` if given.
+    /// The leader all running `servers` agree on, newer than `term` if given; throws
+    /// ``ClusterLog/TimedOut`` after `timeout`.
     @discardableResult
-    public func agreedLeader(among names: [String]? = nil, after term: Int = 0) async throws -> (server: ServerProcess, term: Int) {
+    public func agreedLeader(
+        among names: [String]? = nil, after term: Int = 0, timeout: Duration = .seconds(90)
+    ) async throws -> (server: ServerProcess, term: Int) {
         let names = names ?? self.names
-        let agreed = try await log.wait(for: "a leader that \(names) agree on") { lines in
+        let agreed = try await log.wait(for: "a leader that \(names) agree on", timeout: timeout) { lines in
             ClusterLog.agreedLeader(lines, servers: names).flatMap { $0.term > term ? $0 : nil }
         }
         guard let leader = servers.first(where: { $0.nodeID == agreed.leader }) else { throw NoAgreedLeader() }

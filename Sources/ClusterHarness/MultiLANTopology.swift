@@ -15,6 +15,10 @@ import Synchronization
 /// - `pl<l>c<i>`: client `i` of LAN `l`, with `eth0` = 10.0.(l+1).(10+i) on the LAN bridge and a
 ///   default route via its router.
 ///
+/// The names say what the hosts are usually for, not what may run there: a LAN host can run a
+/// server behind its LAN's NAT (the servers-behind-NAT test places servers there), and a spare
+/// WAN host (``serverNamespaces``) can run clients on the public side.
+///
 /// Every interface lives inside one of these namespaces (none in the caller's), so interface
 /// names are short and fixed, and ``tearDown()`` only has to delete the namespaces.
 /// Stop the processes running in the namespaces before tearing down: a namespace that still
@@ -115,7 +119,8 @@ public final class MultiLANTopology: Sendable {
         serverHosts = (0..<servers).map { "203.0.113.\(10 + $0)" }
     }
 
-    /// The namespace of client `index` on LAN `lan` (both 0-based).
+    /// The namespace of client `index` on LAN `lan` (both 0-based): a host behind the LAN's NAT
+    /// (any process can run there, a server too).
     public func clientNamespace(lan: Int, index: Int) -> String {
         checkClient(lan: lan, index: index)
         return "\(prefix)l\(lan)c\(index)"

@@ -20,6 +20,8 @@ struct ChaosClientCommand: AsyncParsableCommand {
     @Option var servers: String
     @Option var secret: String
     @Option(help: "Where to listen for direct links (host:port).") var listen: String?
+    @Flag(inversion: .prefixedNo, help: "Reach other clients directly when possible (off: every message goes through the servers' mailboxes).")
+    var directTunnels = true
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -32,6 +34,7 @@ struct ChaosClientCommand: AsyncParsableCommand {
         configuration.stateDirectory = state
         configuration.secret = secret
         configuration.startTimeout = .seconds(60)
+        configuration.directTunnels = directTunnels
         if let listen, let address = HostPort(listen) {
             configuration.listenHost = address.host
             configuration.listenPort = UInt16(clamping: address.port)

@@ -17,7 +17,7 @@ struct ChaosCommand: AsyncParsableCommand {
           p2pcore-chaos --minutes 2 --seed 7
           p2pcore-chaos --minutes 30 --clients 6 --seed 1234
         """,
-        subcommands: [ScenarioCommand.self, MultiLANCommand.self, ChaosClientCommand.self, RelayCountCommand.self],
+        subcommands: [ScenarioCommand.self, MultiLANCommand.self, ServerNATCommand.self, ChaosClientCommand.self, RelayCountCommand.self],
         defaultSubcommand: ScenarioCommand.self
     )
 }

@@ -10,6 +10,8 @@ final class ClientHandle: Sendable {
     let namespace: String?
     /// Where the client listens for direct links (`host:port`), if not the default.
     let listen: String?
+    /// Whether the client reaches other clients directly (off: everything goes through the mailboxes).
+    let directTunnels: Bool
     private struct State {
         var process: Process?
         var input: FileHandle?
@@ -18,11 +20,12 @@ final class ClientHandle: Sendable {
 
     private let state = Mutex(State())
 
-    init(index: Int, stateDirectory: String, namespace: String? = nil, listen: String? = nil) {
+    init(index: Int, stateDirectory: String, namespace: String? = nil, listen: String? = nil, directTunnels: Bool = true) {
         self.index = index
         self.stateDirectory = stateDirectory
         self.namespace = namespace
         self.listen = listen
+        self.directTunnels = directTunnels
     }
 
     /// Whether the workload may use this client as a sender.
@@ -37,6 +40,7 @@ final class ClientHandle: Sendable {
         let process = Process()
         var arguments = ["client", "--state", stateDirectory, "--servers", servers.joined(separator: ","), "--secret", secret]
         if let listen { arguments += ["--listen", listen] }
+        if !directTunnels { arguments.append("--no-direct-tunnels") }
         if let namespace {
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             process.arguments = ["netns", "exec", namespace, binary] + arguments
@@ -101,6 +105,15 @@ final class ClientHandle: Sendable {
     func requestPaths() {
         let input = state.withLock { $0.online ? $0.input : nil }
         try? input?.write(contentsOf: Data("paths\n".utf8))
+    }
+
+    /// Kills the process at once (SIGKILL), without waiting: for tearing down after an interrupt.
+    func kill() {
+        let process = state.withLock { state in
+            defer { state.online = false }
+            return state.process
+        }
+        if let process, process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
     }
 
     /// Takes the client out of the workload (it keeps receiving until `stop`).

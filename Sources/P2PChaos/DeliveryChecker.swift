@@ -146,6 +146,30 @@ final class DeliveryChecker: Sendable {
         }
     }
 
+    /// How the sends so far that `include(tag, sender, recipient)` selects ended.
+    struct Tally: Sendable {
+        var sent = 0, ok = 0, stored = 0, pending = 0, failed = 0, unresolved = 0
+        /// Committed to the recipient's mailbox (`ok` or `stored`).
+        var committed: Int { ok + stored }
+    }
+
+    func tally(_ include: (_ tag: UInt64, _ sender: Int, _ recipient: Int) -> Bool) -> Tally {
+        state.withLock { state in
+            var tally = Tally()
+            for (tag, send) in state.sends where include(tag, send.sender, send.recipient) {
+                tally.sent += 1
+                switch send.outcome {
+                case nil: tally.unresolved += 1
+                case .ok?: tally.ok += 1
+                case .stored?: tally.stored += 1
+                case .pending?: tally.pending += 1
+                case .failed?: tally.failed += 1
+                }
+            }
+            return tally
+        }
+    }
+
     struct Report: Sendable {
         var sent = 0, accepted = 0, ok = 0, stored = 0, pending = 0, failed = 0
         var delivered = 0, lost = 0, duplicated = 0, reordered = 0, corrupted = 0, unknown = 0, unresolved = 0

@@ -1,0 +1,485 @@
+import AdminProtocol
+import ArgumentParser
+import ClusterHarness
+import Foundation
+import P2PCore
+import Synchronization
+
+/// `p2pcore-chaos servernat [--symmetric]`: the acceptance for servers behind NATs (issue 17),
+/// on a multi-LAN topology in network namespaces (root only).
+///
+/// s1 sits on the WAN, s2 behind a cone NAT in LAN2, s3 behind a cone (or, with `--symmetric`,
+/// a symmetric) NAT in LAN3; no port forwarding, and the routers drop unsolicited inbound
+/// traffic. Each server lists the others' listen addresses, so s1 lists two LAN addresses it
+/// cannot dial and s2 and s3 list each other's LAN address: only s2→s1 and s3→s1 can be
+/// dialled, and s2↔s3 must be punched (cone) or relayed through s1 (symmetric).
+struct ServerNATCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "servernat",
+        abstract: "Servers behind NATs in network namespaces: bootstrap, server links, failover (root; skips elsewhere, saying why).",
+        discussion: """
+        Topology: server s1 and one client on a WAN; LAN2 with server s2 and two clients behind a cone NAT; \
+        LAN3 with server s3 and two clients behind a cone NAT (--symmetric: a symmetric NAT). No port \
+        forwarding; the routers drop unsolicited inbound traffic. Clients have direct tunnels off, so every \
+        message goes through the servers' mailboxes.
+
+        Checks: the servers bootstrap into one cluster; `mailbox-admin status --json` from every server \
+        agrees on the leader and shows s2↔s3 as udp-punched (--symmetric: relayed via s1). Then, with \
+        messages streaming LAN2↔LAN3 and to and from the WAN, s1 (made the leader first) is SIGKILLed. \
+        Cone: s2 and s3 elect a leader within 5 s and LAN2↔LAN3 traffic goes on through them. Symmetric: \
+        s2 and s3 have no path to each other, so no quorum and no leader, and no send is committed while s1 \
+        is down. Finally s1 is restarted, and every accepted message must arrive exactly once, in order.
+
+        Prints one summary line (for --symmetric also a line saying what happened after the kill); exits \
+        non-zero on any failure. P2PCORE_TEST_ECHO=1 shows the servers' logs while it runs.
+
+        Examples:
+          p2pcore-chaos servernat
+          p2pcore-chaos servernat --symmetric
+
+        """
+    )
+
+    @Flag(help: "Put s3 behind a symmetric NAT (s2↔s3 cannot be punched: relayed via s1).")
+    var symmetric = false
+
+    @Option(help: "Messages per second of each of the six streams.")
+    var rate = 25
+
+    func run() async throws {
+        if let reason = MultiLANTopology.unavailableReason {
+            print("servernat: SKIPPED — \(reason) (the servers-behind-NAT test builds network namespaces with NAT routers; run as root with iproute2 and iptables)")
+            return
+        }
+        let run = try ServerNATRun(symmetric: symmetric)
+        let interrupts = run.abortOnSignals()
+        let passed: Bool
+        do {
+            passed = try await run.execute(rate: rate)
+        } catch {
+            print("servernat\(symmetric ? " --symmetric" : ""): error: \(error) result=FAIL")
+            passed = false
+        }
+        await run.stop(keepLogs: !passed)
+        for source in interrupts { source.cancel() }
+        if !passed { throw ExitCode(1) }
+    }
+}
+
+/// One run of the servers-behind-NAT scenario.
+final class ServerNATRun: Sendable {
+    let symmetric: Bool
+    let topology: MultiLANTopology
+    /// The client processes: 0 on the WAN, 1-2 in LAN2, 3-4 in LAN3.
+    let clientNames = ["wan", "lan2a", "lan2b", "lan3a", "lan3b"]
+    /// Streams (sender, recipient): LAN2↔LAN3 both ways twice, WAN→LAN2 and LAN3→WAN.
+    let streams = [(1, 3), (3, 1), (2, 4), (4, 2), (0, 1), (4, 0)]
+    let mailboxAdmin: String
+    private let label: String
+
+    private struct Parts {
+        var cluster: LocalCluster?
+        var handles: [ClientHandle] = []
+        var checker: DeliveryChecker?
+    }
+    private let parts = Mutex(Parts())
+    private let stopping = Mutex(false)
+    private let lastTag = Mutex<UInt64>(0)
+
+    private var cluster: LocalCluster { parts.withLock { $0.cluster! } }
+    private var handles: [ClientHandle] { parts.withLock { $0.handles } }
+    private var checker: DeliveryChecker { parts.withLock { $0.checker! } }
+
+    /// Builds the topology (nothing runs in it yet).
+    init(symmetric: Bool) throws {
+        self.symmetric = symmetric
+        label = symmetric ? "servernat --symmetric" : "servernat"
+        mailboxAdmin = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("mailbox-admin").path
+        // Two WAN hosts: s1's and the WAN client's. Host 0 of each LAN is its server.
+        topology = try MultiLANTopology.create(servers: 2, lans: [
+            .init(nat: .cone, clients: 3), .init(nat: symmetric ? .symmetric : .cone, clients: 3),
+        ])
+    }
+
+    /// On SIGINT or SIGTERM: kill every process of the run, remove the namespaces, exit.
+    func abortOnSignals() -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [self] in
+                print("\(label): interrupted; tearing down")
+                let (cluster, handles) = parts.withLock { ($0.cluster, $0.handles) }
+                for handle in handles { handle.kill() }
+                for server in cluster?.servers ?? [] { server.kill(signal: SIGKILL) }
+                topology.tearDown()
+                if let root = cluster?.root { try? FileManager.default.removeItem(atPath: root) }
+                exit(128 + number)
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    /// Stops every process and removes the namespaces; on failure keeps the logs (servers' and
+    /// clients') in the cluster's directory and says where.
+    func stop(keepLogs: Bool) async {
+        let (cluster, handles) = parts.withLock { ($0.cluster, $0.handles) }
+        await withTaskGroup(of: Void.self) { group in
+            for handle in handles { group.addTask { await handle.stop() } }
+        }
+        if let cluster {
+            if keepLogs {
+                for server in cluster.servers { server.stop() }
+                let file = "\(cluster.root)/servers.log"
+                try? (cluster.log.all.joined(separator: "\n") + "\n").write(toFile: file, atomically: false, encoding: .utf8)
+                print("\(label): kept the servers' log in \(file) and the clients' logs beside it")
+            } else {
+                cluster.stop()
+            }
+        }
+        topology.tearDown()
+    }
+
+    // MARK: The scenario
+
+    func execute(rate: Int) async throws -> Bool {
+        guard FileManager.default.isExecutableFile(atPath: mailboxAdmin) else {
+            print("\(label): mailbox-admin is not built at \(mailboxAdmin) (swift build --product mailbox-admin) result=FAIL")
+            return false
+        }
+        var failures: [String] = []
+        let pairLabel = symmetric ? "relayed(via s1)" : "udp-punched"
+
+        // 1. Bootstrap: each server lists the others' listen addresses (LAN ones for s2 and s3).
+        let placement: [(host: String, namespace: String?)] = [
+            (topology.serverHosts[0], topology.serverNamespaces[0]),
+            (topology.clientHost(lan: 0, index: 0), topology.clientNamespace(lan: 0, index: 0)),
+            (topology.clientHost(lan: 1, index: 0), topology.clientNamespace(lan: 1, index: 0)),
+        ]
+        let started = ContinuousClock.now
+        let cluster = try await LocalCluster.start(placement: placement, binary: LocalCluster.siblingBinary, waitForLeader: false)
+        parts.withLock { $0.cluster = cluster }
+        let (s1, s2, s3) = (cluster.servers[0], cluster.servers[1], cluster.servers[2])
+        do {
+            try await cluster.agreedLeader(timeout: .seconds(45))
+        } catch {
+            print("\(label): no leader after 45 s: s1, s2 and s3 did not form a cluster (s1 cannot dial s2's and s3's LAN addresses; "
+                + "s2 and s3 can only dial s1, and must reach each other \(symmetric ? "through s1" : "by UDP hole punching"))")
+            for server in cluster.servers { print("  \(await ServerNATAdmin.ownStatusLine(of: server, names: names))") }
+            printLogTail()
+            print("\(label) s2↔s3=? bootstrap=none-in-45s result=FAIL")
+            return false
+        }
+        let bootstrap = started.duration(to: .now)
+
+        // 2. Every server's `mailbox-admin status --json`: one leader, healthy, the expected links.
+        let expected = [
+            "s1→s2": "tcp-in", "s1→s3": "tcp-in", "s2→s1": "tcp-out", "s3→s1": "tcp-out", "s2→s3": pairLabel, "s3→s2": pairLabel,
+        ]
+        let (views, viewProblem) = await agreedViews(expected: expected, within: .seconds(30))
+        let linksAgreed = started.duration(to: .now)
+        let pairKind = views.first?.links["s2→s3"] ?? "?"
+        if let viewProblem {
+            failures.append(viewProblem)
+            for view in views { print("  \(view.description)") }
+        } else {
+            print("\(label): every server's status agrees: leader \(views[0].leader ?? "?"); \(views[0].linkSummary)")
+        }
+
+        // 3. Clients: one on the WAN, two in each LAN, direct tunnels off.
+        try await startClients()
+
+        // 4. s1 leads (so that killing it forces an election), and the streams run.
+        if let problem = await makeLeader(s1) { failures.append("could not make s1 the leader before the kill: \(problem)") }
+        let oldTerm = ClusterLog.agreedLeader(cluster.log.all, servers: cluster.names)?.term ?? 0
+        let streaming = Task { await self.stream(rate: rate) }
+        defer { stopping.withLock { $0 = true } }
+        try await Task.sleep(for: .seconds(4))
+        let beforeKill = checker.tally { _, sender, recipient in self.isLANPair(sender, recipient) }
+        if beforeKill.committed == 0 { failures.append("no LAN2↔LAN3 message was committed while all three servers ran (\(beforeKill))") }
+
+        // 5. SIGKILL s1 while traffic flows.
+        guard let s1ID = s1.nodeID else { throw ValidationError("s1 has no node id") }
+        let killed = ContinuousClock.now
+        s1.kill(signal: SIGKILL)
+        let tagAtKill = lastTag.withLock { $0 }
+        let (s2Name, s3Name) = (s2.name, s3.name)
+        let newLeader = try? await cluster.log.wait(for: "s2 and s3 to agree on a leader other than s1", timeout: .seconds(symmetric ? 10 : 15)) { lines in
+            ClusterLog.agreedLeader(lines, servers: [s2Name, s3Name]).flatMap { $0.leader != "\(s1ID)" ? $0 : nil }
+        }
+        let leaderAfterKill = newLeader.map { _ in killed.duration(to: .now) }
+        let tagAtLeader = lastTag.withLock { $0 }
+
+        var afterKill = DeliveryChecker.Tally()
+        var symmetricStatement = ""
+        if symmetric {
+            // No path between s2 and s3: expect no leader and no commit while s1 is down.
+            try await Task.sleep(for: .seconds(newLeader == nil ? 0 : 2))
+            let s2Status = await ServerNATAdmin.ownStatusLine(of: s2, names: names)
+            let s3Status = await ServerNATAdmin.ownStatusLine(of: s3, names: names)
+            stopping.withLock { $0 = true }
+            await streaming.value
+            await waitForResults(within: .seconds(10))
+            afterKill = checker.tally { tag, sender, recipient in tag > tagAtKill && self.isLANPair(sender, recipient) }
+            let down = killed.duration(to: .now)
+            if let newLeader {
+                failures.append("UNEXPECTED: s2 and s3 elected \(name(newLeader.leader)) without s1 after \(format(leaderAfterKill!)): they found a path to each other behind a symmetric NAT")
+            }
+            if afterKill.committed > 0 {
+                failures.append("\(afterKill.committed) LAN2↔LAN3 sends were committed while s1 was down, without a quorum")
+            }
+            symmetricStatement = "\(label): after s1 was killed, "
+                + (newLeader == nil
+                    ? "s2 and s3 had no path to each other: no quorum, no leader for \(format(down)) (\(s2Status); \(s3Status)); "
+                    : "s2 and s3 elected a leader (\(s2Status); \(s3Status)); ")
+                + "of \(afterKill.sent) LAN2↔LAN3 sends made while s1 was down \(afterKill.committed) were committed, "
+                + "\(afterKill.pending) stayed pending (in the senders' outboxes) and \(afterKill.failed) were refused"
+        } else {
+            if let leaderAfterKill {
+                if leaderAfterKill > .seconds(5) { failures.append("s2 and s3 took \(format(leaderAfterKill)) to elect a leader (more than 5 s)") }
+            } else {
+                failures.append("s2 and s3 elected no leader within 15 s of s1's death (\(await ServerNATAdmin.ownStatusLine(of: s2, names: names)); "
+                    + "\(await ServerNATAdmin.ownStatusLine(of: s3, names: names)))")
+            }
+            // Keep streaming through s2 and s3 alone.
+            try await Task.sleep(for: .seconds(8))
+            stopping.withLock { $0 = true }
+            await streaming.value
+            await waitForResults(within: .seconds(10))
+            afterKill = checker.tally { tag, sender, recipient in tag > tagAtLeader && self.isLANPair(sender, recipient) }
+            if newLeader != nil, afterKill.committed == 0 {
+                failures.append("no LAN2↔LAN3 send was committed after s2 and s3 elected a leader (\(afterKill))")
+            }
+            if afterKill.failed > 0 { failures.append("\(afterKill.failed) LAN2↔LAN3 sends were refused after the new leader came") }
+        }
+
+        // 6. Restart s1: the cluster is whole again (and, for symmetric, has a leader again).
+        let restarted = ContinuousClock.now
+        try cluster.start(s1)
+        let termBeforeRestart = max(oldTerm, newLeader?.term ?? 0)
+        let rejoined: Duration?
+        do {
+            // A newer term after a symmetric outage (s1 had led `oldTerm`); the cone cluster's own term otherwise.
+            try await cluster.agreedLeader(after: symmetric ? termBeforeRestart : termBeforeRestart - 1, timeout: .seconds(30))
+            rejoined = restarted.duration(to: .now)
+        } catch {
+            rejoined = nil
+            failures.append("no leader agreed by s1, s2 and s3 within 30 s of s1's restart: "
+                + (await cluster.servers.asyncMap { await ServerNATAdmin.ownStatusLine(of: $0, names: self.names) }).joined(separator: "; "))
+        }
+
+        // 7. Drain, then check every delivery.
+        let drained = await drain(within: .seconds(40))
+        await withTaskGroup(of: Void.self) { group in
+            for handle in handles { group.addTask { await handle.stop() } }
+        }
+        let report = checker.verify()
+        failures += report.violations.prefix(20)
+        if report.violations.count > 20 { failures.append("… and \(report.violations.count - 20) more violations") }
+        if !drained { failures.append("\(checker.undelivered) accepted messages still undelivered 40 s after the drain began") }
+
+        let passed = failures.isEmpty
+        if symmetric {
+            print(symmetricStatement + "; after s1 restarted, " + (rejoined.map { "a leader came back in \(format($0)) and " } ?? "no leader came back, and ")
+                + (report.lost == 0 && report.duplicated == 0 && report.reordered == 0 && report.unknown == 0
+                    ? "every accepted message (\(report.accepted)) was delivered exactly once, in order"
+                    : "deliveries broke: lost=\(report.lost) duplicated=\(report.duplicated) reordered=\(report.reordered)"))
+        }
+        print("\(label) s2↔s3=\(pairKind) bootstrap=\(format(bootstrap)) links-agreed=\(format(linksAgreed)) "
+            + "leader-after-kill=\(leaderAfterKill.map(format) ?? "none") "
+            + "lan-after-kill=ok:\(afterKill.ok),stored:\(afterKill.stored),pending:\(afterKill.pending),refused:\(afterKill.failed) "
+            + "s1-restart-to-leader=\(rejoined.map(format) ?? "none") sent=\(report.sent) accepted=\(report.accepted) "
+            + "(ok=\(report.ok) stored=\(report.stored) pending=\(report.pending)) refused=\(report.failed) received=\(report.delivered) "
+            + "lost=\(report.lost) duplicated=\(report.duplicated) reordered=\(report.reordered) corrupted=\(report.corrupted) "
+            + "result=\(passed ? "PASS" : "FAIL")")
+        for failure in failures { print("  failure: \(failure)") }
+        if !report.failures.isEmpty { print("  refusals: \(report.failures.sorted { $0.key < $1.key }.map { "\($0.key)…: \($0.value)" }.joined(separator: "; "))") }
+        return passed
+    }
+
+    // MARK: Steps
+
+    /// Polls every server's status until all agree (healthy, one leader, the same links) and
+    /// the links are `expected`; returns the last views and, if that never happened, why.
+    private func agreedViews(expected: [String: String], within timeout: Duration) async -> ([ServerNATView], String?) {
+        let deadline = ContinuousClock.now + timeout
+        var problem = "no status asked"
+        var views: [ServerNATView] = []
+        while true {
+            views = []
+            var missing: [String] = []
+            for server in cluster.servers {
+                switch await ServerNATAdmin.status(of: server, mailboxAdmin: mailboxAdmin, names: names) {
+                case .success(let view): views.append(view)
+                case .failure(let why): missing.append(why.description)
+                }
+            }
+            if !missing.isEmpty {
+                problem = "not every server answered `mailbox-admin status --json`: \(missing.joined(separator: "; "))"
+            } else if let sick = views.first(where: { !$0.healthy }) {
+                problem = "\(sick.askedServer) reports the cluster unhealthy: \(sick.problems.joined(separator: "; "))"
+            } else if Set(views.map { $0.leader ?? "none" }).count != 1 {
+                problem = "the servers disagree on the leader: \(views.map { "\($0.askedServer): \($0.leader ?? "none")" }.joined(separator: ", "))"
+            } else if let wrong = views.first(where: { $0.links.filter { expected[$0.key] != nil } != expected }) {
+                let differing = expected.keys.sorted().filter { wrong.links[$0] != expected[$0] }
+                    .map { "\($0) is \(wrong.links[$0] ?? "not reported")\(wrong.reasons[$0].map { " (\($0))" } ?? ""), expected \(expected[$0]!)" }
+                problem = "server links not as expected in \(wrong.askedServer)'s status: \(differing.joined(separator: "; "))"
+            } else {
+                return (views, nil)
+            }
+            guard ContinuousClock.now < deadline else { return (views, "after \(format(timeout)): \(problem)") }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    private func startClients() async throws {
+        let seats: [(namespace: String, lan: String)] = [
+            (topology.serverNamespaces[1], "WAN"),
+            (topology.clientNamespace(lan: 0, index: 1), "LAN2"), (topology.clientNamespace(lan: 0, index: 2), "LAN2"),
+            (topology.clientNamespace(lan: 1, index: 1), "LAN3"), (topology.clientNamespace(lan: 1, index: 2), "LAN3"),
+        ]
+        let cluster = self.cluster
+        // The checker needs every id; no line but `ready` comes before the first send, which
+        // goes out once the checker exists.
+        let lines = CheckerSink()
+        var ids: [NodeID] = []
+        for (index, seat) in seats.enumerated() {
+            let handle = ClientHandle(
+                index: index, stateDirectory: "\(cluster.root)/\(clientNames[index])", namespace: seat.namespace, directTunnels: false
+            )
+            parts.withLock { $0.handles.append(handle) }
+            do {
+                ids.append(try await handle.start(
+                    binary: CommandLine.arguments[0], servers: cluster.addresses, secret: cluster.secret,
+                    onLine: { line in lines.handle(line, from: index) }
+                ))
+            } catch {
+                throw ValidationError("client \(clientNames[index]) (\(seat.lan)) did not start: \(error); see \(handle.stateDirectory).log")
+            }
+        }
+        let checker = DeliveryChecker(ids: ids)
+        lines.set(checker)
+        parts.withLock { $0.checker = checker }
+    }
+
+    /// Makes `server` the leader (transfer through its own admin socket) unless it is already.
+    private func makeLeader(_ server: ServerProcess) async -> String? {
+        guard let id = server.nodeID.flatMap(NodeID.init(uuidString:)) else { return "no node id" }
+        if ClusterLog.agreedLeader(cluster.log.all, servers: cluster.names)?.leader == "\(id)" { return nil }
+        if let problem = await ServerNATAdmin.transferLeadership(at: server, to: id) { return problem }
+        let serverID = "\(id)"
+        let names = cluster.names
+        do {
+            try await cluster.log.wait(for: "every server to follow \(server.name)", timeout: .seconds(15)) { lines in
+                ClusterLog.agreedLeader(lines, servers: names).flatMap { $0.leader == serverID ? true : nil }
+            }
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// The streams, each at `rate` messages per second with at most 32 results outstanding per
+    /// sender, until `stopping`.
+    private func stream(rate: Int) async {
+        let checker = self.checker
+        let handles = self.handles
+        await withDiscardingTaskGroup { group in
+            for (sender, recipient) in streams {
+                group.addTask {
+                    let interval = Duration.milliseconds(max(1, 1000 / rate))
+                    var next = ContinuousClock.now
+                    while !self.stopping.withLock({ $0 }) {
+                        next = max(next + interval, .now - interval)
+                        try? await Task.sleep(until: next)
+                        guard checker.outstanding(from: sender) < 32 else { continue }
+                        let tag = self.lastTag.withLock { tag in
+                            tag += 1
+                            return tag
+                        }
+                        let size = 32 + Int(tag % 480)
+                        checker.willSend(tag: tag, from: sender, to: recipient, size: size)
+                        handles[sender].send(tag: tag, to: checker.ids[recipient], size: size, timeoutMillis: 5_000)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until every send reported its result (or `timeout` passed).
+    private func waitForResults(within timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        while handles.contains(where: { checker.outstanding(from: $0.index) > 0 }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// Waits until every send has a result and every accepted message arrived; false if the
+    /// time ran out first.
+    private func drain(within timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        await waitForResults(within: timeout)
+        while checker.undelivered > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return checker.undelivered == 0
+    }
+
+    // MARK: Helpers
+
+    /// Sender and recipient in different LANs (LAN2 = clients 1-2, LAN3 = clients 3-4).
+    private func isLANPair(_ sender: Int, _ recipient: Int) -> Bool {
+        let lan = { (client: Int) in client == 0 ? 0 : (client <= 2 ? 2 : 3) }
+        return lan(sender) != 0 && lan(recipient) != 0 && lan(sender) != lan(recipient)
+    }
+
+    /// Server ids → names (s1, s2, s3).
+    private var names: [NodeID: String] {
+        var names: [NodeID: String] = [:]
+        for server in parts.withLock({ $0.cluster?.servers ?? [] }) {
+            if let id = server.nodeID.flatMap(NodeID.init(uuidString:)) { names[id] = server.name }
+        }
+        return names
+    }
+
+    private func name(_ id: String) -> String {
+        NodeID(uuidString: id).flatMap { names[$0] } ?? id
+    }
+
+    /// The last notices, warnings and errors of each server (e.g. "waiting for peers …
+    /// answered=1/2"), for a failure message.
+    private func printLogTail() {
+        let lines = cluster.log.all
+        for server in cluster.names {
+            let telling = lines.filter { line in
+                line.hasPrefix("[\(server)]") && [" notice ", " warning ", " error ", " critical "].contains { line.contains($0) }
+            }
+            for line in telling.suffix(2) { print("  \(line.prefix(400))") }
+        }
+    }
+}
+
+/// Client output lines, handed to the checker once it exists (no line needs it before).
+private final class CheckerSink: Sendable {
+    private let checker = Mutex<DeliveryChecker?>(nil)
+
+    func set(_ checker: DeliveryChecker) { self.checker.withLock { $0 = checker } }
+
+    func handle(_ line: String, from client: Int) {
+        checker.withLock { $0 }?.handle(line, from: client)
+    }
+}
+
+private func format(_ duration: Duration) -> String {
+    let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    return String(format: "%.1fs", seconds)
+}
+
+extension Array where Element: Sendable {
+    func asyncMap<T>(_ transform: (Element) async -> T) async -> [T] {
+        var results: [T] = []
+        for element in self { results.append(await transform(element)) }
+        return results
+    }
+}
