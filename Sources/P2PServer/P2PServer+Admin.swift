@@ -118,13 +118,15 @@ extension P2PServer {
         let role = await replica.role
         let isVoter = membership.voters.contains(id)
         let relayed = relayCounters.withLock { $0 }
-        return ServerStatus(
+        var status = ServerStatus(
             id: id, address: advertisedAddress,
             role: role == .follower && !isVoter ? "learner" : role.rawValue, reachable: true,
             leader: await replica.leader, term: await replica.term,
             commitIndex: await replica.commitIndex, appliedIndex: await replica.appliedIndex, voter: isVoter,
             relayedMessages: relayed.messages, relayedBytes: relayed.bytes
         )
+        status.links = peers.status(of: membership.all.sorted(), me: id)
+        return status
     }
 
     private func clusterStatus(_ replica: ReplicatedMailboxes) async -> ClusterStatus {

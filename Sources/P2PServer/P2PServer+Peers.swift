@@ -104,8 +104,15 @@ extension P2PServer {
     /// frame does not fit its role is closed.
     func accept(_ link: Link) async {
         var frames = link.inbound.makeAsyncIterator()
+        // A peer that proved a secret but says nothing holds a link (and a slot) for nothing.
+        let silence = Task {
+            try await Task.sleep(for: Self.firstFrameTimeout)
+            link.close()
+        }
         do {
-            guard let first = try await frames.next() else { return link.close() }
+            let first = try await frames.next()
+            silence.cancel()
+            guard let first else { return link.close() }
             switch link.peer.role {
             case .server:
                 try await answerServer(link, first: first, kind: .tcpIn, &frames)
@@ -122,6 +129,9 @@ extension P2PServer {
             link.close()
         }
     }
+
+    /// How long an accepted link may stay silent before its first frame.
+    static let firstFrameTimeout: Duration = .seconds(5)
 
     /// The address in a `registerServer` command (empty for any other command).
     static func registeredAddress(_ command: MailboxCommand) -> String {
