@@ -116,7 +116,9 @@ struct AttackCommand: AsyncParsableCommand {
             context: context, victim: victim, realClient: alice.id, leader: leader, follower: follower, serverIDs: serverIDs
         ).run())
         report([await OfflineGuessingAttack(context: context).run()])
-        report(await FieldAttacks(context: context, realClient: alice.id).run())
+        let fields = FieldAttacks(context: context, realClient: alice.id)
+        report(await fields.run())
+        print("note self-reported-candidates: \(await fields.selfReportedCandidates())")
         report(await MemoryAttacks(context: context, seed: seed).run())
 
         // Afterwards: every server alive, the cluster healthy, real clients still served.
@@ -138,7 +140,7 @@ struct AttackCommand: AsyncParsableCommand {
         print(
             "attack-suite servers=\(servers.count) attacks=\(outcomes.count) refused=\(outcomes.count - vulnerable) vulnerable=\(vulnerable) "
                 + "rss-idle=\(megabytes(idleMax))MB rss-max=\(megabytes(totals.peakRSS))MB (\(String(format: "%.2f", totals.worstRatio))x) "
-                + "status-after=\(status.elapsed.milliseconds)ms servers-alive=\(alive) healthy=\(healthy ? "yes" : "no") result=\(pass ? "PASS" : "FAIL")"
+                + "status-after=\(status.elapsed.wholeMilliseconds)ms servers-alive=\(alive) healthy=\(healthy ? "yes" : "no") result=\(pass ? "PASS" : "FAIL")"
         )
         if !pass { throw ExitCode.failure }
     }

@@ -23,8 +23,8 @@ struct StatusCheck: Sendable {
     var passes: Bool { failure == nil && elapsed < .seconds(1) && status?.healthy == true }
 
     var summary: String {
-        if let failure { return "status failed after \(elapsed.milliseconds) ms: \(failure)" }
-        return "status \(elapsed.milliseconds) ms \(status?.healthy == true ? "healthy" : "UNHEALTHY")"
+        if let failure { return "status failed after \(elapsed.wholeMilliseconds) ms: \(failure)" }
+        return "status \(elapsed.wholeMilliseconds) ms \(status?.healthy == true ? "healthy" : "UNHEALTHY")"
     }
 }
 

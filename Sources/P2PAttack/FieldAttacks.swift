@@ -14,6 +14,23 @@ struct FieldAttacks {
         [await oversizedHello(), await arbitraryCandidates()]
     }
 
+    /// Not an attack the servers can refuse: a client's LAN addresses are its own report, so a
+    /// client that reports an address (or, for UDP, any port on a reported host) can have a peer
+    /// probe it. Measured and printed as a note, so that the limit is visible.
+    func selfReportedCandidates() async -> String {
+        guard let honeypot = Honeypot() else { return "could not open the honeypot sockets" }
+        defer { honeypot.close() }
+        guard let attacker = try? await HostileClient.dial(context.servers[0].address, secret: context.secret),
+              case .welcome? = await attacker.hello(ClientHello(lanAddresses: [honeypot.tcpAddress], subscribe: false)).push
+        else { return "the reporting client was not welcomed" }
+        defer { attacker.close() }
+        try? attacker.send(.connect(request: 1, peer: realClient, tcp: [honeypot.tcpAddress], udp: [honeypot.udpAddress]))
+        try? await Task.sleep(for: .seconds(4))
+        let hits = honeypot.hits()
+        return "a client that reports \(honeypot.tcpAddress) as its LAN address and names it (and UDP \(honeypot.udpAddress), same host) "
+            + "in connect got the real peer to send \(hits.tcp) TCP connection(s) and \(hits.udp) datagram(s) there"
+    }
+
     private func oversizedHello() async -> AttackOutcome {
         let name = "oversized-hello-lan-addresses"
         let before = context.dataBytes()
@@ -103,7 +120,7 @@ final class Honeypot {
 
     init?() {
         func bound(_ type: Int32) -> (Int32, Int)? {
-            let fd = socket(AF_INET, type | Int32(SOCK_NONBLOCK), 0)
+            let fd = socket(AF_INET, type | Int32(SOCK_NONBLOCK.rawValue), 0)
             guard fd >= 0 else { return nil }
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
@@ -115,7 +132,7 @@ final class Honeypot {
                     bind(fd, generic, length) == 0 && getsockname(fd, generic, &length) == 0
                 }
             }
-            guard ok else { close(fd); return nil }
+            guard ok else { Glibc.close(fd); return nil }
             return (fd, Int(UInt16(bigEndian: address.sin_port)))
         }
         guard let (tcp, tcpPort) = bound(Int32(SOCK_STREAM.rawValue)) else { return nil }

@@ -156,8 +156,7 @@ struct LinkRoleAttacks {
         for (label, guess) in [("the cluster secret", context.secret), ("a guess", "p2pcore-admin-secret")] {
             do {
                 let link = try await HostileClient.dial(follower.address, role: .admin, secret: context.secret, adminSecret: guess)
-                let envelope = AdminEnvelope(adminSecret: guess, request: .mailbox(client: victim, peek: 10))
-                try? link.send(type: AdminProtocol.requestFrame, (try? AdminProtocol.encode(envelope)) ?? [])
+                try? link.send(type: AdminProtocol.requestFrame, (try? AdminProtocol.encode(AdminRequest.mailbox(client: victim, peek: 10))) ?? [])
                 let (frames, _, _) = await link.awaitClose(within: .seconds(2))
                 return .vulnerable(name, "handshake as admin with \(label) succeeded (\(frames.count) frames answered)")
             } catch {
@@ -173,28 +172,27 @@ struct LinkRoleAttacks {
         return report.messages
     }
 
-    /// Admin requests for another client's mailbox on a client link: read and purge, as the
-    /// first frame and after a welcome, without and with the cluster secret as admin secret.
+    /// Admin requests for another client's mailbox on a client link: read, purge and delete, as
+    /// the first frame and after a welcome (the admin role itself is ``dialAsAdmin()``).
     private func foreignMailbox() async -> AttackOutcome {
         let name = "read-purge-foreign-mailbox"
         guard let before = await victimDepth(), before > 0 else {
             return .vulnerable(name, "setup: the victim's mailbox is empty or unreadable by the operator")
         }
         var notes: [String] = []
-        let attempts: [(String, AdminRequest, String?, Bool)] = [
-            ("read", .mailbox(client: victim, peek: 10), nil, false),
-            ("read with the cluster secret as admin secret", .mailbox(client: victim, peek: 10), context.secret, false),
-            ("purge", .purge(client: victim), nil, true),
-            ("purge with the cluster secret as admin secret", .purge(client: victim), context.secret, true),
-            ("delete", .delete(client: victim, message: MessageID(sender: realClient, sequence: 1)), context.secret, true),
+        let read = AdminRequest.mailbox(client: victim, peek: 10), purge = AdminRequest.purge(client: victim)
+        let delete = AdminRequest.delete(client: victim, message: MessageID(sender: realClient, sequence: 1))
+        let attempts: [(String, AdminRequest, Bool)] = [
+            ("read as first frame", read, false), ("read after welcome", read, true),
+            ("purge as first frame", purge, false), ("purge after welcome", purge, true),
+            ("delete after welcome", delete, true),
         ]
-        for (what, request, adminSecret, afterWelcome) in attempts {
+        for (what, request, afterWelcome) in attempts {
             guard let client = try? await HostileClient.dial(follower.address, secret: context.secret) else {
                 return .vulnerable(name, "could not open a client link")
             }
             if afterWelcome { _ = await client.hello() }
-            let envelope = AdminEnvelope(adminSecret: adminSecret, request: request)
-            try? client.send(type: AdminProtocol.requestFrame, (try? AdminProtocol.encode(envelope)) ?? [])
+            try? client.send(type: AdminProtocol.requestFrame, (try? AdminProtocol.encode(request)) ?? [])
             let (frames, closed, _) = await client.awaitClose(within: .seconds(4))
             let answers = frames.filter { $0.type == AdminProtocol.responseFrame }.compactMap { try? AdminProtocol.decode(AdminResponse.self, from: $0.bytes) }
             for answer in answers {

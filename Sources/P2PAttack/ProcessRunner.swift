@@ -64,7 +64,7 @@ enum ProcessRunner {
 
 extension Duration {
     /// Whole milliseconds, for the report.
-    var milliseconds: Int {
+    var wholeMilliseconds: Int {
         Int(components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000)
     }
 }
