@@ -1,3 +1,4 @@
+import AdminProtocol
 import ArgumentParser
 import ClientProtocol
 import ClusterHarness
@@ -189,8 +190,8 @@ struct AttackCommand: AsyncParsableCommand {
     /// inherit the limit too, as servers under a service manager typically have a high one).
     private func raiseFileLimit() {
         var limit = rlimit()
-        guard getrlimit(RLIMIT_NOFILE, &limit) == 0 else { return }
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
         limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(RLIMIT_NOFILE, &limit)
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
     }
 }

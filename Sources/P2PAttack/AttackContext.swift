@@ -127,7 +127,7 @@ final class AttackContext: Sendable {
     }
 
     private static func diskUsage(_ path: String) -> Int {
-        guard let names = FileManager.default.subpathsOfDirectory(atPath: path) else { return 0 }
+        guard let names = try? FileManager.default.subpathsOfDirectory(atPath: path) else { return 0 }
         return names.reduce(0) { total, name in
             var info = stat()
             guard lstat(path + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return total }

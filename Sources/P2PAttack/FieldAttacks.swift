@@ -1,3 +1,4 @@
+import AdminProtocol
 import ClientProtocol
 import Foundation
 import P2PCore

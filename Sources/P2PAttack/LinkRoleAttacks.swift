@@ -1,5 +1,6 @@
 import AdminProtocol
 import ClientProtocol
+import Crypto
 import P2PCore
 import Transport
 import WireCodec

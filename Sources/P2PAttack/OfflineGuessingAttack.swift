@@ -1,4 +1,5 @@
 import NIOCore
+import P2PCore
 import WireCodec
 
 /// Offline guessing: a dialler with a wrong secret must get nothing from the listener but its

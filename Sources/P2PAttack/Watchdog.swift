@@ -3,22 +3,26 @@ import Synchronization
 /// Runs `action` once after `timeout` unless cancelled first, and remembers whether it did
 /// (to tell a connection the server closed from one the attacker gave up on).
 final class Watchdog: Sendable {
-    private let state = Mutex(false)
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private final class Flag: Sendable {
+        let value = Atomic(false)
+    }
+
+    private let flag = Flag()
+    private let task: Task<Void, Never>
 
     init(after timeout: Duration, _ action: @escaping @Sendable () -> Void) {
-        let started = Task { [state] in
+        let flag = self.flag
+        task = Task {
             do { try await Task.sleep(for: timeout) } catch { return }
-            state.withLock { $0 = true }
+            flag.value.store(true, ordering: .sequentiallyConsistent)
             action()
         }
-        task.withLock { $0 = started }
     }
 
     /// Whether `action` ran.
-    var fired: Bool { state.withLock { $0 } }
+    var fired: Bool { flag.value.load(ordering: .sequentiallyConsistent) }
 
     func cancel() {
-        task.withLock { $0?.cancel() }
+        task.cancel()
     }
 }
