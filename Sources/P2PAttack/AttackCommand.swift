@@ -58,6 +58,12 @@ struct AttackCommand: AsyncParsableCommand {
     @Option(help: "Seed of the random frames.")
     var seed: UInt64 = 1
 
+    @Option(help: "Write the servers' log lines to this file when done.")
+    var serverLog: String?
+
+    @Option(help: "An extra argument for every server (repeatable), e.g. --server-argument=--log-level=debug.")
+    var serverArgument: [String] = []
+
     func run() async throws {
         raiseFileLimit()
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
@@ -67,8 +73,11 @@ struct AttackCommand: AsyncParsableCommand {
             throw ValidationError("mailbox-admin is not built at \(adminBinary)")
         }
         print("starting 3 servers (\(serverBinary))")
-        let cluster = try await LocalCluster.start(size: 3, binary: serverBinary)
-        defer { cluster.stop() }
+        let cluster = try await LocalCluster.start(size: 3, binary: serverBinary, serverArguments: serverArgument)
+        defer {
+            cluster.stop()
+            if let serverLog { try? cluster.log.all.joined(separator: "\n").write(toFile: serverLog, atomically: true, encoding: .utf8) }
+        }
         var options = AttackOptions()
         options.queries = queries
         options.registryClients = registryClients
@@ -146,19 +155,24 @@ struct AttackCommand: AsyncParsableCommand {
         if !pass { throw ExitCode.failure }
     }
 
+    struct SetupFailed: Error, CustomStringConvertible {
+        let description: String
+    }
+
     /// Registers a client that then goes offline with one message waiting in its mailbox (the
     /// mailbox attacks try to read or purge it).
     static func victimWithMail(_ server: ServerTarget, secret: String) async throws -> NodeID {
         let victim = try await HostileClient.dial(server.address, secret: secret)
-        guard case .welcome? = await victim.hello().push else { throw ValidationError("setup: the victim was not welcomed") }
+        guard case .welcome? = await victim.hello().push else { throw SetupFailed(description: "the victim was not welcomed") }
         victim.close()
         let sender = try await HostileClient.dial(server.address, secret: secret)
         defer { sender.close() }
-        guard case .welcome? = await sender.hello().push else { throw ValidationError("setup: the victim's correspondent was not welcomed") }
+        guard case .welcome? = await sender.hello().push else { throw SetupFailed(description: "the victim's correspondent was not welcomed") }
         let message = MailMessage(id: MessageID(sender: sender.id, sequence: 1), recipient: victim.id, payload: Array("for the victim only".utf8), enqueuedAtMillis: 0)
         try sender.send(.send(request: 1, message: message))
-        guard case .sendResult(_, .stored)? = await sender.nextPush(within: .seconds(30)).push else {
-            throw ValidationError("setup: the victim's message was not stored")
+        let (push, end) = await sender.nextPush(within: .seconds(30))
+        guard case .sendResult(_, .stored)? = push else {
+            throw SetupFailed(description: "the victim's message was not stored: \(push.map { "\($0)" } ?? end.map { "\($0)" } ?? "?")")
         }
         return victim.id
     }

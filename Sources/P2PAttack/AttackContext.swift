@@ -61,6 +61,12 @@ final class AttackContext: Sendable {
 
     var summaryTotals: Totals { totals.withLock { $0 } }
 
+    /// The server with the smallest idle RSS: single-target memory attacks aim at it, where
+    /// growth weighs most against the 2× bound.
+    var smallestServer: ServerTarget {
+        servers.min { (idleRSS[$0.name] ?? 0) < (idleRSS[$1.name] ?? 0) } ?? servers[0]
+    }
+
     /// The worst server's peak RSS as a multiple of its idle RSS.
     func worst(_ peaks: [String: Int]) -> (server: String, peak: Int, ratio: Double) {
         var worst = (server: "-", peak: 0, ratio: 0.0)

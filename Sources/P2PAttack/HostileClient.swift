@@ -8,14 +8,18 @@ import WireCodec
 /// Use it from one task.
 final class HostileClient {
     let link: Link
+    /// The id this client claimed in its handshake.
+    let id: NodeID
     private var frames: LinkInbound.AsyncIterator
 
-    init(_ link: Link) {
+    init(_ link: Link, id: NodeID) {
         self.link = link
+        self.id = id
         frames = link.inbound.makeAsyncIterator()
     }
 
-    var id: NodeID { link.peer.id }
+    /// The server at the other end.
+    var server: NodeID { link.peer.id }
 
     /// Dials `target` as `role`; the configuration holds the cluster secret and whatever server
     /// or admin secret the attacker claims to know.
@@ -28,7 +32,8 @@ final class HostileClient {
         configuration.adminSecret = adminSecret
         configuration.handshakeTimeout = .seconds(5)
         configuration.connectTimeout = .seconds(5)
-        return HostileClient(try await LinkDialer.connect(host: target.host, port: target.port, role: role, configuration: configuration))
+        let link = try await LinkDialer.connect(host: target.host, port: target.port, role: role, configuration: configuration)
+        return HostileClient(link, id: identity.id)
     }
 
     func send(_ request: ClientRequest) throws {

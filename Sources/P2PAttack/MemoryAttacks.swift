@@ -1,4 +1,5 @@
 import ClientProtocol
+import Mailbox
 import Foundation
 import NIOCore
 import P2PCore
@@ -25,16 +26,21 @@ struct MemoryAttacks {
 
     // MARK: (a) a client that never reads
 
-    /// Registers `count` clients with many LAN addresses each, so that a `clients` answer is
-    /// large; returns how many registered and with how many addresses each.
+    /// Registers `count` clients with as many and as long LAN addresses as a hello may carry, so
+    /// that a `clients` answer is large; returns how many registered and their addresses each.
     private func fillRegistry(_ count: Int, via target: ServerTarget) async -> (registered: Int, addresses: Int) {
-        for addresses in [32, 8, 1] {
-            let lan = (0..<addresses).map { "10.\($0 % 250).\(($0 * 7) % 250).\(($0 * 13) % 250):6\(String(format: "%04d", $0))" }
+        for addresses in [ClientRecord.Limits.maximumLANAddresses, 8, 1] {
+            // Each address as long as allowed: a 58-byte host name and a port.
+            let lan = (0..<addresses).map { index in
+                String(repeating: "h", count: ClientRecord.Limits.maximumAddressLength - 8) + String(format: "%02d:65000", index % 100)
+            }
+            let listen = String(repeating: "l", count: ClientRecord.Limits.maximumListenAddressLength)
             let secret = context.secret
             let results = await concurrently(count, width: 12) { _ in
                 guard let client = try? await HostileClient.dial(target.address, secret: secret) else { return false }
                 defer { client.close() }
-                if case .welcome? = await client.hello(ClientHello(lanAddresses: lan, subscribe: false)).push { return true }
+                let hello = ClientHello(lanAddresses: lan, listenAddress: listen, listenPort: 65_000, subscribe: false)
+                if case .welcome? = await client.hello(hello).push { return true }
                 return false
             }
             let registered = results.filter { $0 }.count
@@ -43,45 +49,63 @@ struct MemoryAttacks {
         return (0, 0)
     }
 
+    /// A client that registers, sends `clients` queries and never reads its socket: the link is
+    /// made by hand, so nothing on the attacker's side reads on its behalf.
     private func unreadQueries() async -> AttackOutcome {
         let name = "memory-unread-clients-queries"
-        let target = context.servers[0]
+        let target = context.smallestServer
         let (registered, addresses) = await fillRegistry(context.options.registryClients, via: target)
         guard registered > 0 else { return .vulnerable(name, "setup: could not register the clients that make the answers large") }
+        // One answer, read, to know its size.
+        guard let sampler = try? await HostileClient.dial(target.address, secret: context.secret),
+              case .welcome? = await sampler.hello().push
+        else { return .vulnerable(name, "setup: the sampling client was not welcomed") }
+        try? sampler.send(.query(request: 0, .clients))
+        let sample = await sampler.nextPush(within: .seconds(10))
+        sampler.close()
+        guard case .queryResult(_, .clients(let records))? = sample.push else {
+            return .vulnerable(name, "setup: no sample answer (\(String(describing: sample.end)))")
+        }
+        let answerBytes = ServerPush.queryResult(request: 0, .clients(records)).encoded().count
         let queries = context.options.queries
-        return await context.memoryAttack(name, statusVia: context.servers[1]) {
-            let client = try await HostileClient.dial(target.address, secret: context.secret)
-            defer { client.close() }
-            guard case .welcome? = await client.hello().push else { return (false, "the attacker's hello was not welcomed") }
-            // One answer, read, to know its size.
-            try client.send(.query(request: 0, .clients))
-            let sample = await client.nextPush(within: .seconds(10))
-            guard case .queryResult(_, .clients(let records))? = sample.push else { return (false, "no sample answer: \(String(describing: sample.end))") }
-            let answerBytes = ServerPush.queryResult(request: 0, .clients(records)).encoded().count
-            var sent = 0
-            do {
-                for request in 1...queries {
-                    try client.send(.query(request: UInt64(request), .clients))
-                    sent += 1
+        let secret = context.secret
+        let others = context.servers.filter { $0.name != target.name }
+        return await context.memoryAttack(name, statusVia: others.first) {
+            let channel = try await RawConnection.open(host: target.address.host, port: target.address.port, from: AttackContext.attackerAddress(group: 1, index: 1))
+            return try await channel.executeThenClose { inbound, outbound in
+                var frames = inbound.makeAsyncIterator()
+                let handshake = RawHandshake(role: 1)
+                guard var session = try await handshake.establish(&frames, outbound, secret: secret) else {
+                    return (false, "the hand-made client link was not established")
                 }
-            } catch {}
-            // The attacker now never reads; the server has answers worth queries × answerBytes to send.
-            try await Task.sleep(for: .seconds(5))
-            let during = await context.status(via: context.servers[2])
-            // Then read what arrives, to see whether the server kept it all or dropped the link.
-            var answers = 0
-            var end = "still open after 5 s of silence"
-            reading: while true {
-                switch await client.next(within: .seconds(5)) {
-                case .frame(let frame): if frame.type == ClientProtocol.pushFrame { answers += 1 }
-                case .closed(let error): end = "the server closed it" + (error.map { " (\($0))" } ?? ""); break reading
-                case .timedOut: break reading
+                try await outbound.write(try session.seal(type: ClientProtocol.requestFrame, ClientRequest.hello(ClientHello(subscribe: false)).encoded()))
+                var sent = 0
+                do {
+                    for request in 1...queries {
+                        try await outbound.write(try session.seal(type: ClientProtocol.requestFrame, ClientRequest.query(request: UInt64(request), .clients).encoded()))
+                        sent += 1
+                    }
+                } catch {}
+                // The attacker reads nothing now (its channel stops reading once a few frames
+                // are buffered); the server has `sent` answers to deliver.
+                try await Task.sleep(for: .seconds(6))
+                let during = await context.status(via: others.last ?? target)
+                // Then it reads, to see whether the server kept everything or dropped the link.
+                let watchdog = Watchdog(after: .seconds(20)) { channel.channel.close(promise: nil) }
+                defer { watchdog.cancel() }
+                var received = 0
+                var end = "the server closed the link"
+                do {
+                    while try await frames.next() != nil { received += 1 }
+                } catch {
+                    end += " (\(error))"
                 }
+                if watchdog.fired { end = "the link was still open after 20 s" }
+                let detail = "\(registered) clients × \(addresses) LAN addresses of 64 bytes make each answer \(answerBytes / 1024) KiB; "
+                    + "a hand-made client link to \(target.name) sent \(sent) queries and never read (\(sent * answerBytes / 1_048_576) MiB of answers); "
+                    + "status while unread: \(during.summary); on reading at last: \(received) frames, then \(end)"
+                return (during.passes, detail)
             }
-            let detail = "\(registered) clients × \(addresses) LAN addresses make each answer \(answerBytes / 1024) KiB; "
-                + "\(sent) queries sent unread (\(sent * answerBytes / 1_048_576) MiB of answers); status while unread: \(during.summary); "
-                + "on reading: \(answers) answers, then \(end)"
-            return (during.passes, detail)
         }
     }
 
@@ -98,8 +122,9 @@ struct MemoryAttacks {
             }
             let closed = results.filter(\.closedByServer).count
             let maximumWritten = results.map(\.written).max() ?? 0
-            let detail = "\(results.count) unauthenticated connections each announced 16 MiB and pushed its body: "
-                + "\(closed) closed by the servers, at most \(maximumWritten / 1024) KiB taken by the kernel before that"
+            let slowest = results.map(\.closedAfter).max() ?? .zero
+            let detail = "\(results.count) unauthenticated connections (\(perServer) per server) each announced a 16 MiB hello and pushed its body: "
+                + "\(closed) closed by the servers, the last after \(slowest.wholeMilliseconds) ms; at most \(maximumWritten / 1024) KiB written by then (socket buffers)"
             return (closed == results.count, detail)
         }
     }
@@ -107,11 +132,13 @@ struct MemoryAttacks {
     private struct Announcement: Sendable {
         var written = 0
         var closedByServer = false
+        var closedAfter: Duration = .zero
     }
 
     /// Announces a 16 MiB hello and writes its body in 256 KiB pieces until the server closes.
     private func announce(to server: ServerTarget, from source: String) async -> Announcement {
         var result = Announcement()
+        let started = ContinuousClock.now
         guard let channel = try? await RawConnection.open(host: server.address.host, port: server.address.port, from: source) else {
             // Refused at connect time counts as closed by the server.
             result.closedByServer = true
@@ -122,19 +149,19 @@ struct MemoryAttacks {
             try await channel.executeThenClose { inbound, outbound in
                 let watchdog = Watchdog(after: .seconds(10)) { channel.channel.close(promise: nil) }
                 defer { watchdog.cancel() }
-                let reader = Task { () -> Bool in
+                let reader = Task { () -> Duration in
                     do { for try await _ in inbound {} } catch {}
-                    return true
+                    return ContinuousClock.now - started
                 }
                 do {
                     try await outbound.write(RawConnection.header(announcing: length, type: 1))
                     let piece = ByteBuffer(repeating: 0x41, count: 256 << 10)
-                    while result.written < Int(length) {
+                    while result.written < Int(length), channel.channel.isActive {
                         try await outbound.write(piece)
                         result.written += piece.readableBytes
                     }
                 } catch {}
-                _ = await reader.value
+                result.closedAfter = await reader.value
                 result.closedByServer = !watchdog.fired
             }
         } catch {
@@ -171,21 +198,43 @@ struct MemoryAttacks {
         }
     }
 
+    /// Authenticated client links (the cluster secret is every client's) that never send a
+    /// hello, made by hand from many attacker addresses, held open together.
     private func idleClientLinks() async -> AttackOutcome {
         let name = "memory-idle-client-links"
         let count = context.options.idleLinks
-        let target = context.servers[0]
+        let target = context.smallestServer
         let secret = context.secret
-        return await context.memoryAttack(name, statusVia: context.servers[1]) {
-            // Authenticated client links (every client has the cluster secret) that never send a hello.
-            let links = await concurrently(count, width: 12) { _ -> Link? in
-                try? await HostileClient.dial(target.address, secret: secret).link
-            }.compactMap { $0 }
-            try await Task.sleep(for: .seconds(2))
-            let during = await context.status(via: context.servers[0])
-            for link in links { link.close() }
-            let detail = "\(links.count) of \(count) authenticated client links to \(target.name) established and left idle; "
-                + "status during: \(during.summary)"
+        let others = context.servers.filter { $0.name != target.name }
+        return await context.memoryAttack(name, statusVia: others.first) {
+            let started = ContinuousClock.now
+            // Staggered (3 ms apart) so that handshakes in progress stay few; 16 links per address.
+            let stagger = Duration.milliseconds(3)
+            let holdUntil = started + stagger * count + .seconds(5)
+            let statusTask = Task { () -> StatusCheck in
+                try? await Task.sleep(until: holdUntil - .seconds(2))
+                return await context.status(via: target)
+            }
+            let results = await concurrently(count, width: count) { index -> (established: Bool, closedByServer: Bool) in
+                try? await Task.sleep(until: started + stagger * index)
+                guard let channel = try? await RawConnection.open(
+                    host: target.address.host, port: target.address.port, from: AttackContext.attackerAddress(group: 6, index: index % 125)
+                ) else { return (false, true) }
+                return (try? await channel.executeThenClose { inbound, outbound in
+                    var frames = inbound.makeAsyncIterator()
+                    guard try await RawHandshake(role: 1).establish(&frames, outbound, secret: secret) != nil else { return (false, true) }
+                    // Idle until the hold ends; did the server close it meanwhile?
+                    let watchdog = Watchdog(after: holdUntil - ContinuousClock.now) { channel.channel.close(promise: nil) }
+                    defer { watchdog.cancel() }
+                    do { while try await frames.next() != nil {} } catch {}
+                    return (true, !watchdog.fired)
+                }) ?? (false, true)
+            }
+            let during = await statusTask.value
+            let established = results.filter(\.established).count
+            let held = results.filter { $0.established && !$0.closedByServer }.count
+            let detail = "\(established) of \(count) authenticated client links to \(target.name) established by hand (from 125 addresses) "
+                + "and left without a hello; \(held) still open when released \(((holdUntil - started).components.seconds)) s later; status during: \(during.summary)"
             return (true, detail)
         }
     }
