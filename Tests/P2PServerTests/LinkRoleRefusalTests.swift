@@ -3,27 +3,31 @@ import Foundation
 import P2PCore
 import Testing
 import Transport
+import WireCodec
 
 /// Link-level refusals against real servers: a client link cannot speak for a server, and the
-/// server and admin roles need their own secrets (the attack suite, `p2pcore-attack`, runs these
-/// and many more against a live cluster).
+/// server and admin roles need their own secrets (`p2pcore-attack`, `Scripts/attack`, runs these
+/// and many more attacks against a live cluster). One cluster for all three: starting and
+/// stopping one is most of the time.
 extension ServerProcessSuites {
 @Suite struct LinkRoleRefusalTests {
     static func configuration(_ cluster: LocalCluster) -> LinkConfiguration {
-        var configuration = LinkConfiguration(identity: .ephemeral(), secret: cluster.secret)
+        var configuration = LinkConfiguration(identity: .generate(), secret: cluster.secret)
         configuration.handshakeTimeout = .seconds(5)
         return configuration
     }
 
-    static func target(_ cluster: LocalCluster) throws -> HostPort {
-        try #require(HostPort(cluster.addresses[0]))
-    }
-
-    @Test func aClientLinkThatSendsAServerHelloIsClosedUnanswered() async throws {
+    @Test func aClientLinkCannotSpeakForAServerAndTheServerAndAdminRolesNeedTheirSecrets() async throws {
         let cluster = try await LocalCluster.start()
         defer { cluster.stop() }
-        let target = try Self.target(cluster)
-        let link = try await LinkDialer.connect(host: target.host, port: target.port, role: .client, configuration: Self.configuration(cluster))
+        let target = try #require(HostPort(cluster.addresses[0]))
+        try await Self.aClientLinkThatSendsAServerHelloIsClosedUnanswered(cluster, target)
+        try await Self.dialingAsAServerWithoutTheServerSecretFailsTheHandshake(cluster, target)
+        try await Self.theAdminRoleIsRefusedWithoutTheAdminSecret(cluster, target)
+    }
+
+    static func aClientLinkThatSendsAServerHelloIsClosedUnanswered(_ cluster: LocalCluster, _ target: HostPort) async throws {
+        let link = try await LinkDialer.connect(host: target.host, port: target.port, role: .client, configuration: configuration(cluster))
         #expect(link.peer.role == .server)
         // A server hello (version 1, an address, a member, 2 peers, no voters) as the first frame.
         var hello = ByteWriter()
@@ -47,12 +51,9 @@ extension ServerProcessSuites {
         #expect(answered.isEmpty, "the server answered a client's server hello with frames \(answered)")
     }
 
-    @Test func dialingAsAServerWithoutTheServerSecretFailsTheHandshake() async throws {
-        let cluster = try await LocalCluster.start()
-        defer { cluster.stop() }
-        let target = try Self.target(cluster)
-        for guess in [cluster.secret, "a-guessed-server-secret"] {
-            var configuration = Self.configuration(cluster)
+    static func dialingAsAServerWithoutTheServerSecretFailsTheHandshake(_ cluster: LocalCluster, _ target: HostPort) async throws {
+        for guess in [cluster.secret, cluster.adminSecret, "a-guessed-server-secret"] {
+            var configuration = configuration(cluster)
             configuration.serverSecret = guess
             await #expect(throws: TransportError.self) {
                 try await LinkDialer.connect(host: target.host, port: target.port, role: .server, configuration: configuration)
@@ -60,21 +61,19 @@ extension ServerProcessSuites {
         }
     }
 
-    @Test func theAdminRoleIsRefusedWithoutTheAdminSecret() async throws {
-        let cluster = try await LocalCluster.start()
-        defer { cluster.stop() }
-        let target = try Self.target(cluster)
+    static func theAdminRoleIsRefusedWithoutTheAdminSecret(_ cluster: LocalCluster, _ target: HostPort) async throws {
         for guess in [cluster.secret, "a-guessed-admin-secret"] {
-            var configuration = Self.configuration(cluster)
+            var configuration = configuration(cluster)
             configuration.adminSecret = guess
             await #expect(throws: TransportError.self) {
                 try await LinkDialer.connect(host: target.host, port: target.port, role: .admin, configuration: configuration)
             }
         }
-        // The operator's secret opens it (the refusals above are about the secret, not the role).
-        var configuration = Self.configuration(cluster)
+        // The operator's secret opens it: the refusals above are about the secret, not the role.
+        var configuration = configuration(cluster)
         configuration.adminSecret = cluster.adminSecret
         let link = try await LinkDialer.connect(host: target.host, port: target.port, role: .admin, configuration: configuration)
+        #expect(link.peer.role == .server)
         link.close()
     }
 }
