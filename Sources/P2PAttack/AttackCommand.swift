@@ -58,6 +58,9 @@ struct AttackCommand: AsyncParsableCommand {
     @Option(help: "Seed of the random frames.")
     var seed: UInt64 = 1
 
+    @Option(help: "Run only the attacks whose names start with one of these (comma-separated), e.g. memory-idle,offline.")
+    var only: String?
+
     @Option(help: "Write the servers' log lines to this file when done.")
     var serverLog: String?
 
@@ -85,6 +88,7 @@ struct AttackCommand: AsyncParsableCommand {
         options.idleConnections = idleConnections
         options.idleLinks = idleLinks
         options.randomFrames = randomFrames
+        options.only = only.map { $0.split(separator: ",").map(String.init) } ?? []
 
         var servers: [ServerTarget] = []
         var serverIDs: [String: NodeID] = [:]
@@ -125,10 +129,12 @@ struct AttackCommand: AsyncParsableCommand {
         report(await LinkRoleAttacks(
             context: context, victim: victim, realClient: alice.id, leader: leader, follower: follower, serverIDs: serverIDs
         ).run())
-        report([await OfflineGuessingAttack(context: context).run()])
+        report(await context.run([("offline-guessing", { await OfflineGuessingAttack(context: context).run() })]))
         let fields = FieldAttacks(context: context, realClient: alice.id)
         report(await fields.run())
-        print("note self-reported-candidates: \(await fields.selfReportedCandidates())")
+        if options.selected("self-reported-candidates") {
+            print("note self-reported-candidates: \(await fields.selfReportedCandidates())")
+        }
         report(await MemoryAttacks(context: context, seed: seed).run())
 
         // Afterwards: every server alive, the cluster healthy, real clients still served.

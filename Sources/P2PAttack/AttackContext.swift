@@ -81,15 +81,14 @@ final class AttackContext: Sendable {
         return worst
     }
 
-    /// Runs the built `mailbox-admin status --json` against `server`, with the operator's
-    /// credentials in its environment, and times it.
-    func status(via server: ServerTarget) async -> StatusCheck {
-        let environment = ["P2PCORE_SECRET": secret, "P2PCORE_ADMIN_SECRET": adminSecret]
+    /// Runs the built `mailbox-admin status --json` against `server` (remotely, with the admin
+    /// secret in its environment, or through the server's local admin socket), and times it.
+    func status(via server: ServerTarget, localSocket: Bool = false) async -> StatusCheck {
+        let environment = ["P2PCORE_ADMIN_SECRET": adminSecret]
+        let target = localSocket ? ["--data-dir", server.dataDirectory] : ["--server", server.address.description]
         let check: StatusCheck
         do {
-            let run = try await ProcessRunner.run(
-                [adminBinary, "status", "--json", "--timeout", "5", "--server", server.address.description], environment: environment
-            )
+            let run = try await ProcessRunner.run([adminBinary, "status", "--json", "--timeout", "5"] + target, environment: environment)
             if let status = try? JSONDecoder().decode(ClusterStatus.self, from: Data(run.stdout.utf8)) {
                 check = StatusCheck(elapsed: run.elapsed, status: status, failure: nil)
             } else {
@@ -179,4 +178,21 @@ struct AttackOptions: Sendable {
     var idleConnections = 2000
     var idleLinks = 2000
     var randomFrames = 10_000
+    /// Name prefixes of the attacks to run (all when empty).
+    var only: [String] = []
+
+    func selected(_ name: String) -> Bool {
+        only.isEmpty || only.contains { name.hasPrefix($0) }
+    }
+}
+
+extension AttackContext {
+    /// Runs the selected attacks of `attacks`, in order.
+    func run(_ attacks: [(name: String, attack: () async -> AttackOutcome)]) async -> [AttackOutcome] {
+        var outcomes: [AttackOutcome] = []
+        for (name, attack) in attacks where options.selected(name) {
+            outcomes.append(await attack())
+        }
+        return outcomes
+    }
 }

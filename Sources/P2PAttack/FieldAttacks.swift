@@ -12,7 +12,10 @@ struct FieldAttacks {
     let realClient: NodeID
 
     func run() async -> [AttackOutcome] {
-        [await oversizedHello(), await arbitraryCandidates()]
+        await context.run([
+            ("oversized-hello-lan-addresses", { await oversizedHello() }),
+            ("connect-arbitrary-candidates", { await arbitraryCandidates() }),
+        ])
     }
 
     /// Not an attack the servers can refuse: a client's LAN addresses are its own report, so a

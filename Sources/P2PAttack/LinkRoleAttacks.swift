@@ -20,18 +20,20 @@ struct LinkRoleAttacks {
     let serverIDs: [String: NodeID]
 
     func run() async -> [AttackOutcome] {
-        let termBefore = await context.clusterTerm()
-        var outcomes: [AttackOutcome] = []
-        for (name, type, target, payload) in smuggled() {
-            outcomes.append(await smuggle(name, type: type, to: target, payload))
+        let raft = "raft-term-and-snapshot-index-max"
+        let termBefore = context.options.selected(raft) ? await context.clusterTerm() : nil
+        var attacks: [(name: String, attack: () async -> AttackOutcome)] = smuggled().map { name, type, target, payload in
+            (name, { await smuggle(name, type: type, to: target, payload) })
         }
-        outcomes.append(await raftFromTheEndOfTime(termBefore: termBefore))
-        outcomes.append(await dialAsServer())
-        outcomes.append(await dialAsAdmin())
-        outcomes.append(await foreignMailbox())
-        outcomes.append(await claimID("claim-server-id", serverIDs[follower.name], "the id of server \(follower.name)"))
-        outcomes.append(await claimID("claim-client-id", realClient, "a registered client's id"))
-        return outcomes
+        attacks += [
+            (raft, { await raftFromTheEndOfTime(termBefore: termBefore) }),
+            ("dial-as-server-without-server-secret", { await dialAsServer() }),
+            ("dial-as-admin-without-admin-secret", { await dialAsAdmin() }),
+            ("read-purge-foreign-mailbox", { await foreignMailbox() }),
+            ("claim-server-id", { await claimID("claim-server-id", serverIDs[follower.name], "the id of server \(follower.name)") }),
+            ("claim-client-id", { await claimID("claim-client-id", realClient, "a registered client's id") }),
+        ]
+        return await context.run(attacks)
     }
 
     /// (name, frame type, target, payload for an attacker id and the target's id).
