@@ -116,7 +116,10 @@ struct AttackCommand: AsyncParsableCommand {
             for (name, bytes) in sampler.current() { idle[name] = max(idle[name] ?? 0, bytes) }
             try await Task.sleep(for: .milliseconds(200))
         }
-        print("idle rss: " + servers.map { "\($0.name)=\(megabytes(idle[$0.name] ?? 0))MB" }.joined(separator: " "))
+        print("idle rss: " + servers.map { server in
+            let split = MemorySampler.residentSplit(of: server.pid)
+            return "\(server.name)=\(megabytes(idle[server.name] ?? 0))MB (anon \(megabytes(split.anonymous)), file \(megabytes(split.file)))"
+        }.joined(separator: " "))
 
         let context = AttackContext(
             servers: servers, secret: cluster.secret, adminSecret: cluster.adminSecret, adminBinary: adminBinary, idleRSS: idle, options: options

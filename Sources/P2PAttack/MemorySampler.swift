@@ -23,6 +23,19 @@ final class MemorySampler: Sendable {
         return nil
     }
 
+    /// `RssAnon` and `RssFile` of `pid` in bytes (heap and stacks; mapped files such as LMDB's).
+    static func residentSplit(of pid: Int32) -> (anonymous: Int, file: Int) {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (0, 0) }
+        var split = (anonymous: 0, file: 0)
+        for line in status.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 2, let kilobytes = Int(fields[1]) else { continue }
+            if fields[0].hasPrefix("RssAnon:") { split.anonymous = kilobytes * 1024 }
+            if fields[0].hasPrefix("RssFile:") { split.file = kilobytes * 1024 }
+        }
+        return split
+    }
+
     /// Each server's current RSS (0 for a process that is gone).
     func current() -> [String: Int] {
         Dictionary(uniqueKeysWithValues: pids.map { ($0.name, Self.residentBytes(of: $0.pid) ?? 0) })
