@@ -110,7 +110,9 @@ struct FieldAttacks {
         if hits.tcp + hits.udp > 0 {
             return .vulnerable(name, "the real client probed the attacker's honeypot (\(hits.tcp) TCP connections, \(hits.udp) datagrams)")
         }
-        let observed = introduced ? "the peer's introduction had only \(told.isEmpty ? "no candidates" : "vouched candidates \(told)")" : "the peer got no introduction"
+        let observed = !introduced ? "the peer got no introduction"
+            : told.isEmpty ? "the peer's introduction named none of the attacker's candidates (none vouched)"
+            : "the peer's introduction named only vouched candidates \(told)"
         return .refused(name, "\(observed); the real client sent nothing to the honeypot (0 TCP, 0 UDP)")
     }
 }
