@@ -43,8 +43,9 @@ extension P2PServer {
         let bytes = await hello().encoded()
         let linked = peers.connectedIDs
         for link in peers.all { try? link.send(type: ServerFrameType.serverHello, bytes) }
-        for member in members.withLock({ $0 }) where member != id && !linked.contains(member) {
-            try? peers.send(to: member, type: ServerFrameType.serverHello, bytes)
+        let others = members.withLock { $0 }.union(resolvedPeers.withLock { $0.values })
+        for other in others where other != id && !linked.contains(other) {
+            try? peers.send(to: other, type: ServerFrameType.serverHello, bytes)
         }
     }
 
@@ -53,12 +54,19 @@ extension P2PServer {
     func noteHello(_ hello: ServerHello, from peer: NodeID) {
         peers.record(hello, from: peer)
         let configured = Set(configuration.peers)
-        resolvedPeers.withLock { resolved in
-            if configured.contains(hello.address) { resolved[hello.address] = peer }
+        let learned = resolvedPeers.withLock { resolved -> Bool in
+            var learned = false
+            if configured.contains(hello.address), resolved[hello.address] != peer {
+                resolved[hello.address] = peer
+            }
             for neighbour in hello.neighbours where neighbour.id != id && configured.contains(neighbour.address) && resolved[neighbour.address] == nil {
                 resolved[neighbour.address] = neighbour.id
+                learned = true
             }
+            return learned
         }
+        // A configured peer we cannot reach ourselves learns about us through the relay.
+        if learned { Task { await self.broadcastHello() } }
     }
 
     /// Keeps a link to the server at `address` open, redialling with backoff.
