@@ -29,6 +29,7 @@ let package = Package(
         .executable(name: "raft-simulate", targets: ["RaftSimulate"]),
         .executable(name: "p2pcore-chaos", targets: ["P2PChaos"]),
         .executable(name: "p2pcore-fuzz", targets: ["P2PFuzz"]),
+        .executable(name: "p2pcore-attack", targets: ["P2PAttack"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -173,6 +174,18 @@ let package = Package(
                 "ClusterHarness", "P2PClient", "P2PCore", "AdminProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "P2PAttack",
+            dependencies: [
+                "ClusterHarness", "Transport", "WireCodec", "ClientProtocol", "AdminProtocol", "P2PClient", "P2PCore", "Raft", "Mailbox",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

@@ -90,6 +90,9 @@ public final class ServerProcess: @unchecked Sendable {
     /// Whether the process was started and has not been reaped.
     public var isRunning: Bool { pid > 0 }
 
+    /// The process id while the process runs (e.g. to read its memory in `/proc`), else `nil`.
+    public var processID: pid_t? { pid > 0 ? pid : nil }
+
     /// Sends `signal` without waiting (SIGSTOP, SIGCONT).
     public func signal(_ signal: Int32) {
         guard pid > 0 else { return }

@@ -33,6 +33,18 @@ struct StatusCommand: AsyncParsableCommand {
                     ]
                 }
             )
+            let links = status.servers.flatMap { server in
+                server.links.map { link in
+                    [
+                        "\(server.id)", "\(link.peer)", link.kind.rawValue + (link.via.map { " via \($0)" } ?? ""),
+                        link.kind == .tcpOut || link.kind == .tcpIn || link.kind == .udpPunched ? "" : link.reason ?? "",
+                    ]
+                }
+            }
+            if !links.isEmpty {
+                print("")
+                printTable(["SERVER", "PEER", "LINK", "WHY NOT DIRECT"], links)
+            }
             print("")
             print(status.healthy ? "cluster healthy: leader \(status.leader.map { "\($0)" } ?? "-")" : "cluster UNHEALTHY: " + status.problems.joined(separator: "; "))
         }

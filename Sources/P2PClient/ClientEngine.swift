@@ -129,7 +129,7 @@ actor ClientEngine {
                     }
                     switch push {
                     case .sendResult(let request, _), .queryResult(let request, _), .connectResult(let request, _):
-                        replies.resolve(request, with: push, from: ObjectIdentifier(dialled))
+                        replies.resolve(request, with: push, from: dialled.peer.id)
                     case .introduction(let introduction):
                         await direct?.introduced(introduction)
                     case .welcome(let server, let leader, let clusterKey, let proof):
@@ -258,7 +258,7 @@ actor ClientEngine {
     private func exchange(on link: Link, _ build: (UInt64) -> ClientRequest) async -> ServerPush? {
         let request = replies.nextRequest()
         let bytes = build(request).encoded()
-        return try? await replies.wait(for: request, timeout: configuration.attemptTimeout, origin: ObjectIdentifier(link)) {
+        return try? await replies.wait(for: request, timeout: configuration.attemptTimeout, origin: link.peer.id) {
             try link.send(type: ClientProtocol.requestFrame, bytes)
         }
     }

@@ -10,7 +10,7 @@ public final class PendingReplies<Value: Sendable>: Sendable {
 
     private struct State {
         var nextRequest: UInt64 = 1
-        var waiting: [UInt64: (origin: ObjectIdentifier?, continuation: CheckedContinuation<Value, any Error>)] = [:]
+        var waiting: [UInt64: (origin: NodeID?, continuation: CheckedContinuation<Value, any Error>)] = [:]
     }
 
     private let state = Mutex(State())
@@ -28,7 +28,7 @@ public final class PendingReplies<Value: Sendable>: Sendable {
     /// Registers `request`, runs `send` (which transmits it), and waits for ``resolve(_:with:from:)``.
     /// With an `origin`, only a reply resolved from that same origin is taken.
     /// Throws ``TimedOut`` after `timeout`, `send`'s error if it fails, or what ``failAll(_:)`` passes.
-    public func wait(for request: UInt64, timeout: Duration, origin: ObjectIdentifier? = nil, send: () throws -> Void) async throws -> Value {
+    public func wait(for request: UInt64, timeout: Duration, origin: NodeID? = nil, send: () throws -> Void) async throws -> Value {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
             state.withLock { $0.waiting[request] = (origin, continuation) }
             do {
@@ -45,7 +45,7 @@ public final class PendingReplies<Value: Sendable>: Sendable {
     }
 
     /// Hands `value` to the waiter of `request`, if it still waits and its request went out to `origin`.
-    public func resolve(_ request: UInt64, with value: Value, from origin: ObjectIdentifier? = nil) {
+    public func resolve(_ request: UInt64, with value: Value, from origin: NodeID? = nil) {
         let continuation = state.withLock { state -> CheckedContinuation<Value, any Error>? in
             guard let waiter = state.waiting[request], waiter.origin == nil || waiter.origin == origin else { return nil }
             state.waiting[request] = nil

@@ -35,7 +35,7 @@ extension P2PServer {
     }
 
     /// Answers a request another server passed on (see ``askServer(_:_:timeout:)``).
-    func answerPeerAdmin(_ bytes: [UInt8], on link: Link) async {
+    func answerPeerAdmin(_ bytes: [UInt8], on link: PeerChannel) async {
         var reader = ByteReader(bytes)
         guard let request = try? reader.readUInt64("admin.request"),
               let body = try? AdminProtocol.decode(AdminRequest.self, from: Array(bytes.dropFirst(8)))
@@ -49,23 +49,23 @@ extension P2PServer {
     }
 
     /// Resolves a peer's answer to one of our requests.
-    func receivedPeerAdminReply(_ bytes: [UInt8], on link: Link) {
+    func receivedPeerAdminReply(_ bytes: [UInt8], from peer: NodeID) {
         var reader = ByteReader(bytes)
         guard let request = try? reader.readUInt64("admin.reply"),
               let response = try? AdminProtocol.decode(AdminResponse.self, from: Array(bytes.dropFirst(8)))
         else { return }
-        adminReplies.resolve(request, with: response, from: ObjectIdentifier(link))
+        adminReplies.resolve(request, with: response, from: peer)
     }
 
     /// Asks server `peer` over the server link.
     func askServer(_ peer: NodeID, _ request: AdminRequest, timeout: Duration) async throws -> AdminResponse {
-        guard let link = peers.link(to: peer) else { throw AdminFailure(.unavailable, "no link to server \(peer)") }
+        guard peers.canReach(peer) else { throw AdminFailure(.unavailable, "no link to server \(peer)") }
         let number = adminReplies.nextRequest()
         var writer = ByteWriter()
         writer.write(number)
         for byte in try AdminProtocol.encode(request) { writer.write(byte) }
-        return try await adminReplies.wait(for: number, timeout: timeout, origin: ObjectIdentifier(link)) {
-            try link.send(type: ServerFrameType.adminRequest, writer.bytes)
+        return try await adminReplies.wait(for: number, timeout: timeout, origin: peer) {
+            try peers.send(to: peer, type: ServerFrameType.adminRequest, writer.bytes)
         }
     }
 
@@ -118,13 +118,15 @@ extension P2PServer {
         let role = await replica.role
         let isVoter = membership.voters.contains(id)
         let relayed = relayCounters.withLock { $0 }
-        return ServerStatus(
+        var status = ServerStatus(
             id: id, address: advertisedAddress,
             role: role == .follower && !isVoter ? "learner" : role.rawValue, reachable: true,
             leader: await replica.leader, term: await replica.term,
             commitIndex: await replica.commitIndex, appliedIndex: await replica.appliedIndex, voter: isVoter,
             relayedMessages: relayed.messages, relayedBytes: relayed.bytes
         )
+        status.links = peers.status(of: membership.all.sorted(), me: id)
+        return status
     }
 
     private func clusterStatus(_ replica: ReplicatedMailboxes) async -> ClusterStatus {

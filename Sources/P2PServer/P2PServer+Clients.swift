@@ -239,13 +239,13 @@ extension P2PServer {
             return try await replica.propose(command)
         } catch ReplicatedMailboxes.ProposalError.notLeader(let leader) {
             // Without a known leader (a server still joining), any member can pass the command on.
-            let target = leader.flatMap { $0 == id ? nil : peers.link(to: $0) } ?? peers.anyMember.flatMap { peers.link(to: $0) }
-            guard let link = target else { throw CommitError.unavailable("no leader") }
+            let target = leader.flatMap { $0 == id || !peers.canReach($0) ? nil : $0 } ?? peers.anyMember
+            guard let target else { throw CommitError.unavailable("no leader") }
             let request = forwards.nextRequest()
             let result: ForwardedReply.Result
             do {
-                result = try await forwards.wait(for: request, timeout: .seconds(3), origin: ObjectIdentifier(link)) {
-                    try link.send(type: ServerFrameType.forward, ForwardedCommand(request: request, command: command).encoded())
+                result = try await forwards.wait(for: request, timeout: .seconds(3), origin: target) {
+                    try peers.send(to: target, type: ServerFrameType.forward, ForwardedCommand(request: request, command: command).encoded())
                 }
             } catch {
                 throw CommitError.unavailable("forwarding to the leader failed: \(error)")
@@ -260,7 +260,7 @@ extension P2PServer {
     }
 
     /// Proposes a command a follower forwarded, and answers it.
-    func proposeForwarded(_ forwarded: ForwardedCommand, replyingOn link: Link) async {
+    func proposeForwarded(_ forwarded: ForwardedCommand, replyingOn link: PeerChannel) async {
         let result: ForwardedReply.Result
         do {
             // Passed on if leadership moved (or this server only relays for a joining one).

@@ -8,12 +8,13 @@ import Transport
 /// The servers' part in direct tunnels: observing clients' public UDP mappings (as STUN does)
 /// and introducing two clients to each other so that both punch at once.
 extension P2PServer {
-    /// Records the mapping of every authenticated observation whose key matches the registry.
+    /// Records the mapping of every authenticated observation whose key matches the registry, or
+    /// the key a linked server proved.
     func recordObservations(_ udp: UDPEndpoint) async {
         for await observation in udp.observations {
-            guard let replica, let record = try? replica.mailboxes.client(observation.client),
-                  record.publicKey == observation.publicKey
-            else { continue }
+            let serverKey = peers.link(to: observation.client)?.peer.publicKey
+            let clientKey = serverKey == nil ? (try? replica?.mailboxes.client(observation.client))?.publicKey : nil
+            guard (serverKey ?? clientKey) == observation.publicKey else { continue }
             udpObservations.withLock { $0[observation.client] = observation.address }
         }
     }
@@ -41,9 +42,8 @@ extension P2PServer {
             var writer = ByteWriter()
             writer.write(peer)
             toPeer.encode(into: &writer)
-            let links = record.attachedServers.filter { $0 != id }.compactMap { peers.link(to: $0) }
-            guard let link = links.first else { return nil }
-            try? link.send(type: ServerFrameType.introduce, writer.bytes)
+            guard let server = record.attachedServers.first(where: { $0 != id && peers.canReach($0) }) else { return nil }
+            try? peers.send(to: server, type: ServerFrameType.introduce, writer.bytes)
         }
         var peerUDP = record.lanAddresses
         if let observed = udpObservations.withLock({ $0[peer] }), !peerUDP.contains(observed) { peerUDP.append(observed) }

@@ -29,18 +29,18 @@ extension P2PServer {
     /// The leader's commit index now: this replica's own when it leads, else asked of the leader.
     func leaderCommitIndex(_ replica: ReplicatedMailboxes) async -> LogIndex? {
         if await replica.role == .leader { return await replica.commitIndex }
-        guard let leader = await replica.leader, let link = peers.link(to: leader) else { return nil }
+        guard let leader = await replica.leader, peers.canReach(leader) else { return nil }
         let request = readIndexes.nextRequest()
         var writer = ByteWriter()
         writer.write(request)
-        let answer = try? await readIndexes.wait(for: request, timeout: .seconds(1), origin: ObjectIdentifier(link)) {
-            try link.send(type: ServerFrameType.readIndex, writer.bytes)
+        let answer = try? await readIndexes.wait(for: request, timeout: .seconds(1), origin: leader) {
+            try peers.send(to: leader, type: ServerFrameType.readIndex, writer.bytes)
         }
         return answer ?? nil
     }
 
     /// Answers a peer's ``ServerFrameType/readIndex`` request.
-    func answerReadIndex(_ bytes: [UInt8], on link: Link) async {
+    func answerReadIndex(_ bytes: [UInt8], on link: PeerChannel) async {
         var reader = ByteReader(bytes)
         guard let request = try? reader.readUInt64("readIndex.request") else { return }
         var writer = ByteWriter()
@@ -54,9 +54,9 @@ extension P2PServer {
         try? link.send(type: ServerFrameType.readIndexReply, writer.bytes)
     }
 
-    func receivedReadIndex(_ bytes: [UInt8], on link: Link) {
+    func receivedReadIndex(_ bytes: [UInt8], from peer: NodeID) {
         var reader = ByteReader(bytes)
         guard let request = try? reader.readUInt64("readIndex.request"), let leads = try? reader.readUInt8("readIndex.leads") else { return }
-        readIndexes.resolve(request, with: leads == 1 ? try? reader.readUInt64("readIndex.index") : nil, from: ObjectIdentifier(link))
+        readIndexes.resolve(request, with: leads == 1 ? try? reader.readUInt64("readIndex.index") : nil, from: peer)
     }
 }

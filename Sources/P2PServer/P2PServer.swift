@@ -33,8 +33,12 @@ public final class P2PServer: Service, Sendable {
     let forwards = PendingReplies<ForwardedReply.Result>()
     let adminReplies = PendingReplies<AdminResponse>()
     let readIndexes = PendingReplies<LogIndex?>()
-    /// Each client's public UDP mapping as this server last observed it.
+    /// Each client's (and linked server's) public UDP mapping as this server last observed it.
     let udpObservations = Mutex<[NodeID: String]>([:])
+    /// The UDP side of the listener, once bound.
+    let udpBox = Mutex<UDPEndpoint?>(nil)
+    /// When this server last introduced each pair of servers to each other.
+    let serverIntroductions = Mutex<[String: ContinuousClock.Instant]>([:])
     /// Messages (and their payload bytes) this server accepted from clients into mailboxes.
     let relayCounters = Mutex<(messages: UInt64, bytes: UInt64)>((0, 0))
     private let replicaBox = Mutex<ReplicatedMailboxes?>(nil)
@@ -171,7 +175,9 @@ public final class P2PServer: Service, Sendable {
             }
             for address in configuration.peers { requestDial(address) }
             if let udp {
+                udpBox.withLock { $0 = udp }
                 group.addTask { await self.recordObservations(udp) }
+                group.addTask { await self.seekPeers(udp) }
             }
             group.addTask {
                 do {
@@ -212,7 +218,7 @@ public final class P2PServer: Service, Sendable {
         let replica = try ReplicatedMailboxes(
             configuration: raftConfiguration, environment: environment, bootstrapVoters: voters,
             limits: configuration.mailboxLimits, logger: logger,
-            send: { message in try? peers.link(to: message.to)?.send(type: ServerFrameType.raft, message.encoded()) },
+            send: { message in try? peers.send(to: message.to, type: ServerFrameType.raft, message.encoded()) },
             onLeaderChange: { leader, term in
                 logger.info("leader changed", metadata: ["raft.leader": "\(leader.map { "\($0)" } ?? "none")", "raft.term": "\(term)"])
                 onLeaderChange(leader)

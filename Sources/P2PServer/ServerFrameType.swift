@@ -22,4 +22,17 @@ enum ServerFrameType {
     static let readIndexReply: UInt8 = Link.firstApplicationType + 7
     /// An ``Introduction`` for a client attached to the receiving server: the client's id, then the introduction.
     static let introduce: UInt8 = Link.firstApplicationType + 8
+    /// A frame for a server this one has no link to, to pass on (``RelayedFrame``, destination).
+    static let relay: UInt8 = Link.firstApplicationType + 9
+    /// A frame passed on by a relay (``RelayedFrame``, origin).
+    static let relayed: UInt8 = Link.firstApplicationType + 10
+    /// A server asks a member to introduce it to a server it cannot dial (``ServerConnectRequest``).
+    static let connectServer: UInt8 = Link.firstApplicationType + 11
+    /// A member introduces two servers to each other for hole punching (an ``Introduction``).
+    static let introduceServer: UInt8 = Link.firstApplicationType + 14
+
+    /// Frame types a relay may carry: everything but the link's own bookkeeping.
+    static func isRelayable(_ type: UInt8) -> Bool {
+        type != relay && type != relayed && type != connectServer && type != introduceServer
+    }
 }

@@ -14,8 +14,22 @@ struct ServerHello: Equatable, Sendable {
     /// member that sees itself among them forms the same cluster: its first log entry is then
     /// identical, so it never has to wait for the founder to replicate it.
     var formedVoters: [NodeID] = []
+    /// The servers the sender has a link of its own to, with the address each said it is
+    /// reached at: a server with no link to one of them can reach it through the sender, and
+    /// learns which id stands behind an address it cannot dial.
+    var neighbours: [Neighbour] = []
 
-    private static let version: UInt8 = 1
+    struct Neighbour: Equatable, Sendable {
+        var id: NodeID
+        var address: String
+    }
+
+    /// The ids in ``neighbours``.
+    var linked: [NodeID] { neighbours.map(\.id) }
+
+    private static let version: UInt8 = 2
+    /// At most this many neighbours are listed (a cluster is a handful of servers).
+    static let maximumNeighbours = 64
 
     func encoded() -> [UInt8] {
         var writer = ByteWriter()
@@ -24,14 +38,19 @@ struct ServerHello: Equatable, Sendable {
         writer.write(isMember)
         writer.write(UInt32(clamping: configuredPeers))
         writer.write(array: formedVoters) { $0.write($1) }
+        writer.write(array: Array(neighbours.prefix(Self.maximumNeighbours))) { writer, neighbour in
+            writer.write(neighbour.id)
+            writer.write(neighbour.address)
+        }
         return writer.bytes
     }
 
-    init(address: String, isMember: Bool, configuredPeers: Int, formedVoters: [NodeID] = []) {
+    init(address: String, isMember: Bool, configuredPeers: Int, formedVoters: [NodeID] = [], neighbours: [Neighbour] = []) {
         self.address = address
         self.isMember = isMember
         self.configuredPeers = configuredPeers
         self.formedVoters = formedVoters
+        self.neighbours = neighbours
     }
 
     init(decoding bytes: [UInt8]) throws(DecodingError) {
@@ -39,9 +58,13 @@ struct ServerHello: Equatable, Sendable {
         let version = try reader.readUInt8("hello.version")
         guard version == Self.version else { throw .malformed(field: "hello.version", reason: "unsupported version \(version)") }
         address = try reader.readString("hello.address")
+        guard address.utf8.count <= 256 else { throw .tooLarge(field: "hello.address", length: address.utf8.count, limit: 256) }
         isMember = try reader.readBool("hello.member")
         configuredPeers = Int(try reader.readUInt32("hello.peers"))
-        formedVoters = try reader.readArray("hello.formed") { r throws(DecodingError) in try r.readNodeID("hello.voter") }
+        formedVoters = try reader.readArray("hello.formed", limit: Self.maximumNeighbours) { r throws(DecodingError) in try r.readNodeID("hello.voter") }
+        neighbours = try reader.readArray("hello.neighbours", limit: Self.maximumNeighbours) { r throws(DecodingError) in
+            Neighbour(id: try r.readNodeID("hello.neighbour"), address: try r.readString("hello.neighbourAddress"))
+        }
         try reader.expectEnd()
     }
 }

@@ -8,8 +8,9 @@ extension UDPEndpoint {
     /// Both peers call it, one as ``TunnelRole/dialer`` and one as ``TunnelRole/listener`` (they
     /// agree beforehand), with the same conversation. The usual link handshake then runs over the
     /// tunnel, so the link is authenticated (cluster secret and identity key) and encrypted
-    /// exactly like a TCP link of role
-    /// ``LinkRole/client`` (both peers' ``PeerInfo/role`` is ``LinkRole/client``). Several tunnels (other peers or conversations) share the socket.
+    /// exactly like a TCP link of role `linkRole` (``LinkRole/client`` between clients, where
+    /// both prove the cluster secret; ``LinkRole/server`` between servers, where both prove the
+    /// server secret). Several tunnels (other peers or conversations) share the socket.
     /// The link's inbound frames fail with ``TransportError/connectionLost(_:)`` once nothing came
     /// from the peer for `configuration.deadAfter`, and finish when the peer closes its link.
     /// - Parameters:
@@ -19,7 +20,7 @@ extension UDPEndpoint {
     ///   `unreachable`, `closed`, or `protocolViolation` if this conversation with this address is
     ///   already open).
     public func tunnel(
-        to address: String, conversation: UInt32, role: TunnelRole, timeout: Duration,
+        to address: String, conversation: UInt32, role: TunnelRole, linkRole: LinkRole = .client, timeout: Duration,
         vet: @escaping @Sendable (PeerInfo) -> Bool = { _ in true }
     ) async throws -> Link {
         let remote = try SocketAddress.resolving(address)
@@ -40,9 +41,9 @@ extension UDPEndpoint {
         tunnel.start(replaying: early)
         var linkConfiguration = configuration
         linkConfiguration.handshakeTimeout = timeout
-        // Tunnels are client links both ways: each peer proves the cluster secret.
+        // Both peers are of the same kind and prove the secret of that kind.
         return try await LinkEstablishment.run(
-            tunnel, stance: role == .dialer ? .dialer(declaring: .client) : .listener(stating: .client, accepting: [.client]),
+            tunnel, stance: role == .dialer ? .dialer(declaring: linkRole) : .listener(stating: linkRole, accepting: [linkRole]),
             configuration: linkConfiguration, vet: vet
         )
     }

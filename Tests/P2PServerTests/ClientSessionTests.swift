@@ -32,11 +32,13 @@ import WireCodec
 
         // A link standing in for bob's: the server side is the accepted end.
         let secret = "session-secret"
-        let listener = try await LinkListener.bind(
-            host: "127.0.0.1", port: 0, configuration: LinkConfiguration(identity: .ephemeral(), secret: secret), onFailure: { _ in }
-        )
+        var configuration = LinkConfiguration(identity: .ephemeral(), secret: secret)
+        configuration.handshakeTimeout = .seconds(30)  // the suite runs many tests at once on two cores
+        let listener = try await LinkListener.bind(host: "127.0.0.1", port: 0, configuration: configuration, onFailure: { _ in })
         defer { listener.close() }
-        let bobSide = try await LinkDialer.connect(host: "127.0.0.1", port: listener.port, configuration: LinkConfiguration(identity: .ephemeral(), secret: secret))
+        var bobConfiguration = LinkConfiguration(identity: .ephemeral(), secret: secret)
+        bobConfiguration.handshakeTimeout = .seconds(30)
+        let bobSide = try await LinkDialer.connect(host: "127.0.0.1", port: listener.port, configuration: bobConfiguration)
         defer { bobSide.close() }
         var accepted = listener.links.makeAsyncIterator()
         let serverSide = try #require(await accepted.next())

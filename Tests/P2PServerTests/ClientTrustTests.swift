@@ -8,6 +8,7 @@ import Testing
 import Transport
 
 /// A client trusts only servers that prove the cluster key on its own link.
+extension ServerProcessSuites {
 @Suite struct ClientTrustTests {
     /// A node that holds the cluster secret (as every client does) and listens as a "server":
     /// it answers a client's hello with a welcome signed by a cluster key of its own.
@@ -73,4 +74,5 @@ import Transport
         elsewhere.startTimeout = .seconds(10)
         await #expect(throws: ClientError.self) { _ = try await P2PClient.start(elsewhere) }
     }
+}
 }

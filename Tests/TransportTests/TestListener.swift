@@ -12,6 +12,8 @@ struct TestListener {
 
     static func bind(identity: NodeIdentity = .ephemeral(), configure: (inout LinkConfiguration) -> Void = { _ in }) async throws -> TestListener {
         var configuration = LinkConfiguration(identity: identity, secret: "s3cret")
+        // Generous: the suite runs many tests at once on two cores (tests of timeouts set their own).
+        configuration.handshakeTimeout = .seconds(30)
         configure(&configuration)
         let (failures, sink) = AsyncStream<any Error>.makeStream()
         let listener = try await LinkListener.bind(host: "127.0.0.1", port: 0, configuration: configuration, onFailure: { sink.yield($0) })
@@ -25,6 +27,7 @@ struct TestListener {
         as role: LinkRole = .client, identity: NodeIdentity = .ephemeral(), configure: (inout LinkConfiguration) -> Void = { _ in }
     ) async throws -> Link {
         var configuration = LinkConfiguration(identity: identity, secret: "s3cret")
+        configuration.handshakeTimeout = .seconds(30)
         configure(&configuration)
         return try await LinkDialer.connect(host: "127.0.0.1", port: port, role: role, configuration: configuration)
     }

@@ -1,0 +1,77 @@
+import AdminProtocol
+import ClientProtocol
+import Foundation
+import Mailbox
+import P2PCore
+import Raft
+import Transport
+
+/// The frames servers exchange among themselves (`ServerFrameType` in P2PServer, which is not
+/// public): what a client tries to smuggle onto its own link.
+enum ServerFrames {
+    static let serverHello: UInt8 = Link.firstApplicationType
+    static let raft: UInt8 = Link.firstApplicationType + 1
+    static let forward: UInt8 = Link.firstApplicationType + 2
+    static let forwardReply: UInt8 = Link.firstApplicationType + 3
+    static let adminRequest: UInt8 = Link.firstApplicationType + 4
+    static let adminReply: UInt8 = Link.firstApplicationType + 5
+    static let readIndex: UInt8 = Link.firstApplicationType + 6
+    static let readIndexReply: UInt8 = Link.firstApplicationType + 7
+    static let introduce: UInt8 = Link.firstApplicationType + 8
+
+    /// Types only servers send (an answer of one of these on a client link means it was served).
+    static let all: Set<UInt8> = Set(serverHello...introduce)
+
+    /// A server hello claiming membership of a cluster the attacker formed with itself.
+    static func serverHello(from attacker: NodeID) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(UInt8(1))
+        writer.write("127.0.0.1:1")
+        writer.write(true)
+        writer.write(UInt32(2))
+        writer.write(array: [attacker]) { $0.write($1) }
+        return writer.bytes
+    }
+
+    /// A heartbeat from the end of time.
+    static func heartbeatAtMaximumTerm(from attacker: NodeID, to server: NodeID) -> [UInt8] {
+        RaftMessage(from: attacker, to: server, term: .max, body: .heartbeat(commit: .max)).encoded()
+    }
+
+    /// A snapshot at the last possible index, naming the attacker the only voter.
+    static func snapshotAtMaximumIndex(from attacker: NodeID, to server: NodeID) -> [UInt8] {
+        let metadata = SnapshotMetadata(index: .max, term: .max, membership: Membership(voters: [attacker]))
+        return RaftMessage(from: attacker, to: server, term: .max, body: .installSnapshot(Snapshot(metadata: metadata, data: [UInt8](repeating: 0, count: 512)))).encoded()
+    }
+
+    /// A follower's request that the leader purge `victim`'s mailbox.
+    static func forwardedPurge(of victim: NodeID) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(UInt64(1))
+        writer.write(lengthPrefixed: MailboxCommand.purge(recipient: victim).encoded())
+        return writer.bytes
+    }
+
+    /// A server's admin request: purge `victim`'s mailbox.
+    static func adminPurge(of victim: NodeID) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(UInt64(1))
+        for byte in (try? AdminProtocol.encode(AdminRequest.purge(client: victim))) ?? [] { writer.write(byte) }
+        return writer.bytes
+    }
+
+    static func readIndexRequest() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(UInt64(1))
+        return writer.bytes
+    }
+
+    /// An introduction for `victim` naming the attacker's chosen candidates.
+    static func introduction(for victim: NodeID, from attacker: NodeID) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(victim)
+        Introduction(peer: attacker, tcp: ["203.0.113.7:22"], udp: ["203.0.113.7:53"], token: [UInt8](repeating: 7, count: 16), conversation: 7, initiator: false)
+            .encode(into: &writer)
+        return writer.bytes
+    }
+}
