@@ -77,28 +77,37 @@ enum ServerNATAdmin {
         let description: String
     }
 
-    /// The server's own status (role, term, leader, links with reasons) through its local admin
-    /// socket, as one line, for failure messages; or why it did not answer.
-    static func ownStatusLine(of server: ServerProcess, names: [NodeID: String]) async -> String {
-        guard server.isRunning else { return "\(server.name): not running" }
+    /// The server's own status (role, term, leader, links) through its local admin socket, or
+    /// why there is none.
+    static func ownStatus(of server: ServerProcess) async -> Result<ServerStatus, StatusUnavailable> {
+        guard server.isRunning else { return .failure(StatusUnavailable(description: "not running")) }
         let admin = AdminClient.local(socket: server.dataDirectory + "/admin.sock")
         defer { admin.close() }
-        let name = { (id: NodeID) in names[id] ?? "\(id)" }
         do {
             switch try await admin.request(.serverStatus, timeout: .seconds(5)) {
-            case .serverStatus(let status):
-                let links = status.links.map { link in
-                    "→\(name(link.peer))=\(link.kind.rawValue)" + (link.via.map { " via \(name($0))" } ?? "") + (link.reason.map { " (\($0))" } ?? "")
-                }
-                return "\(server.name): role=\(status.role) term=\(status.term) leader=\(status.leader.map(name) ?? "none") "
-                    + "links: \(links.isEmpty ? "none reported" : links.joined(separator: ", "))"
-            case .failed(let failure):
-                return "\(server.name): \(failure.message)"
-            default:
-                return "\(server.name): unexpected answer"
+            case .serverStatus(let status): return .success(status)
+            case .failed(let failure): return .failure(StatusUnavailable(description: failure.message))
+            default: return .failure(StatusUnavailable(description: "unexpected answer"))
             }
         } catch {
-            return "\(server.name): no answer on its admin socket (\(error))"
+            return .failure(StatusUnavailable(description: "no answer on its admin socket (\(error))"))
+        }
+    }
+
+    /// ``ownStatus(of:)`` as one line, for messages: role, term, leader and (unless `brief`)
+    /// each link with the reason it gives.
+    static func ownStatusLine(of server: ServerProcess, names: [NodeID: String], brief: Bool = false) async -> String {
+        let name = { (id: NodeID) in names[id] ?? "\(id)" }
+        switch await ownStatus(of: server) {
+        case .success(let status):
+            let line = "\(server.name): role=\(status.role) term=\(status.term) leader=\(status.leader.map(name) ?? "none")"
+            if brief { return line }
+            let links = status.links.map { link in
+                "→\(name(link.peer))=\(link.kind.rawValue)" + (link.via.map { " via \(name($0))" } ?? "") + (link.reason.map { " (\($0))" } ?? "")
+            }
+            return line + " links: \(links.isEmpty ? "none reported" : links.joined(separator: ", "))"
+        case .failure(let why):
+            return "\(server.name): \(why)"
         }
     }
 
