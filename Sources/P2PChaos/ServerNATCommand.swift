@@ -192,7 +192,6 @@ final class ServerNATRun: Sendable {
 
         // 4. s1 leads (so that killing it forces an election), and the streams run.
         if let problem = await makeLeader(s1) { failures.append("could not make s1 the leader before the kill: \(problem)") }
-        let oldTerm = ClusterLog.agreedLeader(cluster.log.all, servers: cluster.names)?.term ?? 0
         let streaming = Task { await self.stream(rate: rate) }
         defer { stopping.withLock { $0 = true } }
         try await Task.sleep(for: .seconds(4))
@@ -256,6 +255,7 @@ final class ServerNATRun: Sendable {
             stopping.withLock { $0 = true }
             await streaming.value
             await waitForResults(within: .seconds(10))
+            // Sends made once s2 and s3 had their leader.
             afterKill = checker.tally { tag, sender, recipient in tag > tagAtLeader && self.isLANPair(sender, recipient) }
             if newLeader != nil, afterKill.committed == 0 {
                 failures.append("no LAN2↔LAN3 send was committed after s2 and s3 elected a leader (\(afterKill))")
@@ -263,14 +263,17 @@ final class ServerNATRun: Sendable {
             if afterKill.failed > 0 { failures.append("\(afterKill.failed) LAN2↔LAN3 sends were refused after the new leader came") }
         }
 
-        // 6. Restart s1: the cluster is whole again (and, for symmetric, has a leader again).
+        // 6. Restart s1: all three agree on a leader again (s1 says so in a line of its new life).
         let restarted = ContinuousClock.now
+        let linesBeforeRestart = cluster.log.all.count
         try cluster.start(s1)
-        let termBeforeRestart = max(oldTerm, newLeader?.term ?? 0)
+        let serverNames = cluster.names
         let rejoined: Duration?
         do {
-            // A newer term after a symmetric outage (s1 had led `oldTerm`); the cone cluster's own term otherwise.
-            try await cluster.agreedLeader(after: symmetric ? termBeforeRestart : termBeforeRestart - 1, timeout: .seconds(30))
+            try await cluster.log.wait(for: "s1, s2 and s3 to agree on a leader after s1's restart", timeout: .seconds(30)) { lines -> (leader: String, term: Int)? in
+                guard lines.dropFirst(linesBeforeRestart).contains(where: { $0.hasPrefix("[s1]") && $0.contains("leader changed") }) else { return nil }
+                return ClusterLog.agreedLeader(lines, servers: serverNames)
+            }
             rejoined = restarted.duration(to: .now)
         } catch {
             rejoined = nil
