@@ -112,15 +112,23 @@ extension P2PServer {
     /// frame does not fit its role is closed.
     func accept(_ link: Link) async {
         var frames = link.inbound.makeAsyncIterator()
-        // A peer that proved a secret but says nothing holds a link (and a slot) for nothing.
+        // A peer that proved a secret but says nothing holds a link (and memory) for nothing:
+        // few may wait for their first frame at once, and none for long.
+        let host = link.peer.remoteAddress.flatMap { HostPort($0)?.host } ?? "?"
+        guard awaitingFirstFrame.admit(host) else {
+            logger.notice("closing a link from \(host): too many links wait for their first frame")
+            return link.close()
+        }
         let silence = Task {
             try await Task.sleep(for: Self.firstFrameTimeout)
             link.close()
         }
+        let firstFrame: Result<Frame?, any Error>
+        do { firstFrame = .success(try await frames.next()) } catch { firstFrame = .failure(error) }
+        silence.cancel()
+        awaitingFirstFrame.release(host)
         do {
-            let first = try await frames.next()
-            silence.cancel()
-            guard let first else { return link.close() }
+            guard let first = try firstFrame.get() else { return link.close() }
             switch link.peer.role {
             case .server:
                 try await answerServer(link, first: first, kind: .tcpIn, &frames)

@@ -35,6 +35,8 @@ public final class P2PServer: Service, Sendable {
     let readIndexes = PendingReplies<LogIndex?>()
     /// Each client's (and linked server's) public UDP mapping as this server last observed it.
     let udpObservations = Mutex<[NodeID: String]>([:])
+    /// Accepted links still waiting for their first frame, in total and per remote host.
+    let awaitingFirstFrame = AdmissionCount(total: 256, perHost: 16)
     /// The UDP side of the listener, once bound.
     let udpBox = Mutex<UDPEndpoint?>(nil)
     /// When this server last introduced each pair of servers to each other.
