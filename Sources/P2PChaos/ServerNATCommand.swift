@@ -218,6 +218,11 @@ final class ServerNATRun: Sendable {
             try await Task.sleep(for: .seconds(newLeader == nil ? 0 : 2))
             let s2Status = await ServerNATAdmin.ownStatusLine(of: s2, names: names, brief: true)
             let s3Status = await ServerNATAdmin.ownStatusLine(of: s3, names: names, brief: true)
+            for server in [s2, s3] {
+                if case .success(let status) = await ServerNATAdmin.ownStatus(of: server), status.role == "leader" {
+                    failures.append("UNEXPECTED: \(server.name) calls itself the leader while s1 is down (term \(status.term))")
+                }
+            }
             stopping.withLock { $0 = true }
             await streaming.value
             await waitForResults(within: .seconds(10))
