@@ -15,20 +15,19 @@ extension P2PServer {
     /// How often a server looks for peers it has no link to, and observes its UDP mapping.
     static let seekInterval: Duration = .seconds(2)
     /// How long a server waits before asking again for the same peer.
-    static let seekRetry: Duration = .seconds(6)
+    static let seekRetry: Duration = .seconds(4)
 
     /// Runs until cancelled: observes this server's UDP mapping at every linked peer (which also
     /// tells them the mapping) and asks for introductions to the servers it has no link to.
     func seekPeers(_ udp: UDPEndpoint) async {
         var asked: [String: ContinuousClock.Instant] = [:]
-        var round = 0
         while !Task.isCancelled {
             do { try await Task.sleep(for: Self.seekInterval) } catch { return }
-            round += 1
-            if round % 2 == 1 {
+            // First the mapping (so that an introduction asked for now carries it), then the asking.
+            await withTaskGroup(of: Void.self) { group in
                 for peer in peers.connectedIDs {
                     guard let address = peers.hello(of: peer)?.address, !address.isEmpty else { continue }
-                    Task { _ = try? await udp.observe(server: address, timeout: .seconds(1)) }
+                    group.addTask { _ = try? await udp.observe(server: address, timeout: .seconds(1)) }
                 }
             }
             let linked = peers.connectedIDs
