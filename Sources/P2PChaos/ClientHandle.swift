@@ -38,7 +38,7 @@ final class ClientHandle: Sendable {
     /// Starts the process and returns its id once it attached; its other output lines go to `onLine`.
     func start(binary: String, servers: [String], secret: String, onLine: @escaping @Sendable (String) -> Void) async throws -> NodeID {
         let process = Process()
-        var arguments = ["client", "--state", stateDirectory, "--servers", servers.joined(separator: ","), "--secret", secret]
+        var arguments = ["client", "--state", stateDirectory, "--servers", servers.joined(separator: ","), "--secret=\(secret)"]
         if let listen { arguments += ["--listen", listen] }
         if !directTunnels { arguments.append("--no-direct-tunnels") }
         if let namespace {

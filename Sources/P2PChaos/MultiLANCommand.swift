@@ -240,7 +240,7 @@ final class MultiLANRun: Sendable {
     private func relayed() async throws -> UInt64 {
         let output = try Self.output([
             "/usr/sbin/ip", "netns", "exec", topology.serverNamespaces[0], CommandLine.arguments[0], "relay-count",
-            "--servers", cluster.addresses.joined(separator: ","), "--admin-secret", cluster.adminSecret,
+            "--servers", cluster.addresses.joined(separator: ","), "--admin-secret=\(cluster.adminSecret)",
         ])
         guard let count = UInt64(output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw ValidationError("relay-count printed \(output)")

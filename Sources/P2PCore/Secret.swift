@@ -28,13 +28,17 @@ public enum Secret {
         }
     }
 
-    /// A fresh secret: 32 random bytes, base64url without padding (43 characters, 256 bits).
+    /// A fresh secret: 32 random bytes, base64url without padding (43 characters, 256 bits),
+    /// never starting with `-` (which a command line would take for an option).
     public static func generate() -> String {
         var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        while true {
+            let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let text = Data(bytes).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+            if !text.hasPrefix("-") { return text }
+        }
     }
 
     /// A conservative estimate of the entropy of `secret`, in bits: its length times the

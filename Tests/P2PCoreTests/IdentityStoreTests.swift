@@ -86,6 +86,7 @@ import Testing
     @Test func generatedSecretsAreStrongAndCommonOnesWeak() throws {
         let secret = Secret.generate()
         #expect(secret.count == 43)
+        #expect((0..<200).allSatisfy { _ in !Secret.generate().hasPrefix("-") })
         #expect(Secret.estimatedBits(secret) >= 128)
         #expect(throws: Never.self) { try Secret.validate(secret, what: "test") }
         for weak in ["", "s3cret", "p2pcore-dev-secret", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "abcdefghijklmnopqrstuvwxyz0123456789"] {
