@@ -232,6 +232,7 @@ public final class P2PServer: Service, Sendable {
         try await replica.start()
         let restoredMembership = await replica.membership
         wasMember.withLock { $0 = restoredMembership.all.contains(id) }
+        members.withLock { $0 = restoredMembership.all }
         await broadcastHello()
         dialRegisteredServers()
         try await withThrowingDiscardingTaskGroup { group in
