@@ -45,10 +45,17 @@ extension P2PServer {
             guard let server = record.attachedServers.first(where: { $0 != id && peers.canReach($0) }) else { return nil }
             try? peers.send(to: server, type: ServerFrameType.introduce, writer.bytes)
         }
-        var peerUDP = record.lanAddresses
-        if let observed = udpObservations.withLock({ $0[peer] }), !peerUDP.contains(observed) { peerUDP.append(observed) }
+        let peerUDP = udpCandidates(record.lanAddresses, of: peer)
         logger.debug("introduced clients", metadata: ["p2p.client": "\(client)", "p2p.peer": "\(peer)", "p2p.udp": "\(peerUDP)"])
         return Introduction(peer: peer, tcp: record.lanAddresses, udp: peerUDP, token: token, conversation: conversation, initiator: true)
+    }
+
+    /// Where a node may be punched to: the addresses it reported, then the UDP mapping this
+    /// server observed for it.
+    func udpCandidates(_ reported: [String], of node: NodeID) -> [String] {
+        var candidates = reported
+        if let observed = udpObservations.withLock({ $0[node] }), !candidates.contains(observed) { candidates.append(observed) }
+        return candidates
     }
 
     /// The candidates of a client that the servers can vouch for (see ``introduce(_:to:tcp:udp:_:)``).

@@ -81,10 +81,7 @@ extension P2PServer {
         let token = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let conversation = UInt32.random(in: 1...UInt32.max, using: &generator)
         func candidates(_ server: NodeID) -> [String] {
-            var list: [String] = []
-            if let address = peers.hello(of: server)?.address, !address.isEmpty { list.append(address) }
-            if let observed = udpObservations.withLock({ $0[server] }), !list.contains(observed) { list.append(observed) }
-            return list
+            udpCandidates(peers.hello(of: server).map { $0.address.isEmpty ? [] : [$0.address] } ?? [], of: server)
         }
         let toAsker = Introduction(peer: target, tcp: [], udp: candidates(target), token: token, conversation: conversation, initiator: true)
         let toTarget = Introduction(peer: asker, tcp: [], udp: candidates(asker), token: token, conversation: conversation, initiator: false)
