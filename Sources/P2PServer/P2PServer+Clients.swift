@@ -31,7 +31,9 @@ extension P2PServer {
             return link.close()
         }
         if !client.isDerived(from: link.peer.publicKey) {
-            guard let existing = try? replica.mailboxes.client(client), existing.publicKey == link.peer.publicKey else {
+            // After a read barrier, so that a lagging replica does not turn an old client away.
+            let lookup = await Self.lookUpClient(client, in: replica, readIndex: { await self.leaderCommitIndex(replica) }, timeout: .seconds(2))
+            guard case .client(let existing?) = lookup, existing.publicKey == link.peer.publicKey else {
                 logger.notice("refusing client \(client): its id is not derived from its key and not registered with it")
                 push(.refused(reason: "client id \(client) is neither derived from the client's key nor registered with it"), on: link)
                 return link.close()
