@@ -57,8 +57,8 @@ final class ClientEngineDriver: FuzzDriver {
             }
         }
         guard let session else { return .crash("no session") }
-        if case .ok = ended {} else { return ended }
         session.push(&random)
+        if case .ok = ended {} else { return ended }  // the previous session's last verdict
         if (iteration + 1) % Self.barrierEvery == 0, let stalled = session.barrier() { return .violation(stalled) }
         return session.takeViolations()
     }

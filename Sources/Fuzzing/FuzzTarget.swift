@@ -7,10 +7,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case raftStep = "raft-step"
     /// MailboxCommand bytes applied to a MailboxStore on a temporary LMDB environment.
     case mailboxApply = "mailbox-apply"
-    /// Every public decoder: frames, client protocol, mailbox and Raft types, admin JSON, KCP datagrams.
+    /// Every decoder: frames, client protocol, mailbox and Raft types, admin JSON, KCP datagrams,
+    /// and (through `package` access) server-to-server frames, UDP datagrams and the handshake hello.
     case frames
     /// What a client does with server pushes that can run without sockets: ServerPush decoding
-    /// and the ClientLedger's sequencing and delivery order (ClientEngine itself needs links).
+    /// and the ClientLedger's sequencing and delivery order (`client-engine` drives ClientEngine).
     case clientLedger = "client-ledger"
     /// ServerPush frames from a fake server into a live P2PClient (see ``ClientEngineDriver``).
     case clientEngine = "client-engine"
