@@ -44,4 +44,19 @@ import Foundation
         #expect(roles == [.leader, .follower, .preCandidate, .candidate])
         #expect(RaftStepDriver().baselines.contains { $0.lastIndex == 0 })
     }
+
+    /// frames mutates valid encodings: the generators of the server frames, UDP datagrams and
+    /// handshake hello make values whose encodings decode (the older generators make hostile,
+    /// out-of-range values on purpose).
+    @Test func serverAndTransportGeneratorsMakeDecodableValues() {
+        var driver = FramesDriver()
+        driver.unmutated = true
+        var failures: Set<String> = []
+        for iteration in 0..<UInt64(2000) {
+            var random = FuzzRandom(target: .frames, seed: 3, iteration: iteration)
+            if case .violation(let reason) = driver.serverFrames(&random) { failures.insert(reason) }
+            if case .violation(let reason) = driver.transportDatagrams(&random) { failures.insert(reason) }
+        }
+        #expect(failures.isEmpty, "\(failures)")
+    }
 }
