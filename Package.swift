@@ -137,6 +137,8 @@ let package = Package(
             name: "Fuzzing",
             dependencies: [
                 "Raft", "Mailbox", "LMDB", "P2PCore", "WireCodec", "ClientProtocol", "AdminProtocol", "ReliableDatagram", "P2PClient",
+                "P2PServer", "Transport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict

@@ -7,11 +7,14 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case raftStep = "raft-step"
     /// MailboxCommand bytes applied to a MailboxStore on a temporary LMDB environment.
     case mailboxApply = "mailbox-apply"
-    /// Every public decoder: frames, client protocol, mailbox and Raft types, admin JSON, KCP datagrams.
+    /// Every decoder: frames, client protocol, mailbox and Raft types, admin JSON, KCP datagrams,
+    /// and (through `package` access) server-to-server frames, UDP datagrams and the handshake hello.
     case frames
     /// What a client does with server pushes that can run without sockets: ServerPush decoding
-    /// and the ClientLedger's sequencing and delivery order (ClientEngine itself needs links).
+    /// and the ClientLedger's sequencing and delivery order (`client-engine` drives ClientEngine).
     case clientLedger = "client-ledger"
+    /// ServerPush frames from a fake server into a live P2PClient (see ``ClientEngineDriver``).
+    case clientEngine = "client-engine"
 
     /// Distinguishes the targets' random streams.
     var salt: UInt64 {
@@ -20,6 +23,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .mailboxApply: 0x4D42_5821
         case .frames: 0x4652_4D53
         case .clientLedger: 0x434C_4E54
+        case .clientEngine: 0x434C_4547
         }
     }
 }
@@ -45,13 +49,16 @@ public struct FuzzReport: Sendable, CustomStringConvertible {
     public var crashes = 0
     public var invariantViolations = 0
     public var seconds = 0.0
+    /// client-engine: how often the client redialled, and how many messages it handed out.
+    public var reconnects = 0
+    public var delivered = 0
     /// The first failures (at most ``FuzzReport/keptFailures``).
     public var failures: [FuzzFailure] = []
     static let keptFailures = 20
 
     public var description: String {
         "fuzz target=\(target.rawValue) inputs=\(inputs) crashes=\(crashes) invariant-violations=\(invariantViolations) seconds="
-            + String(format: "%.1f", seconds)
+            + String(format: "%.1f", seconds) + (target == .clientEngine ? " reconnects=\(reconnects) delivered=\(delivered)" : "")
     }
 }
 
@@ -89,6 +96,13 @@ public enum Fuzzer {
         case .clientLedger:
             var driver = try ClientLedgerDriver()
             run(&driver, &report, seed: seed, count: count, first: first, willRun: willRun)
+        case .clientEngine:
+            // Sessions of a live client; `run` blocks on them, so call it off the concurrency pool.
+            var driver = ClientEngineDriver(first: first)
+            run(&driver, &report, seed: seed, count: count, first: first, willRun: willRun)
+            record(driver.finish(), &report, seed: seed, iteration: first &+ UInt64(max(0, count)) &- 1)
+            report.reconnects = driver.reconnects
+            report.delivered = driver.delivered
         }
         report.seconds = Date().timeIntervalSince(start)
         return report
@@ -103,16 +117,20 @@ public enum Fuzzer {
             var random = FuzzRandom(target: report.target, seed: seed, iteration: iteration)
             let verdict = driver.run(&random)
             report.inputs += 1
-            switch verdict {
-            case .ok:
-                continue
-            case .violation(let reason):
-                report.invariantViolations += 1
-                keep(FuzzFailure(target: report.target, seed: seed, iteration: iteration, reason: reason), in: &report)
-            case .crash(let reason):
-                report.crashes += 1
-                keep(FuzzFailure(target: report.target, seed: seed, iteration: iteration, reason: reason), in: &report)
-            }
+            record(verdict, &report, seed: seed, iteration: iteration)
+        }
+    }
+
+    private static func record(_ verdict: FuzzVerdict, _ report: inout FuzzReport, seed: UInt64, iteration: UInt64) {
+        switch verdict {
+        case .ok:
+            break
+        case .violation(let reason):
+            report.invariantViolations += 1
+            keep(FuzzFailure(target: report.target, seed: seed, iteration: iteration, reason: reason), in: &report)
+        case .crash(let reason):
+            report.crashes += 1
+            keep(FuzzFailure(target: report.target, seed: seed, iteration: iteration, reason: reason), in: &report)
         }
     }
 

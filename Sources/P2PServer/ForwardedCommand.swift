@@ -2,23 +2,23 @@ import Mailbox
 import P2PCore
 
 /// A mailbox command a follower hands to the leader to propose on its behalf.
-struct ForwardedCommand: Equatable, Sendable {
-    let request: UInt64
-    let command: MailboxCommand
+package struct ForwardedCommand: Equatable, Sendable {
+    package let request: UInt64
+    package let command: MailboxCommand
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var writer = ByteWriter()
         writer.write(request)
         writer.write(lengthPrefixed: command.encoded())
         return writer.bytes
     }
 
-    init(request: UInt64, command: MailboxCommand) {
+    package init(request: UInt64, command: MailboxCommand) {
         self.request = request
         self.command = command
     }
 
-    init(decoding bytes: [UInt8]) throws(DecodingError) {
+    package init(decoding bytes: [UInt8]) throws(DecodingError) {
         var reader = ByteReader(bytes)
         request = try reader.readUInt64("forward.request")
         command = try MailboxCommand(decoding: try reader.readLengthPrefixed("forward.command"))
@@ -27,18 +27,18 @@ struct ForwardedCommand: Equatable, Sendable {
 }
 
 /// The leader's answer to a ``ForwardedCommand``.
-struct ForwardedReply: Equatable, Sendable {
-    enum Result: Equatable, Sendable {
+package struct ForwardedReply: Equatable, Sendable {
+    package enum Result: Equatable, Sendable {
         case applied(MailboxOutcome)
         /// The receiver is not (or no longer) the leader, or leadership changed before commit:
         /// the command may or may not commit; it is idempotent, so the caller retries.
         case retry(String)
     }
 
-    let request: UInt64
-    let result: Result
+    package let request: UInt64
+    package let result: Result
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var writer = ByteWriter()
         writer.write(request)
         switch result {
@@ -52,12 +52,12 @@ struct ForwardedReply: Equatable, Sendable {
         return writer.bytes
     }
 
-    init(request: UInt64, result: Result) {
+    package init(request: UInt64, result: Result) {
         self.request = request
         self.result = result
     }
 
-    init(decoding bytes: [UInt8]) throws(DecodingError) {
+    package init(decoding bytes: [UInt8]) throws(DecodingError) {
         var reader = ByteReader(bytes)
         request = try reader.readUInt64("reply.request")
         let kind = try reader.readUInt8("reply.kind")

@@ -3,12 +3,12 @@ import P2PCore
 /// A server frame carried through another member for a pair of servers without a link of their
 /// own. Sent to the relay as ``ServerFrameType/relay`` with `peer` = the destination; the relay
 /// passes it on as ``ServerFrameType/relayed`` with `peer` = the origin (the link it came on).
-struct RelayedFrame: Equatable, Sendable {
-    let peer: NodeID
-    let type: UInt8
-    let bytes: [UInt8]
+package struct RelayedFrame: Equatable, Sendable {
+    package let peer: NodeID
+    package let type: UInt8
+    package let bytes: [UInt8]
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var writer = ByteWriter()
         writer.write(peer)
         writer.write(type)
@@ -16,13 +16,13 @@ struct RelayedFrame: Equatable, Sendable {
         return writer.bytes
     }
 
-    init(peer: NodeID, type: UInt8, bytes: [UInt8]) {
+    package init(peer: NodeID, type: UInt8, bytes: [UInt8]) {
         self.peer = peer
         self.type = type
         self.bytes = bytes
     }
 
-    init(decoding bytes: [UInt8]) throws(DecodingError) {
+    package init(decoding bytes: [UInt8]) throws(DecodingError) {
         var reader = ByteReader(bytes)
         peer = try reader.readNodeID("relay.peer")
         type = try reader.readUInt8("relay.type")

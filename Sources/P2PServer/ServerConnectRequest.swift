@@ -3,23 +3,23 @@ import P2PCore
 /// A server asks a member it is linked to for an introduction to a server it cannot dial: by id
 /// when it knows it (a member), else by the address that server said it is reached at (a
 /// configured peer during bootstrap).
-struct ServerConnectRequest: Equatable, Sendable {
-    var target: NodeID?
-    var address: String
+package struct ServerConnectRequest: Equatable, Sendable {
+    package var target: NodeID?
+    package var address: String
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var writer = ByteWriter()
         writer.write(optional: target) { $0.write($1) }
         writer.write(address)
         return writer.bytes
     }
 
-    init(target: NodeID?, address: String) {
+    package init(target: NodeID?, address: String) {
         self.target = target
         self.address = address
     }
 
-    init(decoding bytes: [UInt8]) throws(DecodingError) {
+    package init(decoding bytes: [UInt8]) throws(DecodingError) {
         var reader = ByteReader(bytes, maximumFieldLength: 256)
         target = try reader.readOptional("connect.target") { r throws(DecodingError) in try r.readNodeID("connect.target") }
         address = try reader.readString("connect.address")

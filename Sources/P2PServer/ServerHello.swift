@@ -3,25 +3,30 @@ import P2PCore
 /// The first frame each side of a server-to-server link sends: how to reach the sender, and
 /// whether it already belongs to a cluster. A server without Raft state decides from its peers'
 /// hellos whether to form a new cluster with them or to join theirs.
-struct ServerHello: Equatable, Sendable {
+package struct ServerHello: Equatable, Sendable {
     /// The `host:port` other servers dial this server at.
-    var address: String
+    package var address: String
     /// The sender has Raft state or knows a cluster membership: it is part of a running cluster.
-    var isMember: Bool
+    package var isMember: Bool
     /// How many peers the sender was configured with (servers forming a new cluster must agree).
-    var configuredPeers: Int
+    package var configuredPeers: Int
     /// The voters of the new cluster the sender formed in this run (empty otherwise). A first
     /// member that sees itself among them forms the same cluster: its first log entry is then
     /// identical, so it never has to wait for the founder to replicate it.
-    var formedVoters: [NodeID] = []
+    package var formedVoters: [NodeID] = []
     /// The servers the sender has a link of its own to, with the address each said it is
     /// reached at: a server with no link to one of them can reach it through the sender, and
     /// learns which id stands behind an address it cannot dial.
-    var neighbours: [Neighbour] = []
+    package var neighbours: [Neighbour] = []
 
-    struct Neighbour: Equatable, Sendable {
-        var id: NodeID
-        var address: String
+    package struct Neighbour: Equatable, Sendable {
+        package var id: NodeID
+        package var address: String
+
+        package init(id: NodeID, address: String) {
+            self.id = id
+            self.address = address
+        }
     }
 
     /// The ids in ``neighbours``.
@@ -31,7 +36,7 @@ struct ServerHello: Equatable, Sendable {
     /// At most this many neighbours are listed (a cluster is a handful of servers).
     static let maximumNeighbours = 64
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var writer = ByteWriter()
         writer.write(Self.version)
         writer.write(address)
@@ -45,7 +50,7 @@ struct ServerHello: Equatable, Sendable {
         return writer.bytes
     }
 
-    init(address: String, isMember: Bool, configuredPeers: Int, formedVoters: [NodeID] = [], neighbours: [Neighbour] = []) {
+    package init(address: String, isMember: Bool, configuredPeers: Int, formedVoters: [NodeID] = [], neighbours: [Neighbour] = []) {
         self.address = address
         self.isMember = isMember
         self.configuredPeers = configuredPeers
@@ -53,7 +58,7 @@ struct ServerHello: Equatable, Sendable {
         self.neighbours = neighbours
     }
 
-    init(decoding bytes: [UInt8]) throws(DecodingError) {
+    package init(decoding bytes: [UInt8]) throws(DecodingError) {
         var reader = ByteReader(bytes)
         let version = try reader.readUInt8("hello.version")
         guard version == Self.version else { throw .malformed(field: "hello.version", reason: "unsupported version \(version)") }

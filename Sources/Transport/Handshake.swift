@@ -19,23 +19,32 @@ import WireCodec
 ///
 /// Session keys come from X25519 + HKDF salted with the role's secret and the transcript, one key
 /// per direction.
-struct Handshake {
+package struct Handshake {
     static let helloType: UInt8 = 1
     static let authType: UInt8 = 2
 
     /// Which end of the handshake this side plays.
     enum Side: UInt8 { case dialer = 1, listener = 2 }
 
-    struct Hello {
-        let id: NodeID
-        let incarnation: UInt64
+    package struct Hello {
+        package let id: NodeID
+        package let incarnation: UInt64
         /// The dialer's: the link's role. The listener's: what the listener is.
-        let role: LinkRole
-        let identityKey: [UInt8]
-        let ephemeralKey: [UInt8]
-        let nonce: [UInt8]
+        package let role: LinkRole
+        package let identityKey: [UInt8]
+        package let ephemeralKey: [UInt8]
+        package let nonce: [UInt8]
 
-        func encoded() -> [UInt8] {
+        package init(id: NodeID, incarnation: UInt64, role: LinkRole, identityKey: [UInt8], ephemeralKey: [UInt8], nonce: [UInt8]) {
+            self.id = id
+            self.incarnation = incarnation
+            self.role = role
+            self.identityKey = identityKey
+            self.ephemeralKey = ephemeralKey
+            self.nonce = nonce
+        }
+
+        package func encoded() -> [UInt8] {
             var writer = ByteWriter()
             writer.write(id)
             writer.write(incarnation)
@@ -46,7 +55,7 @@ struct Handshake {
             return writer.bytes
         }
 
-        static func decode(_ bytes: [UInt8]) throws -> Hello {
+        package static func decode(_ bytes: [UInt8]) throws -> Hello {
             var reader = ByteReader(bytes, maximumFieldLength: 64)
             let id = try reader.readNodeID("hello.id")
             let incarnation = try reader.readUInt64("hello.incarnation")

@@ -2,14 +2,14 @@ import Crypto
 
 /// Proves knowledge of the cluster secret on UDP datagrams that need it (observe requests and
 /// replies): HMAC-SHA256 with a key derived from the secret, distinct from the link handshake's.
-struct UDPDatagramAuthenticator: Sendable {
+package struct UDPDatagramAuthenticator: Sendable {
     /// Bytes of a MAC.
     static let macSize = 32
 
     // Raw bytes rather than `SymmetricKey`, which is not `Sendable` on this platform.
     private let keyBytes: [UInt8]
 
-    init(secret: String) {
+    package init(secret: String) {
         let key = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: SymmetricKey(data: Array(secret.utf8)),
             salt: Array("p2pcore-udp-datagram-v1".utf8), info: [], outputByteCount: 32

@@ -6,17 +6,17 @@ import P2PCore
 /// The MAC (cluster secret) covers kind ‖ client id ‖ nonce ‖ public key; the Ed25519 signature by
 /// the client's identity covers a domain tag and the same bytes, so the server can check the key
 /// against its registry.
-struct UDPObserveRequest: Sendable, Equatable {
-    static let nonceSize = 16
+package struct UDPObserveRequest: Sendable, Equatable {
+    package static let nonceSize = 16
     static let publicKeySize = 32
     static let signatureSize = 64
     private static let signedPartSize = 1 + 16 + nonceSize + publicKeySize
     static let size = signedPartSize + UDPDatagramAuthenticator.macSize + signatureSize
     private static let signatureDomain = Array("p2pcore-udp-observe-v1".utf8)
 
-    let client: NodeID
-    let nonce: [UInt8]
-    let publicKey: [UInt8]
+    package let client: NodeID
+    package let nonce: [UInt8]
+    package let publicKey: [UInt8]
 
     /// kind ‖ client id ‖ nonce ‖ public key.
     private var signedPart: [UInt8] {
@@ -24,7 +24,7 @@ struct UDPObserveRequest: Sendable, Equatable {
     }
 
     /// A request from `identity`.
-    init(identity: NodeIdentity, nonce: [UInt8]) {
+    package init(identity: NodeIdentity, nonce: [UInt8]) {
         self.init(client: identity.id, nonce: nonce, publicKey: identity.publicKeyBytes)
     }
 
@@ -35,14 +35,14 @@ struct UDPObserveRequest: Sendable, Equatable {
     }
 
     /// The datagram, authenticated with the secret and signed by `identity`.
-    func encoded(signedBy identity: NodeIdentity, authenticator: UDPDatagramAuthenticator) throws -> [UInt8] {
+    package func encoded(signedBy identity: NodeIdentity, authenticator: UDPDatagramAuthenticator) throws -> [UInt8] {
         let message = signedPart
         return message + authenticator.mac(message) + (try identity.sign(Self.signatureDomain + message))
     }
 
     /// The request in `datagram` if it is well formed, proves the cluster secret and is signed by
     /// the key it carries; nil otherwise.
-    static func decode(_ datagram: [UInt8], authenticator: UDPDatagramAuthenticator) -> UDPObserveRequest? {
+    package static func decode(_ datagram: [UInt8], authenticator: UDPDatagramAuthenticator) -> UDPObserveRequest? {
         guard datagram.count == size, datagram.first == UDPDatagramKind.observeRequest.rawValue else { return nil }
         let message = datagram[0..<signedPartSize]
         let mac = datagram[signedPartSize..<signedPartSize + UDPDatagramAuthenticator.macSize]

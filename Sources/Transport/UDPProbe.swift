@@ -4,15 +4,21 @@
 /// token is the secret both peers were given for this attempt; the tag is random per attempt and
 /// an acknowledgement echoes the probe's, so a side recognises both its own probes looping back
 /// and the answers to them.
-struct UDPProbe: Sendable, Equatable {
+package struct UDPProbe: Sendable, Equatable {
     /// Token lengths accepted.
     static let tokenLengths = 1...64
 
-    let isAcknowledgement: Bool
-    let token: [UInt8]
-    let tag: UInt64
+    package let isAcknowledgement: Bool
+    package let token: [UInt8]
+    package let tag: UInt64
 
-    var encoded: [UInt8] {
+    package init(isAcknowledgement: Bool, token: [UInt8], tag: UInt64) {
+        self.isAcknowledgement = isAcknowledgement
+        self.token = token
+        self.tag = tag
+    }
+
+    package var encoded: [UInt8] {
         let kind: UDPDatagramKind = isAcknowledgement ? .probeAck : .probe
         var bytes = [kind.rawValue, UInt8(token.count)] + token
         withUnsafeBytes(of: tag.bigEndian) { bytes.append(contentsOf: $0) }
@@ -23,7 +29,7 @@ struct UDPProbe: Sendable, Equatable {
     var acknowledgement: UDPProbe { UDPProbe(isAcknowledgement: true, token: token, tag: tag) }
 
     /// The probe in `datagram`, or nil if it is malformed.
-    static func decode(_ datagram: [UInt8]) -> UDPProbe? {
+    package static func decode(_ datagram: [UInt8]) -> UDPProbe? {
         guard datagram.count >= 2 else { return nil }
         let isAcknowledgement: Bool
         switch datagram[0] {
