@@ -12,6 +12,7 @@ import WireCodec
 
     private func listen(secret: String = "s3cret", configure: (inout LinkConfiguration) -> Void = { _ in }) async throws -> (LinkListener, AsyncStream<any Error>) {
         var configuration = LinkConfiguration(identity: serverIdentity, secret: secret)
+        configuration.handshakeTimeout = .seconds(30)  // the suite runs many tests at once on two cores
         configure(&configuration)
         let (failures, failureSink) = AsyncStream<any Error>.makeStream()
         let listener = try await LinkListener.bind(host: "127.0.0.1", port: 0, configuration: configuration, onFailure: { failureSink.yield($0) })
@@ -19,7 +20,9 @@ import WireCodec
     }
 
     private func dial(_ listener: LinkListener, secret: String = "s3cret") async throws -> Link {
-        try await LinkDialer.connect(host: "127.0.0.1", port: listener.port, configuration: LinkConfiguration(identity: clientIdentity, secret: secret))
+        var configuration = LinkConfiguration(identity: clientIdentity, secret: secret)
+        configuration.handshakeTimeout = .seconds(30)
+        return try await LinkDialer.connect(host: "127.0.0.1", port: listener.port, configuration: configuration)
     }
 
     @Test func framesFlowBothWaysInOrderAndPeersAreProven() async throws {
