@@ -49,9 +49,7 @@ public struct ClusterKey: Sendable {
 
     /// The text form of a cluster public key.
     public static func fingerprint(of publicKey: [UInt8]) -> String {
-        Data(publicKey).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Secret.base64URL(publicKey)
     }
 
     /// Parses a fingerprint; `nil` unless it is 32 bytes in base64url.

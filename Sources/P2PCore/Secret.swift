@@ -34,11 +34,16 @@ public enum Secret {
         var generator = SystemRandomNumberGenerator()
         while true {
             let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            let text = Data(bytes).base64EncodedString()
-                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-                .replacingOccurrences(of: "=", with: "")
+            let text = base64URL(bytes)
             if !text.hasPrefix("-") { return text }
         }
+    }
+
+    /// `bytes` in base64url without padding (RFC 4648 §5), the text form of secrets and keys.
+    public static func base64URL(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
     }
 
     /// A conservative estimate of the entropy of `secret`, in bits: its length times the
