@@ -182,7 +182,7 @@ let package = Package(
         .executableTarget(
             name: "P2PAttack",
             dependencies: [
-                "ClusterHarness", "Transport", "WireCodec", "ClientProtocol", "AdminProtocol", "P2PClient", "P2PCore", "Raft", "Mailbox",
+                "ClusterHarness", "Transport", "WireCodec", "ClientProtocol", "AdminProtocol", "P2PClient", "P2PCore", "P2PServer", "Raft", "Mailbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

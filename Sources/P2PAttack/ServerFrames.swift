@@ -2,26 +2,16 @@ import AdminProtocol
 import ClientProtocol
 import Foundation
 import Mailbox
+import P2PServer
 import P2PCore
 import Raft
 import Transport
 
-/// The frames servers exchange among themselves (`ServerFrameType` in P2PServer, which is not
-/// public): what a client tries to smuggle onto its own link.
+/// Payloads of the frames servers exchange among themselves, which a client tries to smuggle onto
+/// its own link. The frame types are the servers' own (``ServerFrameType``, shared at package
+/// level, so an answer of any server type on a client link is recognised); the payloads the
+/// attacker encodes itself, as an outsider would.
 enum ServerFrames {
-    static let serverHello: UInt8 = Link.firstApplicationType
-    static let raft: UInt8 = Link.firstApplicationType + 1
-    static let forward: UInt8 = Link.firstApplicationType + 2
-    static let forwardReply: UInt8 = Link.firstApplicationType + 3
-    static let adminRequest: UInt8 = Link.firstApplicationType + 4
-    static let adminReply: UInt8 = Link.firstApplicationType + 5
-    static let readIndex: UInt8 = Link.firstApplicationType + 6
-    static let readIndexReply: UInt8 = Link.firstApplicationType + 7
-    static let introduce: UInt8 = Link.firstApplicationType + 8
-
-    /// Types only servers send (an answer of one of these on a client link means it was served).
-    static let all: Set<UInt8> = Set(serverHello...introduce)
-
     /// A server hello claiming membership of a cluster the attacker formed with itself.
     static func serverHello(from attacker: NodeID) -> [UInt8] {
         var writer = ByteWriter()
