@@ -262,7 +262,7 @@ let package = Package(
         .testTarget(name: "P2PClientTests", dependencies: ["P2PClient", "ClientProtocol", "Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulation", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "Raft", "LMDB", "P2PCore"], swiftSettings: strict),
-        .testTarget(name: "ReliableDatagramTests", dependencies: ["ReliableDatagram"], swiftSettings: strict),
+        .testTarget(name: "ReliableDatagramTests", dependencies: ["ReliableDatagram", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "FuzzTests", dependencies: ["Fuzzing", "Raft"], swiftSettings: strict),
         .testTarget(name: "MailboxTests", dependencies: ["Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
     ]
