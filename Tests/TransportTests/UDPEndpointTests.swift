@@ -247,7 +247,7 @@ import WireCodec
         }
         let (aliceLink, bobLink) = try await tunnelPair(alice, bob)
         aliceLink.close()
-        try await Deadline.run(.seconds(3)) {
+        try await Deadline.run(.seconds(15)) {
             for try await _ in bobLink.inbound {}
         }
         #expect(throws: TransportError.closed) { try bobLink.send(type: 20, [1]) }
