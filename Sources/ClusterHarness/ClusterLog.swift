@@ -1,4 +1,5 @@
 import Foundation
+import P2PCore
 import Synchronization
 
 /// Lines logged by every server process of a test, with a way to await a condition on them.
@@ -32,22 +33,16 @@ public final class ClusterLog: Sendable {
         waiters.withLock { $0[key] = continuation }
         defer { _ = waiters.withLock { $0.removeValue(forKey: key) } }
         continuation.yield()  // check what is already there
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
+        defer { continuation.finish() }
+        do {
+            return try await withDeadline(timeout, what) {
                 for await _ in events {
                     if let result = condition(self.all) { return result }
                 }
-                return nil
+                throw CancellationError()
             }
-            group.addTask {
-                try await Task.sleep(for: timeout)  // a deadline, not synchronisation
-                return nil
-            }
-            let first = try await group.next() ?? nil
-            group.cancelAll()
-            continuation.finish()
-            guard let result = first else { throw TimedOut(what: what) }
-            return result
+        } catch is DeadlineExceeded {
+            throw TimedOut(what: what)
         }
     }
 }

@@ -13,22 +13,13 @@ extension ServerProcessSuites {
 
     /// Collects what `client` receives until `count` messages arrived (or the deadline passed).
     static func collect(_ client: P2PClient, count: Int, timeout: Duration = .seconds(120)) async throws -> [ReceivedMessage] {
-        try await withThrowingTaskGroup(of: [ReceivedMessage]?.self) { group in
-            group.addTask {
-                var received: [ReceivedMessage] = []
-                for try await message in client.receive() {
-                    received.append(message)
-                    if received.count == count { break }
-                }
-                return received
+        try await withDeadline(timeout, "receiving \(count) messages") {
+            var received: [ReceivedMessage] = []
+            for try await message in client.receive() {
+                received.append(message)
+                if received.count == count { break }
             }
-            group.addTask {
-                try await Task.sleep(for: timeout)  // a deadline, not synchronisation
-                return nil
-            }
-            let first = try await group.next() ?? nil
-            group.cancelAll()
-            return try #require(first, "received fewer than \(count) messages in time")
+            return received
         }
     }
 

@@ -16,7 +16,7 @@ import WireCodec
         let client = try await server.dial { $0.maximumQueuedBytes = cap }
         let neverRead = try #require(await accepted.next())
 
-        let failure = try await Deadline.run(.seconds(60)) { () -> TransportError? in
+        let failure = try await withDeadline(.seconds(60)) { () -> TransportError? in
             for index in 0..<100_000 {
                 do {
                     try client.send(type: 20, Self.chunk(index))

@@ -31,7 +31,7 @@ import WireCodec
         var impostor = LinkConfiguration(identity: .ephemeral(), secret: "s3cret")
         impostor.serverSecret = "a guess"
         let channel = try await server.rawFramedConnection()
-        let afterAuthentication = try await Deadline.run(.seconds(20)) { [impostor] in
+        let afterAuthentication = try await withDeadline(.seconds(20)) { [impostor] in
             let handshake = try Handshake(dialerDeclaring: .server, configuration: impostor)
             return try await channel.executeThenClose { inbound, outbound in
                 var frames = inbound.makeAsyncIterator()

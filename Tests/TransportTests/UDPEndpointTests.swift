@@ -152,7 +152,7 @@ import WireCodec
         #expect(aliceLink.peer.remoteAddress == "127.0.0.1:\(bob.localPort)")
 
         let count = 2000
-        try await Deadline.run(.seconds(240)) {
+        try await withDeadline(.seconds(240)) {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (sender, receiver, seed) in [(aliceLink, bobLink, UInt64(1)), (bobLink, aliceLink, UInt64(2))] {
                     group.addTask {
@@ -194,7 +194,7 @@ import WireCodec
         let big = generator.bytes(1 << 20)
         try aliceLink.send(type: 30, big)
         try bobLink.send(type: 31, [1, 2, 3])
-        let received = try await Deadline.run(.seconds(60)) {
+        let received = try await withDeadline(.seconds(60)) {
             var frames = bobLink.inbound.makeAsyncIterator()
             return try await frames.next()
         }
@@ -216,7 +216,7 @@ import WireCodec
 
         alice.close()
         // deadAfter (1 s) after the last datagram Alice sent, plus a margin.
-        let outcome: TransportError? = try await Deadline.run(.seconds(3)) {
+        let outcome: TransportError? = try await withDeadline(.seconds(3)) {
             do {
                 for try await _ in bobLink.inbound {}
                 return nil
@@ -247,7 +247,7 @@ import WireCodec
         }
         let (aliceLink, bobLink) = try await tunnelPair(alice, bob)
         aliceLink.close()
-        try await Deadline.run(.seconds(15)) {
+        try await withDeadline(.seconds(15)) {
             for try await _ in bobLink.inbound {}
         }
         #expect(throws: TransportError.closed) { try bobLink.send(type: 20, [1]) }
@@ -305,7 +305,7 @@ import WireCodec
         try await vandal.close()
 
         for index in 0..<50 { try aliceLink.send(type: 20, Array("after the storm \(index)".utf8)) }
-        try await Deadline.run(.seconds(30)) {
+        try await withDeadline(.seconds(30)) {
             var received = 0
             for try await frame in bobLink.inbound {
                 #expect(frame.bytes == Array("after the storm \(received)".utf8))
