@@ -1,7 +1,7 @@
 import ClientProtocol
 import DequeModule
 import Logging
-import Mailbox
+import MessageModel
 import P2PCore
 import Transport
 import WireCodec

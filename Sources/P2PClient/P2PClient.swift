@@ -2,7 +2,7 @@ import ClientProtocol
 import Foundation
 import LMDB
 import Logging
-import Mailbox
+import MessageModel
 import P2PCore
 import Transport
 
