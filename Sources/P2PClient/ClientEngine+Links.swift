@@ -15,7 +15,7 @@ extension ClientEngine {
     /// The server at `address` welcomed the client on `link`.
     func serverUp(_ address: String, _ link: Link, server: NodeID, leader: NodeID?) {
         guard !stopped else { return link.close() }
-        connections.connected(address, link, server: server, leader: leader)
+        if let replaced = connections.connected(address, link, server: server, leader: leader) { feed(.serverDisconnected(replaced)) }
         attached()
         if let direct { Task { self.reportDirectPeers(await direct.peers, to: [link]) } }
         feed(.serverConnected(server))

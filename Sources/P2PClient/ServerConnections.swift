@@ -17,10 +17,14 @@ struct ServerConnections {
         for address in addresses { connections[address] = Connection() }
     }
 
-    /// The server at `address` welcomed the client on `link`.
-    mutating func connected(_ address: String, _ link: Link, server: NodeID, leader: NodeID?) {
+    /// The server at `address` welcomed the client on `link`; returns the server that address
+    /// led to before, if it was another one and is no longer connected at all.
+    mutating func connected(_ address: String, _ link: Link, server: NodeID, leader: NodeID?) -> NodeID? {
+        let previous = connections[address]?.server
         connections[address] = Connection(link: link, server: server, lastError: nil)
         self.leader = leader
+        guard let previous, previous != server, self.link(to: previous) == nil else { return nil }
+        return previous
     }
 
     /// The link to `address` (or an attempt to make one) ended; returns the server that is no
