@@ -2,8 +2,10 @@
 import PackageDescription
 
 // Layers (DESIGN.md §4); arrows point down only:
-//   executables → P2PServer → P2PClient (the server's own endpoint) → Mailbox, RaftStorage, Transport
-//   Mailbox, RaftStorage → LMDB → CLMDB
+//   executables → P2PServer → P2PClient (the server's own endpoint), Mailbox, RaftStorage, Transport
+//   P2PClient → Delivery, ClientProtocol, LMDB (its own ledger), Transport — never Mailbox
+//   Mailbox, RaftStorage → LMDB → CLMDB; Mailbox, ClientProtocol, Delivery → MessageModel → P2PCore
+//   Delivery (pure delivery cores: client outbox/inbox, server push window; no I/O, no clocks)
 //   RaftStorage → Raft (pure: no NIO, no LMDB, no clocks)
 //   Transport → WireCodec (NIOCore only) → P2PCore; Transport → ReliableDatagram (UDP tunnels)
 //   ReliableDatagram (pure KCP-compatible ARQ: no I/O, no clocks; no dependencies)
@@ -87,15 +89,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "RaftStorage", dependencies: ["Raft", "LMDB", "P2PCore"], swiftSettings: strict),
+        .target(name: "MessageModel", dependencies: ["P2PCore"], swiftSettings: strict),
+        .target(name: "Delivery", dependencies: ["P2PCore", "MessageModel"], swiftSettings: strict),
         .target(
             name: "Mailbox",
-            dependencies: ["LMDB", "P2PCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["LMDB", "P2PCore", "MessageModel", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
 
         .target(
             name: "ClientProtocol",
-            dependencies: ["P2PCore", "Mailbox", "Transport"],
+            dependencies: ["P2PCore", "MessageModel", "Transport"],
             swiftSettings: strict
         ),
 
@@ -113,7 +117,7 @@ let package = Package(
         .target(
             name: "P2PServer",
             dependencies: [
-                "P2PCore", "Raft", "RaftStorage", "Mailbox", "Transport", "WireCodec", "LMDB", "ClientProtocol", "P2PClient", "AdminProtocol",
+                "P2PCore", "Raft", "RaftStorage", "Mailbox", "Delivery", "Transport", "WireCodec", "LMDB", "ClientProtocol", "P2PClient", "AdminProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -125,7 +129,7 @@ let package = Package(
         .target(
             name: "P2PClient",
             dependencies: [
-                "P2PCore", "Transport", "WireCodec", "LMDB", "Mailbox", "ClientProtocol",
+                "P2PCore", "Transport", "WireCodec", "LMDB", "MessageModel", "Delivery", "ClientProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
@@ -136,7 +140,7 @@ let package = Package(
         .target(
             name: "Fuzzing",
             dependencies: [
-                "Raft", "Mailbox", "LMDB", "P2PCore", "WireCodec", "ClientProtocol", "AdminProtocol", "ReliableDatagram", "P2PClient",
+                "Raft", "Mailbox", "Delivery", "LMDB", "P2PCore", "WireCodec", "ClientProtocol", "AdminProtocol", "ReliableDatagram", "P2PClient",
                 "P2PServer", "Transport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -265,11 +269,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "P2PClientTests", dependencies: ["TestSupport", "P2PClient", "ClientProtocol", "Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
+        .testTarget(name: "P2PClientTests", dependencies: ["TestSupport", "P2PClient", "ClientProtocol", "Delivery", "Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftTests", dependencies: ["TestSupport", "Raft", "RaftSimulation", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftStorageTests", dependencies: ["TestSupport", "RaftStorage", "Raft", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "ReliableDatagramTests", dependencies: ["ReliableDatagram", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "Fuzzing", "Raft"], swiftSettings: strict),
+        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "MessageModel", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "MailboxTests", dependencies: ["TestSupport", "Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
     ]
 )

@@ -53,7 +53,7 @@ actor DirectPaths {
 
     private struct Retry {
         var notBefore: ContinuousClock.Instant
-        var delay: Duration
+        var backoff: Backoff
     }
 
     let tcpPort: Int
@@ -211,8 +211,9 @@ actor DirectPaths {
         if succeeded || paths[peer] != nil {
             retries[peer] = nil
         } else {
-            let delay = retries[peer].map { min($0.delay * 2, Self.longestRetry) } ?? Self.firstRetry
-            retries[peer] = Retry(notBefore: .now + delay, delay: delay)
+            var backoff = retries[peer]?.backoff ?? Backoff(initial: Self.firstRetry, maximum: Self.longestRetry)
+            let delay = backoff.next()
+            retries[peer] = Retry(notBefore: .now + delay, backoff: backoff)
             logger.debug("no direct path to \(peer) yet; next try in \(delay)")
         }
     }

@@ -44,7 +44,7 @@ import WireCodec
             server.close()
             client.close()
         }
-        let address = try await client.observe(server: "127.0.0.1:\(server.localPort)", timeout: .seconds(5))
+        let address = try await client.observe(server: "127.0.0.1:\(server.localPort)", timeout: .seconds(20))
         #expect(address == "127.0.0.1:\(client.localPort)")
         var observations = server.observations.makeAsyncIterator()
         let observation = try #require(await observations.next())
@@ -63,7 +63,7 @@ import WireCodec
             _ = try await stranger.observe(server: "127.0.0.1:\(server.localPort)", timeout: .milliseconds(400))
         }
         // The server is alive and answers members; only the member's requests were observed.
-        _ = try await member.observe(server: "127.0.0.1:\(server.localPort)", timeout: .seconds(5))
+        _ = try await member.observe(server: "127.0.0.1:\(server.localPort)", timeout: .seconds(20))
         server.close()
         var observed: [NodeID] = []
         for await observation in server.observations { observed.append(observation.client) }
@@ -94,9 +94,9 @@ import WireCodec
         // 192.0.2.1 (TEST-NET-1) cannot even be sent to from a loopback socket: it must be
         // skipped, not take the socket down.
         async let aliceFound = alice.punch(
-            token: token, candidates: ["127.0.0.1:\(dead)", "192.0.2.1:9", "127.0.0.1:\(bob.localPort)"], timeout: .seconds(5)
+            token: token, candidates: ["127.0.0.1:\(dead)", "192.0.2.1:9", "127.0.0.1:\(bob.localPort)"], timeout: .seconds(20)
         )
-        async let bobFound = bob.punch(token: token, candidates: ["127.0.0.1:\(alice.localPort)", "127.0.0.1:\(dead)"], timeout: .seconds(5))
+        async let bobFound = bob.punch(token: token, candidates: ["127.0.0.1:\(alice.localPort)", "127.0.0.1:\(dead)"], timeout: .seconds(20))
         let (fromAlice, fromBob) = try await (aliceFound, bobFound)
         #expect(fromAlice == "127.0.0.1:\(bob.localPort)")
         #expect(fromBob == "127.0.0.1:\(alice.localPort)")
@@ -264,10 +264,10 @@ import WireCodec
             bob.close()
         }
         async let aliceFailure = Self.failure {
-            try await alice.tunnel(to: "127.0.0.1:\(bob.localPort)", conversation: 9, role: .dialer, timeout: .seconds(5))
+            try await alice.tunnel(to: "127.0.0.1:\(bob.localPort)", conversation: 9, role: .dialer, timeout: .seconds(20))
         }
         async let bobFailure = Self.failure {
-            try await bob.tunnel(to: "127.0.0.1:\(alice.localPort)", conversation: 9, role: .listener, timeout: .seconds(5))
+            try await bob.tunnel(to: "127.0.0.1:\(alice.localPort)", conversation: 9, role: .listener, timeout: .seconds(20))
         }
         let outcomes = await [aliceFailure, bobFailure]
         for outcome in outcomes {
@@ -313,7 +313,7 @@ import WireCodec
                 if received == 50 { break }
             }
         }
-        let address = try await alice.observe(server: "127.0.0.1:\(bob.localPort)", timeout: .seconds(5))
+        let address = try await alice.observe(server: "127.0.0.1:\(bob.localPort)", timeout: .seconds(20))
         #expect(address == "127.0.0.1:\(alice.localPort)")
     }
 
