@@ -3,6 +3,7 @@ import Foundation
 import LMDB
 import P2PCore
 import Testing
+import TestSupport
 @testable import P2PClient
 
 @Suite struct ClientLedgerTests {
@@ -11,8 +12,8 @@ import Testing
     let carol = NodeID.random()
 
     private func withLedger(_ body: (String, ClientLedger) throws -> Void) throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-ledger-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let scratch = TemporaryDirectory("ledger")
+        let path = scratch.path
         let environment = try Environment(path: path)
         try body(path, try ClientLedger(environment: environment, me: me))
         environment.close()

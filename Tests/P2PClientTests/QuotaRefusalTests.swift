@@ -5,6 +5,7 @@ import LMDB
 import Mailbox
 import P2PCore
 import Testing
+import TestSupport
 @testable import P2PClient
 
 @Suite struct ClientRequestCapTests {
@@ -87,8 +88,8 @@ import Testing
     let bob = NodeID.random()
 
     @Test func aRefusedMessageBecomesAnOwedSkipThatSurvivesARestart() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-ledger-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let scratch = TemporaryDirectory("ledger")
+        let path = scratch.path
         do {
             let environment = try Environment(path: path)
             defer { environment.close() }

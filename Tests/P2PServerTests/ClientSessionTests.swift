@@ -4,6 +4,7 @@ import LMDB
 import Mailbox
 import P2PCore
 import Testing
+import TestSupport
 import Transport
 import WireCodec
 @testable import P2PServer
@@ -15,8 +16,8 @@ import WireCodec
 /// arrival order — never reached it.
 @Suite struct ClientSessionTests {
     @Test func aStaleWindowOffersEachSendersLowestSequenceFirst() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-session-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let scratch = TemporaryDirectory("session")
+        let path = scratch.path
         var environmentConfiguration = Environment.Configuration()
         environmentConfiguration.syncOnCommit = false
         let environment = try Environment(path: path, configuration: environmentConfiguration)

@@ -43,8 +43,8 @@ extension ServerProcessSuites {
         let secret = Secret.generate()
         let listener = try await Self.impostor(secret: secret)
         defer { listener.close() }
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-trust-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        let scratch = TemporaryDirectory("trust")
+        let root = scratch.path
         var configuration = ClientConfiguration(servers: ["127.0.0.1:\(listener.port)"])
         configuration.stateDirectory = root + "/victim"
         configuration.secret = secret

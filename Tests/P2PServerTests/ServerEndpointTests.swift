@@ -6,13 +6,14 @@ import P2PCore
 import P2PServer
 import ServiceLifecycle
 import Testing
+import TestSupport
 
 /// A server as a messaging endpoint: clients send to its id, it sends to theirs.
 extension ServerProcessSuites {
 @Suite struct ServerEndpointTests {
     @Test func aServerReceivesFromAClientAndSendsToIt() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-endpoint-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        let scratch = TemporaryDirectory("endpoint")
+        let root = scratch.path
         var configuration = ServerConfiguration()
         configuration.listenPort = try await ServerProcess.freePorts(1)[0]
         configuration.dataDirectory = root + "/server"
