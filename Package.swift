@@ -27,6 +27,8 @@ let package = Package(
         .executable(name: "p2pcore-demo", targets: ["P2PDemo"]),
         .executable(name: "p2pcore-bench", targets: ["RelayBench"]),
         .executable(name: "raft-simulate", targets: ["RaftSimulate"]),
+        // Delivery simulator (issue 13).
+        .executable(name: "delivery-simulate", targets: ["DeliverySimulate"]),
         .executable(name: "p2pcore-chaos", targets: ["P2PChaos"]),
         .executable(name: "p2pcore-fuzz", targets: ["P2PFuzz"]),
         .executable(name: "p2pcore-attack", targets: ["P2PAttack"]),
@@ -84,6 +86,17 @@ let package = Package(
         .executableTarget(
             name: "RaftSimulate",
             dependencies: ["RaftSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        // MARK: Delivery simulator (issue 13)
+        .target(
+            name: "DeliverySimulation",
+            dependencies: ["Raft", "Mailbox", "LMDB", "ClientProtocol", "P2PCore"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "DeliverySimulate",
+            dependencies: ["DeliverySimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .target(name: "RaftStorage", dependencies: ["Raft", "LMDB", "P2PCore"], swiftSettings: strict),
@@ -264,6 +277,7 @@ let package = Package(
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "Raft", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "ReliableDatagramTests", dependencies: ["ReliableDatagram"], swiftSettings: strict),
         .testTarget(name: "FuzzTests", dependencies: ["Fuzzing", "Raft"], swiftSettings: strict),
+        .testTarget(name: "DeliverySimulationTests", dependencies: ["DeliverySimulation"], swiftSettings: strict),
         .testTarget(name: "MailboxTests", dependencies: ["Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
     ]
 )

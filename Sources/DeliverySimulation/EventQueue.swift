@@ -1,0 +1,53 @@
+/// A priority queue of events ordered by logical time, then by the order they were scheduled:
+/// the simulation's clock. Ties never depend on anything but the schedule, so a run replays.
+struct EventQueue<Event> {
+    private var heap: [(at: Int, sequence: Int, event: Event)] = []
+    private var nextSequence = 0
+
+    var isEmpty: Bool { heap.isEmpty }
+    var count: Int { heap.count }
+
+    mutating func schedule(_ event: Event, at time: Int) {
+        nextSequence += 1
+        heap.append((time, nextSequence, event))
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard Self.precedes(heap[child], heap[parent]) else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    /// Removes and returns the earliest event due at or before `time`.
+    mutating func popDue(at time: Int) -> Event? {
+        guard let first = heap.first, first.at <= time else { return nil }
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            heap[0] = last
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1
+                let right = left + 1
+                var smallest = parent
+                if left < heap.count, Self.precedes(heap[left], heap[smallest]) { smallest = left }
+                if right < heap.count, Self.precedes(heap[right], heap[smallest]) { smallest = right }
+                guard smallest != parent else { break }
+                heap.swapAt(parent, smallest)
+                parent = smallest
+            }
+        }
+        return first.event
+    }
+
+    /// Drops every event for which `predicate` holds (e.g. frames to a node that crashed).
+    mutating func removeAll(where predicate: (Event) -> Bool) {
+        let kept = heap.filter { !predicate($0.event) }
+        heap = []
+        for entry in kept.sorted(by: { Self.precedes($0, $1) }) { heap.append(entry) }
+    }
+
+    private static func precedes(_ a: (at: Int, sequence: Int, event: Event), _ b: (at: Int, sequence: Int, event: Event)) -> Bool {
+        a.at != b.at ? a.at < b.at : a.sequence < b.sequence
+    }
+}
