@@ -2,8 +2,10 @@
 import PackageDescription
 
 // Layers (DESIGN.md §4); arrows point down only:
-//   executables → P2PServer → P2PClient (the server's own endpoint) → Mailbox, RaftStorage, Transport
-//   Mailbox, RaftStorage → LMDB → CLMDB
+//   executables → P2PServer → P2PClient (the server's own endpoint), Mailbox, RaftStorage, Transport
+//   P2PClient → Delivery, ClientProtocol, LMDB (its own ledger), Transport — never Mailbox
+//   Mailbox, RaftStorage → LMDB → CLMDB; Mailbox, ClientProtocol, Delivery → MessageModel → P2PCore
+//   Delivery (pure delivery cores: client outbox/inbox, server push window; no I/O, no clocks)
 //   RaftStorage → Raft (pure: no NIO, no LMDB, no clocks)
 //   Transport → WireCodec (NIOCore only) → P2PCore; Transport → ReliableDatagram (UDP tunnels)
 //   ReliableDatagram (pure KCP-compatible ARQ: no I/O, no clocks; no dependencies)
@@ -91,7 +93,7 @@ let package = Package(
         // MARK: Delivery simulator (issue 13)
         .target(
             name: "DeliverySimulation",
-            dependencies: ["Raft", "Mailbox", "LMDB", "ClientProtocol", "P2PCore"],
+            dependencies: ["Raft", "Mailbox", "LMDB", "ClientProtocol", "P2PCore", "Delivery", "MessageModel"],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -100,15 +102,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "RaftStorage", dependencies: ["Raft", "LMDB", "P2PCore"], swiftSettings: strict),
+        .target(name: "MessageModel", dependencies: ["P2PCore"], swiftSettings: strict),
+        .target(name: "Delivery", dependencies: ["P2PCore", "MessageModel"], swiftSettings: strict),
         .target(
             name: "Mailbox",
-            dependencies: ["LMDB", "P2PCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["LMDB", "P2PCore", "MessageModel", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
 
         .target(
             name: "ClientProtocol",
-            dependencies: ["P2PCore", "Mailbox", "Transport"],
+            dependencies: ["P2PCore", "MessageModel", "Transport"],
             swiftSettings: strict
         ),
 
@@ -138,7 +142,7 @@ let package = Package(
         .target(
             name: "P2PClient",
             dependencies: [
-                "P2PCore", "Transport", "WireCodec", "LMDB", "Mailbox", "ClientProtocol",
+                "P2PCore", "Transport", "WireCodec", "LMDB", "MessageModel", "Delivery", "ClientProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
@@ -277,6 +281,7 @@ let package = Package(
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "Raft", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "ReliableDatagramTests", dependencies: ["ReliableDatagram"], swiftSettings: strict),
         .testTarget(name: "FuzzTests", dependencies: ["Fuzzing", "Raft"], swiftSettings: strict),
+        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "MessageModel", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "DeliverySimulationTests", dependencies: ["DeliverySimulation"], swiftSettings: strict),
         .testTarget(name: "MailboxTests", dependencies: ["Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
     ]

@@ -1,4 +1,4 @@
-import Mailbox
+import MessageModel
 import P2PCore
 
 /// What a client asks of a server. The first request on a link must be ``hello(_:)``.

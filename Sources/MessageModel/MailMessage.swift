@@ -21,7 +21,7 @@ public struct MailMessage: Equatable, Sendable {
     }
 
     /// The skip record that replaces this message.
-    func skip() -> MailMessage {
+    public func skip() -> MailMessage {
         MailMessage(id: id, recipient: recipient, payload: [], enqueuedAtMillis: enqueuedAtMillis, isSkip: true)
     }
 

@@ -1,0 +1,74 @@
+import MessageModel
+import P2PCore
+
+extension ClientCore {
+    /// Orders `message` among those of its sender. A duplicate of a delivered one is
+    /// acknowledged again on the path this copy came by; a copy of one already queued is dropped.
+    mutating func received(_ message: MailMessage, route: Route) {
+        guard message.recipient == me else { return }
+        let sender = message.id.sender
+        let sequence = message.id.sequence
+        let through = inbox.deliveredThrough[sender] ?? 0
+        let expected = inbox.nextExpected[sender] ?? through + 1
+        if sequence <= through {
+            // Already handed to the application: the acknowledgement was lost. Send it again.
+            return acknowledge(message.id, route: route)
+        }
+        guard sequence >= expected else { return }  // already queued for the application
+        // Ahead of a gap the buffer is bounded (the copy comes again later); the awaited one always fits.
+        guard sequence == expected || (inbox.early[sender]?.count ?? 0) < configuration.earlyLimit else { return }
+        // The same message may arrive on both paths: the first copy is kept.
+        if inbox.early[sender]?[sequence] == nil { inbox.early[sender, default: [:]][sequence] = Arrival(message: message, route: route) }
+        var next = expected
+        while let arrival = inbox.early[sender]?.removeValue(forKey: next) {
+            inbox.ready.append(arrival)
+            next += 1
+        }
+        if inbox.early[sender]?.isEmpty == true { inbox.early[sender] = nil }
+        inbox.nextExpected[sender] = next
+        pumpInbox()
+    }
+
+    /// Moves the delivery along: hands a durably delivered message to a waiting receiver
+    /// (then acknowledges it), and asks the ledger to record the next one — a skip at once
+    /// (it reaches no one), a message only when the application waits for it.
+    mutating func pumpInbox() {
+        if let handing = inbox.handing {
+            guard inbox.receiverWaiting else { return }
+            inbox.handing = nil
+            handOver(handing)
+        }
+        guard inbox.marking == nil, let front = inbox.front else { return }
+        guard front.message.isSkip || inbox.receiverWaiting else { return }
+        inbox.marking = write(.markDelivered(front.message.id))
+    }
+
+    /// The delivery recorded in `batch` is durable.
+    mutating func deliveryPersisted(_ batch: UInt64) {
+        guard inbox.marking == batch, let arrival = inbox.front else { return }
+        inbox.marking = nil
+        inbox.popFront()
+        inbox.deliveredThrough[arrival.message.id.sender] = arrival.message.id.sequence
+        if arrival.message.isSkip {
+            acknowledge(arrival.message.id, route: arrival.route)
+        } else if inbox.receiverWaiting {
+            handOver(arrival)
+        } else {
+            inbox.handing = arrival
+        }
+        pumpInbox()
+    }
+
+    /// The delivery recorded in `batch` could not be written: it is tried again at the next
+    /// ``Input/receive``.
+    mutating func deliveryFailed(_ batch: UInt64) {
+        guard inbox.marking == batch else { return }
+        inbox.marking = nil
+    }
+
+    private mutating func handOver(_ arrival: Arrival) {
+        inbox.receiverWaiting = false
+        emit(.handOver(arrival.message))
+        acknowledge(arrival.message.id, route: arrival.route)
+    }
+}

@@ -1,0 +1,198 @@
+import MessageModel
+import P2PCore
+
+/// A server's push of one client's mailbox to that client, as a deterministic state machine
+/// (one per client session; see `ClientSession` in P2PServer).
+///
+/// Mail stays in the replicated mailbox until the client's acknowledgement is committed; the
+/// window only keeps pushed-but-unacknowledged messages (at most ``Configuration/window``).
+/// When one stays unacknowledged longer than ``Configuration/patience`` (its acknowledgement was
+/// lost with a leader, say), the push starts over: first each sender's lowest sequences, then
+/// the mailbox from its head. The client deduplicates by id and acknowledges again.
+///
+/// The window reads the mailbox through directives — ``Directive/fetch(_:)``, answered by
+/// ``Input/fetched(_:_:)`` — so it holds no store and stays pure: a shell answers from its
+/// `MailboxStore`, a simulator from its model. At most one fetch is out at a time; an answer to a
+/// fetch made before a rewind is ignored (its ``Fetch/generation`` is old).
+///
+/// Backpressure: each ``step(_:now:queuedBytes:)`` carries the bytes queued on the client's
+/// link; while they (plus what this step pushed) exceed ``Configuration/pushBudget`` the window
+/// pauses, and goes on at the next acknowledgement, new mail or tick. A slow client gets its
+/// mail more slowly, never a link closed for overload or a queue that grows the server's memory.
+public struct PushWindow: Sendable {
+    public struct Configuration: Equatable, Sendable {
+        /// Pushed-but-unacknowledged messages at most.
+        public var window = 512
+        /// Bytes queued on the link beyond which pushing pauses.
+        public var pushBudget = 4 << 20
+        /// Lowest sequences per sender pushed first when a stale window starts over.
+        public var headsPerSender = 16
+        /// How long (logical milliseconds) the oldest pushed message may stay unacknowledged.
+        public var patience: UInt64 = 10_000
+
+        public init() {}
+    }
+
+    /// What happens to the session.
+    public enum Input: Equatable, Sendable {
+        /// The client asks for its mail to be pushed here (`true`) or not (`false`); either
+        /// way the push starts over from the head of the mailbox.
+        case subscribe(Bool)
+        /// The mailbox has new mail (an enqueue or a skip was applied).
+        case newMail
+        /// The client's acknowledgement of `id` was applied: it left the mailbox.
+        case acknowledged(MessageID)
+        /// Time passed: a window stale for longer than the patience starts over, sequence heads
+        /// first; an empty window pushes what waits (the push may have paused on the budget).
+        case tick
+        /// A snapshot replaced the mailbox state: start over from its head.
+        case snapshotInstalled
+        /// The answer to the fetch of `generation`: mail in arrival order (or the sequence heads).
+        case fetched(generation: UInt64, [StoredMail])
+    }
+
+    /// What the session's shell does.
+    public enum Directive: Equatable, Sendable {
+        /// Read the mailbox and answer ``Input/fetched(_:_:)``.
+        case fetch(Fetch)
+        /// Push `message` to the client (`ServerPush.deliver`).
+        case push(MailMessage)
+    }
+
+    /// A read of the client's mailbox.
+    public struct Fetch: Equatable, Sendable {
+        public enum Kind: Equatable, Sendable {
+            /// Up to `limit` messages that arrived after `arrival`, in arrival order.
+            case after(arrival: UInt64, limit: Int)
+            /// Each sender's lowest sequences (at most `perSender` each, `limit` in all).
+            case sequenceHeads(perSender: Int, limit: Int)
+        }
+
+        public let generation: UInt64
+        public let kind: Kind
+    }
+
+    /// A message in the mailbox with its arrival number (the mailbox's order).
+    public struct StoredMail: Equatable, Sendable {
+        public let arrival: UInt64
+        public let message: MailMessage
+
+        public init(arrival: UInt64, message: MailMessage) {
+            self.arrival = arrival
+            self.message = message
+        }
+    }
+
+    public var configuration: Configuration
+    public private(set) var subscribed = false
+    /// Pushed and not acknowledged, with when they were pushed.
+    public private(set) var inFlight: [MessageID: UInt64] = [:]
+    /// The arrival number of the last message pushed from the mailbox in order.
+    private var cursor: UInt64 = 0
+    private var generation: UInt64 = 0
+    /// The fetch that is out, if one is: its generation, and whether it reads sequence heads.
+    private var fetching: (generation: UInt64, heads: Bool)?
+    /// Whether to fetch again once the outstanding fetch is answered.
+    private var wanted = false
+    private var directives: [Directive] = []
+    private var pushedBytes = 0
+    private var queuedBytes = 0
+    private var now: UInt64 = 0
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    /// Takes in `input` at logical time `now`, with `queuedBytes` waiting on the client's link,
+    /// and returns what to do, in order.
+    public mutating func step(_ input: Input, now: UInt64, queuedBytes: Int) -> [Directive] {
+        self.now = max(self.now, now)
+        self.queuedBytes = queuedBytes
+        pushedBytes = 0
+        directives = []
+        switch input {
+        case .subscribe(let on):
+            subscribed = on
+            rewind(sequenceHeadsFirst: false)
+        case .newMail:
+            wake()
+        case .acknowledged(let id):
+            if inFlight.removeValue(forKey: id) != nil { wake() }
+        case .tick:
+            if let oldest = inFlight.values.min() {
+                if self.now - oldest > configuration.patience { rewind(sequenceHeadsFirst: true) }
+            } else {
+                wake()
+            }
+        case .snapshotInstalled:
+            rewind(sequenceHeadsFirst: false)
+        case .fetched(let answered, let mail):
+            fetchedAnswer(answered, mail)
+        }
+        let done = directives
+        directives = []
+        return done
+    }
+
+    private var overBudget: Bool { queuedBytes + pushedBytes >= configuration.pushBudget }
+
+    /// Pushes what is new, if the window and the budget allow.
+    private mutating func wake() {
+        guard subscribed, inFlight.count < configuration.window, !overBudget else { return }
+        guard fetching == nil else {
+            wanted = true
+            return
+        }
+        fetch(.after(arrival: cursor, limit: configuration.window - inFlight.count))
+    }
+
+    private mutating func fetch(_ kind: Fetch.Kind) {
+        if case .sequenceHeads = kind { fetching = (generation, true) } else { fetching = (generation, false) }
+        wanted = false
+        directives.append(.fetch(Fetch(generation: generation, kind: kind)))
+    }
+
+    private mutating func rewind(sequenceHeadsFirst: Bool) {
+        cursor = 0
+        inFlight.removeAll()
+        generation += 1
+        fetching = nil
+        wanted = false
+        guard subscribed else { return }
+        if sequenceHeadsFirst {
+            fetch(.sequenceHeads(perSender: configuration.headsPerSender, limit: configuration.window))
+        } else {
+            wake()
+        }
+    }
+
+    private mutating func fetchedAnswer(_ answered: UInt64, _ mail: [StoredMail]) {
+        guard let outstanding = fetching, outstanding.generation == answered else { return }
+        fetching = nil
+        guard subscribed else { return }
+        if outstanding.heads {
+            // The heads of a stale window go out whatever the budget: they are what unblocks the client.
+            for stored in mail { push(stored.message) }
+            return wake()
+        }
+        var more = !mail.isEmpty
+        for stored in mail {
+            guard !overBudget else {
+                more = false
+                break
+            }
+            cursor = stored.arrival
+            push(stored.message)
+        }
+        if more || wanted { wake() }
+    }
+
+    private mutating func push(_ message: MailMessage) {
+        inFlight[message.id] = now
+        pushedBytes += message.payload.count + Self.pushOverhead
+        directives.append(.push(message))
+    }
+
+    /// Bytes a push adds beyond the payload (ids, framing), for the budget.
+    static let pushOverhead = 96
+}
