@@ -39,6 +39,12 @@ struct DeliverySimulateCommand: ParsableCommand {
     @Option(help: "Directory for the temporary LMDB environments.")
     var temporaryDirectory = "/tmp"
 
+    @Flag(help: "Small per-sender quotas and store-wide totals too (owed skips; see DeliverySimulationOptions.tightQuotas).")
+    var tightQuotas = false
+
+    @Flag(help: "A message lost by a crash between recording its delivery and handing it over is a violation.")
+    var strictHandOver = false
+
     @Flag(help: "Print every seed's line (default: only failures and a total), and with --seed the whole trace.")
     var verbose = false
 
@@ -61,6 +67,8 @@ struct DeliverySimulateCommand: ParsableCommand {
             options.servers = servers
             options.clients = clients
             options.bug = injected
+            options.tightQuotas = tightQuotas
+            options.strictHandOver = strictHandOver
             options.temporaryDirectory = temporaryDirectory
             options.verbose = verbose && seed != nil
             let simulation = DeliverySimulation(options: options)

@@ -1,5 +1,12 @@
+import Delivery
 import Mailbox
 import P2PCore
+
+/// The path a delivered copy came by.
+enum DeliveryPath {
+    case direct
+    case relay
+}
 
 /// The delivery guarantees of docs/DELIVERY.md, checked against everything the simulated world
 /// did: what the applications sent, what the state machine decided, what the applications got.
@@ -15,36 +22,32 @@ struct DeliveryChecker {
     }
 
     /// Messages that entered a sender's outbox: their one payload.
-    private(set) var accepted: [MessageKey: MailMessage] = [:]
-    private var delivered: Set<MessageKey> = []
+    private(set) var accepted: [OutboxKey: MailMessage] = [:]
+    private var delivered: Set<OutboxKey> = []
     private var deliveredThrough: [Pair: UInt64] = [:]
     /// Ids the state machine holds (or held) a skip record for: the recipient may pass over them.
-    private var skipped: Set<MessageKey> = []
+    private var skipped: Set<OutboxKey> = []
     /// Ids refused (by the state machine, or as the sender's application was told).
-    private var refused: Set<MessageKey> = []
-    private var purged: Set<MessageKey> = []
+    private var refused: Set<OutboxKey> = []
+    private var purged: Set<OutboxKey> = []
     /// Ids of which a copy was offered beyond the state machine's decision: on a direct link, or
     /// stored as a message in a mailbox (the residual window of refused messages).
-    private var copies: Set<MessageKey> = []
+    private var copies: Set<OutboxKey> = []
     private var appliedThrough: UInt64 = 0
     private(set) var summary = DeliverySummary()
 
     mutating func sent() { summary.sent += 1 }
 
     mutating func accepted(_ message: MailMessage) {
-        guard accepted[MessageKey(message)] == nil else { return }
-        accepted[MessageKey(message)] = message
+        guard accepted[OutboxKey(message)] == nil else { return }
+        accepted[OutboxKey(message)] = message
         summary.accepted += 1
     }
 
-    mutating func offeredDirectly(_ key: MessageKey) { copies.insert(key) }
+    mutating func offeredDirectly(_ key: OutboxKey) { copies.insert(key) }
 
-    mutating func fate(_ id: MessageKey, _ fate: SendFate) {
-        switch fate {
-        case .mailboxFull, .quotaExceeded, .storageFull: refused.insert(id)
-        case .delivered, .stored: break
-        }
-    }
+    /// The sender's application was told the message was refused (mailbox full, quota, storage).
+    mutating func refusedToSender(_ key: OutboxKey) { refused.insert(key) }
 
     /// A committed entry, seen when the first server applies it.
     mutating func applied(_ entry: SimulatedServer.Applied) {
@@ -85,7 +88,7 @@ struct DeliveryChecker {
 
     /// The application of `recipient` got `message`.
     mutating func handedOver(_ message: MailMessage, to recipient: NodeID, path: DeliveryPath) throws(Failure) {
-        let id = MessageKey(recipient: recipient, id: message.id)
+        let id = OutboxKey(recipient: recipient, id: message.id)
         let pair = Pair(sender: message.id.sender, recipient: recipient)
         guard message.recipient == recipient else {
             throw Failure(guarantee: "nothing delivered that was not sent", detail: "\(describe(id)) for another recipient was handed over")
@@ -102,7 +105,7 @@ struct DeliveryChecker {
             throw Failure(guarantee: "FIFO per (sender, recipient)", detail: "\(describe(id)) handed over after sequence \(through)")
         }
         if let missing = (through + 1..<sequence).first(where: {
-            !skipped.contains(MessageKey(recipient: recipient, id: MessageID(sender: message.id.sender, sequence: $0)))
+            !skipped.contains(OutboxKey(recipient: recipient, id: MessageID(sender: message.id.sender, sequence: $0)))
         }) {
             throw Failure(guarantee: "FIFO per (sender, recipient)",
                           detail: "\(describe(id)) handed over while sequence \(missing) was neither delivered nor skipped")
@@ -120,8 +123,24 @@ struct DeliveryChecker {
         }
     }
 
+    /// The client recorded `message` delivered in its ledger, then crashed before handing it to
+    /// the application: the application never sees it, and it is not offered again. Counted
+    /// (``DeliverySummary/handOverWindow``) and, with `strict`, a violation.
+    mutating func lostAtHandOver(_ message: MailMessage, strict: Bool) throws(Failure) {
+        let key = OutboxKey(message)
+        if strict {
+            throw Failure(guarantee: "every accepted message delivered",
+                          detail: "\(describe(key)) was recorded delivered, then its recipient crashed before handing it over")
+        }
+        guard !delivered.contains(key) else { return }
+        delivered.insert(key)
+        let pair = Pair(sender: key.id.sender, recipient: key.recipient)
+        deliveredThrough[pair] = max(deliveredThrough[pair] ?? 0, key.id.sequence)
+        summary.handOverWindow += 1
+    }
+
     /// Accepted messages neither delivered nor legitimately passed over (refused or purged).
-    func undelivered() -> [MessageKey] {
+    func undelivered() -> [OutboxKey] {
         accepted.keys.filter { !delivered.contains($0) && !skipped.contains($0) }.sorted()
     }
 
@@ -136,18 +155,18 @@ struct DeliveryChecker {
 
     var names: [NodeID: String] = [:]
 
-    func describe(_ key: MessageKey) -> String {
+    func describe(_ key: OutboxKey) -> String {
         "message \(names[key.id.sender] ?? "?")→\(names[key.recipient] ?? "?")#\(key.id.sequence)"
     }
 }
 
 /// The parts of a mail message the checker keys on.
 private struct Keyed {
-    let id: MessageKey
+    let id: OutboxKey
     let isSkip: Bool
 
     init(_ message: MailMessage) {
-        id = MessageKey(message)
+        id = OutboxKey(message)
         isSkip = message.isSkip
     }
 }

@@ -1,3 +1,4 @@
+import Delivery
 import Mailbox
 import P2PCore
 import Raft
@@ -10,7 +11,7 @@ extension DeliverySimulation {
         blocked.removeAll()
         log("quiet period: faults heal, everyone restarts")
         for server in servers where !server.isUp { try restart(server) }
-        for client in clients where !client.isUp { restart(client) }
+        for client in clients where !client.isUp { try restart(client) }
         for tick in 1...options.quietSteps {
             try advance()
             if tick % 10 == 0, try isDrained() {
@@ -38,13 +39,14 @@ extension DeliverySimulation {
         if let first = undelivered.first {
             throw DeliveryChecker.Failure(
                 guarantee: "every accepted message delivered",
-                detail: "\(undelivered.count) accepted message(s) never delivered nor skipped after \(options.quietSteps) quiet ticks, e.g. \(checker.describe(first))"
+                detail: "\(undelivered.count) accepted message(s) never delivered nor skipped after \(options.quietSteps) quiet ticks, e.g. \(checker.describe(first)); "
+                    + (try explain(first))
             )
         }
         for client in clients where !client.isDrained {
             throw DeliveryChecker.Failure(
                 guarantee: "everything drains",
-                detail: "c\(client.index) still has \(client.ledger.outbox.count) outbox and \(client.ledger.inbox.count) inbox entries"
+                detail: "c\(client.index) still has \(client.ledger.outbox.count) outbox entries"
             )
         }
         for server in servers {
@@ -53,7 +55,7 @@ extension DeliverySimulation {
                 if let first = left.first {
                     throw DeliveryChecker.Failure(
                         guarantee: "every mailbox drained",
-                        detail: "s\(server.index) still holds \(left.count) record(s) for c\(client.index), e.g. \(checker.describe(MessageKey(first.message)))\(first.message.isSkip ? " (skip)" : "")"
+                        detail: "s\(server.index) still holds \(left.count) record(s) for c\(client.index), e.g. \(checker.describe(OutboxKey(first.message)))\(first.message.isSkip ? " (skip)" : "")"
                     )
                 }
             }
@@ -65,5 +67,21 @@ extension DeliverySimulation {
                 detail: "s0 has digest \(first.digest.prefix(12)) at \(first.index), s\(other) has \(digests[other].digest.prefix(12)) at \(digests[other].index)"
             )
         }
+    }
+
+    /// Where an undelivered message stands: the recipient's watermark, the sender's outbox entry,
+    /// and what the recipient's mailbox holds from that sender.
+    private func explain(_ key: OutboxKey) throws -> String {
+        let sender = names[key.id.sender] ?? "?"
+        let recipient = clients.first { $0.id == key.recipient }
+        let through = recipient?.ledger.deliveredThrough[key.id.sender] ?? 0
+        let entry = clients.first { $0.id == key.id.sender }?.ledger.outbox[key]
+        let held = try servers[0].store.messages(for: key.recipient, limit: 1000)
+            .filter { $0.message.id.sender == key.id.sender }
+            .map { "#\($0.message.id.sequence)\($0.message.isSkip ? "(skip)" : "")" }
+        return "\(names[key.recipient] ?? "?") delivered \(sender)'s through #\(through); "
+            + "\(sender)'s outbox holds it \(entry.map { $0.isSkip ? "as an owed skip" : "as a message" } ?? "no more"); "
+            + "the mailbox holds from \(sender): [\(held.joined(separator: " "))] "
+            + "(per-sender quota \(servers[0].store.limits.maximumMessagesPerSender))"
     }
 }

@@ -1,3 +1,4 @@
+import Delivery
 import Mailbox
 import P2PCore
 import Raft
@@ -7,26 +8,34 @@ extension DeliverySimulation {
 
     /// Tells clients which servers and peers they reach now; a link that died drops its session.
     func updateReachability() {
+        // Links that break during this pass (a client's reaction goes out on a link that dies)
+        // stay dead until the next pass has told both ends.
+        let dying = deadLinks
+        defer { deadLinks.subtract(dying) }
         for client in clients where client.isUp {
             for server in servers {
-                let reachable = server.isUp && !blocked.contains(pair(.client(client.index), .server(server.index)))
+                let link = pair(.client(client.index), .server(server.index))
+                let reachable = server.isUp && !blocked.contains(link) && !deadLinks.contains(link)
                 guard reachable != client.reachableServers.contains(server.id) else { continue }
                 if reachable {
                     client.reachableServers.insert(server.id)
                 } else {
                     client.reachableServers.remove(server.id)
                     server.dropSession(client.id)
-                    pairDeaths[pair(.client(client.index), .server(server.index)), default: 0] += 1
+                    if !deadLinks.contains(link) { pairDeaths[link, default: 0] += 1 }
                 }
-                try? handle(client, .server(server.id, reachable: reachable))
+                let id = server.id
+                log("c\(client.index) \(reachable ? "connects to" : "loses") s\(server.index)")
+                try? drive(client) { $0.step(reachable ? .serverConnected(id) : .serverDisconnected(id), now: millis, crashHere: $1) }
                 guard client.isUp else { break }
             }
             for other in clients where other.index != client.index && client.isUp {
+                let link = pair(.client(client.index), .client(other.index))
                 let reachable = other.isUp && directLinks.contains(clientPair(client.index, other.index))
-                    && !blocked.contains(pair(.client(client.index), .client(other.index)))
+                    && !blocked.contains(link) && !deadLinks.contains(link)
                 guard reachable != client.reachablePeers.contains(other.id) else { continue }
-                if reachable { client.reachablePeers.insert(other.id) } else { client.reachablePeers.remove(other.id) }
-                try? handle(client, .peer(other.id, reachable: reachable))
+                let peer = other.id
+                try? drive(client) { $0.setPeer(peer, reachable: reachable, now: millis, crashHere: $1) }
             }
         }
     }
@@ -42,6 +51,8 @@ extension DeliverySimulation {
         if chance(options.serverCrashRate), let victim = servers.filter(\.isUp).randomElement(using: &rng), canCrash() {
             victim.crash()
             linkDeaths[.server(victim.index), default: 0] += 1
+            // Its links die with it, even if it is back before the next reachability pass.
+            for client in clients { deadLinks.insert(pair(.server(victim.index), .client(client.index))) }
             checker.countFault()
             log("s\(victim.index) crashes")
         }
@@ -50,10 +61,11 @@ extension DeliverySimulation {
         }
         if chance(options.clientCrashRate), let victim = clients.filter(\.isUp).randomElement(using: &rng) {
             victim.crash()
+            try process(victim)
             clientCrashed(victim, between: false)
         }
         for client in clients where !client.isUp && chance(options.clientRestartRate) {
-            restart(client)
+            try restart(client)
         }
         if chance(options.directFlipRate), clients.count > 1 {
             let a = Int(rng.next() % UInt64(clients.count))
@@ -122,14 +134,17 @@ extension DeliverySimulation {
         log("s\(server.index) restarts")
     }
 
-    func restart(_ client: SimulatedClient) {
+    func restart(_ client: SimulatedClient) throws {
         client.restart(seed: rng.next())
-        log("c\(client.index) restarts (outbox \(client.ledger.outbox.count), inbox \(client.ledger.inbox.count))")
+        log("c\(client.index) restarts (outbox \(client.ledger.outbox.count))")
+        try drive(client) { $0.step(.receive, now: millis, crashHere: $1) }
     }
 
     /// A client died: its links die with it.
     func clientCrashed(_ client: SimulatedClient, between: Bool) {
         linkDeaths[.client(client.index), default: 0] += 1
+        for server in servers { deadLinks.insert(pair(.client(client.index), .server(server.index))) }
+        for other in clients where other.index != client.index { deadLinks.insert(pair(.client(client.index), .client(other.index))) }
         for server in servers { server.dropSession(client.id) }
         checker.countFault()
         log("c\(client.index) crashes\(between ? " between two directives" : "")")

@@ -1,4 +1,5 @@
 import ClientProtocol
+import Delivery
 import Foundation
 import Mailbox
 import P2PCore
@@ -13,7 +14,8 @@ import Raft
 public final class DeliverySimulation {
     enum Event {
         case frame(from: Endpoint, to: Endpoint, generation: Int, SimulatedFrame)
-        case written(client: Int, epoch: Int, token: UInt64)
+        /// An input for a client that comes later (a ledger confirmation, a failed frame).
+        case input(client: Int, epoch: Int, ClientCore.Input)
     }
 
     public let options: DeliverySimulationOptions
@@ -33,19 +35,19 @@ public final class DeliverySimulation {
     /// older link are never delivered on a newer one.
     var linkDeaths: [Endpoint: Int] = [:]
     var pairDeaths: [[Endpoint]: Int] = [:]
+    /// Client links that broke since the last reachability update (they come back after it).
+    var deadLinks: Set<[Endpoint]> = []
+    /// Per directed stream, when its last frame arrives (later frames never overtake it).
+    var streamTail: [[Endpoint]: Int] = [:]
     var checker = DeliveryChecker()
     var messageCounter = 0
     /// Every event of the run when `options.verbose` (read it after `run()`, also after a failure).
     public private(set) var trace: [String] = []
-    let makeCore: (NodeID, ClientLedger, UInt64) -> any ClientCore
+    /// Logical milliseconds per tick (the cores' clocks).
+    static let tickMillis: UInt64 = 10
 
-    public convenience init(options: DeliverySimulationOptions) {
-        self.init(options: options) { id, ledger, seed in ReferenceClient(id: id, ledger: ledger, seed: seed) }
-    }
-
-    init(options: DeliverySimulationOptions, makeCore: @escaping (NodeID, ClientLedger, UInt64) -> any ClientCore) {
+    public init(options: DeliverySimulationOptions) {
         self.options = options
-        self.makeCore = makeCore
         rng = SplitMix64(seed: options.seed &* 0x9E37_79B9_7F4A_7C15 ^ 0xD1B5_4A32_D192_ED03)
     }
 
@@ -76,9 +78,11 @@ public final class DeliverySimulation {
         let serverCount = options.servers ?? 3 + Int(rng.next() % 3)
         let clientCount = options.clients ?? 3 + Int(rng.next() % 4)
         checker.setShape(servers: serverCount, clients: clientCount)
+        let quota = 1 + Int(rng.next() % 4)
+        let total = 1500 + Int(rng.next() % 3000)
         let limits = options.limits ?? MailboxLimits(
             maximumMessages: 2 + Int(rng.next() % 6), maximumBytes: 200 + Int(rng.next() % 400),
-            maximumMessagesPerSender: 1 + Int(rng.next() % 4), maximumTotalBytes: 1500 + Int(rng.next() % 3000)
+            maximumMessagesPerSender: options.tightQuotas ? quota : 10_000, maximumTotalBytes: options.tightQuotas ? total : 1 << 30
         )
         let window = 2 + Int(rng.next() % 6)
         let serverIDs = (0..<serverCount).map { _ in randomID() }
@@ -99,9 +103,10 @@ public final class DeliverySimulation {
             let id = randomID()
             endpoints[id] = .client(index)
             names[id] = "c\(index)"
-            clients.append(SimulatedClient(index: index, id: id, bug: options.bug, makeCore: makeCore))
+            clients.append(SimulatedClient(index: index, id: id, bug: options.bug, configuration: Self.clientConfiguration, seed: rng.next()))
         }
         checker.names = names
+        for client in clients { try drive(client) { $0.step(.receive, now: millis, crashHere: $1) } }
         log("servers=\(serverCount) clients=\(clientCount) limits=\(limits.maximumMessages)msg/\(limits.maximumBytes)B/"
             + "\(limits.maximumMessagesPerSender)per-sender/\(limits.maximumTotalBytes)B-total window=\(window)")
         for server in servers { try server.drive(); flush(server) }
@@ -136,7 +141,7 @@ public final class DeliverySimulation {
         }
         updateReachability()
         for client in clients where client.isUp {
-            try handle(client, .tick(now: now))
+            try drive(client) { $0.step(.tick, now: millis, crashHere: $1) }
             if sending, faultsEnabled, chance(options.sendRate), client.isUp { try applicationSend(client) }
         }
     }
@@ -149,17 +154,17 @@ public final class DeliverySimulation {
         payload += (0..<Int(rng.next() % 40)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         checker.sent()
         log("\(names[client.id] ?? "?") app send #\(messageCounter) to \(names[recipient.id] ?? "?") (\(payload.count) B)")
-        try handle(client, .send(recipient: recipient.id, payload: payload))
+        try drive(client) { $0.send(to: recipient.id, payload: payload, now: millis, crashHere: $1) }
     }
 
     private func deliver(_ event: Event) throws {
         switch event {
-        case .written(let index, let epoch, let token):
+        case .input(let index, let epoch, let input):
             let client = clients[index]
             guard client.isUp, client.epoch == epoch else { return }
-            try handle(client, .written(token: token))
+            try drive(client) { $0.step(input, now: millis, crashHere: $1) }
         case .frame(let from, let to, let generation, let frame):
-            guard generation == self.generation(from, to), !blocked.contains(pair(from, to)) else { return }
+            guard generation == self.generation(from, to), !blocked.contains(pair(from, to)), !deadLinks.contains(pair(from, to)) else { return }
             switch (to, frame) {
             case (.server(let index), .raft(let message)):
                 try servers[index].step(message)
@@ -174,11 +179,23 @@ public final class DeliverySimulation {
                 flush(servers[index])
             case (.client(let index), .push(let push)):
                 guard case .server(let sender) = from, clients[index].reachableServers.contains(servers[sender].id) else { return }
-                if case .sendResult(let request, let result) = push { log("c\(index) request \(request) at s\(sender): \(result)") }
-                try handle(clients[index], .fromServer(servers[sender].id, push))
+                let server = servers[sender].id
+                switch push {
+                case .sendResult(let request, let result):
+                    log("c\(index) request \(request) at s\(sender): \(result)")
+                    try drive(clients[index]) { $0.serverAnswered(request, result, now: millis, crashHere: $1) }
+                case .deliver(let message):
+                    log("s\(sender) pushes \(checker.describe(OutboxKey(message)))\(message.isSkip ? " (skip)" : "") to c\(index)")
+                    try drive(clients[index]) { $0.step(.relayedMessage(message, from: server), now: millis, crashHere: $1) }
+                case .delivered(let recipient, let id):
+                    try drive(clients[index]) { $0.step(.receipt(recipient: recipient, id: id), now: millis, crashHere: $1) }
+                default:
+                    return
+                }
             case (.client(let index), .direct(let directFrame)):
                 guard case .client(let sender) = from, clients[index].reachablePeers.contains(clients[sender].id) else { return }
-                try handle(clients[index], .fromPeer(clients[sender].id, directFrame))
+                let peer = clients[sender].id
+                try drive(clients[index]) { $0.directFrame(directFrame, from: peer, now: millis, crashHere: $1) }
             default:
                 return
             }
@@ -187,37 +204,61 @@ public final class DeliverySimulation {
 
     // MARK: - Driving clients and servers
 
-    func handle(_ client: SimulatedClient, _ input: ClientInput) throws {
+    /// The cores' configuration, in logical milliseconds (a tick is ``tickMillis``).
+    static let clientConfiguration: ClientCore.Configuration = {
+        var configuration = ClientCore.Configuration()
+        configuration.attemptTimeout = 150
+        configuration.firstRetry = 50
+        configuration.longestRetry = 500
+        configuration.longestSkipRetry = 1_500
+        configuration.earlyLimit = 32
+        return configuration
+    }()
+
+    var millis: UInt64 { UInt64(now) * Self.tickMillis }
+
+    /// Runs `body` on a live client (it may crash between directives), then carries out what
+    /// the client did: frames onto the network, confirmations into the event queue, hand-overs
+    /// to the checker.
+    func drive(_ client: SimulatedClient, _ body: (SimulatedClient, () -> Bool) -> Bool) throws {
         guard client.isUp else { return }
-        let crashed = client.handle(input) { faultsEnabled && chance(options.crashBetweenDirectivesRate) }
+        let crashed = body(client) { self.faultsEnabled && self.chance(self.options.crashBetweenDirectivesRate) }
+        try process(client)
+        if crashed { clientCrashed(client, between: true) }
+    }
+
+    func process(_ client: SimulatedClient) throws {
         let events = client.events
         client.events = []
+        let name = names[client.id] ?? "?"
         for event in events {
             switch event {
             case .accepted(let message):
                 checker.accepted(message)
-                log("\(names[client.id] ?? "?") accepted \(checker.describe(MessageKey(message)))")
+                log("\(name) accepted \(checker.describe(OutboxKey(message)))")
             case .handedOver(let message, let path):
-                log("\(names[client.id] ?? "?") hands over \(checker.describe(MessageKey(message))) via \(describe(path))")
+                log("\(name) hands over \(checker.describe(OutboxKey(message))) (first copy \(path))")
                 try checker.handedOver(message, to: client.id, path: path)
-            case .offeredDirectly(let id):
-                checker.offeredDirectly(id)
-            case .fate(let id, let fate):
-                log("\(names[client.id] ?? "?") fate of \(checker.describe(id)): \(fate)")
-                checker.fate(id, fate)
-            case .written(let token):
-                queue.schedule(.written(client: client.index, epoch: client.epoch, token: token), at: now + 1)
+            case .lostAtHandOver(let message):
+                log("\(name) lost \(checker.describe(OutboxKey(message))) between recording and handing it over")
+                try checker.lostAtHandOver(message, strict: options.strictHandOver)
+            case .offeredDirectly(let key):
+                checker.offeredDirectly(key)
+            case .persisted(let batch, let prepared):
+                queue.schedule(.input(client: client.index, epoch: client.epoch, .persisted(batch: batch, prepared: prepared)), at: now + 1)
+            case .later(let input):
+                queue.schedule(.input(client: client.index, epoch: client.epoch, input), at: now + 1)
             case .toServer(let server, .send(let request, let message)):
-                log("\(names[client.id] ?? "?") relays \(checker.describe(MessageKey(message)))\(message.isSkip ? " (skip)" : "") via \(names[server] ?? "?") (request \(request))")
+                log("\(name) relays \(checker.describe(OutboxKey(message)))\(message.isSkip ? " (skip)" : "") via \(names[server] ?? "?") (request \(request))")
                 if let to = endpoints[server] { send(.request(.send(request: request, message: message)), from: .client(client.index), to: to) }
             case .toServer(let server, let request):
+                if case .subscribe = request { log("\(name) subscribes at \(names[server] ?? "?")") }
                 if let to = endpoints[server] { send(.request(request), from: .client(client.index), to: to) }
             case .toPeer(let peer, let frame):
                 guard let to = endpoints[peer], case .client(let other) = to, directLinks.contains(clientPair(client.index, other)) else { continue }
                 send(.direct(frame), from: .client(client.index), to: to)
             }
         }
-        if crashed { clientCrashed(client, between: true) }
     }
 
     /// Takes what a server produced: frames go on the network, applied entries to the checker.
@@ -233,14 +274,31 @@ public final class DeliverySimulation {
         }
     }
 
-    /// Puts a frame on the network: it may be dropped, duplicated, delayed (and so reordered).
+    /// Puts a frame on the network. Between servers (datagrams, as Raft tolerates) a frame may
+    /// be dropped, duplicated, delayed and so reordered. A link of a client is a stream (TCP or
+    /// a KCP tunnel): delayed but in order, and a loss kills the link — its frames in flight are
+    /// gone, both ends learn it, and the link comes back at the next tick.
     func send(_ frame: SimulatedFrame, from: Endpoint, to: Endpoint) {
-        guard !blocked.contains(pair(from, to)) else { return }
-        if faultsEnabled && chance(options.dropRate) { return }
-        let copies = faultsEnabled && chance(options.duplicateRate) ? 2 : 1
+        let link = pair(from, to)
+        guard !blocked.contains(link), !deadLinks.contains(link) else { return }
+        let isStream: Bool
+        if case .server = from, case .server = to { isStream = false } else { isStream = true }
+        if faultsEnabled && chance(options.dropRate) {
+            if isStream {
+                deadLinks.insert(link)
+                pairDeaths[link, default: 0] += 1
+                log("link \(link[0])-\(link[1]) breaks")
+            }
+            return
+        }
+        let copies = !isStream && faultsEnabled && chance(options.duplicateRate) ? 2 : 1
         for _ in 0..<copies {
-            let delay = 1 + Int(rng.next() % UInt64(max(1, options.maxDelay)))
-            queue.schedule(.frame(from: from, to: to, generation: generation(from, to), frame), at: now + delay)
+            var at = now + 1 + Int(rng.next() % UInt64(max(1, options.maxDelay)))
+            if isStream {
+                at = max(at, streamTail[[from, to]] ?? 0)
+                streamTail[[from, to]] = at
+            }
+            queue.schedule(.frame(from: from, to: to, generation: generation(from, to), frame), at: at)
         }
     }
 
@@ -261,13 +319,6 @@ public final class DeliverySimulation {
         var bytes: [UInt8] = []
         for _ in 0..<2 { withUnsafeBytes(of: rng.next()) { bytes.append(contentsOf: $0) } }
         return NodeID(bytes: bytes) ?? NodeID.random()
-    }
-
-    func describe(_ path: DeliveryPath) -> String {
-        switch path {
-        case .direct(let peer): "direct from \(names[peer] ?? "?")"
-        case .relay(let server): "relay \(names[server] ?? "?")"
-        }
     }
 
     func log(_ line: @autoclosure () -> String) {

@@ -30,6 +30,15 @@ public struct DeliverySimulationOptions: Sendable {
     public var compactionRate: Double = 0.01
     /// Mailbox limits; `nil`: small limits chosen from the seed, so that skips happen.
     public var limits: MailboxLimits?
+    /// With the seed's small limits: also a small per-sender quota (1 to 4) and a small
+    /// store-wide total, so that owed skips happen. Off by default: the Delivery core relays a
+    /// sender's messages out of sequence order, and a later message that fills the sender's quota
+    /// in a mailbox then keeps an earlier one's owed skip out for good (the recipient waits for the
+    /// earlier sequence, the skip waits for the quota): see `--tight-quotas`.
+    public var tightQuotas = false
+    /// Whether a message lost by a crash between recording its delivery and handing it over
+    /// (the core's documented window at the application boundary) is a violation.
+    public var strictHandOver = false
     /// A deliberate client bug, to show that the checker catches it.
     public var bug: ClientBug?
     /// Where the temporary LMDB environments live.
@@ -71,6 +80,8 @@ public struct DeliverySummary: Sendable, Equatable {
     /// Refusals: mailbox full, sender quota or storage full.
     public var refused = 0
     public var purged = 0
+    /// Messages recorded delivered whose recipient crashed before handing them over.
+    public var handOverWindow = 0
     public var faults = 0
     /// The tick at which everything had drained in the quiet period.
     public var drainedAt = 0
@@ -80,7 +91,7 @@ public struct DeliverySummary: Sendable, Equatable {
     /// The one-line summary of a seed.
     public func line(seed: UInt64, result: String) -> String {
         "seed=\(seed) servers=\(servers) clients=\(clients) sent=\(sent) accepted=\(accepted) delivered=\(delivered) "
-            + "direct=\(direct) relayed=\(relayed) skips=\(skips) refused=\(refused) purged=\(purged) faults=\(faults) "
+            + "direct=\(direct) relayed=\(relayed) skips=\(skips) refused=\(refused) purged=\(purged) lost-at-hand-over=\(handOverWindow) faults=\(faults) "
             + "drained=\(drainedAt) result=\(result)"
     }
 }
@@ -96,6 +107,7 @@ extension DeliverySummary {
         skips += other.skips
         refused += other.refused
         purged += other.purged
+        handOverWindow += other.handOverWindow
         faults += other.faults
     }
 }

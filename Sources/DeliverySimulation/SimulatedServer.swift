@@ -1,4 +1,5 @@
 import ClientProtocol
+import Delivery
 import Foundation
 import LMDB
 import Mailbox
@@ -21,7 +22,7 @@ final class SimulatedServer {
         let command: MailboxCommand
         let outcome: MailboxOutcome
         /// For a purge: the messages (not skips) it turned into skips.
-        let purged: [MessageKey]
+        let purged: [OutboxKey]
     }
 
     let index: Int
@@ -154,9 +155,9 @@ final class SimulatedServer {
             return
         }
         let command = try? MailboxCommand(decoding: entry.data)
-        var purged: [MessageKey] = []
+        var purged: [OutboxKey] = []
         if case .purge(let recipient) = command {
-            purged = try store.messages(for: recipient, limit: .max).filter { !$0.message.isSkip }.map { MessageKey($0.message) }
+            purged = try store.messages(for: recipient, limit: .max).filter { !$0.message.isSkip }.map { OutboxKey($0.message) }
         }
         let results = try store.apply([MailboxStore.Entry(index: entry.index, term: entry.term, command: entry.data)])
         guard let command, let outcome = results.first?.outcome else { return }
