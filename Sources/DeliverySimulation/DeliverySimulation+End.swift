@@ -82,6 +82,10 @@ extension DeliverySimulation {
         return "\(names[key.recipient] ?? "?") delivered \(sender)'s through #\(through); "
             + "\(sender)'s outbox holds it \(entry.map { $0.isSkip ? "as an owed skip" : "as a message" } ?? "no more"); "
             + "the mailbox holds from \(sender): [\(held.joined(separator: " "))] "
-            + "(per-sender quota \(servers[0].store.limits.maximumMessagesPerSender))"
+            + "(per-sender quota \(servers[0].store.limits.maximumMessagesPerSender)); "
+            + "servers: " + (try servers.map { server in
+                let session = server.sessions[key.recipient].map { $0.subscribed ? "subscribed" : "session" } ?? "no session"
+                return "s\(server.index) applied \(try server.store.applied().index) \(server.raft?.role == .leader ? "leader " : "")\(session)"
+            }.joined(separator: ", "))
     }
 }

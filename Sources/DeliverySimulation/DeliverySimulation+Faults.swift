@@ -117,6 +117,8 @@ extension DeliverySimulation {
         for link in cut where !blocked.contains(link) {
             blocked.insert(link)
             pairDeaths[link, default: 0] += 1
+            // Both ends of a client's link learn it died, even if the cut heals before they look.
+            if case .client = link[1] { deadLinks.insert(link) }
         }
         log("partition: \(cut.map { "\($0[0])|\($0[1])" }.joined(separator: " "))")
     }
