@@ -36,8 +36,8 @@ struct DeliverySimulateCommand: ParsableCommand {
     @Option(help: "Inject a deliberate client bug: \(ClientBug.allCases.map(\.rawValue).joined(separator: ", ")).")
     var bug: String?
 
-    @Option(help: "Directory for the temporary LMDB environments.")
-    var temporaryDirectory = "/tmp"
+    @Option(help: "Directory for the temporary LMDB environments (default: /dev/shm if present, else /tmp).")
+    var temporaryDirectory: String?
 
     @Flag(help: "Small per-sender quotas and store-wide totals too (owed skips; see DeliverySimulationOptions.tightQuotas).")
     var tightQuotas = false
@@ -69,7 +69,7 @@ struct DeliverySimulateCommand: ParsableCommand {
             options.bug = injected
             options.tightQuotas = tightQuotas
             options.strictHandOver = strictHandOver
-            options.temporaryDirectory = temporaryDirectory
+            if let temporaryDirectory { options.temporaryDirectory = temporaryDirectory }
             options.verbose = verbose && seed != nil
             let simulation = DeliverySimulation(options: options)
             do {

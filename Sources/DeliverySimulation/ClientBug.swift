@@ -77,7 +77,7 @@ extension ClientBug {
             for case .handOver(let message) in directives where state.directCopies.contains(message.id) {
                 state.handedDirectly.insert(message.id)
             }
-            if case .relayedMessage(let message, _) = input, state.handedDirectly.remove(message.id) != nil {
+            if case .relayedMessage(let message, _) = input, !message.isSkip, state.handedDirectly.remove(message.id) != nil {
                 return directives.map(ClientAction.run) + [.handOverEarly(message)]
             }
             return directives.map(ClientAction.run)

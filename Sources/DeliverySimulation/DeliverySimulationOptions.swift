@@ -1,3 +1,4 @@
+import Foundation
 import Mailbox
 
 /// What a delivery simulation run does; everything random in it derives from `seed`.
@@ -41,8 +42,8 @@ public struct DeliverySimulationOptions: Sendable {
     public var strictHandOver = false
     /// A deliberate client bug, to show that the checker catches it.
     public var bug: ClientBug?
-    /// Where the temporary LMDB environments live.
-    public var temporaryDirectory: String = "/tmp"
+    /// Where the temporary LMDB environments live (memory-backed where there is one).
+    public var temporaryDirectory: String = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : "/tmp"
     /// Print every event of the run (for replaying a failing seed).
     public var verbose = false
 

@@ -155,8 +155,9 @@ final class SimulatedClient {
             events.append(.handedOver(message, .relay))
             return false
         case .swallowHandOver(let message):
+            // The application had it early; it waits for the next one.
             marked[message.id] = nil
-            return false
+            return true
         case .run(let directive):
             return execute(directive)
         }

@@ -43,6 +43,8 @@ final class SimulatedServer {
 
     /// Frames to send and what was applied, collected by the simulation after every call.
     var outgoing: [(to: NodeID, frame: SimulatedFrame)] = []
+    /// The store's applied index, cached (`nil`: read it from the store).
+    private var appliedIndex: UInt64?
     var applied: [Applied] = []
     var now = 0
 
@@ -79,6 +81,7 @@ final class SimulatedServer {
     }
 
     func restart() throws {
+        appliedIndex = nil
         // A crash after persisting an installed snapshot but before loading it leaves the store behind.
         if let snapshot = persisted.snapshot, try store.applied().index < snapshot.metadata.index {
             try store.restore(snapshot: snapshot.data, index: snapshot.metadata.index, term: snapshot.metadata.term)
@@ -133,6 +136,7 @@ final class SimulatedServer {
         }
         for message in ready.messages { outgoing.append((message.to, .raft(message))) }
         if let snapshot = ready.snapshotToApply {
+            appliedIndex = nil
             try store.restore(snapshot: snapshot.data, index: snapshot.metadata.index, term: snapshot.metadata.term)
             for index in waiters.keys.sorted() where index <= snapshot.metadata.index {
                 if let waiter = waiters.removeValue(forKey: index)?.waiter { answer(waiter, nil) }
@@ -148,8 +152,9 @@ final class SimulatedServer {
     }
 
     private func apply(_ entry: LogEntry) throws {
-        let appliedIndex = try store.applied().index
-        guard entry.index > appliedIndex else { return }
+        if appliedIndex == nil { appliedIndex = try store.applied().index }
+        guard entry.index > appliedIndex ?? 0 else { return }
+        appliedIndex = entry.index
         guard entry.kind == .normal else {
             try store.apply([MailboxStore.Entry(index: entry.index, term: entry.term, command: nil)])
             return
