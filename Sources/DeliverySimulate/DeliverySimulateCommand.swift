@@ -84,12 +84,15 @@ struct DeliverySimulateCommand: ParsableCommand {
                 guard keepGoing else { throw ExitCode.failure }
             }
         }
+        // A replay prints only what the run did (no timing), so that two replays are byte-identical.
+        guard seed == nil else { return }
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         print("""
         \(seedList.count - failures.count)/\(seedList.count) seeds passed in \((seconds * 10).rounded() / 10) s: \
         sent=\(totals.sent) accepted=\(totals.accepted) delivered=\(totals.delivered) direct=\(totals.direct) \
-        relayed=\(totals.relayed) skips=\(totals.skips) refused=\(totals.refused) purged=\(totals.purged) faults=\(totals.faults)
+        relayed=\(totals.relayed) skips=\(totals.skips) refused=\(totals.refused) purged=\(totals.purged) \
+        lost-at-hand-over=\(totals.handOverWindow) faults=\(totals.faults)
         """)
         if !failures.isEmpty {
             print("failing seeds: \(failures.map(String.init).joined(separator: " "))")

@@ -94,7 +94,7 @@ public final class DeliverySimulation {
             try? FileManager.default.removeItem(atPath: directory)
             servers.append(try SimulatedServer(
                 index: index, id: id, configuration: configuration, voters: Set(serverIDs), directory: directory,
-                limits: limits, window: window, patience: 40
+                limits: limits, window: window, patience: 400
             ))
             endpoints[id] = .server(index)
             names[id] = "s\(index)"

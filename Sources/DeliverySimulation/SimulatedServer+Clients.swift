@@ -1,4 +1,5 @@
 import ClientProtocol
+import Delivery
 import Mailbox
 import P2PCore
 import Raft
@@ -11,7 +12,7 @@ extension SimulatedServer {
     /// A request from a client on its link to this server (the link is the session).
     func handle(_ request: ClientRequest, from client: NodeID) throws {
         guard raft != nil else { return }
-        if sessions[client] == nil { sessions[client] = PushSession(client: client, window: window, patience: patience) }
+        if sessions[client] == nil { sessions[client] = PushSession(window: window, patience: patience) }
         switch request {
         case .send(let request, let message):
             guard message.id.sender == client else { return }
@@ -23,7 +24,7 @@ extension SimulatedServer {
         case .acknowledge(let messageID):
             try commit(.acknowledge(recipient: client, id: messageID), for: nil)
         case .subscribe(let on):
-            pushAll(client) { try $0.setSubscribed(on, store, now: now) }
+            push(.subscribe(on), to: client)
         case .hello, .query, .connect, .directPeers:
             break
         }

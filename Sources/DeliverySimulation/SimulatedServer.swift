@@ -33,7 +33,8 @@ final class SimulatedServer {
     let environment: Environment
     let store: MailboxStore
     let window: Int
-    let patience: Int
+    /// Logical milliseconds a pushed message may stay unacknowledged before the window starts over.
+    let patience: UInt64
 
     // Volatile.
     var sessions: [NodeID: PushSession] = [:]
@@ -51,7 +52,7 @@ final class SimulatedServer {
     var isUp: Bool { raft != nil }
 
     init(index: Int, id: NodeID, configuration: RaftConfiguration, voters: Set<NodeID>, directory: String,
-         limits: MailboxLimits, window: Int, patience: Int) throws {
+         limits: MailboxLimits, window: Int, patience: UInt64) throws {
         self.index = index
         self.id = id
         self.configuration = configuration
@@ -96,12 +97,7 @@ final class SimulatedServer {
         guard raft != nil else { return }
         raft?.tick()
         try drive()
-        for client in sessions.keys.sorted() {
-            guard var session = sessions[client] else { continue }
-            let pushed = try session.rewindIfStale(store, now: now)
-            sessions[client] = session
-            for message in pushed { outgoing.append((client, .push(.deliver(message)))) }
-        }
+        for client in sessions.keys.sorted() { push(.tick, to: client) }
         for request in forwards.keys.sorted() where (forwards[request]?.deadline ?? .max) < now {
             if let waiter = forwards.removeValue(forKey: request)?.waiter { answer(waiter, nil) }
         }
@@ -141,7 +137,7 @@ final class SimulatedServer {
             for index in waiters.keys.sorted() where index <= snapshot.metadata.index {
                 if let waiter = waiters.removeValue(forKey: index)?.waiter { answer(waiter, nil) }
             }
-            for client in sessions.keys.sorted() { pushAll(client) { try $0.rewind(store, now: now, headsFirst: false) } }
+            for client in sessions.keys.sorted() { push(.snapshotInstalled, to: client) }
         }
         for entry in ready.committedEntries { try apply(entry) }
         if ready.leaderChange != nil, raft?.role != .leader {
@@ -172,26 +168,30 @@ final class SimulatedServer {
         }
         switch (command, outcome) {
         case (.enqueue(let message), .stored), (.enqueue(let message), .mailboxFull):
-            pushAll(message.recipient) { try $0.wake(store, now: now) }
+            push(.newMail, to: message.recipient)
         case (.acknowledge(let recipient, let messageID), let outcome):
-            pushAll(recipient) { try $0.acknowledged(messageID, store, now: now) }
+            push(.acknowledged(messageID), to: recipient)
             if outcome != .skipAcknowledged, sessions[messageID.sender] != nil {
                 outgoing.append((messageID.sender, .push(.delivered(recipient: recipient, id: messageID))))
             }
         case (.purge(let recipient), _):
-            pushAll(recipient) { try $0.rewind(store, now: now, headsFirst: false) }
+            // Purged messages became skips in place: what was pushed stays pushed.
+            push(.newMail, to: recipient)
         default:
             break
         }
     }
 
-    /// Runs `body` on the session of `client` (if it has one here) and pushes what it returns.
-    func pushAll(_ client: NodeID, _ body: (inout PushSession) throws -> [MailMessage]) {
+    /// Steps the push window of `client`'s session here (if it has one) and pushes what it says.
+    func push(_ input: PushWindow.Input, to client: NodeID) {
         guard var session = sessions[client] else { return }
-        let pushed = (try? body(&session)) ?? []
+        let pushed = (try? session.step(input, client: client, store: store, now: UInt64(now) * Self.tickMillis)) ?? []
         sessions[client] = session
         for message in pushed { outgoing.append((client, .push(.deliver(message)))) }
     }
+
+    /// Logical milliseconds per tick (the push windows' clock).
+    static let tickMillis: UInt64 = 10
 
     /// Snapshots the store at the applied index and compacts the Raft log.
     func compact() throws {

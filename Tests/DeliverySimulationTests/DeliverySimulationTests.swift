@@ -57,7 +57,7 @@ import Testing
     /// `delivery-simulate --seeds 60 --steps 150 --bug NAME --keep-going`), on the guarantee it breaks.
     @Test(arguments: [
         (ClientBug.handOverBeforeLedger, [UInt64(27), 38, 51], "exactly once"),
-        (ClientBug.acknowledgeBehindGap, [UInt64(3), 6, 7], "every accepted message delivered"),
+        (ClientBug.acknowledgeBehindGap, [UInt64(3), 7, 18], "every accepted message delivered"),
         (ClientBug.relayedCopyAfterDirect, [UInt64(2), 3, 4], "exactly once"),
     ])
     func aDeliberateBugIsCaught(bug: ClientBug, seeds: [UInt64], guarantee: String) async {
@@ -77,7 +77,7 @@ import Testing
     }
 
     @Test func theSameSeedsPassWithoutTheBug() throws {
-        for seed: UInt64 in [2, 3, 4, 6, 7, 27, 38, 51] {
+        for seed: UInt64 in [2, 3, 4, 7, 18, 27, 38, 51] {
             _ = try DeliverySimulation(options: Self.options(seed: seed)).run()
         }
     }
