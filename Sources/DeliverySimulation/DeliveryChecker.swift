@@ -27,7 +27,7 @@ struct DeliveryChecker {
     private var deliveredThrough: [Pair: UInt64] = [:]
     /// Ids the state machine holds (or held) a skip record for: the recipient may pass over them.
     private var skipped: Set<OutboxKey> = []
-    /// Ids refused (by the state machine, or as the sender's application was told).
+    /// Ids the state machine refused (mailbox full, sender quota, storage full).
     private var refused: Set<OutboxKey> = []
     private var purged: Set<OutboxKey> = []
     /// Ids of which a copy was offered beyond the state machine's decision: on a direct link, or
@@ -45,9 +45,6 @@ struct DeliveryChecker {
     }
 
     mutating func offeredDirectly(_ key: OutboxKey) { copies.insert(key) }
-
-    /// The sender's application was told the message was refused (mailbox full, quota, storage).
-    mutating func refusedToSender(_ key: OutboxKey) { refused.insert(key) }
 
     /// A committed entry, seen when the first server applies it.
     mutating func applied(_ entry: SimulatedServer.Applied) {

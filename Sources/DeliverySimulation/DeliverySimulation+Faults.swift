@@ -7,7 +7,7 @@ extension DeliverySimulation {
     // MARK: - Reachability
 
     /// Tells clients which servers and peers they reach now; a link that died drops its session.
-    func updateReachability() {
+    func updateReachability() throws {
         // Links that break during this pass (a client's reaction goes out on a link that dies)
         // stay dead until the next pass has told both ends.
         let dying = deadLinks
@@ -26,7 +26,7 @@ extension DeliverySimulation {
                 }
                 let id = server.id
                 log("c\(client.index) \(reachable ? "connects to" : "loses") s\(server.index)")
-                try? drive(client) { $0.step(reachable ? .serverConnected(id) : .serverDisconnected(id), now: millis, crashHere: $1) }
+                try drive(client) { $0.step(reachable ? .serverConnected(id) : .serverDisconnected(id), now: millis, crashHere: $1) }
                 guard client.isUp else { break }
             }
             for other in clients where other.index != client.index && client.isUp {
@@ -35,7 +35,7 @@ extension DeliverySimulation {
                     && !blocked.contains(link) && !deadLinks.contains(link)
                 guard reachable != client.reachablePeers.contains(other.id) else { continue }
                 let peer = other.id
-                try? drive(client) { $0.setPeer(peer, reachable: reachable, now: millis, crashHere: $1) }
+                try drive(client) { $0.setPeer(peer, reachable: reachable, now: millis, crashHere: $1) }
             }
         }
     }

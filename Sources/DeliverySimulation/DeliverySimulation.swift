@@ -139,7 +139,7 @@ public final class DeliverySimulation {
             try server.tick()
             flush(server)
         }
-        updateReachability()
+        try updateReachability()
         for client in clients where client.isUp {
             try drive(client) { $0.step(.tick, now: millis, crashHere: $1) }
             if sending, faultsEnabled, chance(options.sendRate), client.isUp { try applicationSend(client) }

@@ -40,13 +40,6 @@ struct EventQueue<Event> {
         return first.event
     }
 
-    /// Drops every event for which `predicate` holds (e.g. frames to a node that crashed).
-    mutating func removeAll(where predicate: (Event) -> Bool) {
-        let kept = heap.filter { !predicate($0.event) }
-        heap = []
-        for entry in kept.sorted(by: { Self.precedes($0, $1) }) { heap.append(entry) }
-    }
-
     private static func precedes(_ a: (at: Int, sequence: Int, event: Event), _ b: (at: Int, sequence: Int, event: Event)) -> Bool {
         a.at != b.at ? a.at < b.at : a.sequence < b.sequence
     }

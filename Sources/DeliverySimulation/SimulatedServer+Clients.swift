@@ -24,7 +24,7 @@ extension SimulatedServer {
         case .acknowledge(let messageID):
             try commit(.acknowledge(recipient: client, id: messageID), for: nil)
         case .subscribe(let on):
-            push(.subscribe(on), to: client)
+            try push(.subscribe(on), to: client)
         case .hello, .query, .connect, .directPeers:
             break
         }

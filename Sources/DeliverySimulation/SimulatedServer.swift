@@ -97,7 +97,7 @@ final class SimulatedServer {
         guard raft != nil else { return }
         raft?.tick()
         try drive()
-        for client in sessions.keys.sorted() { push(.tick, to: client) }
+        for client in sessions.keys.sorted() { try push(.tick, to: client) }
         for request in forwards.keys.sorted() where (forwards[request]?.deadline ?? .max) < now {
             if let waiter = forwards.removeValue(forKey: request)?.waiter { answer(waiter, nil) }
         }
@@ -113,8 +113,7 @@ final class SimulatedServer {
     }
 
     /// Carries out the node's ready as the server's driver does: persist, send, apply.
-    /// `crashBeforeSend`: the server dies after persisting, before sending (the simulation decides).
-    func drive(crashBeforeSend: Bool = false) throws {
+    func drive() throws {
         guard var node = raft else { return }
         let ready = node.ready()
         raft = node
@@ -126,10 +125,6 @@ final class SimulatedServer {
         if let from = ready.truncateFrom { persisted.entries.removeAll { $0.index >= from } }
         persisted.entries.append(contentsOf: ready.entries)
         if let hardState = ready.hardState { persisted.hardState = hardState }
-        if crashBeforeSend && !ready.messages.isEmpty {
-            crash()
-            return
-        }
         for message in ready.messages { outgoing.append((message.to, .raft(message))) }
         if let snapshot = ready.snapshotToApply {
             appliedIndex = nil
@@ -137,7 +132,7 @@ final class SimulatedServer {
             for index in waiters.keys.sorted() where index <= snapshot.metadata.index {
                 if let waiter = waiters.removeValue(forKey: index)?.waiter { answer(waiter, nil) }
             }
-            for client in sessions.keys.sorted() { push(.snapshotInstalled, to: client) }
+            for client in sessions.keys.sorted() { try push(.snapshotInstalled, to: client) }
         }
         for entry in ready.committedEntries { try apply(entry) }
         if ready.leaderChange != nil, raft?.role != .leader {
@@ -168,24 +163,24 @@ final class SimulatedServer {
         }
         switch (command, outcome) {
         case (.enqueue(let message), .stored), (.enqueue(let message), .mailboxFull):
-            push(.newMail, to: message.recipient)
+            try push(.newMail, to: message.recipient)
         case (.acknowledge(let recipient, let messageID), let outcome):
-            push(.acknowledged(messageID), to: recipient)
+            try push(.acknowledged(messageID), to: recipient)
             if outcome != .skipAcknowledged, sessions[messageID.sender] != nil {
                 outgoing.append((messageID.sender, .push(.delivered(recipient: recipient, id: messageID))))
             }
         case (.purge(let recipient), _):
             // Purged messages became skips in place: what was pushed stays pushed.
-            push(.newMail, to: recipient)
+            try push(.newMail, to: recipient)
         default:
             break
         }
     }
 
     /// Steps the push window of `client`'s session here (if it has one) and pushes what it says.
-    func push(_ input: PushWindow.Input, to client: NodeID) {
+    func push(_ input: PushWindow.Input, to client: NodeID) throws {
         guard var session = sessions[client] else { return }
-        let pushed = (try? session.step(input, client: client, store: store, now: UInt64(now) * Self.tickMillis)) ?? []
+        let pushed = try session.step(input, client: client, store: store, now: UInt64(now) * Self.tickMillis)
         sessions[client] = session
         for message in pushed { outgoing.append((client, .push(.deliver(message)))) }
     }
