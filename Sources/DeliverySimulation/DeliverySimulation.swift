@@ -90,8 +90,12 @@ public final class DeliverySimulation {
             var configuration = RaftConfiguration(id: id, randomSeed: rng.next())
             configuration.electionTicks = 10
             configuration.maxEntriesPerMessage = 16
-            let directory = "\(options.temporaryDirectory)/delivery-sim-\(ProcessInfo.processInfo.processIdentifier)-\(options.seed)-\(index)"
-            try? FileManager.default.removeItem(atPath: directory)
+            // A fresh directory per run (runs of one seed may go on side by side in one process).
+            var template = Array("\(options.temporaryDirectory)/delivery-sim-\(options.seed)-\(index)-XXXXXX".utf8CString)
+            guard let made = mkdtemp(&template) else {
+                throw DeliveryChecker.Failure(guarantee: "simulator integrity", detail: "no temporary directory in \(options.temporaryDirectory)")
+            }
+            let directory = String(cString: made)
             servers.append(try SimulatedServer(
                 index: index, id: id, configuration: configuration, voters: Set(serverIDs), directory: directory,
                 limits: limits, window: window, patience: 400
