@@ -1,7 +1,9 @@
 /// A priority queue of events ordered by logical time, then by the order they were scheduled:
 /// the simulation's clock. Ties never depend on anything but the schedule, so a run replays.
 struct EventQueue<Event> {
-    private var heap: [(at: Int, sequence: Int, event: Event)] = []
+    /// The heap holds only (time, sequence) pairs, cheap to move; the events wait by sequence.
+    private var heap: [(at: Int, sequence: Int)] = []
+    private var events: [Int: Event] = [:]
     private var nextSequence = 0
 
     var isEmpty: Bool { heap.isEmpty }
@@ -9,7 +11,8 @@ struct EventQueue<Event> {
 
     mutating func schedule(_ event: Event, at time: Int) {
         nextSequence += 1
-        heap.append((time, nextSequence, event))
+        events[nextSequence] = event
+        heap.append((time, nextSequence))
         var child = heap.count - 1
         while child > 0 {
             let parent = (child - 1) / 2
@@ -37,10 +40,10 @@ struct EventQueue<Event> {
                 parent = smallest
             }
         }
-        return first.event
+        return events.removeValue(forKey: first.sequence)
     }
 
-    private static func precedes(_ a: (at: Int, sequence: Int, event: Event), _ b: (at: Int, sequence: Int, event: Event)) -> Bool {
+    private static func precedes(_ a: (at: Int, sequence: Int), _ b: (at: Int, sequence: Int)) -> Bool {
         a.at != b.at ? a.at < b.at : a.sequence < b.sequence
     }
 }
