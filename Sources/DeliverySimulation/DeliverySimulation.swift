@@ -115,17 +115,19 @@ public final class DeliverySimulation {
             + "\(limits.maximumMessagesPerSender)per-sender/\(limits.maximumTotalBytes)B-total window=\(window)")
         for server in servers { try server.drive(); flush(server) }
         // Every client registers once (as its first hello would) before traffic starts.
-        var registered = false
-        for _ in 0..<400 {
+        // Proposed again every 50 ticks until every server has them (a leader may lose its
+        // term before they commit); registering is idempotent.
+        var proposedAt: Int?
+        for tick in 0..<1000 {
             try advance(sending: false)
-            if !registered, let leader = servers.first(where: { $0.raft?.role == .leader }) {
+            if proposedAt.map({ tick - $0 >= 50 }) ?? true, let leader = servers.first(where: { $0.raft?.role == .leader }) {
                 for client in clients {
                     _ = try leader.admin(.register(ClientRecord(id: client.id, publicKey: Array(client.id.bytes))))
                 }
                 flush(leader)
-                registered = true
+                proposedAt = tick
             }
-            if registered, servers.allSatisfy({ server in clients.allSatisfy { (try? server.store.client($0.id)) != nil } }) {
+            if proposedAt != nil, servers.allSatisfy({ server in clients.allSatisfy { (try? server.store.client($0.id)) != nil } }) {
                 log("all clients registered")
                 return
             }
