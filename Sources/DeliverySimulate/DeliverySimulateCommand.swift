@@ -51,6 +51,12 @@ struct DeliverySimulateCommand: ParsableCommand {
     @Flag(help: "Keep going after a failing seed (to count which seeds catch a bug).")
     var keepGoing = false
 
+    func validate() throws {
+        if let servers, !(1...9).contains(servers) { throw ValidationError("--servers must be 1 to 9") }
+        if let clients, !(2...16).contains(clients) { throw ValidationError("--clients must be 2 to 16") }
+        if steps < 0 { throw ValidationError("--steps must not be negative") }
+    }
+
     func run() throws {
         let start = ContinuousClock.now
         let seedList: [UInt64] = seed.map { [$0] } ?? Array(firstSeed..<(firstSeed + UInt64(seeds)))

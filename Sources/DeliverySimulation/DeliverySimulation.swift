@@ -333,6 +333,6 @@ public final class DeliverySimulation {
 
     func violation(_ guarantee: String, _ detail: String) -> DeliveryViolation {
         log("VIOLATION \(guarantee): \(detail)")
-        return DeliveryViolation(seed: options.seed, step: now, guarantee: guarantee, detail: detail)
+        return DeliveryViolation(seed: options.seed, step: now, guarantee: guarantee, detail: detail, replay: options.arguments)
     }
 }

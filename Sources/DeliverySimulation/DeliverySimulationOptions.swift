@@ -50,6 +50,17 @@ public struct DeliverySimulationOptions: Sendable {
     public init(seed: UInt64) {
         self.seed = seed
     }
+
+    /// The `delivery-simulate` arguments that run exactly these options.
+    public var arguments: String {
+        var arguments = "--seed \(seed) --steps \(steps)"
+        if let servers { arguments += " --servers \(servers)" }
+        if let clients { arguments += " --clients \(clients)" }
+        if let bug { arguments += " --bug \(bug.rawValue)" }
+        if tightQuotas { arguments += " --tight-quotas" }
+        if strictHandOver { arguments += " --strict-hand-over" }
+        return arguments
+    }
 }
 
 /// A broken delivery guarantee, with what is needed to replay it.
@@ -59,8 +70,11 @@ public struct DeliveryViolation: Error, CustomStringConvertible, Sendable {
     public let guarantee: String
     public let detail: String
 
+    /// The `delivery-simulate` arguments that replay the run.
+    public let replay: String
+
     public var description: String {
-        "step=\(step) violated=\"\(guarantee)\": \(detail) — replay with --seed \(seed) --verbose"
+        "step=\(step) violated=\"\(guarantee)\": \(detail) — replay with \(replay) --verbose"
     }
 }
 
