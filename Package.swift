@@ -130,7 +130,7 @@ let package = Package(
         .target(
             name: "P2PServer",
             dependencies: [
-                "P2PCore", "Raft", "RaftStorage", "Mailbox", "Transport", "WireCodec", "LMDB", "ClientProtocol", "P2PClient", "AdminProtocol",
+                "P2PCore", "Raft", "RaftStorage", "Mailbox", "Delivery", "Transport", "WireCodec", "LMDB", "ClientProtocol", "P2PClient", "AdminProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -153,7 +153,7 @@ let package = Package(
         .target(
             name: "Fuzzing",
             dependencies: [
-                "Raft", "Mailbox", "LMDB", "P2PCore", "WireCodec", "ClientProtocol", "AdminProtocol", "ReliableDatagram", "P2PClient",
+                "Raft", "Mailbox", "Delivery", "LMDB", "P2PCore", "WireCodec", "ClientProtocol", "AdminProtocol", "ReliableDatagram", "P2PClient",
                 "P2PServer", "Transport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -276,7 +276,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "P2PClientTests", dependencies: ["P2PClient", "ClientProtocol", "Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
+        .testTarget(name: "P2PClientTests", dependencies: ["P2PClient", "ClientProtocol", "Delivery", "Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulation", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "Raft", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "ReliableDatagramTests", dependencies: ["ReliableDatagram"], swiftSettings: strict),

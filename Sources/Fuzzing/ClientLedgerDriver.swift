@@ -1,3 +1,4 @@
+import Delivery
 import ClientProtocol
 import Foundation
 import LMDB

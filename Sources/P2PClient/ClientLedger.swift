@@ -1,3 +1,4 @@
+import Delivery
 import LMDB
 import P2PCore
 
@@ -14,20 +15,7 @@ import P2PCore
 ///   only the next one may be delivered, anything at or below it is a duplicate.
 public final class ClientLedger: Sendable {
     /// A message waiting in the outbox.
-    public struct Outgoing: Equatable, Sendable {
-        public let recipient: NodeID
-        public let id: MessageID
-        public let payload: [UInt8]
-        /// An owed skip (empty payload): the message was given up, its id must still be filled.
-        public let isSkip: Bool
-
-        public init(recipient: NodeID, id: MessageID, payload: [UInt8], isSkip: Bool = false) {
-            self.recipient = recipient
-            self.id = id
-            self.payload = payload
-            self.isSkip = isSkip
-        }
-    }
+    public typealias Outgoing = OutboxEntry
 
     /// Why the ledger refused an operation.
     public enum LedgerError: Error, Equatable, Sendable {
@@ -69,24 +57,83 @@ public final class ClientLedger: Sendable {
         try environment.write { txn in
             var next: [NodeID: UInt64] = [:]
             var prepared: [Outgoing] = []
-            for (recipient, payload) in prepare {
-                let last = try next[recipient] ?? txn.get(sequences, recipient.bytes).flatMap { UInt64(bigEndianBytes: $0) } ?? 0
-                try txn.put(outbox, recipient.bytes + (last + 1).bigEndianBytes, payload)
-                prepared.append(Outgoing(recipient: recipient, id: MessageID(sender: me, sequence: last + 1), payload: payload))
-                next[recipient] = last + 1
-            }
-            for (recipient, last) in next { try txn.put(sequences, recipient.bytes, last.bigEndianBytes) }
-            for message in skip {
-                let key = message.recipient.bytes + message.sequence.bigEndianBytes
-                if try txn.delete(outbox, key) { try txn.put(skips, key, []) }
-            }
-            for message in resolve {
-                let key = message.recipient.bytes + message.sequence.bigEndianBytes
-                try txn.delete(outbox, key)
-                try txn.delete(skips, key)
-            }
+            for (recipient, payload) in prepare { prepared.append(try self.prepare(recipient, payload, &next, txn)) }
+            try storeSequences(next, txn)
+            for message in skip { try oweSkip(message.recipient.bytes + message.sequence.bigEndianBytes, txn) }
+            for message in resolve { try self.resolve(message.recipient.bytes + message.sequence.bigEndianBytes, txn) }
             return prepared
         }
+    }
+
+    /// Applies the operations of `batches` in order, in one durable transaction (concurrent sends
+    /// share its sync); returns, per batch, the ids assigned to its prepares. Nothing is written
+    /// if any operation fails.
+    public func commit(_ batches: [LedgerBatch]) throws -> [[MessageID]] {
+        try environment.write { txn in
+            var next: [NodeID: UInt64] = [:]
+            var delivered: [NodeID: UInt64] = [:]
+            var assigned: [[MessageID]] = []
+            for batch in batches {
+                var ids: [MessageID] = []
+                for operation in batch.operations {
+                    switch operation {
+                    case .prepare(let recipient, let payload): ids.append(try self.prepare(recipient, payload, &next, txn).id)
+                    case .resolve(let key): try self.resolve(key.recipient.bytes + key.id.sequence.bigEndianBytes, txn)
+                    case .oweSkip(let key): try oweSkip(key.recipient.bytes + key.id.sequence.bigEndianBytes, txn)
+                    case .markDelivered(let id):
+                        let through = try delivered[id.sender] ?? self.deliveredThrough(id.sender, txn)
+                        guard id.sequence == through + 1 else {
+                            throw LedgerError.outOfOrder(sender: id.sender, expected: through + 1, got: id.sequence)
+                        }
+                        try txn.put(self.delivered, id.sender.bytes, id.sequence.bigEndianBytes)
+                        delivered[id.sender] = id.sequence
+                    }
+                }
+                assigned.append(ids)
+            }
+            try storeSequences(next, txn)
+            return assigned
+        }
+    }
+
+    /// Gives `payload` the next sequence towards `recipient` (`next` caches this transaction's).
+    private func prepare(_ recipient: NodeID, _ payload: [UInt8], _ next: inout [NodeID: UInt64], _ txn: borrowing WriteTransaction) throws -> Outgoing {
+        let last = try next[recipient] ?? txn.get(sequences, recipient.bytes).flatMap { UInt64(bigEndianBytes: $0) } ?? 0
+        try txn.put(outbox, recipient.bytes + (last + 1).bigEndianBytes, payload)
+        next[recipient] = last + 1
+        return Outgoing(recipient: recipient, id: MessageID(sender: me, sequence: last + 1), payload: payload)
+    }
+
+    private func storeSequences(_ next: [NodeID: UInt64], _ txn: borrowing WriteTransaction) throws {
+        for (recipient, last) in next { try txn.put(sequences, recipient.bytes, last.bigEndianBytes) }
+    }
+
+    private func oweSkip(_ key: [UInt8], _ txn: borrowing WriteTransaction) throws {
+        if try txn.delete(outbox, key) { try txn.put(skips, key, []) }
+    }
+
+    private func resolve(_ key: [UInt8], _ txn: borrowing WriteTransaction) throws {
+        try txn.delete(outbox, key)
+        try txn.delete(skips, key)
+    }
+
+    private func deliveredThrough(_ sender: NodeID, _ txn: borrowing WriteTransaction) throws -> UInt64 {
+        try txn.get(delivered, sender.bytes).flatMap { UInt64(bigEndianBytes: $0) } ?? 0
+    }
+
+    /// Everything a restarted client resumes from: the outbox (owed skips included) and the
+    /// delivered watermark of every sender.
+    public func contents() throws -> LedgerContents {
+        let outbox = try pending()
+        let watermarks = try environment.read { txn in
+            var result: [NodeID: UInt64] = [:]
+            try txn.scan(delivered) { key, value in
+                if let sender = NodeID(bytes: key), let through = UInt64(bigEndianBytes: value) { result[sender] = through }
+                return true
+            }
+            return result
+        }
+        return LedgerContents(outbox: outbox, deliveredThrough: watermarks)
     }
 
     /// Removes messages whose fate is definitive from the outbox.

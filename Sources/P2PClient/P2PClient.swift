@@ -2,7 +2,7 @@ import ClientProtocol
 import Foundation
 import LMDB
 import Logging
-import Mailbox
+import MessageModel
 import P2PCore
 import Transport
 
@@ -69,16 +69,23 @@ public final class P2PClient: Sendable {
                 throw ClientError.cannotListen("\(configuration.listenHost):\(configuration.listenPort): \(error)")
             }
         }
-        let engine = ClientEngine(
-            me: identity.id, ledger: ledger, linkConfiguration: linkConfiguration,
-            configuration: configuration, direct: direct,
-            pin: ClusterKeyPin(directory: configuration.stateDirectory, configured: try Self.configuredClusterKey(configuration)), logger: logger
-        )
+        let engine: ClientEngine
+        do {
+            engine = try ClientEngine(
+                me: identity.id, ledger: ledger, linkConfiguration: linkConfiguration,
+                configuration: configuration, direct: direct,
+                pin: ClusterKeyPin(directory: configuration.stateDirectory, configured: try Self.configuredClusterKey(configuration)), logger: logger
+            )
+        } catch {
+            await direct?.stop()
+            environment.close()
+            throw error
+        }
         await direct?.start(DirectPaths.Hooks(
             introduce: { peer, tcp, udp in await engine.introduce(peer, tcp: tcp, udp: udp) },
             publicKey: { peer in await engine.publicKey(of: peer) },
             onFrame: { link, frame in await engine.directFrame(link, frame) },
-            onChange: { peers in await engine.reportDirectPeers(peers) }
+            onChange: { peers in await engine.directPeersChanged(peers) }
         ))
         let links = Task {
             await withDiscardingTaskGroup { group in
@@ -89,8 +96,8 @@ public final class P2PClient: Sendable {
         }
         let client = P2PClient(id: identity.id, configuration: configuration, engine: engine, environment: environment, links: links)
         do {
+            await engine.resume()
             try await engine.waitUntilAttached(timeout: configuration.startTimeout)
-            try await engine.resumeOutbox()
         } catch {
             await client.shutdown()
             throw error

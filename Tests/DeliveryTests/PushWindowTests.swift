@@ -1,0 +1,146 @@
+import Delivery
+import MessageModel
+import P2PCore
+import Testing
+
+/// A mailbox model answering a ``PushWindow``'s fetches, in arrival order.
+struct MailboxModel {
+    var mail: [PushWindow.StoredMail] = []
+
+    mutating func add(_ message: MailMessage) {
+        mail.append(PushWindow.StoredMail(arrival: UInt64(mail.count + 1), message: message))
+    }
+
+    mutating func remove(_ id: MessageID) { mail.removeAll { $0.message.id == id } }
+
+    func answer(_ fetch: PushWindow.Fetch, perSenderFilter: Bool = true) -> [PushWindow.StoredMail] {
+        switch fetch.kind {
+        case .after(let arrival, let limit):
+            return Array(mail.filter { $0.arrival > arrival }.prefix(limit))
+        case .sequenceHeads(let perSender, let limit):
+            let bySender = Dictionary(grouping: mail, by: \.message.id.sender)
+            var heads: [PushWindow.StoredMail] = []
+            for sender in bySender.keys.sorted() {
+                heads += (bySender[sender] ?? []).sorted { $0.message.id.sequence < $1.message.id.sequence }.prefix(perSender)
+            }
+            return Array(heads.prefix(limit))
+        }
+    }
+}
+
+/// Runs a window against a mailbox model, answering fetches at once; collects the pushes.
+struct WindowHarness {
+    var window: PushWindow
+    var mailbox = MailboxModel()
+    var now: UInt64 = 0
+    var queuedBytes = 0
+    var pushed: [UInt64] = []
+
+    init(configuration: PushWindow.Configuration) {
+        window = PushWindow(configuration: configuration)
+    }
+
+    mutating func feed(_ input: PushWindow.Input) {
+        var inputs = [input]
+        while !inputs.isEmpty {
+            let next = inputs.removeFirst()
+            for directive in window.step(next, now: now, queuedBytes: queuedBytes) {
+                switch directive {
+                case .push(let message):
+                    pushed.append(message.id.sequence)
+                    queuedBytes += message.payload.count + 96
+                case .fetch(let fetch):
+                    inputs.append(.fetched(generation: fetch.generation, mailbox.answer(fetch)))
+                }
+            }
+        }
+    }
+
+    mutating func takePushed() -> [UInt64] {
+        defer { pushed = [] }
+        return pushed
+    }
+}
+
+@Suite struct PushWindowTests {
+    let alice = NodeID.random()
+    let bob = NodeID.random()
+
+    private func configuration(window: Int = 4, budget: Int = 1 << 20) -> PushWindow.Configuration {
+        var configuration = PushWindow.Configuration()
+        configuration.window = window
+        configuration.pushBudget = budget
+        configuration.patience = 1_000
+        return configuration
+    }
+
+    @Test func pushesUpToTheWindowAndMovesOnWithAcknowledgements() {
+        var harness = WindowHarness(configuration: configuration())
+        for sequence in 1...6 { harness.mailbox.add(message(from: alice, to: bob, UInt64(sequence))) }
+        harness.feed(.newMail)
+        #expect(harness.takePushed().isEmpty, "nothing is pushed before the client subscribes")
+        harness.feed(.subscribe(true))
+        #expect(harness.takePushed() == [1, 2, 3, 4])
+        harness.mailbox.remove(MessageID(sender: alice, sequence: 1))
+        harness.feed(.acknowledged(MessageID(sender: alice, sequence: 1)))
+        #expect(harness.takePushed() == [5])
+        harness.feed(.acknowledged(MessageID(sender: alice, sequence: 99)))
+        #expect(harness.takePushed().isEmpty, "an acknowledgement of something not in flight changes nothing")
+    }
+
+    @Test func aStaleWindowStartsOverWithEachSendersLowestSequenceFirst() {
+        var harness = WindowHarness(configuration: configuration())
+        // Alice's 2…20 arrived first, her 1 last (relayed after its direct attempt timed out).
+        for sequence in Array(UInt64(2)...20) + [1] { harness.mailbox.add(message(from: alice, to: bob, sequence)) }
+        harness.feed(.subscribe(true))
+        #expect(harness.takePushed() == [2, 3, 4, 5], "the window is filled in arrival order")
+        harness.now = 1_000
+        harness.feed(.tick)
+        #expect(harness.takePushed().isEmpty, "not stale yet")
+        harness.now = 1_001
+        harness.feed(.tick)
+        #expect(harness.takePushed().first == 1, "the rewound window starts with the sender's lowest sequence")
+    }
+
+    @Test func backpressurePausesUntilTheLinkDrains() {
+        var harness = WindowHarness(configuration: configuration(window: 100, budget: 150))
+        for sequence in 1...10 {
+            harness.mailbox.add(MailMessage(id: MessageID(sender: alice, sequence: UInt64(sequence)), recipient: bob, payload: [UInt8](repeating: 0, count: 100), enqueuedAtMillis: 0))
+        }
+        harness.feed(.subscribe(true))
+        let first = harness.takePushed()
+        #expect(first == [1], "a push counts its payload and overhead against the budget")
+        harness.feed(.newMail)
+        #expect(harness.takePushed().isEmpty, "the link has not drained")
+        harness.queuedBytes = 0
+        harness.feed(.newMail)
+        #expect(harness.takePushed() == [2])
+    }
+
+    @Test func anAnswerToAFetchFromBeforeARewindIsIgnored() {
+        var window = PushWindow(configuration: configuration())
+        var mailbox = MailboxModel()
+        for sequence in 1...3 { mailbox.add(message(from: alice, to: bob, UInt64(sequence))) }
+        guard case .fetch(let old)? = window.step(.subscribe(true), now: 0, queuedBytes: 0).first else {
+            Issue.record("no fetch")
+            return
+        }
+        guard case .fetch(let fresh)? = window.step(.snapshotInstalled, now: 0, queuedBytes: 0).first else {
+            Issue.record("no fetch after the rewind")
+            return
+        }
+        #expect(window.step(.fetched(generation: old.generation, mailbox.answer(old)), now: 0, queuedBytes: 0).isEmpty)
+        let pushes = window.step(.fetched(generation: fresh.generation, mailbox.answer(fresh)), now: 0, queuedBytes: 0)
+        #expect(pushes.filter { if case .push = $0 { true } else { false } }.count == 3)
+    }
+
+    @Test func unsubscribingStopsThePush() {
+        var harness = WindowHarness(configuration: configuration())
+        harness.feed(.subscribe(true))
+        harness.feed(.subscribe(false))
+        harness.mailbox.add(message(from: alice, to: bob, 1))
+        harness.feed(.newMail)
+        harness.feed(.tick)
+        #expect(harness.takePushed().isEmpty)
+    }
+}

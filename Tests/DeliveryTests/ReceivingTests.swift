@@ -1,0 +1,125 @@
+import Delivery
+import MessageModel
+import P2PCore
+import Testing
+
+@Suite struct ReceivingTests {
+    let alice = NodeID.random()
+    let server = NodeID.random()
+
+    private func receiver() -> CoreHarness {
+        var harness = CoreHarness()
+        harness.feed(.serverConnected(server))
+        _ = harness.take()
+        return harness
+    }
+
+    private func handedOver(_ directives: [ClientCore.Directive]) -> [UInt64] {
+        directives.compactMap { if case .handOver(let message) = $0 { message.id.sequence } else { nil } }
+    }
+
+    @Test func deliversInOrderOnlyAfterTheDeliveryIsDurableThenAcknowledges() {
+        var harness = receiver()
+        harness.holdWrites = true
+        harness.feed(.relayedMessage(message(from: alice, to: harness.me, 2), from: server))
+        harness.feed(.relayedMessage(message(from: alice, to: harness.me, 1), from: server))
+        harness.feed(.receive)
+        #expect(harness.take().isEmpty, "nothing reaches the application before markDelivered is durable")
+        #expect(harness.held.map(\.operations) == [[.markDelivered(MessageID(sender: alice, sequence: 1))]])
+        harness.holdWrites = false
+        harness.releaseHeld()
+        let id1 = MessageID(sender: alice, sequence: 1)
+        #expect(harness.take() == [.handOver(message(from: alice, to: harness.me, 1)), .acknowledgeRelayed(id1, to: server)])
+        harness.feed(.receive)
+        #expect(handedOver(harness.take()) == [2])
+        #expect(harness.core.deliveredThrough(alice) == 2)
+    }
+
+    @Test func onlyOneMessageIsHandedPerReceive() {
+        var harness = receiver()
+        for sequence in 1...3 { harness.feed(.relayedMessage(message(from: alice, to: harness.me, UInt64(sequence)), from: server)) }
+        #expect(harness.take().isEmpty, "nothing is delivered while nobody receives")
+        harness.feed(.receive)
+        #expect(handedOver(harness.take()) == [1])
+        harness.feed(.receive)
+        harness.feed(.receive)
+        #expect(handedOver(harness.take()) == [2, 3])
+    }
+
+    @Test func duplicatesAreAcknowledgedOnThePathTheyCameBy() {
+        var harness = receiver()
+        let link = DirectLinkID(7)
+        harness.feed(.directMessage(message(from: alice, to: harness.me, 1), link: link))
+        harness.feed(.relayedMessage(message(from: alice, to: harness.me, 1), from: server))  // second copy while queued: dropped
+        harness.feed(.receive)
+        let id = MessageID(sender: alice, sequence: 1)
+        #expect(harness.take() == [.handOver(message(from: alice, to: harness.me, 1)), .acknowledgeDirect(id, on: link)])
+        let other = NodeID.random()
+        harness.feed(.serverConnected(other))
+        harness.feed(.relayedMessage(message(from: alice, to: harness.me, 1), from: other))
+        harness.feed(.directMessage(message(from: alice, to: harness.me, 1), link: DirectLinkID(8)))
+        #expect(harness.take() == [.acknowledgeRelayed(id, to: other), .acknowledgeDirect(id, on: DirectLinkID(8))])
+        #expect(harness.operations == [.markDelivered(id)], "a duplicate is never delivered again")
+    }
+
+    @Test func skipsAdvanceWithoutReachingTheApplication() {
+        var harness = receiver()
+        harness.feed(.relayedMessage(message(from: alice, to: harness.me, 1, skip: true), from: server))
+        harness.feed(.relayedMessage(message(from: alice, to: harness.me, 2), from: server))
+        let skipID = MessageID(sender: alice, sequence: 1)
+        #expect(harness.take() == [.acknowledgeRelayed(skipID, to: server)], "a skip is recorded and acknowledged without a receiver")
+        harness.feed(.receive)
+        #expect(handedOver(harness.take()) == [2])
+        // A skip on a direct link is not believed.
+        harness.feed(.directMessage(message(from: alice, to: harness.me, 3, skip: true), link: DirectLinkID(1)))
+        harness.feed(.receive)
+        #expect(harness.take().isEmpty)
+    }
+
+    @Test func theEarlyBufferIsBoundedButTheAwaitedMessageAlwaysFits() {
+        var configuration = ClientCore.Configuration()
+        configuration.earlyLimit = 4
+        var harness = CoreHarness(configuration: configuration)
+        harness.feed(.serverConnected(server))
+        for sequence in 2...10 { harness.feed(.relayedMessage(message(from: alice, to: harness.me, UInt64(sequence)), from: server)) }
+        harness.feed(.relayedMessage(message(from: alice, to: harness.me, 1), from: server))
+        var handed: [UInt64] = []
+        for _ in 0..<10 {
+            harness.feed(.receive)
+            handed += handedOver(harness.take())
+        }
+        #expect(handed == [1, 2, 3, 4, 5], "four held ahead of the gap, the rest come again later")
+    }
+
+    @Test func aMessageDurablyDeliveredWhileTheReceiverLeftGoesToTheNextReceiver() {
+        var harness = receiver()
+        harness.holdWrites = true
+        harness.feed(.relayedMessage(message(from: alice, to: harness.me, 1), from: server))
+        harness.feed(.receive)
+        harness.feed(.receiveCancelled)
+        harness.holdWrites = false
+        harness.releaseHeld()
+        #expect(harness.take().isEmpty)
+        harness.feed(.receive)
+        #expect(handedOver(harness.take()) == [1])
+    }
+
+    @Test func aRestartedCoreKnowsWhatWasDelivered() {
+        var harness = CoreHarness(restoring: LedgerContents(deliveredThrough: [alice: 5]))
+        harness.feed(.serverConnected(server))
+        _ = harness.take()
+        harness.feed(.relayedMessage(message(from: alice, to: harness.me, 5), from: server))
+        #expect(harness.take() == [.acknowledgeRelayed(MessageID(sender: alice, sequence: 5), to: server)])
+        harness.feed(.relayedMessage(message(from: alice, to: harness.me, 6), from: server))
+        harness.feed(.receive)
+        #expect(handedOver(harness.take()) == [6])
+    }
+
+    @Test func relayedAcknowledgementsFallBackToTheSubscribedServer() {
+        var harness = receiver()
+        let gone = NodeID.random()
+        harness.feed(.relayedMessage(message(from: alice, to: harness.me, 1), from: gone))
+        harness.feed(.receive)
+        #expect(harness.take().last == .acknowledgeRelayed(MessageID(sender: alice, sequence: 1), to: server))
+    }
+}
