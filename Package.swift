@@ -29,6 +29,8 @@ let package = Package(
         .executable(name: "p2pcore-demo", targets: ["P2PDemo"]),
         .executable(name: "p2pcore-bench", targets: ["RelayBench"]),
         .executable(name: "raft-simulate", targets: ["RaftSimulate"]),
+        // Delivery simulator (issue 13).
+        .executable(name: "delivery-simulate", targets: ["DeliverySimulate"]),
         .executable(name: "p2pcore-chaos", targets: ["P2PChaos"]),
         .executable(name: "p2pcore-fuzz", targets: ["P2PFuzz"]),
         .executable(name: "p2pcore-attack", targets: ["P2PAttack"]),
@@ -86,6 +88,17 @@ let package = Package(
         .executableTarget(
             name: "RaftSimulate",
             dependencies: ["RaftSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        // MARK: Delivery simulator (issue 13)
+        .target(
+            name: "DeliverySimulation",
+            dependencies: ["Raft", "Mailbox", "LMDB", "ClientProtocol", "P2PCore", "Delivery", "MessageModel"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "DeliverySimulate",
+            dependencies: ["DeliverySimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .target(name: "RaftStorage", dependencies: ["Raft", "LMDB", "P2PCore"], swiftSettings: strict),
@@ -275,6 +288,7 @@ let package = Package(
         .testTarget(name: "ReliableDatagramTests", dependencies: ["ReliableDatagram", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "Fuzzing", "Raft"], swiftSettings: strict),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "MessageModel", "P2PCore"], swiftSettings: strict),
+        .testTarget(name: "DeliverySimulationTests", dependencies: ["DeliverySimulation", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "MailboxTests", dependencies: ["TestSupport", "Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
     ]
 )
