@@ -33,7 +33,15 @@ extension MailboxStore {
             return .stored
         }
         var senderItems = try loadSenderItems(recipient, sender, txn)
-        if senderItems >= limits.maximumMessagesPerSender { return .senderQuotaExceeded(limit: limits.maximumMessagesPerSender) }
+        // The skip for the very sequence the recipient waits for is let in over the sender's quota
+        // and the store-wide total: the items that fill them may be the same sender's later
+        // messages (or, for the total, anyone's messages stuck behind such gaps), which cannot
+        // leave before that sequence is filled (found by the delivery simulator). It costs one
+        // record overhead, and a pair has at most one at a time.
+        let isNextExpected = message.isSkip && message.id.sequence == through + 1
+        if senderItems >= limits.maximumMessagesPerSender, !isNextExpected {
+            return .senderQuotaExceeded(limit: limits.maximumMessagesPerSender)
+        }
         // Arrival numbers cannot run out in practice; a restored state claiming so refuses mail.
         guard box.nextArrival < UInt64.max else { return .mailboxFull(messages: box.count, bytes: box.bytes) }
         let overhead = MailboxLimits.recordOverhead
@@ -46,7 +54,7 @@ extension MailboxStore {
             && size <= limits.maximumBytes && used.partialValue <= limits.maximumBytes - size
         let cost = fitsMailbox ? size + overhead : overhead
         var total = try loadTotalBytes(txn)
-        if total > limits.maximumTotalBytes - min(cost, limits.maximumTotalBytes) || cost > limits.maximumTotalBytes {
+        if total > limits.maximumTotalBytes - min(cost, limits.maximumTotalBytes) || cost > limits.maximumTotalBytes, !isNextExpected {
             return .storageFull(limit: limits.maximumTotalBytes)
         }
 

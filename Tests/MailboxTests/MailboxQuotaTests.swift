@@ -166,7 +166,7 @@ private func skip(_ sender: NodeID, _ sequence: UInt64, to recipient: NodeID) ->
         for id in [alice, bob, carol] { try fixture.register(id) }
         let outcomes = try fixture.apply(
             .enqueue(message(alice, 1, to: bob)), .enqueue(message(alice, 1, to: carol)), .enqueue(message(carol, 1, to: bob)),
-            .enqueue(message(bob, 1, to: carol)), .enqueue(skip(bob, 1, to: carol))
+            .enqueue(message(bob, 1, to: carol)), .enqueue(skip(bob, 2, to: carol))
         )
         #expect(outcomes == [.stored, .stored, .stored, .storageFull(limit: limit), .storageFull(limit: limit)])
         #expect(try fixture.store.totalBytes() == limit)
@@ -179,6 +179,25 @@ private func skip(_ sender: NodeID, _ sequence: UInt64, to recipient: NodeID) ->
         // An operator's purge frees the payloads; the skips it leaves still cost their overhead.
         #expect(try fixture.apply(.purge(recipient: carol)) == [.purged(count: 2)])
         #expect(try fixture.store.totalBytes() == 2 + 3 * overhead)
+    }
+
+    /// Found by the delivery simulator: a sender's later messages fill its quota (or anyone's
+    /// fill the store) while the recipient waits for an earlier sequence whose message was
+    /// refused; the skip the sender owes for it must get in, or nothing moves again.
+    @Test func theSkipForTheSequenceTheRecipientWaitsForGetsInOverTheLimits() throws {
+        let overhead = MailboxLimits.recordOverhead
+        let fixture = try StoreFixture(limits: MailboxLimits(maximumMessagesPerSender: 1, maximumTotalBytes: 2 + overhead))
+        for id in [alice, bob] { try fixture.register(id) }
+        #expect(try fixture.apply(.enqueue(message(alice, 2, to: bob))) == [.stored])
+        // #1 was refused (the quota is full); bob waits for #1: its skip gets in.
+        #expect(try fixture.apply(.enqueue(message(alice, 1, to: bob))) == [.senderQuotaExceeded(limit: 1)])
+        #expect(try fixture.apply(.enqueue(skip(alice, 1, to: bob))) == [.stored])
+        // A skip for a later sequence is still held to the quota and the total.
+        #expect(try fixture.apply(.enqueue(skip(alice, 3, to: bob))) == [.senderQuotaExceeded(limit: 1)])
+        #expect(try fixture.store.items(from: alice, in: bob) == 2)
+        try fixture.apply(.acknowledge(recipient: bob, id: MessageID(sender: alice, sequence: 1)))
+        try fixture.apply(.acknowledge(recipient: bob, id: MessageID(sender: alice, sequence: 2)))
+        #expect(try fixture.apply(.enqueue(skip(alice, 3, to: bob))) == [.stored])
     }
 
     // MARK: Snapshots and determinism
