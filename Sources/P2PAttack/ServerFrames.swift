@@ -25,7 +25,7 @@ enum ServerFrames {
 
     /// A heartbeat from the end of time.
     static func heartbeatAtMaximumTerm(from attacker: NodeID, to server: NodeID) -> [UInt8] {
-        RaftMessage(from: attacker, to: server, term: .max, body: .heartbeat(commit: .max)).encoded()
+        RaftMessage(from: attacker, to: server, term: .max, body: .heartbeat(commit: .max, readRound: 0)).encoded()
     }
 
     /// A snapshot at the last possible index, naming the attacker the only voter.
