@@ -80,9 +80,9 @@ struct FramesDriver: FuzzDriver {
             return .hello(ServerHello(address: r.string(), isMember: r.oneIn(2), configuredPeers: r.below(8)))
         case 1:
             let body: RaftMessage.Body = r.oneIn(2)
-                ? .heartbeat(commit: r.integer(small: 8), readRound: r.integer())
+                ? .heartbeat(commit: r.integer(small: 8) & 0xFFFF, readRound: r.integer())
                 : .propose(commands: (0..<(1 + r.below(3))).map { _ in r.bytes(r.below(8)) })
-            return .raft(RaftMessage(from: r.nodeID(ids), to: r.nodeID(ids), term: r.integer(small: 8), body: body))
+            return .raft(RaftMessage(from: r.nodeID(ids), to: r.nodeID(ids), term: r.integer(small: 8) & 0xFFFF, body: body))
         case 2:
             return .request(r.integer(), r.oneIn(2) ? .commit(MailboxApplyDriver.command(&r)) : .admin(adminRequest(&r)))
         case 3:
@@ -139,7 +139,13 @@ struct FramesDriver: FuzzDriver {
     ) -> FuzzVerdict {
         let valid = encode(make(&random))
         let bytes = unmutated ? valid : Mutator.input(valid: valid, donor: encode(make(&random)), random: &random)
-        guard let value = try? decode(bytes) else { return unmutated ? .violation("\(T.self): a valid encoding does not decode") : .ok }
+        let decoded: T
+        do {
+            decoded = try decode(bytes)
+        } catch {
+            return unmutated ? .violation("\(T.self): a valid encoding does not decode (\(error))") : .ok
+        }
+        let value = decoded
         guard let again = try? decode(encode(value)) else { return .violation("\(T.self): re-encoding of a decoded value does not decode: \(value)") }
         return again == value ? .ok : .violation("\(T.self): decode(encode(x)) != x for \(value)")
     }
