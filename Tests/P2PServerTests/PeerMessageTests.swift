@@ -1,3 +1,4 @@
+import AdminProtocol
 import Mailbox
 import P2PCore
 import Raft
