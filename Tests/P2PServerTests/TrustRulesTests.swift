@@ -41,7 +41,7 @@ import Testing
         #expect(ServerContext.vet(derived))
         let legacy = PeerInfo(id: .random(), incarnation: 1, publicKey: identity.publicKeyBytes, remoteAddress: nil, role: .server, channelBinding: [])
         #expect(!ServerContext.vet(legacy))
-        // Clients may hold a legacy id; the registry decides (see serveClient).
+        // Clients may hold a legacy id; the registry decides (see ClientGateway.serve).
         #expect(ServerContext.vet(PeerInfo(id: .random(), incarnation: 1, publicKey: identity.publicKeyBytes, remoteAddress: nil, role: .client, channelBinding: [])))
     }
 }
