@@ -13,11 +13,17 @@ extension RaftNode {
         case .appendResponse, .heartbeatResponse, .voteResponse:
             // Only members answer our requests; a stranger must not make us step down.
             guard membership.all.isEmpty || membership.all.contains(message.from) else { return }
-        case .propose, .readIndex, .readIndexResponse:
-            // Requests between a member and its leader: they mean something within one term
-            // only, and never move it.
-            guard membership.all.contains(message.from), message.term == term else { return }
-            role == .leader ? stepLeader(message) : stepFollower(message)
+        case .propose, .readIndex:
+            // Requests from a member to its leader: they mean something within one term only,
+            // and never move it.
+            guard membership.all.contains(message.from), message.term == term, role == .leader else { return }
+            stepLeader(message)
+            return
+        case .readIndexResponse:
+            // Only from the leader this node follows in this term (a new learner may not know
+            // the membership yet, but it knows its leader).
+            guard message.term == term, role == .follower, leader == message.from else { return }
+            stepFollower(message)
             return
         default:
             break
@@ -115,7 +121,7 @@ extension RaftNode {
             // Only the leader of our term hands its leadership over.
             if isPromotable, leader == message.from { campaign(preVote: false, transfer: true) }
         case .readIndexResponse(let index, let context):
-            if role == .follower, leader == message.from { readStates.append(ReadState(index: index, context: context)) }
+            readStates.append(ReadState(index: index, context: context))
         default:
             break
         }

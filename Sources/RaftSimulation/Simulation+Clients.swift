@@ -76,7 +76,8 @@ extension Simulation {
     func checkHealedReads() throws(SimulationViolation) {
         for (context, read) in reads.sorted(by: { $0.key < $1.key }) where read.healTerm != nil && !confirmedReads.contains(context) {
             guard let raft = nodes[read.node]?.raft, !(nodes[read.node]?.removed ?? true), raft.term == read.healTerm else { continue }
-            throw violation("read liveness", "read \(context) asked at node \(short(read.node)) (\(raft.role)) after healing was never confirmed")
+            let leaderView = currentLeader().flatMap { nodes[$0]?.raft?.membership }
+            throw violation("read liveness", "read \(context) asked at node \(short(read.node)) (\(raft.role), \(leaderView?.voters.contains(read.node) == true ? "voter" : leaderView?.learners.contains(read.node) == true ? "learner" : "not a member") for the leader) after healing was never confirmed")
         }
     }
 }
