@@ -228,12 +228,18 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strict),
-        .testTarget(name: "P2PCoreTests", dependencies: ["P2PCore"], swiftSettings: strict),
+        .target(
+            name: "TestSupport",
+            dependencies: ["ClusterHarness", "P2PClient", "P2PCore"],
+            path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "LMDBTests", dependencies: ["TestSupport", "LMDB"], swiftSettings: strict),
+        .testTarget(name: "P2PCoreTests", dependencies: ["TestSupport", "P2PCore"], swiftSettings: strict),
         .testTarget(
             name: "P2PServerTests",
             dependencies: [
-                "P2PServer", "P2PClient", "ClusterHarness", "Mailbox", "Raft", "LMDB", "P2PCore", "AdminProtocol", "ClientProtocol", "Transport", "WireCodec",
+                "TestSupport", "P2PServer", "P2PClient", "ClusterHarness", "Mailbox", "Raft", "LMDB", "P2PCore", "AdminProtocol", "ClientProtocol", "Transport", "WireCodec",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -259,11 +265,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "P2PClientTests", dependencies: ["P2PClient", "ClientProtocol", "Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
-        .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSimulation", "P2PCore"], swiftSettings: strict),
-        .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "Raft", "LMDB", "P2PCore"], swiftSettings: strict),
-        .testTarget(name: "ReliableDatagramTests", dependencies: ["ReliableDatagram"], swiftSettings: strict),
-        .testTarget(name: "FuzzTests", dependencies: ["Fuzzing", "Raft"], swiftSettings: strict),
-        .testTarget(name: "MailboxTests", dependencies: ["Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
+        .testTarget(name: "P2PClientTests", dependencies: ["TestSupport", "P2PClient", "ClientProtocol", "Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
+        .testTarget(name: "RaftTests", dependencies: ["TestSupport", "Raft", "RaftSimulation", "P2PCore"], swiftSettings: strict),
+        .testTarget(name: "RaftStorageTests", dependencies: ["TestSupport", "RaftStorage", "Raft", "LMDB", "P2PCore"], swiftSettings: strict),
+        .testTarget(name: "ReliableDatagramTests", dependencies: ["ReliableDatagram", "P2PCore"], swiftSettings: strict),
+        .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "Fuzzing", "Raft"], swiftSettings: strict),
+        .testTarget(name: "MailboxTests", dependencies: ["TestSupport", "Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
     ]
 )

@@ -1,6 +1,6 @@
 import ClientProtocol
 import NIOCore
-import Raft
+import P2PCore
 import Transport
 import WireCodec
 

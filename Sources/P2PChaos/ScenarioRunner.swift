@@ -59,7 +59,7 @@ final class ScenarioRunner: Sendable {
 
     func run(for duration: Duration, faultEvery: Double) async -> Summary {
         let workload = Task { await self.workload() }
-        var random = ScenarioRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         let deadline = ContinuousClock.now + duration
         var problems: [String] = []
         while ContinuousClock.now < deadline {
@@ -111,7 +111,7 @@ final class ScenarioRunner: Sendable {
     // MARK: Workload
 
     private func workload() async {
-        var random = ScenarioRandom(seed: seed ^ 0x5EED_0F_C0FFEE)
+        var random = SplitMix64(seed: seed ^ 0x5EED_0F_C0FFEE)
         var tag: UInt64 = 0
         while !stopping.withLock({ $0 }) {
             try? await Task.sleep(for: .milliseconds(10 + Int(random.next() % 30)))
@@ -135,7 +135,7 @@ final class ScenarioRunner: Sendable {
         if verbose { print("fault: \(kind)") }
     }
 
-    private func injectFault(_ random: inout ScenarioRandom) async throws {
+    private func injectFault(_ random: inout SplitMix64) async throws {
         let roll = random.next() % 100
         switch roll {
         case 0..<25: try await killServer(&random)
@@ -172,7 +172,7 @@ final class ScenarioRunner: Sendable {
         return cluster.servers.firstIndex { $0.nodeID == "\(leader)" }
     }
 
-    private func killServer(_ random: inout ScenarioRandom) async throws {
+    private func killServer(_ random: inout SplitMix64) async throws {
         let leader = random.next() % 2 == 0 ? await leaderIndex() : nil
         let target = leader ?? Int(random.next() % UInt64(cluster.servers.count))
         let server = cluster.servers[target]
@@ -184,7 +184,7 @@ final class ScenarioRunner: Sendable {
         try cluster.start(server)
     }
 
-    private func pauseServer(_ random: inout ScenarioRandom) async throws {
+    private func pauseServer(_ random: inout SplitMix64) async throws {
         let target = Int(random.next() % UInt64(cluster.servers.count))
         let server = cluster.servers[target]
         impaired.withLock { _ = $0.insert(target) }
@@ -197,7 +197,7 @@ final class ScenarioRunner: Sendable {
 
     /// Cuts one server off from the others, or two servers from each other, for a few seconds
     /// (clients still reach every server).
-    private func partitionServers(_ random: inout ScenarioRandom) async throws {
+    private func partitionServers(_ random: inout SplitMix64) async throws {
         guard let network = cluster.network else { return }
         let size = cluster.servers.count
         let target = Int(random.next() % UInt64(size))
@@ -221,7 +221,7 @@ final class ScenarioRunner: Sendable {
         for (a, b) in pairs { network.heal(a, b) }
     }
 
-    private func restartClient(_ random: inout ScenarioRandom, offlineFor seconds: Double) async throws {
+    private func restartClient(_ random: inout SplitMix64, offlineFor seconds: Double) async throws {
         let handle = handles[Int(random.next() % UInt64(handles.count))]
         handle.markOffline()
         // Its own sends finish first (each has a deadline), so none ends as "client stopped".
@@ -241,7 +241,7 @@ final class ScenarioRunner: Sendable {
 
     /// Kills a follower, removes it from the cluster, wipes its data directory and starts it
     /// again: it joins as a new member with a new id.
-    private func wipeServer(_ random: inout ScenarioRandom) async throws {
+    private func wipeServer(_ random: inout SplitMix64) async throws {
         // Only a cluster whose every server votes loses nothing by losing one server's disk (an
         // operator would not wipe one while another is still catching up).
         guard await everyServerVotes() else {

@@ -88,11 +88,11 @@ public actor ReplicatedMailboxes {
             if let snapshot = persisted.snapshot, try mailboxes.applied().index < snapshot.metadata.index {
                 try mailboxes.restore(snapshot: snapshot.data, index: snapshot.metadata.index, term: snapshot.metadata.term)
             }
-            node = RaftNode(configuration: configuration, restoring: persisted)
+            node = RaftNode(configuration: configuration, restoring: persisted, storage: log)
         } else if let voters = bootstrapVoters {
-            node = RaftNode.bootstrap(configuration: configuration, voters: voters)
+            node = RaftNode.bootstrap(configuration: configuration, voters: voters, storage: log)
         } else {
-            node = RaftNode(configuration: configuration)
+            node = RaftNode(configuration: configuration, storage: log)
         }
     }
 

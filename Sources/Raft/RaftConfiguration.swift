@@ -20,6 +20,9 @@ public struct RaftConfiguration: Sendable {
     /// A leader that has not heard from a majority within an election timeout steps down, and
     /// followers ignore vote requests while their leader is alive (leader lease).
     public var checkQuorum: Bool = true
+    /// Payload bytes of durable, applied entries kept in memory for followers that lag a little;
+    /// older payloads are read from the node's ``RaftLogStorage`` (when it has one).
+    public var maxCachedLogBytes: Int = 16 << 20
     /// Seed of the node's random source (election timeout jitter).
     public var randomSeed: UInt64 = 0
 

@@ -1,25 +1,47 @@
-/// The in-memory view of a node's log: a snapshot boundary and the entries after it.
-struct RaftLog: Equatable, Sendable {
+import DequeModule
+
+/// A node's view of its log: a snapshot boundary, every entry's term after it, and the payloads
+/// of the most recent entries.
+///
+/// Terms stay in memory (eight bytes per entry: elections and log matching need them all).
+/// Payloads are kept for entries not yet durable and not yet applied, plus up to
+/// ``RaftConfiguration/maxCachedLogBytes`` of recent ones for followers that lag a little; older
+/// payloads are read back from the ``RaftLogStorage`` when a lagging follower or a restart needs
+/// them. Without a storage every payload stays in memory.
+struct RaftLog: Sendable {
     /// The last index and term covered by the snapshot (0, 0 for none).
     private(set) var snapshotIndex: LogIndex = 0
     private(set) var snapshotTerm: Term = 0
-    /// `entries[i].index == snapshotIndex + 1 + i`.
-    private(set) var entries: [LogEntry] = []
+    /// `terms[i]` is the term of entry `snapshotIndex + 1 + i`.
+    private var terms: [Term] = []
+    /// The entries from `cacheStart` through ``lastIndex``, with their payloads.
+    private var cache = Deque<LogEntry>()
+    private var cacheStart: LogIndex = 1
+    private var cachedBytes = 0
+    /// Entries through this index are durable (handed out by an earlier ready, or restored).
+    private var durableThrough: LogIndex = 0
+    private let storage: (any RaftLogStorage)?
+
+    init(storage: (any RaftLogStorage)? = nil) {
+        self.storage = storage
+    }
+
+    /// Payload bytes held in memory (for tests and diagnostics).
+    var cachedPayloadBytes: Int { cachedBytes }
 
     var firstIndex: LogIndex { snapshotIndex + 1 }
-    var lastIndex: LogIndex { snapshotIndex + LogIndex(entries.count) }
-    var lastTerm: Term { entries.last?.term ?? snapshotTerm }
+    var lastIndex: LogIndex { snapshotIndex + LogIndex(terms.count) }
+    var lastTerm: Term { terms.last ?? snapshotTerm }
 
     /// The term of the entry at `index`; `nil` if compacted away or beyond the end.
     func term(at index: LogIndex) -> Term? {
         if index == snapshotIndex { return snapshotTerm }
         guard index > snapshotIndex, index <= lastIndex else { return nil }
-        return entries[Int(index - snapshotIndex - 1)].term
+        return terms[Int(index - snapshotIndex - 1)]
     }
 
     func entry(at index: LogIndex) -> LogEntry? {
-        guard index > snapshotIndex, index <= lastIndex else { return nil }
-        return entries[Int(index - snapshotIndex - 1)]
+        entries(from: index, through: index).first
     }
 
     func matches(index: LogIndex, term: Term) -> Bool {
@@ -34,20 +56,36 @@ struct RaftLog: Equatable, Sendable {
     /// Entries from `index` on, bounded by count and bytes (at least one if any exist).
     func entries(from index: LogIndex, maxCount: Int, maxBytes: Int) -> [LogEntry] {
         guard index > snapshotIndex, index <= lastIndex else { return [] }
-        var result: [LogEntry] = []
-        var bytes = 0
-        for entry in entries[Int(index - snapshotIndex - 1)...] {
-            if !result.isEmpty && (result.count >= maxCount || bytes + entry.size > maxBytes) { break }
-            result.append(entry)
-            bytes += entry.size
-        }
-        return result
+        let through = min(lastIndex, index + LogIndex(max(maxCount, 1)) - 1)
+        return entries(from: index, through: through, maxBytes: maxBytes)
     }
 
-    /// All entries in `[from, through]` (both within the log).
-    func entries(from: LogIndex, through: LogIndex) -> [LogEntry] {
+    /// The entries in `[from, through]` (both within the log), stopping before `maxBytes` (at
+    /// least one). Shorter than asked only if the storage could not read evicted ones.
+    func entries(from: LogIndex, through: LogIndex, maxBytes: Int = .max) -> [LogEntry] {
         guard from <= through, from > snapshotIndex, through <= lastIndex else { return [] }
-        return Array(entries[Int(from - snapshotIndex - 1)...Int(through - snapshotIndex - 1)])
+        var result: [LogEntry] = []
+        var bytes = 0
+        if from < cacheStart {
+            guard let storage else { return [] }
+            let stored = storage.entries(from: from, through: min(through, cacheStart - 1), maxBytes: maxBytes)
+            // Only a contiguous run from `from`, with the terms this log knows, is used.
+            for entry in stored {
+                guard entry.index == from + LogIndex(result.count), term(at: entry.index) == entry.term else { break }
+                result.append(entry)
+                bytes += entry.size
+            }
+            guard result.count == Int(min(through, cacheStart - 1) - from + 1) else { return result }
+        }
+        var index = max(from, cacheStart)
+        while index <= through {
+            let entry = cache[Int(index - cacheStart)]
+            if !result.isEmpty && bytes + entry.size > maxBytes { break }
+            result.append(entry)
+            bytes += entry.size
+            index += 1
+        }
+        return result
     }
 
     /// The first index of the run of entries with the same term as `index`, for rejection hints.
@@ -66,30 +104,71 @@ struct RaftLog: Equatable, Sendable {
     }
 
     mutating func append(_ newEntries: [LogEntry]) {
-        entries.append(contentsOf: newEntries)
+        if cache.isEmpty { cacheStart = lastIndex + 1 }
+        for entry in newEntries {
+            terms.append(entry.term)
+            cache.append(entry)
+            cachedBytes += entry.size
+        }
     }
 
     /// Removes entries with index >= `index`.
     mutating func truncate(from index: LogIndex) {
         guard index > snapshotIndex else {
-            entries.removeAll()
+            reset(toSnapshotIndex: snapshotIndex, term: snapshotTerm)
             return
         }
-        if index <= lastIndex { entries.removeSubrange(Int(index - snapshotIndex - 1)...) }
+        guard index <= lastIndex else { return }
+        terms.removeSubrange(Int(index - snapshotIndex - 1)...)
+        if index < cacheStart {
+            // Entries before the cache are durable: the cache restarts after the new end.
+            cache.removeAll()
+            cachedBytes = 0
+            cacheStart = index
+        } else {
+            while cache.count > Int(index - cacheStart), let removed = cache.popLast() { cachedBytes -= removed.size }
+        }
+        durableThrough = min(durableThrough, index - 1)
     }
 
     /// Drops entries up to and including `index`, which becomes the snapshot boundary.
     mutating func compact(through index: LogIndex) {
         guard index > snapshotIndex, let term = term(at: index) else { return }
-        entries.removeFirst(Int(index - snapshotIndex))
+        terms.removeFirst(Int(index - snapshotIndex))
+        while let first = cache.first, first.index <= index {
+            cachedBytes -= first.size
+            cache.removeFirst()
+        }
+        cacheStart = max(cacheStart, index + 1)
         snapshotIndex = index
         snapshotTerm = term
     }
 
     /// Replaces everything with a snapshot boundary and no entries.
     mutating func reset(toSnapshotIndex index: LogIndex, term: Term) {
-        entries.removeAll()
+        terms.removeAll()
+        cache.removeAll()
+        cachedBytes = 0
+        cacheStart = index + 1
         snapshotIndex = index
         snapshotTerm = term
+        durableThrough = min(durableThrough, index)
+    }
+
+    /// Everything in the log is durable now (the driver persisted what the last ready handed out).
+    mutating func markDurable() {
+        durableThrough = lastIndex
+    }
+
+    /// Drops the payloads of durable entries at or below `applied` while more than `keepBytes`
+    /// are cached; they are read back from the storage when needed. A no-op without a storage.
+    mutating func evict(appliedThrough applied: LogIndex, keepBytes: Int) {
+        guard storage != nil else { return }
+        let bound = min(applied, durableThrough)
+        while cachedBytes > keepBytes, let first = cache.first, first.index <= bound {
+            cachedBytes -= first.size
+            cache.removeFirst()
+            cacheStart = first.index + 1
+        }
     }
 }

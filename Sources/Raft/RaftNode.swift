@@ -22,7 +22,7 @@ public struct RaftNode: Sendable {
     /// The membership in force (the last applied membership entry).
     public internal(set) var membership = Membership()
 
-    var log = RaftLog()
+    var log: RaftLog
     var snapshot: Snapshot?
     var rng: SplitMix64
     var electionElapsed = 0
@@ -68,8 +68,12 @@ public struct RaftNode: Sendable {
     /// crashed after persisting an installed snapshot but before loading it into the state
     /// machine must therefore, before this call, load `persisted.snapshot` into any state machine
     /// whose applied index is below the snapshot's index.
-    public init(configuration: RaftConfiguration, restoring persisted: PersistedState? = nil) {
+    ///
+    /// With a `storage`, the payloads of durable, applied entries beyond
+    /// ``RaftConfiguration/maxCachedLogBytes`` leave memory and are read back from it on demand.
+    public init(configuration: RaftConfiguration, restoring persisted: PersistedState? = nil, storage: (any RaftLogStorage)? = nil) {
         self.configuration = configuration
+        self.log = RaftLog(storage: storage)
         self.rng = SplitMix64(seed: configuration.randomSeed ^ 0x5DEE_CE66_D1CE_4E5B)
         if let persisted {
             term = persisted.hardState.term
@@ -95,6 +99,7 @@ public struct RaftNode: Sendable {
                 kept += 1
             }
             log.append(Array(stored.prefix(kept)))
+            log.markDurable()
             if kept < stored.count { truncateFrom = log.lastIndex + 1 }
             if !Raft.isValid(term: term) {
                 // A term past the bound (persisted before peers' terms were checked) would leave the
@@ -118,8 +123,8 @@ public struct RaftNode: Sendable {
 
     /// The first members of a brand-new cluster: every one of them must be bootstrapped with the
     /// same voter set, which becomes the committed entry 1 of the log.
-    public static func bootstrap(configuration: RaftConfiguration, voters: Set<NodeID>) -> RaftNode {
-        var node = RaftNode(configuration: configuration)
+    public static func bootstrap(configuration: RaftConfiguration, voters: Set<NodeID>, storage: (any RaftLogStorage)? = nil) -> RaftNode {
+        var node = RaftNode(configuration: configuration, storage: storage)
         let entry = LogEntry(index: 1, term: 1, kind: .membership, data: Membership(voters: voters).encoded())
         node.log.append([entry])
         node.unstableFrom = 1
@@ -205,6 +210,9 @@ public struct RaftNode: Sendable {
 
     /// Collects everything to persist, send and apply since the last call (see ``RaftReady``).
     public mutating func ready() -> RaftReady {
+        // What earlier readies handed out is durable by now (the driver contract), so applied
+        // payloads may leave memory.
+        log.evict(appliedThrough: appliedIndex, keepBytes: configuration.maxCachedLogBytes)
         var ready = RaftReady()
         ready.snapshot = snapshotToPersist
         ready.snapshotToApply = snapshotToApply
@@ -213,8 +221,9 @@ public struct RaftNode: Sendable {
             ready.entries = log.entries(from: max(from, log.firstIndex), through: log.lastIndex)
         }
         if commitIndex > appliedIndex {
+            // Never skipped: if evicted entries cannot be read back, the rest waits for the next ready.
             let committed = log.entries(from: appliedIndex + 1, through: commitIndex)
-            appliedIndex = commitIndex
+            appliedIndex = committed.last?.index ?? appliedIndex
             for entry in committed where entry.kind == .membership {
                 applyMembership(entry)
             }
@@ -239,6 +248,7 @@ public struct RaftNode: Sendable {
         snapshotToPersist = nil
         snapshotToApply = nil
         membershipChanged = false
+        log.markDurable()
         return ready
     }
 

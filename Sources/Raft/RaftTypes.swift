@@ -29,7 +29,8 @@ public struct LogEntry: Equatable, Sendable {
         self.data = data
     }
 
-    var size: Int { data.count + 24 }
+    /// The bytes the entry counts for in message and cache budgets (payload plus header).
+    public var size: Int { data.count + 24 }
 }
 
 /// The state Raft must persist before answering anyone.

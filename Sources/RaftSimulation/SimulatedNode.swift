@@ -7,6 +7,8 @@ struct SimulatedNode {
     let id: NodeID
     var raft: RaftNode?
     var persisted = PersistedState(hardState: HardState(), snapshot: nil, entries: [])
+    /// `persisted.entries`, as the node's ``RaftLogStorage``.
+    let storage = SimulatedLogStorage()
     /// Stopped for good after its removal from the cluster committed.
     var removed = false
     var stateMachineApplied: LogIndex = 0

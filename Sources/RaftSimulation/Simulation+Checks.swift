@@ -60,6 +60,8 @@ extension Simulation {
         configuration.electionTicks = options.electionTicks
         configuration.maxEntriesPerMessage = 8
         configuration.maxInflightMessages = 4
+        // Evict every applied payload, so that replication and restarts read them back.
+        configuration.maxCachedLogBytes = 0
         return configuration
     }
 

@@ -45,7 +45,7 @@ public final class Simulation {
         spareIDs = Array(ids.dropFirst(options.nodes))
         for id in voters {
             var node = SimulatedNode(id: id)
-            node.raft = RaftNode.bootstrap(configuration: configuration(for: id), voters: Set(voters))
+            node.raft = RaftNode.bootstrap(configuration: configuration(for: id), voters: Set(voters), storage: node.storage)
             nodes[id] = node
         }
         order = voters.sorted()
@@ -110,6 +110,7 @@ public final class Simulation {
         persisted.entries.append(contentsOf: ready.entries)
         if let hardState = ready.hardState { persisted.hardState = hardState }
         node.persisted = persisted
+        node.storage.store(persisted.entries)
         try checkLogMatching(node: node, newEntries: ready.entries)
 
         // A crash between persisting and sending: the messages are lost, nothing else is.
@@ -263,7 +264,7 @@ public final class Simulation {
         case .addLearner(let id):
             spareIDs.removeFirst()
             var node = SimulatedNode(id: id)
-            node.raft = RaftNode(configuration: configuration(for: id))
+            node.raft = RaftNode(configuration: configuration(for: id), storage: node.storage)
             nodes[id] = node
             order = (order + [id]).sorted()
         case .remove(let id):
@@ -287,7 +288,8 @@ public final class Simulation {
             }
             nodes[id]?.stateMachineApplied = snapshot.metadata.index
         }
-        nodes[id]?.raft = RaftNode(configuration: configuration(for: id), restoring: persisted)
+        let storage = nodes[id]?.storage
+        nodes[id]?.raft = RaftNode(configuration: configuration(for: id), restoring: persisted, storage: storage)
         nodes[id]?.leaderTerm = nil
         try drive(id)
     }

@@ -41,3 +41,23 @@ extension RaftLogStore {
         return PersistedState(hardState: hardState, snapshot: snapshot, entries: entries)
     }
 }
+
+extension RaftLogStore: RaftLogStorage {
+    /// Reads persisted entries back for a ``RaftNode`` that evicted their payloads; an entry that
+    /// cannot be read or decoded ends the run early (the node retries later).
+    public func entries(from: LogIndex, through: LogIndex, maxBytes: Int) -> [LogEntry] {
+        guard from <= through else { return [] }
+        var result: [LogEntry] = []
+        var bytes = 0
+        _ = try? scanEntries(from: from) { stored in
+            guard stored.index <= through, let entry = try? LogEntry(index: stored.index, term: stored.term, decodingPayload: stored.bytes) else {
+                return false
+            }
+            if !result.isEmpty && bytes + entry.size > maxBytes { return false }
+            result.append(entry)
+            bytes += entry.size
+            return true
+        }
+        return result
+    }
+}

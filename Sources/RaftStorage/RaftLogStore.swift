@@ -128,6 +128,13 @@ public final class RaftLogStore: Sendable {
         index < UInt64.max ? (index + 1).bigEndianBytes : nil
     }
 
+    /// Calls `body` with each stored entry from `index` on, in order, while it returns `true`.
+    public func scanEntries(from index: UInt64, _ body: (StoredEntry) throws -> Bool) throws {
+        try environment.read { txn in
+            try txn.scan(log, from: index.bigEndianBytes) { key, value in try body(Self.storedEntry(key: key, value: value)) }
+        }
+    }
+
     /// Reads the durable state back; entries are checked to be contiguous after the snapshot.
     public func load() throws -> Loaded {
         try environment.read { txn in
@@ -149,22 +156,27 @@ public final class RaftLogStore: Sendable {
             }
             var expected = (snapshot?.index ?? 0) + 1
             try txn.scan(log, from: expected.bigEndianBytes) { key, value in
-                guard let index = UInt64(bigEndianBytes: key), value.count >= 8,
-                      let term = UInt64(bigEndianBytes: value.prefix(8))
-                else {
-                    throw DecodingError.malformed(field: "raft.log", reason: "entry with a malformed key or value")
-                }
+                let entry = try Self.storedEntry(key: key, value: value)
+                let index = entry.index, term = entry.term
                 guard index == expected else {
                     throw DecodingError.malformed(field: "raft.log", reason: "gap in the log: expected index \(expected), found \(index)")
                 }
                 guard Raft.isValid(index: index), Raft.isValid(term: term) else {
                     throw DecodingError.malformed(field: "raft.log", reason: "entry \(index) with term \(term) above the maximum")
                 }
-                entries.append(StoredEntry(index: index, term: term, bytes: Array(value.dropFirst(8))))
+                entries.append(entry)
                 expected += 1
                 return true
             }
             return Loaded(hardState: hardState, snapshot: snapshot, entries: entries)
         }
+    }
+
+    /// One `raft.log` record: key index, value term ‖ entry bytes.
+    private static func storedEntry(key: [UInt8], value: [UInt8]) throws(DecodingError) -> StoredEntry {
+        guard let index = UInt64(bigEndianBytes: key), value.count >= 8, let term = UInt64(bigEndianBytes: value.prefix(8)) else {
+            throw DecodingError.malformed(field: "raft.log", reason: "entry with a malformed key or value")
+        }
+        return StoredEntry(index: index, term: term, bytes: Array(value.dropFirst(8)))
     }
 }

@@ -33,7 +33,7 @@ public enum LinkDialer {
             throw TransportError.unreachable("\(host):\(port) (\(error))")
         }
         return try await LinkEstablishment.run(
-            channel, limit: limit, stance: .dialer(declaring: role), configuration: configuration, vet: { _ in true }
+            ChannelFramePipe(channel, frameSizeLimit: limit), stance: .dialer(declaring: role), configuration: configuration, vet: { _ in true }
         )
     }
 }

@@ -42,22 +42,6 @@ enum LinkEstablishment {
         var isSet: Bool { value.withLock { $0 } }
     }
 
-    /// Performs the handshake on a TCP channel (configured with `limit`) and returns the link.
-    static func run(
-        _ asyncChannel: NIOAsyncChannel<Frame, Frame>,
-        limit: FrameSizeLimit,
-        stance: Stance,
-        configuration: LinkConfiguration,
-        vet: @escaping @Sendable (PeerInfo) -> Bool,
-        admit: @escaping @Sendable (PeerInfo) throws -> Void = { _ in },
-        onEnd: @escaping @Sendable (_ established: Bool) -> Void = { _ in }
-    ) async throws -> Link {
-        try await run(
-            ChannelFramePipe(asyncChannel, frameSizeLimit: limit), stance: stance, configuration: configuration,
-            vet: vet, admit: admit, onEnd: onEnd
-        )
-    }
-
     /// Callers see typed errors only: the link's own, the framing's, or connectionLost.
     private static func typed(_ error: any Error) -> any Error {
         error is TransportError || error is WireError ? error : TransportError.connectionLost("\(error)")

@@ -69,7 +69,7 @@ public final class LinkListener: Sendable {
                         group.addTask {
                             do {
                                 let link = try await LinkEstablishment.run(
-                                    child, limit: limit, stance: stance, configuration: configuration, vet: vet,
+                                    ChannelFramePipe(child, frameSizeLimit: limit), stance: stance, configuration: configuration, vet: vet,
                                     admit: { _ in try admissions.establish(from: host) },
                                     onEnd: { established in admissions.end(from: host, established: established) }
                                 )

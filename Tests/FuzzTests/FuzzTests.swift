@@ -1,6 +1,7 @@
 @testable import Fuzzing
 import Raft
 import Testing
+import TestSupport
 
 import Foundation
 
@@ -9,7 +10,7 @@ import Foundation
 @Suite(.serialized) struct FuzzTests {
     @Test(arguments: [(FuzzTarget.raftStep, 4000), (.mailboxApply, 1500), (.frames, 4000), (.clientLedger, 1500), (.clientEngine, 3000)])
     func targetHoldsItsInvariants(target: FuzzTarget, count: Int) async throws {
-        let report = try await Self.onOwnThread { try Fuzzer.run(target, seed: 20_250_101, count: count) }
+        let report = try await onOwnThread { try Fuzzer.run(target, seed: 20_250_101, count: count) }
         #expect(report.inputs == count)
         #expect(report.crashes == 0, "\(report.failures)")
         #expect(report.invariantViolations == 0, "\(report.failures)")
@@ -17,19 +18,11 @@ import Foundation
 
     /// Runs CPU-bound work on a thread of its own: on the shared concurrency pool (two threads on
     /// two cores) it would starve the timing-sensitive network tests running beside it.
-    static func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread { continuation.resume(with: Result { try work() }) }
-            thread.stackSize = 8 << 20
-            thread.start()
-        }
-    }
-
     @Test func inputsReplayFromTargetSeedAndIteration() async throws {
         for target in FuzzTarget.allCases {
             // client-engine blocks on a live client: never on the shared pool.
-            let whole = try await Self.onOwnThread { try Fuzzer.run(target, seed: 7, count: 50) }
-            let replay = try await Self.onOwnThread { try Fuzzer.run(target, seed: 7, count: 1, first: 49) }
+            let whole = try await onOwnThread { try Fuzzer.run(target, seed: 7, count: 50) }
+            let replay = try await onOwnThread { try Fuzzer.run(target, seed: 7, count: 1, first: 49) }
             #expect(whole.inputs == 50 && replay.inputs == 1)
             #expect(whole.crashes == 0 && whole.invariantViolations == 0, "\(whole.failures)")
         }

@@ -1,15 +1,12 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import P2PCore
 
 @Suite struct IdentityStoreTests {
-    private func temporaryDirectory() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-id-\(UUID().uuidString)").path
-    }
-
     @Test func firstStartCreatesLaterStartsLoadTheSameIdentity() throws {
-        let dir = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scratch = TemporaryDirectory("id")
+        let dir = scratch.file("node")
         let store = IdentityStore(directory: dir)
         let first = try store.loadOrCreate()
         let second = try IdentityStore(directory: dir).loadOrCreate()
@@ -23,8 +20,8 @@ import Testing
     }
 
     @Test func aDamagedIdFileIsAnErrorNeverANewID() throws {
-        let dir = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scratch = TemporaryDirectory("id")
+        let dir = scratch.file("node")
         let store = IdentityStore(directory: dir)
         _ = try store.loadOrCreate()
         try Data("garbage".utf8).write(to: URL(fileURLWithPath: store.idPath))
@@ -34,8 +31,8 @@ import Testing
     }
 
     @Test func aDamagedOrMissingKeyIsAnError() throws {
-        let dir = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scratch = TemporaryDirectory("id")
+        let dir = scratch.file("node")
         let store = IdentityStore(directory: dir)
         _ = try store.loadOrCreate()
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: store.keyPath))
@@ -56,8 +53,8 @@ import Testing
 
 @Suite struct SelfCertifyingIdentityTests {
     @Test func aNewIdentityHasTheIdOfItsKey() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-id-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scratch = TemporaryDirectory("id")
+        let dir = scratch.file("id")
         let identity = try IdentityStore(directory: dir).loadOrCreate()
         #expect(identity.isSelfCertifying)
         #expect(identity.id == NodeID(publicKey: identity.publicKeyBytes))
@@ -68,8 +65,8 @@ import Testing
     }
 
     @Test func aKeyOthersCanReadOrADirectoryOthersCanWriteIsRefused() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-id-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scratch = TemporaryDirectory("id")
+        let dir = scratch.file("id")
         let store = IdentityStore(directory: dir)
         _ = try store.loadOrCreate()
         chmod(store.keyPath, 0o644)
@@ -97,8 +94,8 @@ import Testing
     }
 
     @Test func secretFilesMustBePrivate() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-secret-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let scratch = TemporaryDirectory("secret")
+        let path = scratch.file("secret")
         let secret = Secret.generate()
         #expect(FileManager.default.createFile(atPath: path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o644]))
         #expect(throws: Secret.Problem.self) { _ = try Secret.read(file: path) }

@@ -5,6 +5,7 @@ import Mailbox
 import P2PClient
 import P2PCore
 import Testing
+import TestSupport
 import Transport
 
 /// A client trusts only servers that prove the cluster key on its own link.

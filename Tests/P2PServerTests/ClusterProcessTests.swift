@@ -2,6 +2,7 @@ import ClusterHarness
 import Foundation
 import P2PClient
 import Testing
+import TestSupport
 
 /// Real `p2pcore-server` processes on loopback.
 /// Every suite that runs server processes, one test at a time: on 2 cores, parallel clusters
@@ -43,53 +44,42 @@ extension ServerProcessSuites {
         let originals = cluster.servers
 
         // State from before the join: two registered clients and a delivered message.
-        let alice = try await P2PClient.start(cluster.clientConfiguration("alice"))
-        let bob = try await P2PClient.start(cluster.clientConfiguration("bob"))
-        let first = Task { try await RelayDeliveryTests.collect(bob, count: 1) }
-        try await alice.send(to: bob.id, data: Array("before".utf8), timeout: .seconds(30))
-        #expect(try await first.value.map(\.data) == [Array("before".utf8)])
-        await bob.shutdown()
+        try await withClient(cluster.clientConfiguration("alice")) { alice in
+            let bob = try await P2PClient.start(cluster.clientConfiguration("bob"))
+            let first = Task { try await RelayDeliveryTests.collect(bob, count: 1) }
+            try await alice.send(to: bob.id, data: Array("before".utf8), timeout: .seconds(30))
+            #expect(try await first.value.map(\.data) == [Array("before".utf8)])
+            await bob.shutdown()
 
-        let newcomer = try await cluster.addServer(through: follower)
-        let newcomerID = try await cluster.log.wait(for: "the newcomer's id") { _ in newcomer.nodeID }
-        // The leader adds it as a learner, then promotes it once it has caught up.
-        _ = try await cluster.log.wait(for: "the newcomer applied a membership where it votes") { lines in
-            lines.contains { $0.hasPrefix("[\(newcomer.name)]") && $0.contains("membership applied")
-                && (ClusterLog.field("raft.voters", in: $0)?.contains(newcomerID) ?? false) } ? true : nil
+            let newcomer = try await cluster.addServer(through: follower)
+            let newcomerID = try await cluster.log.wait(for: "the newcomer's id") { _ in newcomer.nodeID }
+            // The leader adds it as a learner, then promotes it once it has caught up.
+            _ = try await cluster.log.wait(for: "the newcomer applied a membership where it votes") { lines in
+                lines.contains { $0.hasPrefix("[\(newcomer.name)]") && $0.contains("membership applied")
+                    && (ClusterLog.field("raft.voters", in: $0)?.contains(newcomerID) ?? false) } ? true : nil
+            }
+            try await cluster.agreedLeader()
+
+            // With four voters a quorum is three: once another original server is gone, nothing
+            // commits without the newcomer's vote.
+            let stopped = try #require(originals.first { $0 !== leader && $0 !== follower })
+            stopped.kill(signal: SIGKILL)
+
+            // Bob comes back attached to the newcomer only: it knows him (the registry came over).
+            var onlyNewcomer = cluster.clientConfiguration("bob")
+            onlyNewcomer.servers = ["127.0.0.1:\(newcomer.port)"]
+            try await withClient(onlyNewcomer) { bobAgain in
+                let known = try await bobAgain.clients()
+                #expect((known.direct + known.notDirect).contains(alice.id))
+                let servers = await bobAgain.servers()
+                #expect(servers.connected.count == 1)
+
+                let receiving = Task { try await RelayDeliveryTests.collect(bobAgain, count: 20) }
+                for i in 0..<20 { try await alice.send(to: bobAgain.id, data: RelayDeliveryTests.payload(i), timeout: .seconds(30)) }
+                let received = try await receiving.value
+                #expect(received.map(\.data) == (0..<20).map(RelayDeliveryTests.payload))
+            }
         }
-        try await cluster.agreedLeader()
-
-        // With four voters a quorum is three: once another original server is gone, nothing
-        // commits without the newcomer's vote.
-        let stopped = try #require(originals.first { $0 !== leader && $0 !== follower })
-        stopped.kill(signal: SIGKILL)
-
-        // Bob comes back attached to the newcomer only: it knows him (the registry came over).
-        var onlyNewcomer = cluster.clientConfiguration("bob")
-        onlyNewcomer.servers = ["127.0.0.1:\(newcomer.port)"]
-        let bobAgain = try await P2PClient.start(onlyNewcomer)
-        defer { Task { await alice.shutdown(); await bobAgain.shutdown() } }
-        let known = try await bobAgain.clients()
-        #expect((known.direct + known.notDirect).contains(alice.id))
-        let servers = await bobAgain.servers()
-        #expect(servers.connected.count == 1)
-
-        let receiving = Task { try await RelayDeliveryTests.collect(bobAgain, count: 20) }
-        for i in 0..<20 { try await alice.send(to: bobAgain.id, data: RelayDeliveryTests.payload(i), timeout: .seconds(30)) }
-        let received = try await receiving.value
-        #expect(received.map(\.data) == (0..<20).map(RelayDeliveryTests.payload))
     }
 }
-}
-
-extension LocalCluster {
-    /// The debug build of `p2pcore-server` that `swift build` made for this package.
-    static var testBinary: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/debug/p2pcore-server").path
-    }
-
-    static func start() async throws -> LocalCluster {
-        try await LocalCluster.start(size: 3, binary: testBinary)
-    }
 }

@@ -4,6 +4,7 @@ import Foundation
 import P2PClient
 import P2PCore
 import Testing
+import TestSupport
 
 /// Direct paths between two clients on one host (the multi-LAN topologies are `Scripts/multilan`).
 extension ServerProcessSuites {
@@ -29,65 +30,65 @@ extension ServerProcessSuites {
     @Test func clientsOnOneHostGoDirectAndTheServersCarryNoPayload() async throws {
         let cluster = try await LocalCluster.start()
         defer { cluster.stop() }
-        let alice = try await P2PClient.start(Self.onLoopback(cluster, "alice"))
-        let bob = try await P2PClient.start(Self.onLoopback(cluster, "bob"))
-        defer { Task { await alice.shutdown(); await bob.shutdown() } }
-        let count = 300
-        let received = Task { try await RelayDeliveryTests.collect(bob, count: count + 1) }
+        try await withClients([Self.onLoopback(cluster, "alice"), Self.onLoopback(cluster, "bob")]) { clients in
+            let (alice, bob) = (clients[0], clients[1])
+            let count = 300
+            let received = Task { try await RelayDeliveryTests.collect(bob, count: count + 1) }
 
-        // The first message goes through the relay while the path is set up.
-        try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(0), timeout: .seconds(30))
-        #expect(try await Self.eventually { await alice.directPaths()[bob.id] == .lan }, "no LAN path came up")
-        let relayedBefore = try await RelayCounters.relayedMessages(at: cluster.addresses, adminSecret: cluster.adminSecret)
-        #expect(relayedBefore >= 1)
+            // The first message goes through the relay while the path is set up.
+            try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(0), timeout: .seconds(30))
+            #expect(try await Self.eventually { await alice.directPaths()[bob.id] == .lan }, "no LAN path came up")
+            let relayedBefore = try await RelayCounters.relayedMessages(at: cluster.addresses, adminSecret: cluster.adminSecret)
+            #expect(relayedBefore >= 1)
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 1...count {
-                if i > 16 { try await group.next() }
-                group.addTask { try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(i), timeout: .seconds(30)) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 1...count {
+                    if i > 16 { try await group.next() }
+                    group.addTask { try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(i), timeout: .seconds(30)) }
+                }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            let messages = try await received.value
+            #expect(messages.map(\.id.sequence) == Array(1...UInt64(count + 1)), "not exactly once in order")
+            #expect(Set(messages.map(\.data)) == Set((0...count).map(RelayDeliveryTests.payload)))
+            let relayedAfter = try await RelayCounters.relayedMessages(at: cluster.addresses, adminSecret: cluster.adminSecret)
+            #expect(relayedAfter == relayedBefore, "the servers relayed \(relayedAfter - relayedBefore) messages of a direct pair")
+            let split = try await alice.clients()
+            #expect(split.direct == [bob.id])
+            #expect(!split.notDirect.contains(bob.id))
+            // Operators see the pair too (`mailbox-admin clients`).
+            #expect(try await Self.eventually {
+                let admin = try await AdminClient.connect(to: try #require(HostPort(cluster.addresses[0])), adminSecret: cluster.adminSecret)
+                defer { admin.close() }
+                guard case .clients(let summaries) = try await admin.request(.clients) else { return false }
+                return summaries.first { $0.id == alice.id }?.directPeers == [bob.id]
+                    && summaries.first { $0.id == bob.id }?.directPeers == [alice.id]
+            }, "the admin API does not show the direct pair")
         }
-        let messages = try await received.value
-        #expect(messages.map(\.id.sequence) == Array(1...UInt64(count + 1)), "not exactly once in order")
-        #expect(Set(messages.map(\.data)) == Set((0...count).map(RelayDeliveryTests.payload)))
-        let relayedAfter = try await RelayCounters.relayedMessages(at: cluster.addresses, adminSecret: cluster.adminSecret)
-        #expect(relayedAfter == relayedBefore, "the servers relayed \(relayedAfter - relayedBefore) messages of a direct pair")
-        let split = try await alice.clients()
-        #expect(split.direct == [bob.id])
-        #expect(!split.notDirect.contains(bob.id))
-        // Operators see the pair too (`mailbox-admin clients`).
-        #expect(try await Self.eventually {
-            let admin = try await AdminClient.connect(to: try #require(HostPort(cluster.addresses[0])), adminSecret: cluster.adminSecret)
-            defer { admin.close() }
-            guard case .clients(let summaries) = try await admin.request(.clients) else { return false }
-            return summaries.first { $0.id == alice.id }?.directPeers == [bob.id]
-                && summaries.first { $0.id == bob.id }?.directPeers == [alice.id]
-        }, "the admin API does not show the direct pair")
     }
 
     @Test func whenTheDirectPeerGoesAwayMessagesFallBackToItsMailbox() async throws {
         let cluster = try await LocalCluster.start()
         defer { cluster.stop() }
         let bobConfiguration = Self.onLoopback(cluster, "bob")
-        let alice = try await P2PClient.start(Self.onLoopback(cluster, "alice"))
-        defer { Task { await alice.shutdown() } }
-        var bob = try await P2PClient.start(bobConfiguration)
-        let first = Task { [bob] in try await RelayDeliveryTests.collect(bob, count: 1) }
-        try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(0), timeout: .seconds(30))
-        _ = try await first.value
-        #expect(try await Self.eventually { await alice.directPaths()[bob.id] != nil }, "no direct path came up")
+        try await withClient(Self.onLoopback(cluster, "alice")) { alice in
+            let bob = try await P2PClient.start(bobConfiguration)
+            let first = Task { [bob] in try await RelayDeliveryTests.collect(bob, count: 1) }
+            try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(0), timeout: .seconds(30))
+            _ = try await first.value
+            #expect(try await Self.eventually { await alice.directPaths()[bob.id] != nil }, "no direct path came up")
 
-        await bob.shutdown()
-        // Bob is gone: the message is stored in his mailbox (the direct attempt fails over to the relay).
-        await #expect(throws: SendError.stored(MessageID(sender: alice.id, sequence: 2))) {
-            try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(1), timeout: .seconds(8))
+            await bob.shutdown()
+            // Bob is gone: the message is stored in his mailbox (the direct attempt fails over to the relay).
+            await #expect(throws: SendError.stored(MessageID(sender: alice.id, sequence: 2))) {
+                try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(1), timeout: .seconds(8))
+            }
+            try await withClient(bobConfiguration) { bob in
+                let later = try await RelayDeliveryTests.collect(bob, count: 1)
+                #expect(later.map(\.id.sequence) == [2])
+                #expect(later.map(\.data) == [RelayDeliveryTests.payload(1)])
+            }
         }
-        bob = try await P2PClient.start(bobConfiguration)
-        defer { Task { [bob] in await bob.shutdown() } }
-        let later = try await RelayDeliveryTests.collect(bob, count: 1)
-        #expect(later.map(\.id.sequence) == [2])
-        #expect(later.map(\.data) == [RelayDeliveryTests.payload(1)])
     }
 }
 }

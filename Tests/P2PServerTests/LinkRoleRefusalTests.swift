@@ -2,6 +2,7 @@ import ClusterHarness
 import Foundation
 import P2PCore
 import Testing
+import TestSupport
 import Transport
 import WireCodec
 

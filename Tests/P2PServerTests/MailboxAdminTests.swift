@@ -4,6 +4,7 @@ import Foundation
 import P2PClient
 import P2PCore
 import Testing
+import TestSupport
 
 /// The built `mailbox-admin` binary against a live 3-server cluster.
 extension ServerProcessSuites {
@@ -78,73 +79,73 @@ extension ServerProcessSuites {
         #expect(table.code == 0 && table.stdout.contains("cluster healthy"))
 
         // Five messages wait in offline bob's mailbox.
-        let alice = try await P2PClient.start(cluster.clientConfiguration("alice"))
-        let bob = try await P2PClient.start(cluster.clientConfiguration("bob"))
-        defer { Task { await alice.shutdown() } }
-        await bob.shutdown()
-        for i in 0..<5 {
-            do {
-                try await alice.send(to: bob.id, data: Array("mail \(i)".utf8), timeout: .seconds(1))
-                Issue.record("send to an offline client returned")
-            } catch let error as SendError {
-                #expect(error.willStillBeDelivered)
+        try await withClient(cluster.clientConfiguration("alice")) { alice in
+            let bob = try await P2PClient.start(cluster.clientConfiguration("bob"))
+            await bob.shutdown()
+            for i in 0..<5 {
+                do {
+                    try await alice.send(to: bob.id, data: Array("mail \(i)".utf8), timeout: .seconds(1))
+                    Issue.record("send to an offline client returned")
+                } catch let error as SendError {
+                    #expect(error.willStillBeDelivered)
+                }
+            }
+            for address in cluster.addresses {
+                try await Self.eventually("5 messages in bob's mailbox on \(address)") {
+                    try await Self.json(cluster, MailboxReport.self, ["mailbox", "show", "\(bob.id)"], server: address).messages == 5
+                }
+            }
+            let peek = try await Self.json(cluster, MailboxReport.self, ["mailbox", "show", "\(bob.id)", "--peek", "2"], server: cluster.addresses[2])
+            #expect(peek.peek.map(\.payload) == [Array("mail 0".utf8), Array("mail 1".utf8)])
+            #expect(peek.peek.allSatisfy { $0.sender == alice.id })
+            let clients = try await Self.json(cluster, [ClientSummary].self, ["clients"], server: cluster.addresses[0])
+            #expect(clients.first { $0.id == bob.id }.map { !$0.online && $0.mailboxMessages == 5 } == true)
+
+            let first = try #require(peek.peek.first?.id)
+            let delete = try await Self.admin(cluster, ["mailbox", "delete", "\(bob.id)", "\(first)", "--yes"], server: cluster.addresses[1])
+            #expect(delete.code == 0, "\(delete.stderr)")
+            let deleteAgain = try await Self.admin(cluster, ["mailbox", "delete", "\(bob.id)", "\(first)", "--yes"], server: cluster.addresses[1])
+            #expect(deleteAgain.code == 2, "a message already gone is 'not found'")
+            for address in cluster.addresses {
+                try await Self.eventually("4 messages in bob's mailbox on \(address)") {
+                    try await Self.json(cluster, MailboxReport.self, ["mailbox", "show", "\(bob.id)"], server: address).messages == 4
+                }
+            }
+
+            let purge = try await Self.admin(cluster, ["mailbox", "purge", "\(bob.id)", "--yes"], server: cluster.addresses[2])
+            #expect(purge.code == 0, "\(purge.stderr)")
+            #expect(purge.stdout.contains("purged 4 messages"))
+            for address in cluster.addresses {
+                try await Self.eventually("an empty mailbox on \(address)") {
+                    try await Self.json(cluster, MailboxReport.self, ["mailbox", "show", "\(bob.id)"], server: address).messages == 0
+                }
+            }
+
+            // Bob comes back: the removed messages are skipped (never handed to him), and alice's
+            // next message is not held back behind them.
+            try await withClient(cluster.clientConfiguration("bob")) { bobAgain in
+                let next = Task { try await RelayDeliveryTests.collect(bobAgain, count: 1) }
+                try await alice.send(to: bobAgain.id, data: Array("after the purge".utf8), timeout: .seconds(30))
+                #expect(try await next.value.map(\.data) == [Array("after the purge".utf8)])
+
+                // Declining the prompt (no terminal input) purges nothing and says so.
+                let declined = try await Self.admin(cluster, ["mailbox", "purge", "\(bob.id)"], server: cluster.addresses[0])
+                #expect(declined.code == 1)
+
+                let wrongSecret = try await Self.admin(cluster, ["status"], server: cluster.addresses[0], environment: ["P2PCORE_ADMIN_SECRET": Secret.generate()])
+                #expect(wrongSecret.code == 4)
+                #expect(wrongSecret.stderr.contains("refused the admin secret"))
+                let unusedPort = try await ServerProcess.freePorts(1)[0]
+                let unreachable = try await Self.admin(cluster, ["status"], server: "127.0.0.1:\(unusedPort)")
+                #expect(unreachable.code == 3)
+                #expect(unreachable.stderr.contains("cannot reach"))
+                let unknown = try await Self.admin(cluster, ["mailbox", "show", "\(NodeID.random())"], server: cluster.addresses[0])
+                #expect(unknown.code == 2)
+                #expect(unknown.stderr.contains("no client"))
+                let badUsage = try await Self.admin(cluster, ["mailbox", "show", "not-an-id"], server: cluster.addresses[0])
+                #expect(badUsage.code == 64)
             }
         }
-        for address in cluster.addresses {
-            try await Self.eventually("5 messages in bob's mailbox on \(address)") {
-                try await Self.json(cluster, MailboxReport.self, ["mailbox", "show", "\(bob.id)"], server: address).messages == 5
-            }
-        }
-        let peek = try await Self.json(cluster, MailboxReport.self, ["mailbox", "show", "\(bob.id)", "--peek", "2"], server: cluster.addresses[2])
-        #expect(peek.peek.map(\.payload) == [Array("mail 0".utf8), Array("mail 1".utf8)])
-        #expect(peek.peek.allSatisfy { $0.sender == alice.id })
-        let clients = try await Self.json(cluster, [ClientSummary].self, ["clients"], server: cluster.addresses[0])
-        #expect(clients.first { $0.id == bob.id }.map { !$0.online && $0.mailboxMessages == 5 } == true)
-
-        let first = try #require(peek.peek.first?.id)
-        let delete = try await Self.admin(cluster, ["mailbox", "delete", "\(bob.id)", "\(first)", "--yes"], server: cluster.addresses[1])
-        #expect(delete.code == 0, "\(delete.stderr)")
-        let deleteAgain = try await Self.admin(cluster, ["mailbox", "delete", "\(bob.id)", "\(first)", "--yes"], server: cluster.addresses[1])
-        #expect(deleteAgain.code == 2, "a message already gone is 'not found'")
-        for address in cluster.addresses {
-            try await Self.eventually("4 messages in bob's mailbox on \(address)") {
-                try await Self.json(cluster, MailboxReport.self, ["mailbox", "show", "\(bob.id)"], server: address).messages == 4
-            }
-        }
-
-        let purge = try await Self.admin(cluster, ["mailbox", "purge", "\(bob.id)", "--yes"], server: cluster.addresses[2])
-        #expect(purge.code == 0, "\(purge.stderr)")
-        #expect(purge.stdout.contains("purged 4 messages"))
-        for address in cluster.addresses {
-            try await Self.eventually("an empty mailbox on \(address)") {
-                try await Self.json(cluster, MailboxReport.self, ["mailbox", "show", "\(bob.id)"], server: address).messages == 0
-            }
-        }
-
-        // Bob comes back: the removed messages are skipped (never handed to him), and alice's
-        // next message is not held back behind them.
-        let bobAgain = try await P2PClient.start(cluster.clientConfiguration("bob"))
-        defer { Task { await bobAgain.shutdown() } }
-        let next = Task { try await RelayDeliveryTests.collect(bobAgain, count: 1) }
-        try await alice.send(to: bobAgain.id, data: Array("after the purge".utf8), timeout: .seconds(30))
-        #expect(try await next.value.map(\.data) == [Array("after the purge".utf8)])
-
-        // Declining the prompt (no terminal input) purges nothing and says so.
-        let declined = try await Self.admin(cluster, ["mailbox", "purge", "\(bob.id)"], server: cluster.addresses[0])
-        #expect(declined.code == 1)
-
-        let wrongSecret = try await Self.admin(cluster, ["status"], server: cluster.addresses[0], environment: ["P2PCORE_ADMIN_SECRET": Secret.generate()])
-        #expect(wrongSecret.code == 4)
-        #expect(wrongSecret.stderr.contains("refused the admin secret"))
-        let unusedPort = try await ServerProcess.freePorts(1)[0]
-        let unreachable = try await Self.admin(cluster, ["status"], server: "127.0.0.1:\(unusedPort)")
-        #expect(unreachable.code == 3)
-        #expect(unreachable.stderr.contains("cannot reach"))
-        let unknown = try await Self.admin(cluster, ["mailbox", "show", "\(NodeID.random())"], server: cluster.addresses[0])
-        #expect(unknown.code == 2)
-        #expect(unknown.stderr.contains("no client"))
-        let badUsage = try await Self.admin(cluster, ["mailbox", "show", "not-an-id"], server: cluster.addresses[0])
-        #expect(badUsage.code == 64)
     }
 
     @Test func adminNeedsTheOperatorCredentialOnEveryPath() async throws {
@@ -219,29 +220,29 @@ extension ServerProcessSuites {
         }
 
         // Still serving: a message goes from alice to bob.
-        let alice = try await P2PClient.start(cluster.clientConfiguration("alice"))
-        let bob = try await P2PClient.start(cluster.clientConfiguration("bob"))
-        defer { Task { await alice.shutdown(); await bob.shutdown() } }
-        let got = Task { try await RelayDeliveryTests.collect(bob, count: 1) }
-        try await alice.send(to: bob.id, data: Array("still here".utf8), timeout: .seconds(30))
-        #expect(try await got.value.map(\.data) == [Array("still here".utf8)])
+        try await withClients([cluster.clientConfiguration("alice"), cluster.clientConfiguration("bob")]) { clients in
+            let (alice, bob) = (clients[0], clients[1])
+            let got = Task { try await RelayDeliveryTests.collect(bob, count: 1) }
+            try await alice.send(to: bob.id, data: Array("still here".utf8), timeout: .seconds(30))
+            #expect(try await got.value.map(\.data) == [Array("still here".utf8)])
 
-        // Leadership moves away, then back to a named server.
-        let before = try #require(try await Self.json(cluster, ClusterStatus.self, ["status"], server: otherAddress).leader)
-        let moved = try await Self.admin(cluster, ["leader", "transfer"], server: otherAddress)
-        #expect(moved.code == 0, "\(moved.stderr)")
-        try await Self.eventually("every server following a new leader") {
-            let status = try await Self.json(cluster, ClusterStatus.self, ["status"], server: otherAddress)
-            return status.healthy && status.leader != nil && status.leader != before
-        }
-        let back = try await Self.admin(cluster, ["leader", "transfer", "\(before)"], server: otherAddress)
-        #expect(back.code == 0, "\(back.stderr)")
-        try await Self.eventually("every server following \(before) again") {
-            try await Self.json(cluster, ClusterStatus.self, ["status"], server: otherAddress).leader == before
-        }
+            // Leadership moves away, then back to a named server.
+            let before = try #require(try await Self.json(cluster, ClusterStatus.self, ["status"], server: otherAddress).leader)
+            let moved = try await Self.admin(cluster, ["leader", "transfer"], server: otherAddress)
+            #expect(moved.code == 0, "\(moved.stderr)")
+            try await Self.eventually("every server following a new leader") {
+                let status = try await Self.json(cluster, ClusterStatus.self, ["status"], server: otherAddress)
+                return status.healthy && status.leader != nil && status.leader != before
+            }
+            let back = try await Self.admin(cluster, ["leader", "transfer", "\(before)"], server: otherAddress)
+            #expect(back.code == 0, "\(back.stderr)")
+            try await Self.eventually("every server following \(before) again") {
+                try await Self.json(cluster, ClusterStatus.self, ["status"], server: otherAddress).leader == before
+            }
 
-        let snapshot = try await Self.admin(cluster, ["snapshot"], server: otherAddress)
-        #expect(snapshot.code == 0 && snapshot.stdout.contains("snapshot taken"))
+            let snapshot = try await Self.admin(cluster, ["snapshot"], server: otherAddress)
+            #expect(snapshot.code == 0 && snapshot.stdout.contains("snapshot taken"))
+        }
     }
 }
 }

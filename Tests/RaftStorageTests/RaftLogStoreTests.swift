@@ -1,12 +1,13 @@
 import Foundation
 import LMDB
 import Testing
+import TestSupport
 @testable import RaftStorage
 
 @Suite struct RaftLogStoreTests {
     private func withStore(_ body: (String, RaftLogStore) throws -> Void) throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-raftlog-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let scratch = TemporaryDirectory("raftlog")
+        let path = scratch.path
         let environment = try Environment(path: path)
         try body(path, try RaftLogStore(environment: environment))
         environment.close()

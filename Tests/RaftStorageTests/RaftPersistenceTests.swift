@@ -3,14 +3,15 @@ import LMDB
 import P2PCore
 import Raft
 import Testing
+import TestSupport
 @testable import RaftStorage
 
 @Suite struct RaftPersistenceTests {
     /// A single-node cluster persists every ready through LMDB; after a "crash" the node
     /// restarts from the store with the same term, vote, log, snapshot and membership.
     @Test func aNodeRestartsFromWhatItsReadiesPersisted() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-raftpersist-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let scratch = TemporaryDirectory("raftpersist")
+        let path = scratch.path
         let id = NodeID.random()
         var configuration = RaftConfiguration(id: id, randomSeed: 1)
         configuration.electionTicks = 5

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import RaftSimulation
 
 /// The seeded fault simulator over a fixed seed set: 3, 5 and 7 nodes.
@@ -10,7 +11,7 @@ import Testing
     func fixedSeedsHoldEverySafetyAndLivenessProperty(nodes: Int) async throws {
         // Seconds of CPU: on a thread of its own, not on the two-thread concurrency pool, where
         // it would stall every network test running beside it past its timeouts.
-        let failure = await Self.onOwnThread { () -> String? in
+        let failure = try await onOwnThread { () -> String? in
             for seed in Self.seeds where Int(seed % 3) == [3, 5, 7].firstIndex(of: nodes) {
                 var options = SimulationOptions(seed: seed, nodes: nodes)
                 options.steps = 200
@@ -24,14 +25,6 @@ import Testing
             return nil
         }
         if let failure { Issue.record("\(failure)") }
-    }
-
-    static func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            let thread = Thread { continuation.resume(returning: work()) }
-            thread.stackSize = 8 << 20
-            thread.start()
-        }
     }
 
     @Test func aRunReplaysExactlyFromItsSeed() throws {

@@ -1,16 +1,17 @@
+import P2PCore
 /// One direction of a simulated network path: drops, duplicates and delays datagrams at random;
 /// random delays reorder them.
 struct LossyLink {
     var dropRate: Double
     var duplicateRate: Double
     var delay: ClosedRange<UInt32>
-    private var random: TestRandom
+    private var random: SplitMix64
     private var inFlight: [(deliverAt: UInt32, order: Int, datagram: [UInt8])] = []
     private var sent = 0
     private(set) var dropped = 0
 
     init(seed: UInt64, dropRate: Double, duplicateRate: Double, delay: ClosedRange<UInt32>) {
-        random = TestRandom(seed: seed)
+        random = SplitMix64(seed: seed)
         self.dropRate = dropRate
         self.duplicateRate = duplicateRate
         self.delay = delay

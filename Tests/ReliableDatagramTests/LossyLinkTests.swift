@@ -1,3 +1,4 @@
+import P2PCore
 import ReliableDatagram
 import Testing
 
@@ -56,7 +57,7 @@ import Testing
 
     static func run(seed: UInt64, messages: Int = messagesPerDirection) throws -> Outcome {
         let settings = try settings(seed: seed)
-        var random = TestRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         let dropRate = Double.random(in: 0.05...0.2, using: &random)
         let duplicateRate = Double.random(in: 0.02...0.1, using: &random)
         let delay: ClosedRange<UInt32> = 5...UInt32.random(in: 40...150, using: &random)

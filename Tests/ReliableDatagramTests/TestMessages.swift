@@ -1,9 +1,10 @@
+import P2PCore
 /// Deterministic messages of mixed sizes, so a receiver can check each one against what was sent.
 enum TestMessages {
     /// Message `index` of stream `stream`: mostly small, some spanning several fragments of
     /// `segmentSize`, a few empty.
     static func message(_ index: Int, stream: UInt64, segmentSize: Int) -> [UInt8] {
-        var random = TestRandom(seed: stream &* 0x1_0000_0001 &+ UInt64(index))
+        var random = SplitMix64(seed: stream &* 0x1_0000_0001 &+ UInt64(index))
         let size: Int
         switch Int.random(in: 0..<100, using: &random) {
         case 0..<3: size = 0

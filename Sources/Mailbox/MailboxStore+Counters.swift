@@ -1,0 +1,120 @@
+import LMDB
+import P2PCore
+
+extension MailboxStore {
+
+    struct Box {
+        var nextArrival: UInt64 = 1
+        /// Real messages and their payload bytes.
+        var count = 0
+        var bytes = 0
+        /// Skip records.
+        var skips = 0
+
+        /// Decodes a box; one written before skips were counted has none.
+        static func decode(_ bytes: [UInt8]) throws -> Box {
+            var reader = ByteReader(bytes)
+            var box = Box(
+                nextArrival: try reader.readUInt64("box.next"),
+                count: Int(clamping: try reader.readUInt64("box.count")),
+                bytes: Int(clamping: try reader.readUInt64("box.bytes"))
+            )
+            if reader.remaining > 0 { box.skips = Int(clamping: try reader.readUInt64("box.skips")) }
+            try reader.expectEnd()
+            return box
+        }
+    }
+
+    func loadBox(_ recipient: NodeID, _ txn: borrowing WriteTransaction) throws -> Box {
+        guard let bytes = try txn.get(boxes, MailboxKey.node(recipient)) else { return Box() }
+        return try Box.decode(bytes)
+    }
+
+    func storeBox(_ recipient: NodeID, _ box: Box, _ txn: borrowing WriteTransaction) throws {
+        var writer = ByteWriter()
+        writer.write(box.nextArrival)
+        writer.write(UInt64(box.count))
+        writer.write(UInt64(box.bytes))
+        writer.write(UInt64(box.skips))
+        try txn.put(boxes, MailboxKey.node(recipient), writer.bytes)
+    }
+
+    func loadSenderItems(_ recipient: NodeID, _ sender: NodeID, _ txn: borrowing WriteTransaction) throws -> Int {
+        try txn.get(sendersDB, MailboxKey.pair(recipient, sender)).flatMap { UInt64(bigEndianBytes: $0) }.map { Int(clamping: $0) } ?? 0
+    }
+
+    func storeSenderItems(_ recipient: NodeID, _ sender: NodeID, _ items: Int, _ txn: borrowing WriteTransaction) throws {
+        let key = MailboxKey.pair(recipient, sender)
+        if items > 0 {
+            try txn.put(sendersDB, key, UInt64(items).bigEndianBytes)
+        } else {
+            try txn.delete(sendersDB, key)
+        }
+    }
+
+    func loadTotalBytes(_ txn: borrowing WriteTransaction) throws -> Int {
+        try txn.get(totalsDB, Self.totalBytesKey).flatMap { UInt64(bigEndianBytes: $0) }.map { Int(clamping: $0) } ?? 0
+    }
+
+    func storeTotalBytes(_ total: Int, _ txn: borrowing WriteTransaction) throws {
+        try txn.put(totalsDB, Self.totalBytesKey, UInt64(max(0, total)).bigEndianBytes)
+    }
+
+    /// Recomputes every quota counter (mailbox counts, per-sender items, the store-wide total)
+    /// from the messages table: for a store or snapshot from before the counters existed.
+    func recount(_ txn: borrowing WriteTransaction) throws {
+        var counted: [NodeID: Box] = [:]
+        var senders: [[UInt8]: Int] = [:]
+        var total = 0
+        try txn.scan(messagesDB) { _, value in
+            var reader = ByteReader(value)
+            let message = try MailMessage.decode(from: &reader)
+            var box = counted[message.recipient] ?? Box()
+            if message.isSkip {
+                box.skips += 1
+            } else {
+                box.count += 1
+                box.bytes += message.payload.count
+            }
+            counted[message.recipient] = box
+            senders[MailboxKey.pair(message.recipient, message.id.sender), default: 0] += 1
+            total += message.payload.count + MailboxLimits.recordOverhead
+            return true
+        }
+        var existing: [(NodeID, Box)] = []
+        try txn.scan(boxes) { key, value in
+            if let recipient = NodeID(bytes: key) { existing.append((recipient, try Box.decode(value))) }
+            return true
+        }
+        for (recipient, box) in existing {
+            let fresh = counted.removeValue(forKey: recipient) ?? Box()
+            try storeBox(recipient, Box(nextArrival: box.nextArrival, count: fresh.count, bytes: fresh.bytes, skips: fresh.skips), txn)
+        }
+        // Messages without a box cannot happen; should they, arrivals continue after the highest.
+        for (recipient, fresh) in counted {
+            var highest: UInt64 = 0
+            try txn.scan(messagesDB, from: MailboxKey.range(of: recipient).from, until: MailboxKey.range(of: recipient).until) { key, _ in
+                highest = max(highest, MailboxKey.arrival(ofMessageKey: key) ?? 0)
+                return true
+            }
+            try storeBox(recipient, Box(nextArrival: highest + 1, count: fresh.count, bytes: fresh.bytes, skips: fresh.skips), txn)
+        }
+        try txn.clear(sendersDB)
+        for (key, items) in senders.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            try txn.put(sendersDB, key, UInt64(items).bigEndianBytes)
+        }
+        try storeTotalBytes(total, txn)
+    }
+
+    func loadClient(_ id: NodeID, _ txn: borrowing WriteTransaction) throws -> ClientRecord? {
+        guard let bytes = try txn.get(clientsDB, MailboxKey.node(id)) else { return nil }
+        var reader = ByteReader(bytes)
+        return try ClientRecord.decode(from: &reader, enforcingLimits: false)
+    }
+
+    func store(_ record: ClientRecord, _ txn: borrowing WriteTransaction) throws {
+        var writer = ByteWriter()
+        record.encode(into: &writer)
+        try txn.put(clientsDB, MailboxKey.node(record.id), writer.bytes)
+    }
+}

@@ -1,0 +1,128 @@
+import LMDB
+import P2PCore
+
+extension MailboxStore {
+    /// Decides the fate of a message (or of a skip its sender owes, `message.isSkip`); see
+    /// docs/DELIVERY.md, "Quotas". In order: unknown recipient, already delivered, a retry (the
+    /// first decision stands; a sender's skip retracts its own stored, undelivered message), the
+    /// sender's quota in this mailbox, then the mailbox limits (over them, a skip takes the
+    /// message's place), then the store-wide total. Skips count against every limit; a skip is
+    /// admitted over the mailbox limits (it is what keeps the recipient's sequence gapless) but
+    /// never over the sender's quota or the store-wide total.
+    func enqueue(_ message: MailMessage, _ txn: borrowing WriteTransaction) throws -> MailboxOutcome {
+        let recipient = message.recipient
+        let sender = message.id.sender
+        guard try txn.get(clientsDB, MailboxKey.node(recipient)) != nil else { return .unknownRecipient }
+        let through = try txn.get(delivered, MailboxKey.pair(recipient, sender))
+            .flatMap { UInt64(bigEndianBytes: $0) } ?? 0
+        if message.id.sequence <= through { return .alreadyDelivered }
+        var box = try loadBox(recipient, txn)
+        let indexKey = MailboxKey.index(recipient, message.id)
+        if let stored = try txn.get(index, indexKey) {
+            let existing = MailboxIndexEntry(stored)
+            if existing?.isSkip == true { return message.isSkip ? .stored : .mailboxFull(messages: box.count, bytes: box.bytes) }
+            // The sender gave up on this id (a copy was refused, so it owes a skip) while another
+            // copy got in: the sender's word is the last, the recipient passes over the id.
+            if message.isSkip, let existing {
+                let messageKey = MailboxKey.message(recipient, arrival: existing.arrival)
+                if let stored = try txn.get(messagesDB, messageKey) {
+                    var reader = ByteReader(stored)
+                    try discard(try MailMessage.decode(from: &reader), at: messageKey, txn)
+                }
+            }
+            return .stored
+        }
+        var senderItems = try loadSenderItems(recipient, sender, txn)
+        if senderItems >= limits.maximumMessagesPerSender { return .senderQuotaExceeded(limit: limits.maximumMessagesPerSender) }
+        // Arrival numbers cannot run out in practice; a restored state claiming so refuses mail.
+        guard box.nextArrival < UInt64.max else { return .mailboxFull(messages: box.count, bytes: box.bytes) }
+        let overhead = MailboxLimits.recordOverhead
+        let size = message.isSkip ? 0 : message.payload.count
+        // Written so that no sum can overflow, whatever the stored counters claim.
+        let items = box.count.addingReportingOverflow(box.skips)
+        let used = box.bytes.addingReportingOverflow(box.skips.multipliedReportingOverflow(by: overhead).partialValue)
+        let fitsMailbox = !message.isSkip && !items.overflow && !used.overflow
+            && items.partialValue < limits.maximumMessages
+            && size <= limits.maximumBytes && used.partialValue <= limits.maximumBytes - size
+        let cost = fitsMailbox ? size + overhead : overhead
+        var total = try loadTotalBytes(txn)
+        if total > limits.maximumTotalBytes - min(cost, limits.maximumTotalBytes) || cost > limits.maximumTotalBytes {
+            return .storageFull(limit: limits.maximumTotalBytes)
+        }
+
+        let record = fitsMailbox ? message : message.skip()
+        let arrival = box.nextArrival
+        var writer = ByteWriter(capacity: record.payload.count + 64)
+        record.encode(into: &writer)
+        try txn.put(messagesDB, MailboxKey.message(recipient, arrival: arrival), writer.bytes)
+        try txn.put(index, indexKey, MailboxIndexEntry(arrival: arrival, isSkip: !fitsMailbox).bytes)
+        let refused = (messages: box.count, bytes: box.bytes)
+        box.nextArrival += 1
+        // fitsMailbox implies these sums are within the limits; a skip saturates.
+        if fitsMailbox {
+            box.count += 1
+            box.bytes += size
+        } else {
+            box.skips = box.skips.addingReportingOverflow(1).overflow ? .max : box.skips + 1
+        }
+        try storeBox(recipient, box, txn)
+        senderItems += 1
+        try storeSenderItems(recipient, sender, senderItems, txn)
+        total += cost
+        try storeTotalBytes(total, txn)
+        guard fitsMailbox else { return message.isSkip ? .stored : .mailboxFull(messages: refused.messages, bytes: refused.bytes) }
+
+        if var senderRecord = try loadClient(sender, txn) {
+            // Saturating: the counters of a registration come from the log, not from this store.
+            senderRecord.relayedMessages = senderRecord.relayedMessages.addingReportingOverflow(1).overflow ? .max : senderRecord.relayedMessages + 1
+            let (bytes, overflow) = senderRecord.relayedBytes.addingReportingOverflow(UInt64(size))
+            senderRecord.relayedBytes = overflow ? .max : bytes
+            try store(senderRecord, txn)
+        }
+        return .stored
+    }
+
+    enum Removal { case absent, message, skip }
+
+    /// Replaces a message with its skip (same arrival, same id) and takes it out of the counts.
+    func discard(_ message: MailMessage, at messageKey: [UInt8], _ txn: borrowing WriteTransaction) throws {
+        let recipient = message.recipient
+        var writer = ByteWriter(capacity: 64)
+        message.skip().encode(into: &writer)
+        try txn.put(messagesDB, messageKey, writer.bytes)
+        guard let arrival = MailboxKey.arrival(ofMessageKey: messageKey) else { return }
+        try txn.put(index, MailboxKey.index(recipient, message.id), MailboxIndexEntry(arrival: arrival, isSkip: true).bytes)
+        var box = try loadBox(recipient, txn)
+        box.count = max(0, box.count - 1)
+        box.bytes = max(0, box.bytes - message.payload.count)
+        box.skips += 1
+        try storeBox(recipient, box, txn)
+        // The record stays (as a skip): the sender's item count is unchanged, its payload is freed.
+        try storeTotalBytes(max(0, try loadTotalBytes(txn) - message.payload.count), txn)
+    }
+
+    func remove(recipient: NodeID, id: MessageID, _ txn: borrowing WriteTransaction) throws -> Removal {
+        let indexKey = MailboxKey.index(recipient, id)
+        guard let entry = try txn.get(index, indexKey).flatMap(MailboxIndexEntry.init) else { return .absent }
+        let messageKey = MailboxKey.message(recipient, arrival: entry.arrival)
+        let isSkip = entry.isSkip
+        var size = 0
+        if !isSkip, let stored = try txn.get(messagesDB, messageKey) {
+            var reader = ByteReader(stored)
+            size = try MailMessage.decode(from: &reader).payload.count
+        }
+        try txn.delete(messagesDB, messageKey)
+        try txn.delete(index, indexKey)
+        var box = try loadBox(recipient, txn)
+        if isSkip {
+            box.skips = max(0, box.skips - 1)
+        } else {
+            box.count = max(0, box.count - 1)
+            box.bytes = max(0, box.bytes - size)
+        }
+        try storeBox(recipient, box, txn)
+        try storeSenderItems(recipient, id.sender, max(0, try loadSenderItems(recipient, id.sender, txn) - 1), txn)
+        try storeTotalBytes(max(0, try loadTotalBytes(txn) - size - MailboxLimits.recordOverhead), txn)
+        return isSkip ? .skip : .message
+    }
+}

@@ -1,0 +1,27 @@
+import P2PCore
+import Testing
+
+@Suite struct BackoffTests {
+    @Test func doublesUpToTheMaximumAndStartsOverOnReset() {
+        var backoff = Backoff(initial: .milliseconds(100), maximum: .milliseconds(500))
+        #expect((0..<5).map { _ in backoff.next() } == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(500), .milliseconds(500)])
+        backoff.reset()
+        #expect(backoff.next() == .milliseconds(100))
+    }
+
+    @Test func aMaximumBelowTheInitialDelayIsRaisedToIt() {
+        var backoff = Backoff(initial: .seconds(2), maximum: .seconds(1))
+        #expect(backoff.next() == .seconds(2))
+        #expect(backoff.next() == .seconds(2))
+    }
+
+    @Test func seededGeneratorsReplay() {
+        var a = SplitMix64(seed: 42)
+        var b = SplitMix64(seed: 42)
+        #expect(a.bytes(37) == b.bytes(37))
+        #expect(a.next() == b.next())
+        var c = SplitMix64(seed: 1)
+        var d = SplitMix64(seed: 2)
+        #expect(c.next() != d.next())
+    }
+}
