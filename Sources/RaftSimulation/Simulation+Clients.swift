@@ -73,11 +73,15 @@ extension Simulation {
 
     /// After healing, with a leader and no faults, every read asked at a live member is confirmed
     /// unless leadership changed since (a read lost with its leader is asked again by the driver).
+    /// A node the leader does not count as a member (its addition never committed) is refused.
     func checkHealedReads() throws(SimulationViolation) {
+        let members = currentLeader().flatMap { nodes[$0]?.raft?.membership.all } ?? []
         for (context, read) in reads.sorted(by: { $0.key < $1.key }) where read.healTerm != nil && !confirmedReads.contains(context) {
-            guard let raft = nodes[read.node]?.raft, !(nodes[read.node]?.removed ?? true), raft.term == read.healTerm else { continue }
-            let leaderView = currentLeader().flatMap { nodes[$0]?.raft?.membership }
-            throw violation("read liveness", "read \(context) asked at node \(short(read.node)) (\(raft.role), \(leaderView?.voters.contains(read.node) == true ? "voter" : leaderView?.learners.contains(read.node) == true ? "learner" : "not a member") for the leader) after healing was never confirmed")
+            guard let raft = nodes[read.node]?.raft, !(nodes[read.node]?.removed ?? true), raft.term == read.healTerm,
+                  members.contains(read.node)
+            else { continue }
+            let role = raft.role == .leader ? "leader" : raft.membership.voters.contains(read.node) ? "voter" : "learner"
+            throw violation("read liveness", "read \(context) asked at node \(short(read.node)) (\(role)) after healing was never confirmed")
         }
     }
 }
