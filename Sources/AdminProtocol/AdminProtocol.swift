@@ -1,12 +1,12 @@
 import Foundation
 import Transport
 
-/// Frame types and encoding of the admin protocol (``AdminRequest`` → ``AdminResponse``).
+/// Frame types (from the registry, ``FrameType``) and encoding of the admin protocol (``AdminRequest`` → ``AdminResponse``).
 public enum AdminProtocol {
     /// An ``AdminRequest`` (admin → server); also the first frame that tells an admin link apart.
-    public static let requestFrame: UInt8 = Link.firstApplicationType + 12
+    public static let requestFrame: UInt8 = FrameType.adminRequest.rawValue
     /// An ``AdminResponse`` (server → admin).
-    public static let responseFrame: UInt8 = Link.firstApplicationType + 13
+    public static let responseFrame: UInt8 = FrameType.adminResponse.rawValue
 
     public static func encode(_ value: some Encodable) throws -> [UInt8] {
         Array(try JSONEncoder().encode(value))

@@ -3,14 +3,13 @@
 @_exported import MessageModel
 import Transport
 
-/// Frame types on client↔server links (after the link handshake).
+/// Frame types on client↔server links (after the link handshake), from the registry of every
+/// link's frame types (``FrameType``).
 public enum ClientProtocol {
-    /// First frame a server sends on a link it dialled to another server.
-    public static let serverHelloFrame: UInt8 = Link.firstApplicationType
     /// A ``ClientRequest`` (client → server).
-    public static let requestFrame: UInt8 = Link.firstApplicationType + 8
+    public static let requestFrame: UInt8 = FrameType.clientRequest.rawValue
     /// A ``ServerPush`` (server → client).
-    public static let pushFrame: UInt8 = Link.firstApplicationType + 9
+    public static let pushFrame: UInt8 = FrameType.serverPush.rawValue
     /// Largest application payload a client may send in one message (default; servers enforce
     /// their own configured limit).
     public static let defaultMaximumMessageSize = 1 << 20

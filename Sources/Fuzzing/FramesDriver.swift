@@ -16,7 +16,7 @@ import WireCodec
 /// ServerPush, Introduction, MailMessage, ClientRecord, MailboxCommand, MailboxOutcome,
 /// RaftMessage, HardState, SnapshotMetadata, LogEntry payloads, AdminEnvelope/AdminRequest and
 /// AdminResponse (JSON), KCP datagrams into a ReliableDatagramSession, the P2PServer frames
-/// (ServerHello, ForwardedCommand, ForwardedReply, RelayedFrame, ServerConnectRequest), the
+/// (ServerHello, PeerMessage with every request, reply and relay, ServerConnectRequest), the
 /// Transport UDP datagrams (UDPObserveRequest/Reply with valid MACs and signatures, UDPProbe) and
 /// the link handshake's hello (the last two groups through their `package` decoders).
 struct FramesDriver: FuzzDriver {
@@ -53,22 +53,47 @@ struct FramesDriver: FuzzDriver {
                             formedVoters: (0..<r.below(4)).map { _ in r.nodeID(Self.ids) },
                             neighbours: (0..<r.below(4)).map { _ in ServerHello.Neighbour(id: r.nodeID(Self.ids), address: r.string()) })
             }) { try ServerHello(decoding: $0) } encode: { $0.encoded() }
-        case 1:
-            return byteCodec(&random, { r in ForwardedCommand(request: r.integer(), command: MailboxApplyDriver.command(&r)) }) {
-                try ForwardedCommand(decoding: $0)
-            } encode: { $0.encoded() }
-        case 2:
-            return byteCodec(&random, { r in ForwardedReply(request: r.integer(), result: r.oneIn(2) ? .applied(Self.outcome(&r)) : .retry(r.string())) }) {
-                try ForwardedReply(decoding: $0)
-            } encode: { $0.encoded() }
-        case 3:
-            return byteCodec(&random, { r in RelayedFrame(peer: r.nodeID(Self.ids), type: UInt8(truncatingIfNeeded: r.next()), bytes: r.bytes(r.below(40))) }) {
-                try RelayedFrame(decoding: $0)
-            } encode: { $0.encoded() }
+        case 1, 2, 3:
+            return byteCodec(&random, { r in Self.peerMessage(&r) }) { try PeerMessage(decoding: $0) } encode: { $0.encoded() }
         default:
             return byteCodec(&random, { r in ServerConnectRequest(target: r.oneIn(2) ? r.nodeID(Self.ids) : nil, address: r.string()) }) {
                 try ServerConnectRequest(decoding: $0)
             } encode: { $0.encoded() }
+        }
+    }
+
+    /// Any message between servers; a relay carries one message that a relay may carry.
+    static func peerMessage(_ r: inout FuzzRandom) -> PeerMessage {
+        let inner = peerMessage(&r, relayable: true)
+        switch r.below(10) {
+        case 0: return .connectServer(ServerConnectRequest(target: r.oneIn(2) ? r.nodeID(ids) : nil, address: r.string()))
+        case 1: return .introduceServer(introduction(&r))
+        case 2: return .relay(to: r.nodeID(ids), inner)
+        case 3: return .relayed(from: r.nodeID(ids), inner)
+        default: return inner
+        }
+    }
+
+    private static func peerMessage(_ r: inout FuzzRandom, relayable: Bool) -> PeerMessage {
+        switch r.below(5) {
+        case 0:
+            return .hello(ServerHello(address: r.string(), isMember: r.oneIn(2), configuredPeers: r.below(8)))
+        case 1:
+            let body: RaftMessage.Body = r.oneIn(2)
+                ? .heartbeat(commit: r.integer(small: 8) & 0xFFFF, readRound: r.integer())
+                : .propose(commands: (0..<(1 + r.below(3))).map { _ in r.bytes(r.below(8)) })
+            return .raft(RaftMessage(from: r.nodeID(ids), to: r.nodeID(ids), term: r.integer(small: 8) & 0xFFFF, body: body))
+        case 2:
+            return .request(r.integer(), r.oneIn(2) ? .commit(MailboxApplyDriver.command(&r)) : .admin(adminRequest(&r)))
+        case 3:
+            let reply: PeerReply = switch r.below(3) {
+            case 0: .committed(outcome(&r))
+            case 1: .retry(r.string())
+            default: .admin(adminResponse(&r))
+            }
+            return .reply(r.integer(), reply)
+        default:
+            return .introduceClient(client: r.nodeID(ids), introduction(&r))
         }
     }
 
@@ -114,7 +139,13 @@ struct FramesDriver: FuzzDriver {
     ) -> FuzzVerdict {
         let valid = encode(make(&random))
         let bytes = unmutated ? valid : Mutator.input(valid: valid, donor: encode(make(&random)), random: &random)
-        guard let value = try? decode(bytes) else { return unmutated ? .violation("\(T.self): a valid encoding does not decode") : .ok }
+        let decoded: T
+        do {
+            decoded = try decode(bytes)
+        } catch {
+            return unmutated ? .violation("\(T.self): a valid encoding does not decode (\(error))") : .ok
+        }
+        let value = decoded
         guard let again = try? decode(encode(value)) else { return .violation("\(T.self): re-encoding of a decoded value does not decode: \(value)") }
         return again == value ? .ok : .violation("\(T.self): decode(encode(x)) != x for \(value)")
     }

@@ -137,7 +137,7 @@ struct RaftStepDriver: FuzzDriver {
         let to = random.oneIn(12) ? random.nodeID(ids) : node.id
         let term = hostile && random.oneIn(2) ? random.integer(small: 8) : node.term &+ random.next() % 4 &- 1
         let body: RaftMessage.Body
-        switch random.below(8) {
+        switch random.below(11) {
         case 0:
             let prevIndex = index(node.lastIndex)
             let prevTerm = hostile && random.oneIn(2) ? random.integer(small: 8) : (node.term(at: prevIndex) ?? term)
@@ -154,9 +154,9 @@ struct RaftStepDriver: FuzzDriver {
         case 1:
             body = .appendResponse(reject: random.oneIn(2), index: index(node.lastIndex), hintIndex: index(node.lastIndex), hintTerm: hostile ? random.integer(small: 8) : node.term)
         case 2:
-            body = .heartbeat(commit: index(node.commitIndex &+ 1))
+            body = .heartbeat(commit: index(node.commitIndex &+ 1), readRound: random.integer(small: 8))
         case 3:
-            body = .heartbeatResponse
+            body = .heartbeatResponse(readRound: random.integer(small: 8))
         case 4:
             body = .requestVote(lastIndex: index(node.lastIndex), lastTerm: hostile ? random.integer(small: 8) : node.term, preVote: random.oneIn(2), transfer: random.oneIn(4))
         case 5:
@@ -165,6 +165,12 @@ struct RaftStepDriver: FuzzDriver {
             let voters = random.oneIn(8) ? Set<NodeID>() : Set(ids.prefix(1 + random.below(3)))
             let metadata = SnapshotMetadata(index: index(node.lastIndex &+ 2), term: hostile ? random.integer(small: 8) : max(1, term), membership: Membership(voters: voters))
             body = .installSnapshot(Snapshot(metadata: metadata, data: random.bytes(random.below(8))))
+        case 7:
+            body = .propose(commands: (0..<random.below(3)).map { _ in random.bytes(random.below(8)) })
+        case 8:
+            body = .readIndex(context: random.integer(small: 8))
+        case 9:
+            body = .readIndexResponse(index: index(node.commitIndex), context: random.integer(small: 8))
         default:
             body = .timeoutNow
         }

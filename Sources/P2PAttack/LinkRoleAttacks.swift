@@ -41,12 +41,14 @@ struct LinkRoleAttacks {
     private func smuggled() -> [(String, UInt8, ServerTarget, @Sendable (NodeID, NodeID) -> [UInt8])] {
         let victim = self.victim
         return [
-            ("client-sends-server-hello", ServerFrameType.serverHello, follower, { attacker, _ in ServerFrames.serverHello(from: attacker) }),
-            ("client-sends-raft", ServerFrameType.raft, leader, { attacker, server in ServerFrames.heartbeatAtMaximumTerm(from: attacker, to: server) }),
-            ("client-sends-forward-purge", ServerFrameType.forward, leader, { _, _ in ServerFrames.forwardedPurge(of: victim) }),
-            ("client-sends-admin-request", ServerFrameType.adminRequest, follower, { _, _ in ServerFrames.adminPurge(of: victim) }),
-            ("client-sends-read-index", ServerFrameType.readIndex, leader, { _, _ in ServerFrames.readIndexRequest() }),
-            ("client-sends-introduce", ServerFrameType.introduce, follower, { attacker, _ in ServerFrames.introduction(for: victim, from: attacker) }),
+            ("client-sends-server-hello", ServerFrames.type, follower, { attacker, _ in ServerFrames.serverHello(from: attacker) }),
+            ("client-sends-raft", ServerFrames.type, leader, { attacker, server in ServerFrames.heartbeatAtMaximumTerm(from: attacker, to: server) }),
+            ("client-sends-forwarded-proposal", ServerFrames.type, leader, { attacker, server in ServerFrames.forwardedPurge(of: victim, from: attacker, to: server) }),
+            ("client-sends-commit-request", ServerFrames.type, leader, { _, _ in ServerFrames.commitPurge(of: victim) }),
+            ("client-sends-admin-request", ServerFrames.type, follower, { _, _ in ServerFrames.adminPurge(of: victim) }),
+            ("client-sends-read-index", ServerFrames.type, leader, { attacker, server in ServerFrames.readIndexRequest(from: attacker, to: server) }),
+            ("client-sends-relay", ServerFrames.type, follower, { _, server in ServerFrames.relayedAdminPurge(of: victim, to: server) }),
+            ("client-sends-introduce", ServerFrames.type, follower, { attacker, _ in ServerFrames.introduction(for: victim, from: attacker) }),
         ]
     }
 
@@ -78,7 +80,7 @@ struct LinkRoleAttacks {
                 continue
             }
             let (frames, closedByServer, _) = await client.awaitClose(within: .seconds(5))
-            let served = frames.filter { ServerFrameType.all.contains($0.type) }
+            let served = frames.filter { FrameType.isServerFrame($0.type) }
             if let answer = served.first {
                 client.close()
                 return .vulnerable(name, "\(position) the server answered with server frame type \(answer.type) (\(served.count) in all)")
@@ -105,9 +107,9 @@ struct LinkRoleAttacks {
                     return .vulnerable(name, "could not open a client link")
                 }
                 if afterWelcome { _ = await client.hello() }
-                try? client.send(type: ServerFrameType.raft, payload(client.id))
+                try? client.send(type: ServerFrames.type, payload(client.id))
                 let (frames, closed, _) = await client.awaitClose(within: .seconds(5))
-                if let answer = frames.first(where: { ServerFrameType.all.contains($0.type) }) {
+                if let answer = frames.first(where: { FrameType.isServerFrame($0.type) }) {
                     return .vulnerable(name, "\(what) on a client link answered with server frame type \(answer.type)")
                 }
                 if !closed { return .vulnerable(name, "\(what) on a client link: link left open") }
@@ -116,7 +118,7 @@ struct LinkRoleAttacks {
             // The only link that could carry it: a server link, which needs the server secret.
             for guess in [context.secret, "guessed-server-secret"] {
                 if let link = try? await HostileClient.dial(leader.address, role: .server, secret: context.secret, serverSecret: guess) {
-                    try? link.send(type: ServerFrameType.raft, payload(link.id))
+                    try? link.send(type: ServerFrames.type, payload(link.id))
                     link.close()
                     return .vulnerable(name, "a server link opened without the server secret; \(what) was delivered")
                 }
@@ -142,7 +144,7 @@ struct LinkRoleAttacks {
         for (label, guess) in [("the cluster secret", context.secret), ("a guess", "p2pcore-server-secret")] {
             do {
                 let link = try await HostileClient.dial(follower.address, role: .server, secret: context.secret, serverSecret: guess)
-                try? link.send(type: ServerFrameType.serverHello, ServerFrames.serverHello(from: link.id))
+                try? link.send(type: ServerFrames.type, ServerFrames.serverHello(from: link.id))
                 let (frames, _, _) = await link.awaitClose(within: .seconds(2))
                 return .vulnerable(name, "handshake as server with \(label) succeeded (\(frames.count) frames answered)")
             } catch {

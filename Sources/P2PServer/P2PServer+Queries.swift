@@ -50,6 +50,6 @@ extension P2PServer {
     public func clientInfo(_ id: NodeID) throws -> ClientInfo? {
         guard let replica else { throw QueryError.clusterNotFormed }
         guard let record = try replica.mailboxes.client(id) else { return nil }
-        return ClientInfo(record: record, mailbox: try replica.mailboxes.stats(for: id), udpAddress: udpObservations.withLock { $0[id] })
+        return ClientInfo(record: record, mailbox: try replica.mailboxes.stats(for: id), udpAddress: gateway.mappings.mapping(of: id))
     }
 }

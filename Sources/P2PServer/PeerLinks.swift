@@ -88,12 +88,12 @@ final class PeerLinks: Sendable {
         }
     }
 
-    /// Sends a frame to `peer`: on a link to it, or wrapped in a ``ServerFrameType/relay`` frame
-    /// through a member linked to it. Throws ``TransportError/closed`` when neither exists.
-    func send(to peer: NodeID, type: UInt8, _ bytes: [UInt8]) throws {
-        if let link = link(to: peer) { return try link.send(type: type, bytes) }
+    /// Sends `message` to `peer`: on a link to it, or inside a ``PeerMessage/relay(to:_:)``
+    /// through a member linked to it. Throws when neither exists.
+    func send(_ message: PeerMessage, to peer: NodeID) throws {
+        if let link = link(to: peer) { return try link.send(message) }
         guard let via = relay(to: peer) else { throw TransportError.unreachable("no link or relay to server \(peer)") }
-        try via.send(type: ServerFrameType.relay, RelayedFrame(peer: peer, type: type, bytes: bytes).encoded())
+        try via.send(.relay(to: peer, message))
     }
 
     /// Whether `peer` can be sent to, directly or through a relay.
@@ -115,5 +115,12 @@ final class PeerLinks: Sendable {
 
     func closeAll() {
         for link in state.withLock({ $0.links.values.flatMap { $0.map(\.link) } }) { link.close() }
+    }
+}
+
+extension Link {
+    /// Sends a message to the server at the other end of this server link.
+    func send(_ message: PeerMessage) throws {
+        try send(type: FrameType.serverPeer.rawValue, message.encoded())
     }
 }

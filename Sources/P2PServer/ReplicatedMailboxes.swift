@@ -11,13 +11,19 @@ import Synchronization
 /// It follows the Raft driver contract (persist, then send, then apply) and batches: commands
 /// proposed while a ready is being processed go out together in the next one, so concurrent
 /// proposals share one LMDB sync for the log and one for the mailboxes (group commit).
+///
+/// Any replica takes proposals and reads: on a follower the Raft core forwards them to the
+/// leader. A proposal carries this replica's id and a number (``Proposal``), by which the
+/// replica recognises the entry when it applies it; reads come back as Raft read states.
 public actor ReplicatedMailboxes {
     /// Why a proposal did not produce an outcome.
     public enum ProposalError: Error, Equatable, Sendable {
-        /// Only the leader accepts commands; `leader` is the one this server knows of.
+        /// No leader is known to take the proposal or read (`leader`: the one this server knows
+        /// of, if any, when it is not in a position to forward to it, e.g. while campaigning).
         case notLeader(leader: NodeID?)
-        /// Leadership changed before the entry was seen to commit here: it may or may not commit.
-        /// Mailbox commands are idempotent (by message id), so the caller retries.
+        /// Leadership changed, or no answer came in time, before the entry was seen to commit
+        /// here: it may or may not commit. Mailbox commands are idempotent (by message id), so
+        /// the caller retries. For a read: no read state came; ask again.
         case lost
         /// Raft refused the proposal (e.g. a leadership transfer is under way).
         case refused(RaftError)
@@ -32,19 +38,26 @@ public actor ReplicatedMailboxes {
 
     public nonisolated let id: NodeID
     public let mailboxes: MailboxStore
-    private var node: RaftNode
-    private let log: RaftLogStore
-    private let environment: Environment
-    private let send: @Sendable (RaftMessage) -> Void
-    private let onLeaderChange: @Sendable (NodeID?, Term) -> Void
-    private let onApplied: @Sendable ([AppliedChange]) -> Void
-    private let onMembership: @Sendable (Membership) -> Void
-    private let logger: Logger
-    private var waiting: [LogIndex: (term: Term, continuation: CheckedContinuation<MailboxOutcome, any Error>)] = [:]
-    private var flushScheduled = false
+    var node: RaftNode
+    let log: RaftLogStore
+    let environment: Environment
+    let send: @Sendable (RaftMessage) -> Void
+    let onLeaderChange: @Sendable (NodeID?, Term) -> Void
+    let onApplied: @Sendable ([AppliedChange]) -> Void
+    let onMembership: @Sendable (Membership) -> Void
+    let logger: Logger
+    var proposals = TickWaiters<MailboxOutcome>()
+    var reads = TickWaiters<LogIndex>()
+    var appliedWaiters = AppliedIndexNotifier()
+    /// Numbers this replica's proposals and reads: from a random start, so that entries of an
+    /// earlier run re-applied after a restart cannot be taken for this run's.
+    private var nextNumber = UInt64.random(in: 0...(UInt64.max / 2))
+    /// Ticks since start: the clock of proposal and read deadlines.
+    private var ticks: UInt64 = 0
+    var flushScheduled = false
     private nonisolated let inbox = Mutex<(messages: [RaftMessage], drainScheduled: Bool)>(([], false))
-    private var stopped = false
-    private let compactEvery: LogIndex
+    var stopped = false
+    let compactEvery: LogIndex
 
     /// Opens the replica stored in `environment`, bootstrapping a new cluster of `bootstrapVoters`
     /// when nothing was persisted yet (pass `nil` for a server that joins a running cluster).
@@ -92,9 +105,16 @@ public actor ReplicatedMailboxes {
 
     /// Advances Raft's logical clock by one tick.
     public func tick() throws {
+        ticks += 1
+        proposals.expire(at: ticks, with: ProposalError.lost)
+        reads.expire(at: ticks, with: ProposalError.lost)
         node.tick()
         try processReady()
     }
+
+    /// Ticks a proposal waits to be applied here, and a read for its read state.
+    static let proposalTimeoutTicks: UInt64 = 30
+    static let readTimeoutTicks: UInt64 = 10
 
     /// Hands a message from another server to Raft, without waiting for the replica.
     ///
@@ -134,21 +154,46 @@ public actor ReplicatedMailboxes {
         flush()
     }
 
-    /// Replicates `command` and returns its outcome once it is committed and applied here.
+    /// Replicates `command` (through the leader) and returns its outcome once it is committed and
+    /// applied here.
     public func propose(_ command: MailboxCommand) async throws -> MailboxOutcome {
         guard !stopped else { throw ProposalError.lost }
-        let index: LogIndex
+        let number = takeNumber()
         do {
-            index = try node.propose(command.encoded())
+            try node.propose(Proposal(proposer: id, number: number, command: command.encoded()).encoded())
         } catch {
             if case .notLeader(let leader) = error { throw ProposalError.notLeader(leader: leader) }
             throw ProposalError.refused(error)
         }
-        let term = node.term
         scheduleFlush()
+        let deadline = ticks + Self.proposalTimeoutTicks
         return try await withCheckedThrowingContinuation { continuation in
-            waiting[index] = (term, continuation)
+            proposals.add(number, deadline: deadline, continuation)
         }
+    }
+
+    /// A linearizable read index (Raft's read index, confirmed by the leader with a quorum of
+    /// voters): once ``waitUntilApplied(_:deadline:)`` reaches it, this replica's state holds
+    /// everything committed before the call. Throws ``ProposalError`` when no leader answers.
+    public func readIndex() async throws -> LogIndex {
+        guard !stopped else { throw ProposalError.lost }
+        let context = takeNumber()
+        do {
+            try node.readIndex(context: context)
+        } catch {
+            if case .notLeader(let leader) = error { throw ProposalError.notLeader(leader: leader) }
+            throw ProposalError.refused(error)
+        }
+        scheduleFlush()
+        let deadline = ticks + Self.readTimeoutTicks
+        return try await withCheckedThrowingContinuation { continuation in
+            reads.add(context, deadline: deadline, continuation)
+        }
+    }
+
+    private func takeNumber() -> UInt64 {
+        defer { nextNumber &+= 1 }
+        return nextNumber
     }
 
     /// Stops taking proposals and fails the waiting ones with ``ProposalError/lost`` (they may
@@ -156,7 +201,7 @@ public actor ReplicatedMailboxes {
     /// nothing waits for a commit that this replica will no longer process.
     public func stop() {
         stopped = true
-        failWaiters(through: .max)
+        failWaiters()
     }
 
     /// Proposes a membership change (leader only); returns once it is applied here.
@@ -222,98 +267,22 @@ public actor ReplicatedMailboxes {
     /// The leader's view of how far each follower's log matches its own (empty on followers).
     public var matchIndexes: [NodeID: LogIndex] { node.matchIndexes }
 
-    /// Waits until this replica applied `index`; `false` if `deadline` passed first.
+    /// Waits until this replica applied `index`; `false` if `deadline` passed first. Resumed by
+    /// the apply loop as soon as it gets there.
     public func waitUntilApplied(_ index: LogIndex, deadline: ContinuousClock.Instant) async -> Bool {
-        while node.appliedIndex < index {
-            guard ContinuousClock.now < deadline, !stopped else { return false }
-            do { try await Task.sleep(for: .milliseconds(5)) } catch { return false }
-        }
-        return true
-    }
-
-    // MARK: The driver loop
-
-    private func scheduleFlush() {
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        Task { self.flush() }
-    }
-
-    private func flush() {
-        flushScheduled = false
-        do {
-            try processReady()
-        } catch {
-            logger.error("raft: processing a ready failed: \(error)")
-        }
-    }
-
-    private func processReady() throws {
-        // After stop() the storage may be closed: the ready stays in the node, unprocessed.
-        guard !stopped else { return }
-        let ready = node.ready()
-        guard !ready.isEmpty else { return }
-        let entries = ready.committedEntries.map { entry in
-            MailboxStore.Entry(index: entry.index, term: entry.term, command: entry.kind == .normal ? entry.data : nil)
-        }
-        var outcomes: [(index: UInt64, outcome: MailboxOutcome)] = []
-        if let snapshot = ready.snapshotToApply {
-            // 1. Persist, 2. send, 3. apply: the snapshot first, then what committed after it.
-            try log.persist(ready)
-            for message in ready.messages { send(message) }
-            try mailboxes.restore(snapshot: snapshot.data, index: snapshot.metadata.index, term: snapshot.metadata.term)
-            failWaiters(through: snapshot.metadata.index)
-            onApplied([.snapshotRestored])
-            if !entries.isEmpty { outcomes = try mailboxes.apply(entries) }
-        } else {
-            // Persisting and applying share one transaction, hence one sync. Applying before
-            // sending is allowed (the entries are committed), and atomic with their persistence.
-            let log = self.log
-            let mailboxes = self.mailboxes
-            outcomes = try environment.write { txn in
-                try log.write(ready, in: txn)
-                return entries.isEmpty ? [] : try mailboxes.apply(entries, in: txn)
+        if node.appliedIndex >= index { return true }
+        guard !stopped, ContinuousClock.now < deadline else { return false }
+        return await withCheckedContinuation { continuation in
+            let waiter = appliedWaiters.add(index, continuation)
+            let timer = Task { [weak self] in
+                guard (try? await Task.sleep(until: deadline)) != nil else { return }
+                await self?.expireAppliedWaiter(waiter)
             }
-            for message in ready.messages { send(message) }
-        }
-        if !ready.committedEntries.isEmpty {
-            var outcomeByIndex: [LogIndex: MailboxOutcome] = [:]
-            for (index, outcome) in outcomes { outcomeByIndex[index] = outcome }
-            let changes = ready.committedEntries.compactMap { entry -> AppliedChange? in
-                guard entry.kind == .normal, let outcome = outcomeByIndex[entry.index],
-                      let command = try? MailboxCommand(decoding: entry.data) else { return nil }
-                return .command(command, outcome)
-            }
-            if !changes.isEmpty { onApplied(changes) }
-            for entry in ready.committedEntries {
-                guard let waiter = waiting.removeValue(forKey: entry.index) else { continue }
-                if waiter.term == entry.term, let outcome = outcomeByIndex[entry.index] {
-                    waiter.continuation.resume(returning: outcome)
-                } else {
-                    waiter.continuation.resume(throwing: ProposalError.lost)
-                }
-            }
-            if node.appliedIndex >= node.snapshotIndex + compactEvery { try compact() }
-        }
-        if let membership = ready.membership {
-            onMembership(membership)
-            logger.info("raft: membership applied", metadata: [
-                "raft.voters": "\(membership.voters.sorted().map { "\($0)" }.joined(separator: ","))",
-                "raft.learners": "\(membership.learners.sorted().map { "\($0)" }.joined(separator: ","))",
-            ])
-        }
-        if let change = ready.leaderChange {
-            logger.info("raft: leader is now \(change.leader.map { "\($0)" } ?? "unknown")", metadata: ["raft.term": "\(change.term)"])
-            onLeaderChange(change.leader, change.term)
-            // Proposals of a leadership we lost may never commit: let their callers retry.
-            if node.role != .leader { failWaiters(through: .max) }
+            appliedWaiters.setTimer(timer, for: waiter)
         }
     }
 
-    private func failWaiters(through index: LogIndex) {
-        for (waitingIndex, waiter) in waiting where waitingIndex <= index {
-            waiting[waitingIndex] = nil
-            waiter.continuation.resume(throwing: ProposalError.lost)
-        }
+    private func expireAppliedWaiter(_ waiter: UInt64) {
+        appliedWaiters.expire(waiter)
     }
 }

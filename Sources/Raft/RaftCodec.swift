@@ -125,6 +125,7 @@ extension RaftMessage {
 
     private enum Tag: UInt8 {
         case appendEntries = 1, appendResponse, heartbeat, heartbeatResponse, requestVote, voteResponse, installSnapshot, timeoutNow
+        case propose, readIndex, readIndexResponse
     }
 
     /// The message's binary form.
@@ -147,11 +148,13 @@ extension RaftMessage {
             writer.write(index)
             writer.write(hintIndex)
             writer.write(hintTerm)
-        case .heartbeat(let commit):
+        case .heartbeat(let commit, let readRound):
             writer.write(Tag.heartbeat.rawValue)
             writer.write(commit)
-        case .heartbeatResponse:
+            writer.write(readRound)
+        case .heartbeatResponse(let readRound):
             writer.write(Tag.heartbeatResponse.rawValue)
+            writer.write(readRound)
         case .requestVote(let lastIndex, let lastTerm, let preVote, let transfer):
             writer.write(Tag.requestVote.rawValue)
             writer.write(lastIndex)
@@ -168,6 +171,16 @@ extension RaftMessage {
             writer.write(lengthPrefixed: snapshot.data)
         case .timeoutNow:
             writer.write(Tag.timeoutNow.rawValue)
+        case .propose(let commands):
+            writer.write(Tag.propose.rawValue)
+            writer.write(array: commands) { $0.write(lengthPrefixed: $1) }
+        case .readIndex(let context):
+            writer.write(Tag.readIndex.rawValue)
+            writer.write(context)
+        case .readIndexResponse(let index, let context):
+            writer.write(Tag.readIndexResponse.rawValue)
+            writer.write(index)
+            writer.write(context)
         }
         return writer.bytes
     }
@@ -197,9 +210,9 @@ extension RaftMessage {
                 hintIndex: try reader.readIndex("appendResponse.hintIndex"), hintTerm: try reader.readTerm("appendResponse.hintTerm")
             )
         case .heartbeat:
-            body = .heartbeat(commit: try reader.readIndex("heartbeat.commit"))
+            body = .heartbeat(commit: try reader.readIndex("heartbeat.commit"), readRound: try reader.readUInt64("heartbeat.readRound"))
         case .heartbeatResponse:
-            body = .heartbeatResponse
+            body = .heartbeatResponse(readRound: try reader.readUInt64("heartbeatResponse.readRound"))
         case .requestVote:
             body = .requestVote(
                 lastIndex: try reader.readIndex("vote.lastIndex"), lastTerm: try reader.readTerm("vote.lastTerm"),
@@ -212,6 +225,14 @@ extension RaftMessage {
             body = .installSnapshot(Snapshot(metadata: metadata, data: try reader.readLengthPrefixed("snapshot.data")))
         case .timeoutNow:
             body = .timeoutNow
+        case .propose:
+            body = .propose(commands: try reader.readArray("propose.commands", limit: Raft.maximumEntriesPerMessage) { r throws(DecodingError) in
+                try r.readLengthPrefixed("propose.command")
+            })
+        case .readIndex:
+            body = .readIndex(context: try reader.readUInt64("readIndex.context"))
+        case .readIndexResponse:
+            body = .readIndexResponse(index: try reader.readIndex("readIndexResponse.index"), context: try reader.readUInt64("readIndexResponse.context"))
         }
         try reader.expectEnd()
     }

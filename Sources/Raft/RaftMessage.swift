@@ -9,9 +9,11 @@ public struct RaftMessage: Equatable, Sendable {
         /// matching index; on rejection `index` is the rejected `prevIndex` and the hint tells
         /// the leader where to retry (fast backtracking).
         case appendResponse(reject: Bool, index: LogIndex, hintIndex: LogIndex, hintTerm: Term)
-        /// Leader liveness; `commit` is capped at what the follower is known to hold.
-        case heartbeat(commit: LogIndex)
-        case heartbeatResponse
+        /// Leader liveness; `commit` is capped at what the follower is known to hold. `readRound`
+        /// is the leader's latest read-index round (see ``RaftNode/readIndex(context:)``).
+        case heartbeat(commit: LogIndex, readRound: UInt64)
+        /// Answer to a heartbeat, echoing its `readRound` (0 when answering a stale leader).
+        case heartbeatResponse(readRound: UInt64)
         /// A (pre-)vote request; `transfer` marks a leadership transfer that bypasses leases.
         case requestVote(lastIndex: LogIndex, lastTerm: Term, preVote: Bool, transfer: Bool)
         case voteResponse(granted: Bool, preVote: Bool)
@@ -19,6 +21,12 @@ public struct RaftMessage: Equatable, Sendable {
         case installSnapshot(Snapshot)
         /// Leadership transfer: campaign now.
         case timeoutNow
+        /// Commands a follower proposed, forwarded to the leader to append (etcd's `MsgProp`).
+        case propose(commands: [[UInt8]])
+        /// A follower asks the leader for a read index on behalf of its request `context`.
+        case readIndex(context: UInt64)
+        /// The leader's confirmed read index for a follower's request `context`.
+        case readIndexResponse(index: LogIndex, context: UInt64)
     }
 
     public var from: NodeID

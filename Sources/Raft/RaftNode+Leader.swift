@@ -14,10 +14,21 @@ extension RaftNode {
             } else {
                 handleAcknowledgement(from: message.from, index: index)
             }
-        case .heartbeatResponse:
+        case .heartbeatResponse(let readRound):
             peer.probeSent = false
             progress[message.from] = peer
             if peer.match < log.lastIndex { sendAppend(to: message.from, allowEmpty: false) }
+            if membership.voters.contains(message.from) {
+                readOnly.acknowledge(readRound, from: message.from)
+                releaseConfirmedReads()
+            }
+        case .propose(let commands):
+            progress[message.from] = peer
+            // During a transfer the proposal is dropped, as the leader's own would be refused.
+            if transferTarget == nil { _ = appendCommands(commands) }
+        case .readIndex(let context):
+            progress[message.from] = peer
+            handleReadRequest(from: message.from, context: context)
         default:
             progress[message.from] = peer
         }
@@ -100,8 +111,9 @@ extension RaftNode {
             heartbeatElapsed = 0
             for member in progress.keys.sorted() {
                 guard let peer = progress[member] else { continue }
-                send(to: member, .heartbeat(commit: min(peer.match, commitIndex)))
+                send(to: member, .heartbeat(commit: min(peer.match, commitIndex), readRound: readOnly.round))
             }
+            releaseConfirmedReads()
         }
     }
 
@@ -159,6 +171,7 @@ extension RaftNode {
         let candidate = matches[membership.quorum - 1]
         guard candidate > commitIndex, log.term(at: candidate) == term else { return false }
         commitIndex = candidate
+        releasePostponedReads()
         return true
     }
 }

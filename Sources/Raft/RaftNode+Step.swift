@@ -13,6 +13,18 @@ extension RaftNode {
         case .appendResponse, .heartbeatResponse, .voteResponse:
             // Only members answer our requests; a stranger must not make us step down.
             guard membership.all.isEmpty || membership.all.contains(message.from) else { return }
+        case .propose, .readIndex:
+            // Requests from a member to its leader: they mean something within one term only,
+            // and never move it.
+            guard membership.all.contains(message.from), message.term == term, role == .leader else { return }
+            stepLeader(message)
+            return
+        case .readIndexResponse:
+            // Only from the leader this node follows in this term (a new learner may not know
+            // the membership yet, but it knows its leader).
+            guard message.term == term, role == .follower, leader == message.from else { return }
+            stepFollower(message)
+            return
         default:
             break
         }
@@ -57,7 +69,7 @@ extension RaftNode {
             switch message.body {
             case .appendEntries, .heartbeat:
                 // A stale leader: answering with our term makes it step down.
-                send(to: message.from, .heartbeatResponse)
+                send(to: message.from, .heartbeatResponse(readRound: 0))
             case .requestVote(_, _, true, _):
                 send(to: message.from, .voteResponse(granted: false, preVote: true))
             default:
@@ -96,11 +108,11 @@ extension RaftNode {
             electionElapsed = 0
             leader = message.from
             handleAppend(from: message.from, prevIndex: prevIndex, prevTerm: prevTerm, entries: entries, commit: commit)
-        case .heartbeat(let commit):
+        case .heartbeat(let commit, let readRound):
             electionElapsed = 0
             leader = message.from
             if commit > commitIndex { commitIndex = max(commitIndex, min(commit, log.lastIndex)) }
-            send(to: message.from, .heartbeatResponse)
+            send(to: message.from, .heartbeatResponse(readRound: readRound))
         case .installSnapshot(let snapshot):
             electionElapsed = 0
             leader = message.from
@@ -108,6 +120,8 @@ extension RaftNode {
         case .timeoutNow:
             // Only the leader of our term hands its leadership over.
             if isPromotable, leader == message.from { campaign(preVote: false, transfer: true) }
+        case .readIndexResponse(let index, let context):
+            readStates.append(ReadState(index: index, context: context))
         default:
             break
         }
@@ -210,7 +224,8 @@ extension RaftMessage {
     ///   from `prevIndex + 1`, with terms non-decreasing, at least `prevTerm` and at most the
     ///   message's term (and `prevTerm` itself at most the message's term, 0 only at index 0);
     /// - a vote request's last term is at most its term;
-    /// - a snapshot covers index >= 1 with a term in 1...term and has at least one voter.
+    /// - a snapshot covers index >= 1 with a term in 1...term and has at least one voter;
+    /// - a forwarded proposal carries 1 ... ``Raft/maximumEntriesPerMessage`` commands.
     public var isWellFormed: Bool {
         guard Raft.isValid(term: term) else { return false }
         switch body {
@@ -230,15 +245,19 @@ extension RaftMessage {
             return true
         case .appendResponse(_, let index, let hintIndex, let hintTerm):
             return Raft.isValid(index: index) && Raft.isValid(index: hintIndex) && hintTerm <= term
-        case .heartbeat(let commit):
+        case .heartbeat(let commit, _):
             return Raft.isValid(index: commit)
+        case .propose(let commands):
+            return !commands.isEmpty && commands.count <= Raft.maximumEntriesPerMessage
+        case .readIndexResponse(let index, _):
+            return Raft.isValid(index: index)
         case .requestVote(let lastIndex, let lastTerm, _, _):
             return Raft.isValid(index: lastIndex) && lastTerm <= term
         case .installSnapshot(let snapshot):
             let metadata = snapshot.metadata
             return metadata.index >= 1 && Raft.isValid(index: metadata.index)
                 && metadata.term >= 1 && metadata.term <= term && !metadata.membership.voters.isEmpty
-        case .heartbeatResponse, .voteResponse, .timeoutNow:
+        case .heartbeatResponse, .voteResponse, .timeoutNow, .readIndex:
             return true
         }
     }

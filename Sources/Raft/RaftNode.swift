@@ -2,10 +2,10 @@ import P2PCore
 
 /// A Raft consensus participant as a pure, deterministic value: no I/O, no clocks, no threads.
 ///
-/// Inputs are ``tick()``, ``step(_:)``, ``propose(_:)``, ``proposeMembershipChange(_:)``,
-/// ``transferLeadership(to:)`` and ``compact(snapshotData:)``. Their effects accumulate until the
-/// driver calls ``ready()``, which returns them as a ``RaftReady`` to carry out in the order its
-/// documentation gives, **before** the next input. Randomness (election jitter) comes from a
+/// Inputs are ``tick()``, ``step(_:)``, ``propose(_:)``, ``readIndex(context:)``,
+/// ``proposeMembershipChange(_:)``, ``transferLeadership(to:)`` and ``compact(snapshotData:)``.
+/// Their effects accumulate until the driver calls ``ready()``, which returns them as a
+/// ``RaftReady`` to carry out in the order its documentation gives, **before** the next input. Randomness (election jitter) comes from a
 /// generator seeded by the configuration, so equal inputs always produce equal outputs.
 public struct RaftNode: Sendable {
     public let configuration: RaftConfiguration
@@ -32,6 +32,7 @@ public struct RaftNode: Sendable {
     var progress: [NodeID: Progress] = [:]
     var transferTarget: NodeID?
     var pendingMembershipIndex: LogIndex = 0
+    var readOnly = ReadOnly()
 
     // Outputs accumulated for the next ready().
     var outbox: [RaftMessage] = []
@@ -42,6 +43,7 @@ public struct RaftNode: Sendable {
     var reportedHardState = HardState()
     var reportedLeader: NodeID?
     var membershipChanged = false
+    var readStates: [ReadState] = []
 
     /// The last index of the log.
     public var lastIndex: LogIndex { log.lastIndex }
@@ -150,25 +152,6 @@ public struct RaftNode: Sendable {
         }
     }
 
-    /// Proposes application commands; returns the log index of each. Leader only.
-    @discardableResult
-    public mutating func propose(_ commands: [[UInt8]]) throws(RaftError) -> [LogIndex] {
-        guard role == .leader else { throw .notLeader(leader: leader) }
-        guard transferTarget == nil else { throw .transferInProgress }
-        let first = log.lastIndex + 1
-        let entries = commands.enumerated().map { offset, data in
-            LogEntry(index: first + LogIndex(offset), term: term, kind: .normal, data: data)
-        }
-        appendAsLeader(entries)
-        return entries.map(\.index)
-    }
-
-    /// Proposes one application command; returns its log index. Leader only.
-    @discardableResult
-    public mutating func propose(_ command: [UInt8]) throws(RaftError) -> LogIndex {
-        try propose([command])[0]
-    }
-
     /// Proposes a single-server membership change. Leader only; one change at a time, and only
     /// once this leader has committed an entry of its own term.
     @discardableResult
@@ -257,6 +240,8 @@ public struct RaftNode: Sendable {
             reportedLeader = leader
         }
         if membershipChanged { ready.membership = membership }
+        ready.readStates = readStates
+        readStates = []
         outbox = []
         unstableFrom = nil
         truncateFrom = nil
@@ -286,6 +271,7 @@ public struct RaftNode: Sendable {
         votes = [:]
         progress = [:]
         transferTarget = nil
+        readOnly.reset()
         resetElectionTimeout()
     }
 
@@ -297,6 +283,7 @@ public struct RaftNode: Sendable {
         votes = [:]
         transferTarget = nil
         progress = [:]
+        readOnly.reset()
         for member in membership.all.sorted() where member != id {
             var peer = Progress(next: log.lastIndex + 1)
             peer.recentActive = true

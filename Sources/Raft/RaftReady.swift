@@ -32,6 +32,9 @@ public struct RaftReady: Equatable, Sendable {
     public var leaderChange: LeaderChange?
     /// Set when the applied membership changed.
     public var membership: Membership?
+    /// Read requests of this node (``RaftNode/readIndex(context:)``) the leader confirmed: once
+    /// the state machine applied a state's `index`, reading it is linearizable.
+    public var readStates: [ReadState] = []
 
     /// A leadership change as observed by this node.
     public struct LeaderChange: Equatable, Sendable {
@@ -45,6 +48,7 @@ public struct RaftReady: Equatable, Sendable {
     public var isEmpty: Bool {
         hardState == nil && truncateFrom == nil && entries.isEmpty && snapshot == nil && messages.isEmpty
             && snapshotToApply == nil && committedEntries.isEmpty && leaderChange == nil && membership == nil
+            && readStates.isEmpty
     }
 
     /// Whether step 1 of the contract has anything to write.

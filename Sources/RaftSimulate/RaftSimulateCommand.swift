@@ -51,6 +51,10 @@ struct RaftSimulateCommand: ParsableCommand {
                 totals.membershipChanges += summary.membershipChanges
                 totals.transfers += summary.transfers
                 totals.snapshotsInstalled += summary.snapshotsInstalled
+                totals.proposalsForwarded += summary.proposalsForwarded
+                totals.forwardedProposalsCommitted += summary.forwardedProposalsCommitted
+                totals.readsRequested += summary.readsRequested
+                totals.readsConfirmed += summary.readsConfirmed
             } catch {
                 print("FAILED: \(error)")
                 throw ExitCode.failure
@@ -63,7 +67,8 @@ struct RaftSimulateCommand: ParsableCommand {
         passed \(seedList.count) seeds in \((seconds * 10).rounded() / 10) s: \
         \(totals.proposalsAcknowledged) proposals committed, \(totals.leaderElections) leaderships, \(totals.crashes) crashes, \
         \(totals.partitions) partitions, \(totals.membershipChanges) membership changes, \(totals.transfers) transfers, \
-        \(totals.snapshotsInstalled) snapshots installed
+        \(totals.snapshotsInstalled) snapshots installed, \(totals.forwardedProposalsCommitted)/\(totals.proposalsForwarded) forwarded \
+        proposals committed at their proposer, \(totals.readsConfirmed)/\(totals.readsRequested) linearizable reads confirmed
         """)
     }
 }

@@ -10,25 +10,32 @@ import Raft
 /// liveness after a final healed phase. The same options always produce the same run.
 public final class Simulation {
     public let options: SimulationOptions
-    private var rng: SplitMix64
-    private var nodes: [NodeID: SimulatedNode] = [:]
-    private var order: [NodeID] = []
-    private var spareIDs: [NodeID] = []
-    private var pendingRemovals: Set<NodeID> = []
-    private var inFlight: [(at: Int, sequence: Int, message: RaftMessage)] = []
-    private var sendSequence = 0
-    private var blocked: Set<[NodeID]> = []
-    private var step = 0
-    private var faultsEnabled = true
+    var rng: SplitMix64
+    var nodes: [NodeID: SimulatedNode] = [:]
+    var order: [NodeID] = []
+    var spareIDs: [NodeID] = []
+    var pendingRemovals: Set<NodeID> = []
+    var inFlight: [(at: Int, sequence: Int, message: RaftMessage)] = []
+    var sendSequence = 0
+    var blocked: Set<[NodeID]> = []
+    var step = 0
+    var faultsEnabled = true
 
     // Global knowledge for the checks.
-    private var leadersByTerm: [Term: NodeID] = [:]
-    private struct EntryIdentity: Equatable { let kind: EntryKind; let data: [UInt8]; let previousTerm: Term }
-    private var entryIdentities: [LogIndex: [Term: EntryIdentity]] = [:]
-    private var committed: [LogIndex: LogEntry] = [:]
-    private var acknowledged: [UInt64: LogIndex] = [:]
-    private var nextProposal: UInt64 = 1
-    public private(set) var summary = SimulationSummary()
+    var leadersByTerm: [Term: NodeID] = [:]
+    struct EntryIdentity: Equatable { let kind: EntryKind; let data: [UInt8]; let previousTerm: Term }
+    var entryIdentities: [LogIndex: [Term: EntryIdentity]] = [:]
+    var committed: [LogIndex: LogEntry] = [:]
+    var acknowledged: [UInt64: LogIndex] = [:]
+    var nextProposal: UInt64 = 1
+    /// Proposals made at a follower (forwarded to the leader), by the node that made them.
+    var forwardedBy: [UInt64: NodeID] = [:]
+    /// Reads asked for, by context: where, the highest commit index anywhere at that moment, and
+    /// (asked after healing) the asker's term.
+    var reads: [UInt64: (node: NodeID, commitAtRequest: LogIndex, healTerm: Term?)] = [:]
+    var nextRead: UInt64 = 1
+    var confirmedReads: Set<UInt64> = []
+    public internal(set) var summary = SimulationSummary()
 
     public init(options: SimulationOptions) {
         self.options = options
@@ -58,7 +65,7 @@ public final class Simulation {
 
     // MARK: - Steps
 
-    private func advance() throws(SimulationViolation) {
+    func advance() throws(SimulationViolation) {
         step += 1
         let due = inFlight.filter { $0.at <= step }
         inFlight.removeAll { $0.at <= step }
@@ -80,7 +87,7 @@ public final class Simulation {
     }
 
     /// Carries out a node's ready as a correct driver would: persist, send, apply.
-    private func drive(_ id: NodeID) throws(SimulationViolation) {
+    func drive(_ id: NodeID) throws(SimulationViolation) {
         guard var node = nodes[id], var raft = node.raft else { return }
         let ready = raft.ready()
         node.raft = raft
@@ -152,11 +159,13 @@ public final class Simulation {
             guard entry.index > node.stateMachineApplied else { continue }
             if entry.kind == .normal { node.stateMachine[entry.index] = proposalID(entry) }
             node.stateMachineApplied = entry.index
+            if entry.kind == .normal { try checkProposal(entry, appliedAt: id) }
             if raft.role == .leader && entry.kind == .normal && entry.term == raft.term {
                 acknowledged[proposalID(entry)] = entry.index
                 summary.proposalsAcknowledged += 1
             }
         }
+        for state in ready.readStates { try checkRead(state, at: id) }
         if ready.membership != nil, raft.role == .leader {
             for removed in pendingRemovals where !raft.membership.all.contains(removed) {
                 pendingRemovals.remove(removed)
@@ -167,7 +176,7 @@ public final class Simulation {
         nodes[id] = node
     }
 
-    private func enqueue(_ message: RaftMessage) {
+    func enqueue(_ message: RaftMessage) {
         sendSequence += 1
         let delay = 1 + Int(rng.next() % UInt64(max(1, options.maxDelay)))
         inFlight.append((step + delay, sendSequence, message))
@@ -175,7 +184,7 @@ public final class Simulation {
 
     // MARK: - Faults and client actions
 
-    private func injectFaults() throws(SimulationViolation) {
+    func injectFaults() throws(SimulationViolation) {
         if chance(options.partitionRate) { partition() }
         if chance(options.healRate) { blocked.removeAll() }
         if chance(options.crashRate), let victim = randomUpNode(), canCrash(victim) {
@@ -192,6 +201,8 @@ public final class Simulation {
             writer.write(proposal)
             if (try? nodes[leader]?.raft?.propose(writer.bytes)) != nil { try drive(leader) }
         }
+        if chance(options.forwardRate) { try proposeAtFollower() }
+        if chance(options.readRate) { try askRead(inHeal: false) }
         if chance(options.membershipChangeRate) { try changeMembership() }
         if chance(options.transferRate), let leader = currentLeader(), let raft = nodes[leader]?.raft {
             let candidates = raft.membership.voters.sorted().filter { $0 != leader && nodes[$0]?.isUp == true }
@@ -207,7 +218,7 @@ public final class Simulation {
         }
     }
 
-    private func partition() {
+    func partition() {
         summary.partitions += 1
         let members = order.filter { nodes[$0]?.removed == false }
         guard members.count > 1 else { return }
@@ -232,7 +243,7 @@ public final class Simulation {
         }
     }
 
-    private func changeMembership() throws(SimulationViolation) {
+    func changeMembership() throws(SimulationViolation) {
         guard let leader = currentLeader(), let raft = nodes[leader]?.raft else { return }
         let membership = raft.membership
         let change: MembershipChange
@@ -264,7 +275,7 @@ public final class Simulation {
         try drive(leader)
     }
 
-    private func restart(_ id: NodeID) throws(SimulationViolation) {
+    func restart(_ id: NodeID) throws(SimulationViolation) {
         guard let persisted = nodes[id]?.persisted else { return }
         if options.trace { print("step \(step) \(short(id)) restarts: snapshot \(persisted.snapshot?.metadata.index ?? 0), entries \(persisted.entries.first?.index ?? 0)...\(persisted.entries.last?.index ?? 0), commit \(persisted.hardState.commit), sm applied \(nodes[id]?.stateMachineApplied ?? 0)") }
         // A crash after persisting an installed snapshot but before loading it leaves the state
@@ -285,7 +296,7 @@ public final class Simulation {
 
     /// At most a minority of the voters may be down at once (the rest of the cluster must be
     /// able to make progress for the liveness checks to mean anything).
-    private func canCrash(_ id: NodeID) -> Bool {
+    func canCrash(_ id: NodeID) -> Bool {
         guard let membership = currentMembership() else { return false }
         let down = membership.voters.filter { nodes[$0]?.isUp != true }.count
         return down + 1 < membership.quorum || (down + 1) * 2 < membership.voters.count
@@ -293,7 +304,7 @@ public final class Simulation {
 
     // MARK: - Heal and liveness
 
-    private func heal() throws(SimulationViolation) {
+    func heal() throws(SimulationViolation) {
         faultsEnabled = false
         blocked.removeAll()
         for id in order where nodes[id]?.isUp == false && nodes[id]?.removed == false { try restart(id) }
@@ -309,11 +320,14 @@ public final class Simulation {
                 nextProposal += 1
                 if (try? nodes[leader]?.raft?.propose(writer.bytes)) != nil { try drive(leader) }
             }
+            if healStep % 10 == 5, healStep + 30 < options.healSteps { try proposeAtFollower() }
+            if healStep % 10 == 7, healStep + 30 < options.healSteps, leaderAt != nil { try askRead(inHeal: true) }
         }
         guard let leaderAt, leaderAt <= bound else {
             throw violation("liveness", "no leader within \(bound) ticks of healing the network")
         }
         summary.ticksToLeaderAfterHeal = leaderAt
+        try checkHealedReads()
         // Every member (a node whose addition never committed is not one) must hold it all.
         let members = currentLeader().flatMap { nodes[$0]?.raft?.membership.all } ?? []
         for id in order where members.contains(id) {
@@ -322,107 +336,6 @@ public final class Simulation {
                 throw violation("durability", "proposal \(proposal) acknowledged at index \(index) is not applied on node \(short(id)) (it has \(node.stateMachine[index].map(String.init) ?? "nothing"), applied through \(node.stateMachineApplied))")
             }
         }
-    }
-
-    // MARK: - Checks
-
-    private func checkAfterStep() throws(SimulationViolation) {
-        for id in order {
-            guard let raft = nodes[id]?.raft, raft.role == .leader else { continue }
-            if let other = leadersByTerm[raft.term], other != id {
-                throw violation("election safety", "two leaders in term \(raft.term): \(short(other)) and \(short(id))")
-            }
-            leadersByTerm[raft.term] = id
-            if nodes[id]?.leaderTerm != raft.term {
-                nodes[id]?.leaderTerm = raft.term
-                summary.leaderElections += 1
-                try checkLeaderCompleteness(id, raft)
-            }
-        }
-    }
-
-    private func checkLeaderCompleteness(_ id: NodeID, _ raft: RaftNode) throws(SimulationViolation) {
-        for (index, entry) in committed where index > raft.snapshotIndex {
-            guard raft.term(at: index) == entry.term else {
-                throw violation("leader completeness", "new leader \(short(id)) of term \(raft.term) lacks committed \(describe(entry)) (has term \(raft.term(at: index).map(String.init) ?? "none"))")
-            }
-        }
-    }
-
-    /// Log matching: an (index, term) pair identifies one entry and one previous term everywhere,
-    /// which by induction makes logs identical up to any entry they share.
-    private func checkLogMatching(node: SimulatedNode, newEntries: [LogEntry]) throws(SimulationViolation) {
-        guard !newEntries.isEmpty else { return }
-        let entries = node.persisted.entries
-        guard let first = entries.first else { return }
-        for entry in newEntries {
-            let previousIndex = entry.index - 1
-            let previousTerm: Term
-            if previousIndex == 0 {
-                previousTerm = 0
-            } else if previousIndex >= first.index {
-                previousTerm = entries[Int(previousIndex - first.index)].term
-            } else if let snapshot = node.persisted.snapshot, snapshot.metadata.index == previousIndex {
-                previousTerm = snapshot.metadata.term
-            } else {
-                continue
-            }
-            let identity = EntryIdentity(kind: entry.kind, data: entry.data, previousTerm: previousTerm)
-            if let known = entryIdentities[entry.index]?[entry.term], known != identity {
-                throw violation("log matching", "node \(short(node.id)) holds a different entry at index \(entry.index) term \(entry.term)")
-            }
-            entryIdentities[entry.index, default: [:]][entry.term] = identity
-        }
-    }
-
-    // MARK: - Helpers
-
-    private func configuration(for id: NodeID) -> RaftConfiguration {
-        var configuration = RaftConfiguration(id: id, randomSeed: rng.next())
-        configuration.electionTicks = options.electionTicks
-        configuration.maxEntriesPerMessage = 8
-        configuration.maxInflightMessages = 4
-        // Evict every applied payload, so that replication and restarts read them back.
-        configuration.maxCachedLogBytes = 0
-        return configuration
-    }
-
-    private func currentLeader() -> NodeID? {
-        order.filter { nodes[$0]?.raft?.role == .leader }
-            .max { (nodes[$0]?.raft?.term ?? 0) < (nodes[$1]?.raft?.term ?? 0) }
-    }
-
-    private func currentMembership() -> Membership? {
-        order.compactMap { nodes[$0]?.raft }.max { $0.appliedIndex < $1.appliedIndex }?.membership
-    }
-
-    private func randomUpNode() -> NodeID? {
-        order.filter { nodes[$0]?.isUp == true }.randomElement(using: &rng)
-    }
-
-    private func chance(_ probability: Double) -> Bool {
-        Double(rng.next() % 1_000_000) < probability * 1_000_000
-    }
-
-    private func randomID() -> NodeID {
-        var bytes: [UInt8] = []
-        for _ in 0..<2 { withUnsafeBytes(of: rng.next()) { bytes.append(contentsOf: $0) } }
-        // Sixteen bytes always make an id; the fallback only keeps this free of force unwraps.
-        return NodeID(bytes: bytes) ?? NodeID.random()
-    }
-
-    private func proposalID(_ entry: LogEntry) -> UInt64 {
-        UInt64(bigEndianBytes: entry.data) ?? 0
-    }
-
-    private func describe(_ entry: LogEntry) -> String {
-        "entry \(entry.index) (term \(entry.term), \(entry.kind), proposal \(proposalID(entry)))"
-    }
-
-    private func short(_ id: NodeID) -> String { String(id.description.prefix(8)) }
-
-    private func violation(_ property: String, _ detail: String) -> SimulationViolation {
-        SimulationViolation(seed: options.seed, nodes: options.nodes, step: step, property: property, detail: detail)
     }
 }
 

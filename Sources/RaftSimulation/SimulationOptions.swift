@@ -19,6 +19,10 @@ public struct SimulationOptions: Sendable {
     /// Chance, per crash, that the node dies between persisting and sending a ready.
     public var crashBeforeSendRate: Double = 0.2
     public var proposalRate: Double = 0.5
+    /// Chance per step of a proposal at a follower (forwarded to the leader by Raft).
+    public var forwardRate: Double = 0.2
+    /// Chance per step of a linearizable read at a random node.
+    public var readRate: Double = 0.2
     public var membershipChangeRate: Double = 0.01
     public var transferRate: Double = 0.01
     public var compactionRate: Double = 0.02
@@ -56,6 +60,10 @@ public struct SimulationSummary: Sendable {
     public var snapshotsInstalled = 0
     public var messagesDelivered = 0
     public var ticksToLeaderAfterHeal = 0
+    public var proposalsForwarded = 0
+    public var forwardedProposalsCommitted = 0
+    public var readsRequested = 0
+    public var readsConfirmed = 0
 
     public init() {}
 }

@@ -25,7 +25,7 @@ import Testing
         // The condition of the bug: the lagging replica has no record of alice.
         #expect(try await lagging.mailboxes.client(alice.id) == nil)
 
-        let whileBehind = await P2PServer.lookUpClient(alice.id, in: lagging, readIndex: { await leader.commitIndex }, timeout: .milliseconds(200))
+        let whileBehind = await RaftDriver.lookUpClient(alice.id, in: lagging, readIndex: { await leader.commitIndex }, timeout: .milliseconds(200))
         guard case .unavailable = whileBehind else {
             Issue.record("a lagging replica answered \(whileBehind) instead of declining")
             return
@@ -34,7 +34,7 @@ import Testing
         cluster.heal(laggingID)
         let index = await leader.commitIndex
         #expect(try await cluster.pump(until: { await lagging.appliedIndex >= index }))
-        let caughtUp = await P2PServer.lookUpClient(alice.id, in: lagging, readIndex: { await leader.commitIndex }, timeout: .seconds(5))
+        let caughtUp = await RaftDriver.lookUpClient(alice.id, in: lagging, readIndex: { await leader.commitIndex }, timeout: .seconds(5))
         #expect(caughtUp == .client(try await lagging.mailboxes.client(alice.id)))
         guard case .client(let record?) = caughtUp else {
             Issue.record("the caught-up replica did not find alice: \(caughtUp)")
@@ -45,8 +45,8 @@ import Testing
         // A client nobody registered is denied once the barrier holds, and a lookup without a
         // leader to ask declines rather than denies.
         let stranger = NodeID.random()
-        #expect(await P2PServer.lookUpClient(stranger, in: lagging, readIndex: { await leader.commitIndex }, timeout: .seconds(5)) == .client(nil))
-        guard case .unavailable = await P2PServer.lookUpClient(stranger, in: lagging, readIndex: { nil }, timeout: .seconds(5)) else {
+        #expect(await RaftDriver.lookUpClient(stranger, in: lagging, readIndex: { await leader.commitIndex }, timeout: .seconds(5)) == .client(nil))
+        guard case .unavailable = await RaftDriver.lookUpClient(stranger, in: lagging, readIndex: { nil }, timeout: .seconds(5)) else {
             Issue.record("a lookup with no leader to ask denied the client")
             return
         }

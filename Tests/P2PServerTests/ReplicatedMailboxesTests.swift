@@ -125,16 +125,39 @@ final class InMemoryCluster: Sendable {
         #expect(try await leader.mailboxes.messages(for: bob, limit: 500).map(\.message.id.sequence).sorted() == Array(1...120))
     }
 
-    @Test func aFollowerRefusesProposalsAndNamesTheLeader() async throws {
+    @Test func aFollowersProposalIsForwardedByRaftAndAnsweredWhenApplied() async throws {
         let cluster = try InMemoryCluster(size: 3)
         #expect(try await cluster.pump(until: { await cluster.leader() != nil }))
         let leader = try #require(await cluster.leader())
         var follower: ReplicatedMailboxes?
         for replica in cluster.running where await replica.role != .leader { follower = replica }
         let chosen = try #require(follower)
-        await #expect(throws: ReplicatedMailboxes.ProposalError.notLeader(leader: leader.id)) {
-            _ = try await chosen.propose(.purge(recipient: NodeID.random()))
-        }
+        let outcome = try await proposeAndPump(chosen, .register(ClientRecord(id: alice, publicKey: [1])), cluster)
+        #expect(outcome == .done)
+        #expect(try await leader.mailboxes.client(alice)?.publicKey == [1])
+        #expect(try await chosen.mailboxes.client(alice)?.publicKey == [1])
+    }
+
+    @Test func aFollowersReadIndexCoversEverythingCommittedBefore() async throws {
+        let cluster = try InMemoryCluster(size: 3)
+        #expect(try await cluster.pump(until: { await cluster.leader() != nil }))
+        let leader = try #require(await cluster.leader())
+        _ = try await proposeAndPump(leader, .register(ClientRecord(id: bob, publicKey: [2])), cluster)
+        var follower: ReplicatedMailboxes?
+        for replica in cluster.running where await replica.role != .leader { follower = replica }
+        let chosen = try #require(follower)
+        let committed = await leader.commitIndex
+        let reading = Task { try await chosen.readIndex() }
+        let pumping = Task { while !Task.isCancelled { try await cluster.pump(); await Task.yield() } }
+        let index = try await reading.value
+        #expect(index >= committed)
+        // The apply notifier resumes the waiter as soon as the replica gets there.
+        #expect(await chosen.waitUntilApplied(index, deadline: .now + .seconds(10)))
+        pumping.cancel()
+        _ = await pumping.result
+        #expect(await chosen.appliedIndex >= index)
+        // An index nobody will reach in time: the waiter gives up at its deadline.
+        #expect(await chosen.waitUntilApplied(index + 1_000, deadline: .now + .milliseconds(50)) == false)
     }
 
     @Test func aRestartedReplicaRecoversFromItsOwnLMDBAndCatchesUp() async throws {

@@ -7,7 +7,7 @@ import Testing
 @Suite struct TrustRulesTests {
     @Test func introductionsCarryOnlyCandidatesTheServersCanVouchFor() {
         let reported = ["192.168.1.5:7100", "10.0.0.7:7100"]
-        let (tcp, udp) = P2PServer.vouchedCandidates(
+        let (tcp, udp) = ClientGateway.vouchedCandidates(
             tcp: ["192.168.1.5:7100", "203.0.113.9:22", "10.0.0.7:7100"],
             udp: ["192.168.1.5:7101", "198.51.100.1:53", "203.0.113.50:40000"],
             reported: reported, observed: "203.0.113.50:40000"
@@ -15,10 +15,10 @@ import Testing
         #expect(tcp == ["192.168.1.5:7100", "10.0.0.7:7100"])
         #expect(udp == ["192.168.1.5:7101", "203.0.113.50:40000"])
         // Nothing reported, nothing observed: nothing to probe, whatever the client names.
-        let none = P2PServer.vouchedCandidates(tcp: ["1.2.3.4:80"], udp: ["1.2.3.4:53"], reported: [], observed: nil)
+        let none = ClientGateway.vouchedCandidates(tcp: ["1.2.3.4:80"], udp: ["1.2.3.4:53"], reported: [], observed: nil)
         #expect(none.tcp.isEmpty && none.udp.isEmpty)
         // The observed mapping is offered even when the client did not name it.
-        #expect(P2PServer.vouchedCandidates(tcp: [], udp: [], reported: [], observed: "203.0.113.50:1").udp == ["203.0.113.50:1"])
+        #expect(ClientGateway.vouchedCandidates(tcp: [], udp: [], reported: [], observed: "203.0.113.50:1").udp == ["203.0.113.50:1"])
     }
 
     @Test func theTokenBucketAllowsABurstThenPacesAtItsRate() {
@@ -38,10 +38,10 @@ import Testing
     @Test func serverLinksNeedIdsDerivedFromTheirKeys() {
         let identity = NodeIdentity.generate()
         let derived = PeerInfo(id: identity.id, incarnation: 1, publicKey: identity.publicKeyBytes, remoteAddress: nil, role: .server, channelBinding: [])
-        #expect(P2PServer.vet(derived))
+        #expect(ServerContext.vet(derived))
         let legacy = PeerInfo(id: .random(), incarnation: 1, publicKey: identity.publicKeyBytes, remoteAddress: nil, role: .server, channelBinding: [])
-        #expect(!P2PServer.vet(legacy))
-        // Clients may hold a legacy id; the registry decides (see serveClient).
-        #expect(P2PServer.vet(PeerInfo(id: .random(), incarnation: 1, publicKey: identity.publicKeyBytes, remoteAddress: nil, role: .client, channelBinding: [])))
+        #expect(!ServerContext.vet(legacy))
+        // Clients may hold a legacy id; the registry decides (see ClientGateway.serve).
+        #expect(ServerContext.vet(PeerInfo(id: .random(), incarnation: 1, publicKey: identity.publicKeyBytes, remoteAddress: nil, role: .client, channelBinding: [])))
     }
 }

@@ -10,8 +10,11 @@ import Testing
     static let bodies: [RaftMessage.Body] = [
         .appendEntries(prevIndex: 4, prevTerm: 1, entries: entries, commit: 3),
         .appendResponse(reject: true, index: 4, hintIndex: 2, hintTerm: 1),
-        .heartbeat(commit: 8),
-        .heartbeatResponse,
+        .heartbeat(commit: 8, readRound: 3),
+        .heartbeatResponse(readRound: 3),
+        .propose(commands: [[1, 2], []]),
+        .readIndex(context: 9),
+        .readIndexResponse(index: 7, context: 9),
         .requestVote(lastIndex: 10, lastTerm: 3, preVote: true, transfer: false),
         .voteResponse(granted: true, preVote: false),
         .installSnapshot(snapshot),

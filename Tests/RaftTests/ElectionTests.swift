@@ -6,7 +6,7 @@ import Testing
     @Test func aSingleNodeClusterElectsItselfAndCommitsAlone() throws {
         var cluster = TestCluster(voters: 1)
         let leader = try cluster.electLeader()
-        let index = try cluster.with(leader) { try $0.propose(Array("x".utf8)) }
+        let index = try #require(try cluster.with(leader) { try $0.propose(Array("x".utf8)) })
         cluster.settle()
         #expect(cluster.nodes[leader]?.commitIndex == index)
     }
@@ -15,7 +15,7 @@ import Testing
         var cluster = TestCluster(voters: 3)
         let leader = try cluster.electLeader()
         #expect(cluster.ids.filter { cluster.nodes[$0]?.role == .leader }.count == 1)
-        let index = try cluster.with(leader) { try $0.propose(Array("hello".utf8)) }
+        let index = try #require(try cluster.with(leader) { try $0.propose(Array("hello".utf8)) })
         cluster.tick(2)
         for id in cluster.ids {
             #expect(cluster.nodes[id]?.commitIndex ?? 0 >= index)

@@ -17,7 +17,7 @@ import Testing
     @Test func heartbeatWithMaximalTermIsDropped() throws {
         var (cluster, leader, follower) = try Self.settledCluster()
         let before = cluster.nodes[follower]?.term
-        let hostile = RaftMessage(from: leader, to: follower, term: .max, body: .heartbeat(commit: .max))
+        let hostile = RaftMessage(from: leader, to: follower, term: .max, body: .heartbeat(commit: .max, readRound: 0))
         #expect(throws: DecodingError.self) { try RaftMessage(decoding: hostile.encoded()) }
         cluster.nodes[follower]?.step(hostile)
         #expect(cluster.nodes[follower]?.term == before)
@@ -68,7 +68,7 @@ import Testing
         var (cluster, leader, follower) = try Self.settledCluster()
         let other = cluster.ids.first { $0 != leader && $0 != follower } ?? leader
         let term = cluster.nodes[follower]?.term ?? 0
-        cluster.nodes[follower]?.step(RaftMessage(from: other, to: follower, term: term, body: .heartbeat(commit: 0)))
+        cluster.nodes[follower]?.step(RaftMessage(from: other, to: follower, term: term, body: .heartbeat(commit: 0, readRound: 0)))
         #expect(cluster.nodes[follower]?.leader == leader)
     }
 
@@ -80,7 +80,7 @@ import Testing
                                                 body: .appendResponse(reject: false, index: before.lastIndex + 5, hintIndex: 0, hintTerm: 0)))
         #expect(cluster.nodes[leader]?.matchIndexes[follower] ?? 0 <= before.lastIndex)
         let stranger = TestCluster.id(99)
-        cluster.nodes[leader]?.step(RaftMessage(from: stranger, to: leader, term: before.term + 5, body: .heartbeatResponse))
+        cluster.nodes[leader]?.step(RaftMessage(from: stranger, to: leader, term: before.term + 5, body: .heartbeatResponse(readRound: 0)))
         #expect(cluster.nodes[leader]?.role == .leader)
         #expect(cluster.nodes[leader]?.term == before.term)
     }
@@ -124,7 +124,7 @@ import Testing
             .appendEntries(prevIndex: big, prevTerm: 1, entries: [], commit: 0),
             .appendEntries(prevIndex: 0, prevTerm: 0, entries: [LogEntry(index: 1, term: big)], commit: 0),
             .appendResponse(reject: true, index: 1, hintIndex: big, hintTerm: 0),
-            .heartbeat(commit: big),
+            .heartbeat(commit: big, readRound: 0),
             .requestVote(lastIndex: big, lastTerm: 1, preVote: false, transfer: false),
         ]
         for body in bodies {
@@ -133,7 +133,7 @@ import Testing
         #expect(throws: DecodingError.self) { try RaftMessage(decoding: RaftMessage(from: a, to: b, term: big, body: .timeoutNow).encoded()) }
         #expect(throws: DecodingError.self) { try HardState(decoding: HardState(term: big).encoded()) }
         #expect(throws: DecodingError.self) { try LogEntry(index: big, term: 1, decodingPayload: LogEntry(index: 1, term: 1).encodedPayload()) }
-        let atBound = RaftMessage(from: a, to: b, term: Raft.maximumTerm, body: .heartbeat(commit: Raft.maximumIndex))
+        let atBound = RaftMessage(from: a, to: b, term: Raft.maximumTerm, body: .heartbeat(commit: Raft.maximumIndex, readRound: 0))
         #expect((try? RaftMessage(decoding: atBound.encoded())) == atBound)
     }
 
@@ -141,7 +141,7 @@ import Testing
     @Test func nodeNeverCampaignsPastTheMaximalTerm() {
         var node = RaftNode.bootstrap(configuration: TestCluster.configuration(Self.ids[0]), voters: Set(Self.ids))
         _ = node.ready()
-        node.step(RaftMessage(from: Self.ids[1], to: Self.ids[0], term: Raft.maximumTerm, body: .heartbeat(commit: 0)))
+        node.step(RaftMessage(from: Self.ids[1], to: Self.ids[0], term: Raft.maximumTerm, body: .heartbeat(commit: 0, readRound: 0)))
         #expect(node.term == Raft.maximumTerm)
         for _ in 0..<200 { node.tick() }
         #expect(node.term == Raft.maximumTerm)

@@ -75,10 +75,13 @@ import Testing
         try cluster.with(leader) { _ = try $0.propose([1]) }
     }
 
-    @Test func proposalsOnAFollowerNameTheLeader() throws {
+    @Test func proposalsWithoutAKnownLeaderAreRefused() throws {
         var cluster = TestCluster(voters: 3)
         let leader = try cluster.electLeader()
         let follower = try #require(cluster.ids.first { $0 != leader })
-        #expect(throws: RaftError.notLeader(leader: leader)) { try cluster.with(follower) { _ = try $0.propose([1]) } }
+        cluster.isolated = [follower]
+        cluster.tick(40, only: [follower])
+        #expect(cluster.nodes[follower]?.leader == nil)
+        #expect(throws: RaftError.self) { try cluster.with(follower) { _ = try $0.propose([1]) } }
     }
 }

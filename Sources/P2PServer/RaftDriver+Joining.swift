@@ -2,22 +2,21 @@ import Foundation
 import Logging
 import Mailbox
 import P2PCore
-import Raft
-import Synchronization
 
-extension P2PServer {
-    /// For a server without Raft state: waits for the configured peers, then returns the voters
-    /// of a new cluster to form with them, or `nil` to join the running cluster one of them
-    /// belongs to.
+/// How a server without Raft state starts: it forms a new cluster with its configured peers or
+/// joins theirs, and registers its address (which, for a new server, is its request to join).
+extension RaftDriver {
+    /// Waits for the configured peers, then returns the voters of a new cluster to form with
+    /// them, or `nil` to join the running cluster one of them belongs to.
     ///
     /// A new cluster forms only once every configured peer has answered, none of them belongs to
     /// a cluster yet, and all were configured with as many peers as this server (as etcd's
     /// initial cluster, the first members must agree on who they are).
     func decideHowToStart() async throws -> Set<NodeID>? {
         var lastReport = ContinuousClock.now
+        let peers = configuration.peers
         while true {
-            let resolved = resolvedPeers.withLock { resolved in configuration.peers.compactMap { resolved[$0] } }
-            let hellos = resolved.compactMap { peer in peers.hello(of: peer).map { (peer, $0) } }
+            let hellos = mesh.configuredPeerHellos()
             if let founder = hellos.first(where: { $0.1.formedVoters.contains(id) }) {
                 // A first member formed the cluster a moment ago, with this server as a voter.
                 let voters = Set(founder.1.formedVoters)
@@ -28,21 +27,21 @@ extension P2PServer {
                 logger.info("joining the running cluster", metadata: ["p2p.through": "\(member.0)"])
                 return nil
             }
-            if hellos.count == configuration.peers.count {
-                let disagreeing = hellos.filter { $0.1.configuredPeers != configuration.peers.count }
+            if hellos.count == peers.count {
+                let disagreeing = hellos.filter { $0.1.configuredPeers != peers.count }
                 if disagreeing.isEmpty {
-                    let voters = Set(resolved).union([id])
+                    let voters = Set(hellos.map(\.0)).union([id])
                     logger.info("forming a new cluster", metadata: ["raft.voters": "\(voters.count)"])
                     return voters
                 }
                 if ContinuousClock.now - lastReport > .seconds(5) {
                     lastReport = .now
                     let detail = disagreeing.map { "\($0.1.address) has \($0.1.configuredPeers)" }.joined(separator: ", ")
-                    logger.warning("cannot form a cluster: this server has \(configuration.peers.count) peers but \(detail); every first member must list all the others")
+                    logger.warning("cannot form a cluster: this server has \(peers.count) peers but \(detail); every first member must list all the others")
                 }
             } else if ContinuousClock.now - lastReport > .seconds(5) {
                 lastReport = .now
-                logger.notice("waiting for peers before forming or joining a cluster", metadata: ["p2p.answered": "\(hellos.count)/\(configuration.peers.count)"])
+                logger.notice("waiting for peers before forming or joining a cluster", metadata: ["p2p.answered": "\(hellos.count)/\(peers.count)"])
             }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -52,14 +51,14 @@ extension P2PServer {
     /// server this is the request to join: the leader then adds it as a learner and promotes it
     /// to voter once it has caught up (``ReplicatedMailboxes/reconcileMembership()``).
     func registerAddress() async {
-        if FileManager.default.fileExists(atPath: removedMarkerPath) {
-            logger.warning("this server was removed from the cluster: it does not rejoin by itself; add it back with `mailbox-admin server add \(advertisedAddress)`")
+        if FileManager.default.fileExists(atPath: context.removedMarkerPath) {
+            logger.warning("this server was removed from the cluster: it does not rejoin by itself; add it back with `mailbox-admin server add \(mesh.advertisedAddress)`")
             return
         }
-        let address = advertisedAddress
+        let address = mesh.advertisedAddress
         var pause: Duration = .milliseconds(200)
         while !Task.isCancelled {
-            if let replica, (try? replica.mailboxes.servers()[id]) == address { return }
+            if registeredServers()[id] == address { return }
             do {
                 _ = try await commit(.registerServer(id: id, address: address), budget: .seconds(5))
                 logger.info("registered this server's address with the cluster", metadata: ["p2p.advertise": "\(address)"])
@@ -69,26 +68,6 @@ extension P2PServer {
             }
             do { try await Task.sleep(for: pause) } catch { return }
             pause = min(pause * 2, .seconds(2))
-        }
-    }
-
-    /// Where a server notes that the cluster removed it (so that a restart does not re-register it).
-    var removedMarkerPath: String { configuration.dataDirectory + "/removed" }
-
-    /// Keeps the "removed" marker in step with the applied membership: written when this server
-    /// leaves a membership it was part of, deleted when it is a member again.
-    func membershipApplied(_ membership: Membership) {
-        members.withLock { $0 = membership.all }
-        let isMember = membership.all.contains(id)
-        let wasMember = wasMember.withLock { was in
-            defer { was = isMember }
-            return was
-        }
-        if isMember {
-            try? FileManager.default.removeItem(atPath: removedMarkerPath)
-        } else if wasMember {
-            logger.warning("this server was removed from the cluster")
-            _ = FileManager.default.createFile(atPath: removedMarkerPath, contents: Data("removed from the cluster\n".utf8))
         }
     }
 }

@@ -2,20 +2,19 @@ import ClientProtocol
 import Logging
 import Mailbox
 import P2PCore
-import Synchronization
 import Transport
 
 /// The servers' part in direct tunnels: observing clients' public UDP mappings (as STUN does)
 /// and introducing two clients to each other so that both punch at once.
-extension P2PServer {
+extension ClientGateway {
     /// Records the mapping of every authenticated observation whose key matches the registry, or
     /// the key a linked server proved.
     func recordObservations(_ udp: UDPEndpoint) async {
         for await observation in udp.observations {
-            let serverKey = peers.link(to: observation.client)?.peer.publicKey
-            let clientKey = serverKey == nil ? (try? replica?.mailboxes.client(observation.client))?.publicKey : nil
+            let serverKey = mesh.links.link(to: observation.client)?.peer.publicKey
+            let clientKey = serverKey == nil ? (try? raft.replica?.mailboxes.client(observation.client))?.publicKey : nil
             guard (serverKey ?? clientKey) == observation.publicKey else { continue }
-            udpObservations.withLock { $0[observation.client] = observation.address }
+            mappings.record(observation.address, of: observation.client)
         }
     }
 
@@ -30,7 +29,7 @@ extension P2PServer {
         guard peer != client, let record = try? replica.mailboxes.client(peer),
               let own = try? replica.mailboxes.client(client)
         else { return nil }
-        let observed = udpObservations.withLock { $0[client] }
+        let observed = mappings.mapping(of: client)
         let (tcp, udp) = Self.vouchedCandidates(tcp: tcp, udp: udp, reported: own.lanAddresses, observed: observed)
         var generator = SystemRandomNumberGenerator()
         let token = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -39,23 +38,12 @@ extension P2PServer {
         if let session = sessions.sessions(of: peer).first {
             Task { await session.push(.introduction(toPeer)) }
         } else {
-            var writer = ByteWriter()
-            writer.write(peer)
-            toPeer.encode(into: &writer)
-            guard let server = record.attachedServers.first(where: { $0 != id && peers.canReach($0) }) else { return nil }
-            try? peers.send(to: server, type: ServerFrameType.introduce, writer.bytes)
+            guard let server = record.attachedServers.first(where: { $0 != id && mesh.links.canReach($0) }) else { return nil }
+            try? mesh.send(.introduceClient(client: peer, toPeer), to: server)
         }
-        let peerUDP = udpCandidates(record.lanAddresses, of: peer)
+        let peerUDP = mappings.candidates(record.lanAddresses, of: peer)
         logger.debug("introduced clients", metadata: ["p2p.client": "\(client)", "p2p.peer": "\(peer)", "p2p.udp": "\(peerUDP)"])
         return Introduction(peer: peer, tcp: record.lanAddresses, udp: peerUDP, token: token, conversation: conversation, initiator: true)
-    }
-
-    /// Where a node may be punched to: the addresses it reported, then the UDP mapping this
-    /// server observed for it.
-    func udpCandidates(_ reported: [String], of node: NodeID) -> [String] {
-        var candidates = reported
-        if let observed = udpObservations.withLock({ $0[node] }), !candidates.contains(observed) { candidates.append(observed) }
-        return candidates
     }
 
     /// The candidates of a client that the servers can vouch for (see ``introduce(_:to:tcp:udp:_:)``).

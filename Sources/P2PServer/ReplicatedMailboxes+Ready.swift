@@ -1,0 +1,96 @@
+import LMDB
+import Logging
+import Mailbox
+import P2PCore
+import Raft
+import RaftStorage
+
+/// The driver loop: carries out the node's readies (persist, send, apply) and hands outcomes,
+/// read states and applied indexes to whoever waits for them.
+extension ReplicatedMailboxes {
+    func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        Task { self.flush() }
+    }
+
+    func flush() {
+        flushScheduled = false
+        do {
+            try processReady()
+        } catch {
+            logger.error("raft: processing a ready failed: \(error)")
+        }
+    }
+
+    func processReady() throws {
+        // After stop() the storage may be closed: the ready stays in the node, unprocessed.
+        guard !stopped else { return }
+        let ready = node.ready()
+        guard !ready.isEmpty else { return }
+        let proposals = ready.committedEntries.map { entry in
+            entry.kind == .normal ? try? Proposal(decoding: entry.data) : nil
+        }
+        let entries = zip(ready.committedEntries, proposals).map { entry, proposal in
+            MailboxStore.Entry(index: entry.index, term: entry.term, command: proposal?.command)
+        }
+        var outcomes: [(index: UInt64, outcome: MailboxOutcome)] = []
+        if let snapshot = ready.snapshotToApply {
+            // 1. Persist, 2. send, 3. apply: the snapshot first, then what committed after it.
+            try log.persist(ready)
+            for message in ready.messages { send(message) }
+            try mailboxes.restore(snapshot: snapshot.data, index: snapshot.metadata.index, term: snapshot.metadata.term)
+            onApplied([.snapshotRestored])
+            if !entries.isEmpty { outcomes = try mailboxes.apply(entries) }
+        } else {
+            // Persisting and applying share one transaction, hence one sync. Applying before
+            // sending is allowed (the entries are committed), and atomic with their persistence.
+            let log = self.log
+            let mailboxes = self.mailboxes
+            outcomes = try environment.write { txn in
+                try log.write(ready, in: txn)
+                return entries.isEmpty ? [] : try mailboxes.apply(entries, in: txn)
+            }
+            for message in ready.messages { send(message) }
+        }
+        if !ready.committedEntries.isEmpty {
+            deliver(outcomes, of: Array(zip(ready.committedEntries, proposals)))
+            if node.appliedIndex >= node.snapshotIndex + compactEvery { try compact() }
+        }
+        if ready.snapshotToApply != nil || !ready.committedEntries.isEmpty { appliedWaiters.advance(to: node.appliedIndex) }
+        for state in ready.readStates { reads.resume(state.context, returning: state.index) }
+        if let membership = ready.membership {
+            onMembership(membership)
+            logger.info("raft: membership applied", metadata: [
+                "raft.voters": "\(membership.voters.sorted().map { "\($0)" }.joined(separator: ","))",
+                "raft.learners": "\(membership.learners.sorted().map { "\($0)" }.joined(separator: ","))",
+            ])
+        }
+        if let change = ready.leaderChange {
+            logger.info("raft: leader is now \(change.leader.map { "\($0)" } ?? "unknown")", metadata: ["raft.term": "\(change.term)"])
+            onLeaderChange(change.leader, change.term)
+            // Proposals and reads in the hands of a leader that is gone may never be answered:
+            // let their callers retry.
+            failWaiters()
+        }
+    }
+
+    /// Tells the application what changed, and this replica's proposers their outcomes.
+    private func deliver(_ outcomes: [(index: UInt64, outcome: MailboxOutcome)], of applied: [(LogEntry, Proposal?)]) {
+        var outcomeByIndex: [LogIndex: MailboxOutcome] = [:]
+        for (index, outcome) in outcomes { outcomeByIndex[index] = outcome }
+        var changes: [AppliedChange] = []
+        for (entry, proposal) in applied {
+            guard let proposal, let outcome = outcomeByIndex[entry.index] else { continue }
+            if let command = try? MailboxCommand(decoding: proposal.command) { changes.append(.command(command, outcome)) }
+            if proposal.proposer == id { proposals.resume(proposal.number, returning: outcome) }
+        }
+        if !changes.isEmpty { onApplied(changes) }
+    }
+
+    func failWaiters() {
+        proposals.failAll(ProposalError.lost)
+        reads.failAll(ProposalError.lost)
+        if stopped { appliedWaiters.failAll() }
+    }
+}

@@ -1,0 +1,47 @@
+import Logging
+import P2PCore
+import Transport
+
+/// What every component of a server shares and nobody changes: who the server is, how it was
+/// configured, and the rules for its links (docs/SECURITY.md).
+struct ServerContext: Sendable {
+    let id: NodeID
+    let identity: NodeIdentity
+    let configuration: ServerConfiguration
+    /// The cluster's signing key (derived from the server secret), with which this server proves
+    /// to clients that it is a server of the cluster.
+    let clusterKey: ClusterKey
+    let logger: Logger
+    let incarnation = UInt64.random(in: 1...UInt64.max)
+
+    /// The link configuration of this server: it listens as a server, accepts clients and
+    /// servers, and operators only when a remote admin secret is configured.
+    var linkConfiguration: LinkConfiguration {
+        var link = LinkConfiguration(identity: identity, secret: configuration.secret, incarnation: incarnation)
+        link.serverSecret = configuration.serverSecret
+        link.adminSecret = configuration.adminSecret
+        link.role = .server
+        link.acceptedRoles = configuration.adminSecret == nil ? [.client, .server] : [.client, .server, .admin]
+        // Each link may queue up to `maximumQueuedBytes`; fewer links per address bound what one
+        // address can make a server hold (clients behind one NAT beyond this need a higher cap).
+        link.maximumLinksPerHost = 256
+        return link
+    }
+
+    /// Where the local admin socket lives.
+    var adminSocketPath: String { configuration.dataDirectory + "/admin.sock" }
+    /// Where a server notes that the cluster removed it (so that a restart does not re-register it).
+    var removedMarkerPath: String { configuration.dataDirectory + "/removed" }
+
+    /// Servers must hold ids derived from their keys; clients may hold an older random id, which
+    /// is then checked against the registry before it is served (``ClientGateway``).
+    @Sendable static func vet(_ peer: PeerInfo) -> Bool {
+        switch peer.role {
+        case .server: peer.id.isDerived(from: peer.publicKey)
+        case .client, .admin: true
+        }
+    }
+}
+
+/// How a server reads the frames of one link.
+typealias LinkFrameIterator = LinkInbound.AsyncIterator
