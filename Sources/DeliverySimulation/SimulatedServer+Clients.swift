@@ -49,7 +49,8 @@ extension SimulatedServer {
             do {
                 let index = try node.propose(command.encoded())
                 raft = node
-                if let waiter { waiters[index] = (node.term, waiter, now + Self.commitPatience) }
+                // A leader's proposal always gets an index (only a follower's is forwarded).
+                if let waiter, let index { waiters[index] = (node.term, waiter, now + Self.commitPatience) }
                 try drive()
             } catch {
                 raft = node

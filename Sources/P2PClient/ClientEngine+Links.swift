@@ -45,13 +45,13 @@ extension ClientEngine {
     func directFrame(_ link: Link, _ frame: Frame) {
         var reader = ByteReader(frame.bytes)
         switch frame.type {
-        case DirectPaths.FrameType.message:
+        case FrameType.directMessage.rawValue:
             guard let message = try? MailMessage.decode(from: &reader), message.id.sender == link.peer.id, !message.isSkip else {
                 logger.notice("closing the direct link to \(link.peer.id): malformed or misattributed message")
                 return link.close()
             }
             feed(.directMessage(message, link: directLinks.id(for: link)))
-        case DirectPaths.FrameType.acknowledge:
+        case FrameType.directAcknowledge.rawValue:
             guard let sender = try? reader.readNodeID("ack.sender"), let sequence = try? reader.readUInt64("ack.sequence"), sender == me else { return }
             feed(.directAcknowledgement(from: link.peer.id, sequence: sequence))
         default:

@@ -102,7 +102,7 @@ actor ClientEngine {
             var writer = ByteWriter()
             writer.write(id.sender)
             writer.write(id.sequence)
-            try? directLinks.link(link)?.send(type: DirectPaths.FrameType.acknowledge, writer.bytes)
+            try? directLinks.link(link)?.send(type: FrameType.directAcknowledge.rawValue, writer.bytes)
         case .handOver(let message):
             receiver?.resume(returning: ReceivedMessage(from: message.id.sender, data: message.payload, id: message.id))
             receiver = nil
@@ -140,7 +140,7 @@ actor ClientEngine {
     private func offerDirectly(_ message: MailMessage) async {
         var writer = ByteWriter()
         message.encode(into: &writer)
-        if let link = await direct?.link(to: message.recipient), (try? link.send(type: DirectPaths.FrameType.message, writer.bytes)) != nil { return }
+        if let link = await direct?.link(to: message.recipient), (try? link.send(type: FrameType.directMessage.rawValue, writer.bytes)) != nil { return }
         feed(.directSendFailed(OutboxKey(recipient: message.recipient, id: message.id)))
     }
 

@@ -20,13 +20,6 @@ public enum DirectPathKind: String, Sendable, Codable {
 /// once), retry with backoff while the pair has traffic, and a path that stops answering is
 /// dropped within seconds. Frames other than keepalives go to `onFrame`.
 actor DirectPaths {
-    /// Frame types on direct links.
-    enum FrameType {
-        static let message: UInt8 = Link.firstApplicationType
-        static let acknowledge: UInt8 = Link.firstApplicationType + 1
-        static let ping: UInt8 = Link.firstApplicationType + 2
-    }
-
     /// What the paths need from the rest of the client.
     struct Hooks: Sendable {
         /// Asks a server to introduce this client to a peer (`nil`: no introduction possible now).
@@ -281,13 +274,13 @@ actor DirectPaths {
                     link.close()
                     return
                 }
-                try? link.send(type: FrameType.ping, [])
+                try? link.send(type: Transport.FrameType.directPing.rawValue, [])
             }
         }
         do {
             for try await frame in link.inbound {
                 lastHeard.touch()
-                if frame.type != FrameType.ping { await hooks.onFrame(link, frame) }
+                if frame.type != Transport.FrameType.directPing.rawValue { await hooks.onFrame(link, frame) }
             }
         } catch {}
         keepalive.cancel()
