@@ -103,7 +103,11 @@ let package = Package(
         ),
         .target(name: "RaftStorage", dependencies: ["Raft", "LMDB", "P2PCore"], swiftSettings: strict),
         .target(name: "MessageModel", dependencies: ["P2PCore"], swiftSettings: strict),
-        .target(name: "Delivery", dependencies: ["P2PCore", "MessageModel"], swiftSettings: strict),
+        .target(
+            name: "Delivery",
+            dependencies: ["P2PCore", "MessageModel", .product(name: "HeapModule", package: "swift-collections")],
+            swiftSettings: strict
+        ),
         .target(
             name: "Mailbox",
             dependencies: ["LMDB", "P2PCore", "MessageModel", .product(name: "Crypto", package: "swift-crypto")],

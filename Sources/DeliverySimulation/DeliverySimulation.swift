@@ -24,7 +24,7 @@ public final class DeliverySimulation {
     var clients: [SimulatedClient] = []
     var endpoints: [NodeID: Endpoint] = [:]
     var names: [NodeID: String] = [:]
-    var queue = EventQueue<Event>()
+    var queue = DeadlineQueue<Event>()
     var now = 0
     var faultsEnabled = true
     /// Unordered pairs of endpoints that cannot reach each other.
@@ -139,7 +139,7 @@ public final class DeliverySimulation {
 
     func advance(sending: Bool = true) throws {
         now += 1
-        while let event = queue.popDue(at: now) { try deliver(event) }
+        while let event = queue.popDue(UInt64(now)) { try deliver(event) }
         for server in servers where server.isUp {
             server.now = now
             try server.tick()
@@ -251,9 +251,9 @@ public final class DeliverySimulation {
             case .offeredDirectly(let key):
                 checker.offeredDirectly(key)
             case .persisted(let batch, let prepared):
-                queue.schedule(.input(client: client.index, epoch: client.epoch, .persisted(batch: batch, prepared: prepared)), at: now + 1)
+                queue.schedule(.input(client: client.index, epoch: client.epoch, .persisted(batch: batch, prepared: prepared)), at: UInt64(now + 1))
             case .later(let input):
-                queue.schedule(.input(client: client.index, epoch: client.epoch, input), at: now + 1)
+                queue.schedule(.input(client: client.index, epoch: client.epoch, input), at: UInt64(now + 1))
             case .toServer(let server, .send(let request, let message)):
                 log("\(name) relays \(checker.describe(OutboxKey(message)))\(message.isSkip ? " (skip)" : "") via \(names[server] ?? "?") (request \(request))")
                 if let to = endpoints[server] { send(.request(.send(request: request, message: message)), from: .client(client.index), to: to) }
@@ -304,7 +304,7 @@ public final class DeliverySimulation {
                 at = max(at, streamTail[[from, to]] ?? 0)
                 streamTail[[from, to]] = at
             }
-            queue.schedule(.frame(from: from, to: to, generation: generation(from, to), frame), at: at)
+            queue.schedule(.frame(from: from, to: to, generation: generation(from, to), frame), at: UInt64(at))
         }
     }
 
