@@ -46,6 +46,14 @@ public final class MailboxStore: Sendable {
     let totalsDB: Database
     static let appliedKey = Array("applied".utf8)
 
+    /// One applied command entry: the command as decoded (once, here: `nil` for bytes that are
+    /// not a command) and its outcome.
+    public struct Applied: Sendable {
+        public let index: UInt64
+        public let command: MailboxCommand?
+        public let outcome: MailboxOutcome
+    }
+
     /// Opens (creating if needed) the mailbox databases in `environment`.
     public init(environment: Environment, limits: MailboxLimits = .init()) throws {
         self.environment = environment
@@ -74,24 +82,22 @@ public final class MailboxStore: Sendable {
     /// Applies `entries` (in index order) in one transaction; entries at or below the applied
     /// index are skipped. Returns one outcome per entry that was applied.
     @discardableResult
-    public func apply(_ entries: [Entry]) throws -> [(index: UInt64, outcome: MailboxOutcome)] {
+    public func apply(_ entries: [Entry]) throws -> [Applied] {
         try environment.write { txn in try apply(entries, in: txn) }
     }
 
     /// Applies `entries` in the caller's transaction (which must be on this store's environment),
     /// e.g. together with the Raft log writes of the same ready: one sync for both.
-    public func apply(_ entries: [Entry], in txn: borrowing WriteTransaction) throws -> [(index: UInt64, outcome: MailboxOutcome)] {
+    public func apply(_ entries: [Entry], in txn: borrowing WriteTransaction) throws -> [Applied] {
         var (appliedIndex, appliedTerm) = try Self.readApplied(txn, meta)
-        var outcomes: [(index: UInt64, outcome: MailboxOutcome)] = []
+        var outcomes: [Applied] = []
         for entry in entries where entry.index > appliedIndex {
             if let bytes = entry.command {
-                let outcome: MailboxOutcome
                 if let command = try? MailboxCommand(decoding: bytes) {
-                    outcome = try apply(command, txn)
+                    outcomes.append(Applied(index: entry.index, command: command, outcome: try apply(command, txn)))
                 } else {
-                    outcome = .invalidCommand
+                    outcomes.append(Applied(index: entry.index, command: nil, outcome: .invalidCommand))
                 }
-                outcomes.append((entry.index, outcome))
             }
             appliedIndex = entry.index
             appliedTerm = entry.term

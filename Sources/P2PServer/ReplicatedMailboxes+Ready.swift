@@ -34,7 +34,7 @@ extension ReplicatedMailboxes {
         let entries = zip(ready.committedEntries, proposals).map { entry, proposal in
             MailboxStore.Entry(index: entry.index, term: entry.term, command: proposal?.command)
         }
-        var outcomes: [(index: UInt64, outcome: MailboxOutcome)] = []
+        var outcomes: [MailboxStore.Applied] = []
         if let snapshot = ready.snapshotToApply {
             // 1. Persist, 2. send, 3. apply: the snapshot first, then what committed after it.
             try log.persist(ready)
@@ -76,14 +76,14 @@ extension ReplicatedMailboxes {
     }
 
     /// Tells the application what changed, and this replica's proposers their outcomes.
-    private func deliver(_ outcomes: [(index: UInt64, outcome: MailboxOutcome)], of applied: [(LogEntry, Proposal?)]) {
-        var outcomeByIndex: [LogIndex: MailboxOutcome] = [:]
-        for (index, outcome) in outcomes { outcomeByIndex[index] = outcome }
+    private func deliver(_ outcomes: [MailboxStore.Applied], of applied: [(LogEntry, Proposal?)]) {
+        var outcomeByIndex: [LogIndex: MailboxStore.Applied] = [:]
+        for applied in outcomes { outcomeByIndex[applied.index] = applied }
         var changes: [AppliedChange] = []
         for (entry, proposal) in applied {
-            guard let proposal, let outcome = outcomeByIndex[entry.index] else { continue }
-            if let command = try? MailboxCommand(decoding: proposal.command) { changes.append(.command(command, outcome)) }
-            if proposal.proposer == id { proposals.resume(proposal.number, returning: outcome) }
+            guard let proposal, let result = outcomeByIndex[entry.index] else { continue }
+            if let command = result.command { changes.append(.command(command, result.outcome)) }
+            if proposal.proposer == id { proposals.resume(proposal.number, returning: result.outcome) }
         }
         if !changes.isEmpty { onApplied(changes) }
     }
