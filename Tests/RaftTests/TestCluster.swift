@@ -1,5 +1,35 @@
 import P2PCore
+import Synchronization
 @testable import Raft
+
+/// A persisted log in memory that counts its reads, standing in for `RaftLogStore`.
+final class MemoryLogStorage: RaftLogStorage {
+    private let state = Mutex<(entries: [LogIndex: LogEntry], reads: Int)>(([:], 0))
+
+    var reads: Int { state.withLock { $0.reads } }
+
+    /// Step 1 of `ready`'s contract (entries and truncation; snapshots are not kept).
+    func persist(_ ready: RaftReady) {
+        state.withLock { state in
+            if let from = ready.truncateFrom { state.entries = state.entries.filter { $0.key < from } }
+            for entry in ready.entries { state.entries[entry.index] = entry }
+        }
+    }
+
+    func entries(from: LogIndex, through: LogIndex, maxBytes: Int) -> [LogEntry] {
+        state.withLock { state in
+            state.reads += 1
+            var result: [LogEntry] = []
+            var bytes = 0
+            for index in from...through {
+                guard let entry = state.entries[index], result.isEmpty || bytes + entry.size <= maxBytes else { break }
+                result.append(entry)
+                bytes += entry.size
+            }
+            return result
+        }
+    }
+}
 
 /// A tiny synchronous network for scripted Raft scenarios: every ready's messages are delivered
 /// at once, except to or from isolated nodes and those the filter drops.
@@ -12,6 +42,8 @@ struct TestCluster {
     var delivered: [RaftMessage] = []
     /// Every ready each node produced, in order.
     var readies: [NodeID: [RaftReady]] = [:]
+    /// Each node's persisted log, for clusters whose nodes evict payloads.
+    var storages: [NodeID: MemoryLogStorage] = [:]
 
     static func id(_ n: UInt8) -> NodeID {
         NodeID(bytes: [UInt8](repeating: 0, count: 15) + [n]) ?? .random()
@@ -23,11 +55,17 @@ struct TestCluster {
         return configuration
     }
 
-    /// A new cluster of `count` bootstrapped voters.
-    init(voters count: Int) {
+    /// A new cluster of `count` bootstrapped voters; with `cachedLogBytes`, each keeps only that
+    /// many payload bytes of applied entries in memory and reads the rest from its storage.
+    init(voters count: Int, cachedLogBytes: Int? = nil) {
         ids = (1...count).map { Self.id(UInt8($0)) }
         for (offset, id) in ids.enumerated() {
-            nodes[id] = RaftNode.bootstrap(configuration: Self.configuration(id, seed: UInt64(offset + 1)), voters: Set(ids))
+            var configuration = Self.configuration(id, seed: UInt64(offset + 1))
+            if let cachedLogBytes {
+                configuration.maxCachedLogBytes = cachedLogBytes
+                storages[id] = MemoryLogStorage()
+            }
+            nodes[id] = RaftNode.bootstrap(configuration: configuration, voters: Set(ids), storage: storages[id])
         }
         settle()
     }
@@ -56,6 +94,7 @@ struct TestCluster {
             for id in ids.sorted() {
                 guard var node = nodes[id] else { continue }
                 let ready = node.ready()
+                storages[id]?.persist(ready)
                 nodes[id] = node
                 if !ready.isEmpty { readies[id, default: []].append(ready) }
                 messages += ready.messages
