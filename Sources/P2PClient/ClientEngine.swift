@@ -49,7 +49,7 @@ actor ClientEngine {
         connections = ServerConnections(addresses: configuration.servers)
         dialer = ServerDialer(configuration: configuration, linkConfiguration: linkConfiguration, pin: pin, direct: direct, replies: replies)
         var coreConfiguration = ClientCore.Configuration()
-        coreConfiguration.attemptTimeout = Self.milliseconds(configuration.attemptTimeout)
+        coreConfiguration.attemptTimeout = configuration.attemptTimeout.wholeMilliseconds
         // Messages a previous run left in the outbox are resumed at the core's first step.
         core = ClientCore(me: me, restoring: try ledger.contents(), configuration: coreConfiguration, seed: UInt64.random(in: .min ... .max))
     }
@@ -79,12 +79,7 @@ actor ClientEngine {
         rearmTimer()
     }
 
-    private var now: UInt64 { Self.milliseconds(ContinuousClock.now - origin) }
-
-    private static func milliseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        return UInt64(max(0, seconds)) &* 1_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000_000_000)
-    }
+    private var now: UInt64 { (ContinuousClock.now - origin).wholeMilliseconds }
 
     private func execute(_ directive: ClientCore.Directive) {
         switch directive {
@@ -191,7 +186,7 @@ actor ClientEngine {
         return try await withCheckedThrowingContinuation { continuation in
             guard !stopped else { return continuation.resume(throwing: SendError.clientStopped) }
             sends[token] = continuation
-            feed(.send(token, to: recipient, payload: data, timeout: Self.milliseconds(timeout)))
+            feed(.send(token, to: recipient, payload: data, timeout: timeout.wholeMilliseconds))
         }
     }
 
@@ -202,7 +197,7 @@ actor ClientEngine {
         nextToken += 1
         let waiter = nextToken
         try await withCheckedThrowingContinuation { continuation in
-            attachWaiters[waiter] = (now &+ Self.milliseconds(timeout), continuation)
+            attachWaiters[waiter] = (now &+ timeout.wholeMilliseconds, continuation)
             rearmTimer()
         }
     }
