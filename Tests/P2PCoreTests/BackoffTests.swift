@@ -15,6 +15,12 @@ import Testing
         #expect(backoff.next() == .seconds(2))
     }
 
+    @Test func durationsConvertToWholeMilliseconds() {
+        #expect(Duration.milliseconds(1500).wholeMilliseconds == 1500)
+        #expect(Duration.microseconds(2999).wholeMilliseconds == 2)
+        #expect((Duration.zero - .seconds(1)).wholeMilliseconds == 0)
+    }
+
     @Test func seededGeneratorsReplay() {
         var a = SplitMix64(seed: 42)
         var b = SplitMix64(seed: 42)
