@@ -14,11 +14,11 @@ extension PeerMesh {
             logger.error("ignoring malformed peer address '\(address)'")
             return
         }
-        var backoff: Duration = .milliseconds(100)
+        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(2))
         while !Task.isCancelled {
             do {
                 let link = try await LinkDialer.connect(host: target.host, port: target.port, role: .server, configuration: linkConfiguration)
-                backoff = .milliseconds(100)
+                backoff.reset()
                 guard link.peer.role == .server, ServerContext.vet(link.peer) else {
                     logger.warning("peer address \(address) is not a p2pcore server with an id derived from its key; not linking")
                     link.close()
@@ -38,11 +38,10 @@ extension PeerMesh {
                 if let peer = resolvedPeers.withLock({ $0[address] }) ?? links.peer(at: address) { links.recordFailure(reason, for: peer) }
             }
             do {
-                try await Task.sleep(for: backoff)
+                try await Task.sleep(for: backoff.next())
             } catch {
                 return
             }
-            backoff = min(backoff * 2, .seconds(2))
         }
     }
 

@@ -16,15 +16,14 @@ extension RaftDriver {
     /// forwards it to the leader), retrying for up to `budget` while there is no leader.
     func commit(_ command: MailboxCommand, budget: Duration) async throws -> MailboxOutcome {
         let deadline = ContinuousClock.now + budget
-        var pause: Duration = .milliseconds(20)
+        var backoff = Backoff(initial: .milliseconds(20), maximum: .milliseconds(500))
         while true {
             do {
                 return try await commitOnce(command)
             } catch let error as CommitError {
-                guard ContinuousClock.now + pause < deadline else { throw error }
+                guard ContinuousClock.now + backoff.current < deadline else { throw error }
             }
-            try await Task.sleep(for: pause)
-            pause = min(pause * 2, .milliseconds(500))
+            try await Task.sleep(for: backoff.next())
         }
     }
 

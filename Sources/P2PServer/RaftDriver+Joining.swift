@@ -56,7 +56,7 @@ extension RaftDriver {
             return
         }
         let address = mesh.advertisedAddress
-        var pause: Duration = .milliseconds(200)
+        var backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(2))
         while !Task.isCancelled {
             if registeredServers()[id] == address { return }
             do {
@@ -66,8 +66,7 @@ extension RaftDriver {
             } catch {
                 logger.debug("registering this server's address failed, retrying: \(error)")
             }
-            do { try await Task.sleep(for: pause) } catch { return }
-            pause = min(pause * 2, .seconds(2))
+            do { try await Task.sleep(for: backoff.next()) } catch { return }
         }
     }
 }
