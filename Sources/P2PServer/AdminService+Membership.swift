@@ -29,12 +29,8 @@ extension AdminService {
         }
         _ = try await raft.commit(.registerServer(id: server, address: address), budget: .seconds(10))
         // The leader adds it as a learner, then promotes it once it caught up.
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            if await replica.membership.voters.contains(server) {
-                return .done(detail: "server \(server) at \(address) joined as a voter")
-            }
-            try await Task.sleep(for: .milliseconds(100))
+        if await replica.wait(until: { $0.membership.voters.contains(server) }, timeout: .seconds(30)) {
+            return .done(detail: "server \(server) at \(address) joined as a voter")
         }
         throw AdminFailure(.unavailable, "server \(server) was registered but is not a voter after 30 s (is it running and caught up?)")
     }
@@ -62,19 +58,22 @@ extension AdminService {
         guard membership.voters != [server] else { throw AdminFailure(.invalid, "cannot remove the last voter") }
         // Unregister first, so that the leader's reconciliation does not add it back.
         _ = try await raft.commit(.forgetServer(server), budget: .seconds(10))
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            guard await replica.membership.all.contains(server) else {
-                return .done(detail: "server \(server) was removed from the cluster")
+        // Proposed again after each change while another membership change is pending (the
+        // leader's reconciliation may have one in flight).
+        let removed = try? await withDeadline(.seconds(10), "the removal") {
+            for await _ in await replica.changes() {
+                guard await replica.membership.all.contains(server) else { return true }
+                do {
+                    try await replica.changeMembership(.remove(server))
+                } catch RaftError.membershipChangePending {
+                } catch RaftError.notLeader {
+                    throw AdminFailure(.unavailable, "leadership moved during the removal; retry")
+                }
             }
-            do {
-                try await replica.changeMembership(.remove(server))
-            } catch RaftError.membershipChangePending {
-            } catch RaftError.notLeader {
-                throw AdminFailure(.unavailable, "leadership moved during the removal; retry")
-            }
-            try await Task.sleep(for: .milliseconds(100))
+            return false
         }
+        if removed == true { return .done(detail: "server \(server) was removed from the cluster") }
+        if await replica.leader != id { throw AdminFailure(.unavailable, "leadership moved during the removal; retry") }
         throw AdminFailure(.unavailable, "server \(server) is still a member after 10 s")
     }
 
@@ -98,10 +97,8 @@ extension AdminService {
         } catch {
             throw AdminFailure(.unavailable, "transfer to \(target) refused: \(error)")
         }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            if await replica.leader == target { return .done(detail: "leadership moved from \(id) to \(target)") }
-            try await Task.sleep(for: .milliseconds(50))
+        if await replica.wait(until: { $0.leader == target }, timeout: .seconds(10)) {
+            return .done(detail: "leadership moved from \(id) to \(target)")
         }
         throw AdminFailure(.unavailable, "leadership did not move to \(target) within 10 s")
     }

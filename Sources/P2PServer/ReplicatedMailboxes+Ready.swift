@@ -59,6 +59,7 @@ extension ReplicatedMailboxes {
         }
         if ready.snapshotToApply != nil || !ready.committedEntries.isEmpty { appliedWaiters.advance(to: node.appliedIndex) }
         for state in ready.readStates { reads.resume(state.context, returning: state.index) }
+        if ready.membership != nil || ready.leaderChange != nil { announceChange() }
         if let membership = ready.membership {
             onMembership(membership)
             logger.info("raft: membership applied", metadata: [

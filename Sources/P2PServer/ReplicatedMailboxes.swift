@@ -1,3 +1,4 @@
+import Foundation
 import LMDB
 import Logging
 import Mailbox
@@ -49,6 +50,8 @@ public actor ReplicatedMailboxes {
     var proposals = TickWaiters<MailboxOutcome>()
     var reads = TickWaiters<LogIndex>()
     var appliedWaiters = AppliedIndexNotifier()
+    /// Subscribers to membership and leadership changes (see ``changes()``).
+    var changeSubscribers: [UUID: AsyncStream<Void>.Continuation] = [:]
     /// Numbers this replica's proposals and reads: from a random start, so that entries of an
     /// earlier run re-applied after a restart cannot be taken for this run's.
     private var nextNumber = UInt64.random(in: 0...(UInt64.max / 2))
@@ -202,6 +205,7 @@ public actor ReplicatedMailboxes {
     public func stop() {
         stopped = true
         failWaiters()
+        endChanges()
     }
 
     /// Proposes a membership change (leader only); returns once it is applied here.
