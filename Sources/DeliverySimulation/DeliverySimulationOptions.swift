@@ -32,10 +32,11 @@ public struct DeliverySimulationOptions: Sendable {
     /// Mailbox limits; `nil`: small limits chosen from the seed, so that skips happen.
     public var limits: MailboxLimits?
     /// With the seed's small limits: also a small per-sender quota (1 to 4) and a small
-    /// store-wide total, so that owed skips happen. Off by default: the Delivery core relays a
-    /// sender's messages out of sequence order, and a later message that fills the sender's quota
-    /// in a mailbox then keeps an earlier one's owed skip out for good (the recipient waits for the
-    /// earlier sequence, the skip waits for the quota): see `--tight-quotas`.
+    /// store-wide total, so that owed skips happen. Off by default: with a quota this small, a
+    /// sender's later messages can fill it while the recipient waits for an earlier, refused one.
+    /// The state machine lets that sequence's skip in when it knows the recipient waits for it
+    /// (its acknowledged watermark + 1); it cannot know when the messages before it were
+    /// delivered on a direct path, and then the pair stalls (docs/DELIVERY.md, "Quotas").
     public var tightQuotas = false
     /// Whether a message lost by a crash between recording its delivery and handing it over
     /// (the core's documented window at the application boundary) is a violation.
