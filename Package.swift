@@ -134,7 +134,7 @@ let package = Package(
         .target(
             name: "P2PServer",
             dependencies: [
-                "P2PCore", "Raft", "RaftStorage", "Mailbox", "Delivery", "Transport", "WireCodec", "LMDB", "ClientProtocol", "P2PClient", "AdminProtocol",
+                "MessageModel", "P2PCore", "Raft", "RaftStorage", "Mailbox", "Delivery", "Transport", "WireCodec", "LMDB", "ClientProtocol", "P2PClient", "AdminProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -157,7 +157,7 @@ let package = Package(
         .target(
             name: "Fuzzing",
             dependencies: [
-                "Raft", "Mailbox", "Delivery", "LMDB", "P2PCore", "WireCodec", "ClientProtocol", "AdminProtocol", "ReliableDatagram", "P2PClient",
+                "Raft", "Mailbox", "Delivery", "LMDB", "MessageModel", "P2PCore", "WireCodec", "ClientProtocol", "AdminProtocol", "ReliableDatagram", "P2PClient",
                 "P2PServer", "Transport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -203,7 +203,7 @@ let package = Package(
         .executableTarget(
             name: "P2PAttack",
             dependencies: [
-                "ClusterHarness", "Transport", "WireCodec", "ClientProtocol", "AdminProtocol", "P2PClient", "P2PCore", "P2PServer", "Raft", "Mailbox",
+                "ClusterHarness", "Transport", "WireCodec", "ClientProtocol", "AdminProtocol", "P2PClient", "MessageModel", "P2PCore", "P2PServer", "Raft", "Mailbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -260,7 +260,7 @@ let package = Package(
         .testTarget(
             name: "P2PServerTests",
             dependencies: [
-                "TestSupport", "P2PServer", "P2PClient", "ClusterHarness", "Mailbox", "Raft", "LMDB", "P2PCore", "AdminProtocol", "ClientProtocol", "Transport", "WireCodec",
+                "TestSupport", "P2PServer", "P2PClient", "ClusterHarness", "Mailbox", "Raft", "LMDB", "MessageModel", "P2PCore", "AdminProtocol", "ClientProtocol", "Transport", "WireCodec",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -286,13 +286,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "P2PClientTests", dependencies: ["TestSupport", "P2PClient", "ClientProtocol", "Delivery", "Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
+        .testTarget(name: "P2PClientTests", dependencies: ["TestSupport", "P2PClient", "ClientProtocol", "Delivery", "Mailbox", "LMDB", "MessageModel", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftTests", dependencies: ["TestSupport", "Raft", "RaftSimulation", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftStorageTests", dependencies: ["TestSupport", "RaftStorage", "Raft", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "ReliableDatagramTests", dependencies: ["ReliableDatagram", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "Fuzzing", "Raft"], swiftSettings: strict),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "MessageModel", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "DeliverySimulationTests", dependencies: ["DeliverySimulation", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "MailboxTests", dependencies: ["TestSupport", "Mailbox", "LMDB", "P2PCore"], swiftSettings: strict),
+        .testTarget(name: "MailboxTests", dependencies: ["TestSupport", "Mailbox", "LMDB", "MessageModel", "P2PCore"], swiftSettings: strict),
     ]
 )

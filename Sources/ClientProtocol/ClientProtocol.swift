@@ -1,6 +1,6 @@
 // Requests and pushes carry the message model (mail, client records, send results): code that
 // speaks the protocol sees it through this module.
-@_exported import MessageModel
+import MessageModel
 import Transport
 
 /// Frame types on client↔server links (after the link handshake), from the registry of every

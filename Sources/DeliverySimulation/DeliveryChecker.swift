@@ -1,5 +1,6 @@
 import Delivery
 import Mailbox
+import MessageModel
 import P2PCore
 
 /// The path a delivered copy came by.

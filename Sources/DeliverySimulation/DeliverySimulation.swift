@@ -2,6 +2,7 @@ import ClientProtocol
 import Delivery
 import Foundation
 import Mailbox
+import MessageModel
 import P2PCore
 import Raft
 

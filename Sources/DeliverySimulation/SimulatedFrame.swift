@@ -1,5 +1,6 @@
 import ClientProtocol
 import Mailbox
+import MessageModel
 import P2PCore
 import Raft
 

@@ -1,6 +1,7 @@
 import ClientProtocol
 import Delivery
 import Mailbox
+import MessageModel
 import P2PCore
 import Raft
 

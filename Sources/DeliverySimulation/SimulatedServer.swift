@@ -3,6 +3,7 @@ import Delivery
 import Foundation
 import LMDB
 import Mailbox
+import MessageModel
 import P2PCore
 import Raft
 

@@ -4,6 +4,7 @@ import Foundation
 import LMDB
 import Logging
 import Mailbox
+import MessageModel
 import P2PClient
 import P2PCore
 import Transport

@@ -1,6 +1,7 @@
 import AdminProtocol
 import ClientProtocol
 import Mailbox
+import MessageModel
 import NIOCore
 import P2PCore
 import P2PServer

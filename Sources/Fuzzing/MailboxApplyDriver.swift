@@ -1,6 +1,7 @@
 import Foundation
 import LMDB
 import Mailbox
+import MessageModel
 import P2PCore
 
 /// `mailbox-apply`: MailboxCommand bytes (valid, mutated or arbitrary) applied to a MailboxStore on

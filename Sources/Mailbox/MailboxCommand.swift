@@ -1,3 +1,4 @@
+import MessageModel
 import P2PCore
 
 /// A change to the replicated mailbox state: the payload of a Raft log entry.

@@ -1,3 +1,4 @@
+import MessageModel
 import P2PCore
 
 extension MailboxOutcome {

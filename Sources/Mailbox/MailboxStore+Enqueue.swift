@@ -1,4 +1,5 @@
 import LMDB
+import MessageModel
 import P2PCore
 
 extension MailboxStore {

@@ -1,5 +1,6 @@
 import Crypto
 import LMDB
+import MessageModel
 import P2PCore
 
 /// The replicated mailbox state machine, stored in LMDB.

@@ -5,6 +5,7 @@ import ClusterHarness
 import Foundation
 import Logging
 import Mailbox
+import MessageModel
 import P2PClient
 import P2PCore
 

@@ -1,6 +1,7 @@
 import ClientProtocol
 import Mailbox
 import Foundation
+import MessageModel
 import NIOCore
 import P2PCore
 import Synchronization

@@ -1,5 +1,6 @@
 import ClientProtocol
 import Delivery
+import MessageModel
 import P2PCore
 import Transport
 import WireCodec

@@ -2,6 +2,7 @@ import AdminProtocol
 import Crypto
 import Logging
 import Mailbox
+import MessageModel
 import P2PCore
 import Synchronization
 import Raft

@@ -1,5 +1,6 @@
 import ClientProtocol
 import Logging
+import MessageModel
 import Raft
 import Synchronization
 import Mailbox

@@ -2,6 +2,7 @@ import ClientProtocol
 import Foundation
 import Logging
 import Mailbox
+import MessageModel
 import P2PCore
 import ServiceLifecycle
 import Synchronization

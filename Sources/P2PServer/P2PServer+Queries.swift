@@ -1,4 +1,5 @@
 import Mailbox
+import MessageModel
 import P2PCore
 import Synchronization
 import Raft

@@ -1,5 +1,6 @@
 import Foundation
 import LMDB
+import MessageModel
 import Testing
 @testable import Mailbox
 @testable import P2PCore

@@ -3,6 +3,7 @@ import ClientProtocol
 import Foundation
 import LMDB
 import Mailbox
+import MessageModel
 import P2PCore
 import Testing
 import TestSupport

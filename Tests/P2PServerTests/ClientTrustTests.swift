@@ -2,6 +2,7 @@ import ClientProtocol
 import ClusterHarness
 import Foundation
 import Mailbox
+import MessageModel
 import P2PClient
 import P2PCore
 import Testing

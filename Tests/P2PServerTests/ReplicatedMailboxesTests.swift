@@ -1,6 +1,7 @@
 import Foundation
 import LMDB
 import Mailbox
+import MessageModel
 import P2PCore
 import Raft
 import Synchronization
