@@ -205,8 +205,11 @@ import WireCodec
     }
 
     @Test func closingAnEndpointFailsThePeersLinkWithinDeadAfter() async throws {
-        let alice = try await endpoint(aliceIdentity)
-        let bob = try await endpoint(bobIdentity) { $0.deadAfter = .seconds(1) }
+        // Both ends keep alive every 500 ms (a quarter of deadAfter): a loaded machine must not
+        // fail the tunnel before Alice closes (with Alice's default, 1 s keepalives against
+        // Bob's 1 s deadAfter, it did).
+        let alice = try await endpoint(aliceIdentity) { $0.deadAfter = .seconds(2) }
+        let bob = try await endpoint(bobIdentity) { $0.deadAfter = .seconds(2) }
         defer { bob.close() }
         let (aliceLink, bobLink) = try await tunnelPair(alice, bob)
         // The tunnel stays up while both ends live (keepalives flow while idle).
@@ -215,8 +218,8 @@ import WireCodec
         #expect(try await bobFrames.next()?.bytes == [1])
 
         alice.close()
-        // deadAfter (1 s) after the last datagram Alice sent, plus a margin.
-        let outcome: TransportError? = try await withDeadline(.seconds(3)) {
+        // deadAfter (2 s) after the last datagram Alice sent, plus a margin.
+        let outcome: TransportError? = try await withDeadline(.seconds(8)) {
             do {
                 for try await _ in bobLink.inbound {}
                 return nil
