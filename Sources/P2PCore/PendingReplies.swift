@@ -54,15 +54,6 @@ public final class PendingReplies<Value: Sendable>: Sendable {
         continuation?.resume(returning: value)
     }
 
-    /// Hands `value` to every waiter.
-    public func resolveAll(with value: Value) {
-        let all = state.withLock { state in
-            defer { state.waiting.removeAll() }
-            return state.waiting.values.map(\.continuation)
-        }
-        for continuation in all { continuation.resume(returning: value) }
-    }
-
     /// Fails every waiter (e.g. the link they were sent on closed).
     public func failAll(_ error: any Error) {
         let all = state.withLock { state in
