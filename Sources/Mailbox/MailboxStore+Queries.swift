@@ -90,6 +90,16 @@ extension MailboxStore {
         }
     }
 
+    /// Whether `recipient`'s mailbox holds the message `id` (a message, not a skip) in this
+    /// replica's applied state: what a server checks before it passes a recipient's
+    /// acknowledgement on to the sender as a receipt.
+    public func holdsMessage(_ id: MessageID, for recipient: NodeID) throws -> Bool {
+        try environment.read { txn in
+            guard let entry = try txn.get(index, MailboxKey.index(recipient, id)).flatMap(MailboxIndexEntry.init) else { return false }
+            return !entry.isSkip
+        }
+    }
+
     /// The highest sequence from `sender` that `recipient` acknowledged (0: none).
     public func deliveredThrough(recipient: NodeID, sender: NodeID) throws -> UInt64 {
         try environment.read { txn in

@@ -116,11 +116,15 @@ extension ClientGateway {
                         guard message.id.sender == client else {
                             throw TransportError.protocolViolation("client \(client) sent as \(message.id.sender)")
                         }
+                        let receipt = DeliveryReceipt(recipient: message.recipient, id: message.id)
+                        if !message.isSkip { await session.awaitReceipt(receipt) }
                         group.addTask {
                             let result = await self.relay(message)
+                            if result != .stored { await session.forgetReceipt(receipt) }
                             await session.push(.sendResult(request: request, result))
                         }
                     case .acknowledge(let messageID):
+                        passOnReceipt(of: messageID, by: client, replica.mailboxes)
                         group.addTask {
                             // A lost acknowledgement is harmless: the message is pushed again and acknowledged again.
                             _ = try? await self.raft.commit(.acknowledge(recipient: client, id: messageID), budget: .seconds(5))

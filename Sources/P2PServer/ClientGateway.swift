@@ -26,12 +26,15 @@ final class ClientGateway: Service, Sendable {
     let accepted = AsyncStream<(Link, ClientHello)>.makeStream()
     /// Messages (and their payload bytes) this server accepted from clients into mailboxes.
     let relayCounters = Mutex<(messages: UInt64, bytes: UInt64)>((0, 0))
+    /// Receipts on their way to the other servers senders are attached to.
+    let receiptOutbox: ReceiptOutbox
 
     init(context: ServerContext, raft: RaftDriver, mesh: PeerMesh, mappings: ObservedMappings) {
         self.context = context
         self.raft = raft
         self.mesh = mesh
         self.mappings = mappings
+        receiptOutbox = ReceiptOutbox { message, server in try? mesh.send(message, to: server) }
     }
 
     /// Runs until cancelled or shut down, then closes every client link.
@@ -67,7 +70,7 @@ final class ClientGateway: Service, Sendable {
     func applied(_ changes: [ReplicatedMailboxes.AppliedChange]) {
         var newMail: Set<NodeID> = []
         var acknowledged: [NodeID: [MessageID]] = [:]
-        var receipts: [NodeID: [(NodeID, MessageID)]] = [:]
+        var receipts: [DeliveryReceipt] = []
         for change in changes {
             switch change {
             case .snapshotRestored:
@@ -78,7 +81,7 @@ final class ClientGateway: Service, Sendable {
             case .command(.acknowledge(let recipient, let messageID), let outcome):
                 acknowledged[recipient, default: []].append(messageID)
                 // A skip's acknowledgement delivered nothing: its sender must not hear "delivered".
-                if outcome != .skipAcknowledged { receipts[messageID.sender, default: []].append((recipient, messageID)) }
+                if outcome != .skipAcknowledged { receipts.append(DeliveryReceipt(recipient: recipient, id: messageID)) }
             default:
                 continue
             }
@@ -91,11 +94,8 @@ final class ClientGateway: Service, Sendable {
                 Task { for messageID in ids { await session.acknowledged(messageID) } }
             }
         }
-        for (sender, list) in receipts {
-            for session in sessions.sessions(of: sender) {
-                Task { for (recipient, messageID) in list { await session.push(.delivered(recipient: recipient, id: messageID)) } }
-            }
-        }
+        // Usually passed on already when the acknowledgement arrived; sessions say each once.
+        if !receipts.isEmpty { pushReceipts(receipts) }
     }
 
     /// Hands an introduction a member made to one session of `client`.

@@ -16,6 +16,13 @@ actor ClientSession {
     private let origin = ContinuousClock.now
     /// The peers the client last said it reaches directly.
     private(set) var directPeers: [NodeID] = []
+    /// The client's messages sent through this server whose receipt it still waits for: only
+    /// those are pushed, once each (a receipt can arrive twice: passed on early, then committed).
+    private var awaitingReceipts: Set<DeliveryReceipt> = []
+
+    /// Most receipts one session waits for; sends beyond it get no receipt from this server (the
+    /// sender's `send` then ends as stored at its deadline, which is true).
+    static let maximumAwaitedReceipts = 16_384
 
     init(client: NodeID, link: Link, store: MailboxStore, window: Int = 512) {
         self.client = client
@@ -52,6 +59,25 @@ actor ClientSession {
     func rewind() { step(.snapshotInstalled) }
 
     func setDirectPeers(_ peers: [NodeID]) { directPeers = peers }
+
+    /// The client sent `receipt.id` to `receipt.recipient` through this server: tell it when
+    /// it is delivered.
+    func awaitReceipt(_ receipt: DeliveryReceipt) {
+        guard awaitingReceipts.count < Self.maximumAwaitedReceipts else { return }
+        awaitingReceipts.insert(receipt)
+    }
+
+    /// The message will get no receipt (it was refused, or its fate is known already).
+    func forgetReceipt(_ receipt: DeliveryReceipt) {
+        awaitingReceipts.remove(receipt)
+    }
+
+    /// Tells the client its messages were delivered: those it waits for here, each once.
+    func pushReceipts(_ receipts: [DeliveryReceipt]) {
+        for receipt in receipts where awaitingReceipts.remove(receipt) != nil {
+            push(.delivered(recipient: receipt.recipient, id: receipt.id))
+        }
+    }
 
     func push(_ message: ServerPush) {
         try? link.send(type: ClientProtocol.pushFrame, message.encoded())

@@ -168,6 +168,10 @@ extension P2PServer: PeerRouting {
         await gateway.introduce(introduction, toClient: client)
     }
 
+    func deliverReceipts(_ receipts: [DeliveryReceipt]) {
+        gateway.pushReceipts(receipts)
+    }
+
     func knowsCluster() async -> Bool { await raft.knowsCluster() }
 
     func registeredServers() -> [NodeID: String] { raft.registeredServers() }

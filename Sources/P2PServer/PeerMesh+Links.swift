@@ -124,6 +124,9 @@ extension PeerMesh {
         case .introduceClient(let client, let introduction):
             guard member else { return }
             await router?.introduce(introduction, toClient: client)
+        case .receipts(let receipts):
+            guard member else { return }
+            router?.deliverReceipts(receipts)
         case .relay, .relayed, .connectServer, .introduceServer:
             // Never inside a relay (the decoder refuses it); handled by `serve` otherwise.
             return

@@ -16,6 +16,8 @@ protocol PeerRouting: AnyObject, Sendable {
     func answer(_ request: PeerRequest, from peer: NodeID) async -> PeerReply
     /// Hands an introduction a member made to the client `client` attached here.
     func introduce(_ introduction: Introduction, toClient client: NodeID) async
+    /// Hands receipts a member passed on to the senders attached here.
+    func deliverReceipts(_ receipts: [DeliveryReceipt])
     /// Whether this server belongs to a running cluster (said in its hellos).
     func knowsCluster() async -> Bool
     /// The servers registered in the replicated state, with their addresses.

@@ -23,18 +23,21 @@ package indirect enum PeerMessage: Equatable, Sendable {
     case relay(to: NodeID, PeerMessage)
     /// A message a relay passes on from server `from`.
     case relayed(from: NodeID, PeerMessage)
+    /// Acknowledgements clients attached to the sender gave for mail of clients attached to the
+    /// receiver (at most ``DeliveryReceipt/maximumPerMessage``).
+    case receipts([DeliveryReceipt])
 
     /// Whether a relay may carry the message: anything but a link's own bookkeeping (relays,
     /// introductions for hole punching), so a relayed message is never relayed again.
     package var isRelayable: Bool {
         switch self {
         case .relay, .relayed, .connectServer, .introduceServer: false
-        case .hello, .raft, .request, .reply, .introduceClient: true
+        case .hello, .raft, .request, .reply, .introduceClient, .receipts: true
         }
     }
 
     private enum Tag: UInt8 {
-        case hello = 1, raft, request, reply, introduceClient, connectServer, introduceServer, relay, relayed
+        case hello = 1, raft, request, reply, introduceClient, connectServer, introduceServer, relay, relayed, receipts
     }
 
     package func encoded() -> [UInt8] {
@@ -77,6 +80,10 @@ package indirect enum PeerMessage: Equatable, Sendable {
             writer.write(Tag.relayed.rawValue)
             writer.write(peer)
             message.encode(into: &writer)
+        case .receipts(let receipts):
+            writer.write(Tag.receipts.rawValue)
+            writer.write(UInt32(receipts.count))
+            for receipt in receipts { receipt.encode(into: &writer) }
         }
     }
 
@@ -100,6 +107,15 @@ package indirect enum PeerMessage: Equatable, Sendable {
         case .introduceClient: message = .introduceClient(client: try reader.readNodeID("peer.client"), try Introduction.decode(from: &reader))
         case .connectServer: message = .connectServer(try ServerConnectRequest(decoding: try reader.readLengthPrefixed("peer.connect")))
         case .introduceServer: message = .introduceServer(try Introduction.decode(from: &reader))
+        case .receipts:
+            let count = Int(try reader.readUInt32("peer.receipts"))
+            guard count <= DeliveryReceipt.maximumPerMessage else {
+                throw .malformed(field: "peer.receipts", reason: "\(count) receipts, at most \(DeliveryReceipt.maximumPerMessage) allowed")
+            }
+            var receipts: [DeliveryReceipt] = []
+            receipts.reserveCapacity(count)
+            for _ in 0..<count { receipts.append(try DeliveryReceipt.decode(from: &reader)) }
+            message = .receipts(receipts)
         case .relay, .relayed:
             guard !nested else { throw .malformed(field: "peer.type", reason: "a relay inside a relay") }
             let peer = try reader.readNodeID("peer.relay")

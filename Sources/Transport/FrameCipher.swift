@@ -26,6 +26,20 @@ struct FrameCipher: Sendable {
         return Array(box.ciphertext) + Array(box.tag)
     }
 
+    /// Seals a frame's type and payload as the payload of a sealed frame, with one copy each way.
+    mutating func seal(type: UInt8, _ payload: ByteBuffer) throws -> ByteBuffer {
+        var plaintext: [UInt8] = []
+        plaintext.reserveCapacity(payload.readableBytes + 1)
+        plaintext.append(type)
+        plaintext.append(contentsOf: payload.readableBytesView)
+        let box = try ChaChaPoly.seal(plaintext, using: key, nonce: try nextNonce())
+        var sealed = ByteBuffer()
+        sealed.reserveCapacity(box.ciphertext.count + box.tag.count)
+        sealed.writeBytes(box.ciphertext)
+        sealed.writeBytes(box.tag)
+        return sealed
+    }
+
     mutating func open(_ sealed: [UInt8]) throws -> [UInt8] {
         guard sealed.count >= 16 else { throw TransportError.decryptionFailed }
         do {

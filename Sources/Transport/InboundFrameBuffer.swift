@@ -41,14 +41,20 @@ final class InboundFrameBuffer: Sendable {
     /// Returns true once fewer than `capacity` frames are unconsumed, false once the buffer has
     /// ended (the reader then stops).
     func waitForRoom() async -> Bool {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let ready: Bool? = state.withLock { state in
-                if state.ending != nil { return false }
-                if state.frames.count < capacity { return true }
-                state.producer = continuation
-                return nil
-            }
-            if let ready { continuation.resume(returning: ready) }
+        // Usually there is room: no continuation then.
+        if let ready = room(orWait: nil) { return ready }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            if let ready = room(orWait: continuation) { continuation.resume(returning: ready) }
+        }
+    }
+
+    /// Whether the reader may go on (`nil`: no room yet; `producer`, if given, waits for it).
+    private func room(orWait producer: CheckedContinuation<Bool, Never>?) -> Bool? {
+        state.withLock { state in
+            if state.ending != nil { return false }
+            if state.frames.count < capacity { return true }
+            if let producer { state.producer = producer }
+            return nil
         }
     }
 

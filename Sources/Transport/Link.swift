@@ -26,11 +26,11 @@ public final class Link: Sendable {
     /// The most payload bytes queued for sending before the link is overloaded.
     public let maximumQueuedBytes: Int
     private let inboundBuffer: InboundFrameBuffer
-    private let outbound: AsyncStream<Frame>.Continuation
+    private let outbound: OutboundFrameQueue
     private let pipe: any FramePipe
     private let queued = Atomic<Int>(0)
 
-    init(peer: PeerInfo, inbound: InboundFrameBuffer, outbound: AsyncStream<Frame>.Continuation, pipe: any FramePipe, maximumQueuedBytes: Int) {
+    init(peer: PeerInfo, inbound: InboundFrameBuffer, outbound: OutboundFrameQueue, pipe: any FramePipe, maximumQueuedBytes: Int) {
         self.peer = peer
         self.inbound = LinkInbound(inbound)
         self.inboundBuffer = inbound
@@ -59,7 +59,7 @@ public final class Link: Sendable {
             fail(error)
             throw error
         }
-        if case .terminated = outbound.yield(Frame(type: type, bytes: payload)) {
+        if !outbound.push(Frame(type: type, bytes: payload)) {
             queued.wrappingSubtract(size, ordering: .relaxed)
             throw TransportError.closed
         }

@@ -62,7 +62,7 @@ enum LinkEstablishment {
     ) async throws -> Link {
         let remoteAddress = pipe.remoteAddress
         let inboundBuffer = InboundFrameBuffer(capacity: configuration.maximumInboundFrames)
-        let (outboundStream, outboundContinuation) = AsyncStream<Frame>.makeStream()
+        let outboundQueue = OutboundFrameQueue()
         return try await withCheckedThrowingContinuation { continuation in
             let once = Once(continuation)
             let timedOut = Flag()
@@ -90,7 +90,7 @@ enum LinkEstablishment {
                         try admit(peer)
                         established.set()
                         let link = Link(
-                            peer: peer, inbound: inboundBuffer, outbound: outboundContinuation, pipe: pipe,
+                            peer: peer, inbound: inboundBuffer, outbound: outboundQueue, pipe: pipe,
                             maximumQueuedBytes: configuration.maximumQueuedBytes
                         )
                         once.resume(.success(link))
@@ -100,9 +100,15 @@ enum LinkEstablishment {
                             group.addTask {
                                 var cipher = sendCipher
                                 do {
-                                    for await frame in outboundStream {
-                                        let size = frame.payload.readableBytes
-                                        try await outbound.write(Frame(type: sealedType, bytes: try cipher.seal([frame.type] + frame.bytes)))
+                                    while let frames = await outboundQueue.next() {
+                                        var size = 0
+                                        var sealed: [Frame] = []
+                                        sealed.reserveCapacity(frames.count)
+                                        for frame in frames {
+                                            size += frame.payload.readableBytes
+                                            sealed.append(Frame(type: sealedType, payload: try cipher.seal(type: frame.type, frame.payload)))
+                                        }
+                                        try await outbound.write(batch: sealed)
                                         link.didWrite(payloadBytes: size)
                                     }
                                 } catch {
@@ -123,7 +129,7 @@ enum LinkEstablishment {
                                 }
                                 inboundBuffer.push(Frame(type: type, bytes: Array(plaintext.dropFirst())))
                             }
-                            outboundContinuation.finish()
+                            outboundQueue.finish()
                             group.cancelAll()
                         }
                     }
@@ -135,7 +141,7 @@ enum LinkEstablishment {
                     let reported = timedOut.isSet ? TransportError.handshakeTimedOut : typed(error)
                     onEnd(established.isSet)
                     once.resume(.failure(reported))
-                    outboundContinuation.finish()
+                    outboundQueue.finish()
                     inboundBuffer.finish(throwing: reported)
                 }
             }

@@ -1,4 +1,5 @@
 import NIOCore
+import P2PCore
 
 /// What a ``UDPEndpoint`` tracks, behind its lock.
 struct UDPEndpointState: Sendable {
@@ -14,7 +15,7 @@ struct UDPEndpointState: Sendable {
     /// peer may still be probing, waiting for our acknowledgement).
     var lingeringTokens: [[UInt8]: NIODeadline] = [:]
     /// Nonces of observe requests answered recently; a replayed request is dropped.
-    var answeredObserveNonces = RecentNonces(capacity: 4096)
+    var answeredObserveNonces = RecentSet<[UInt8]>(capacity: 4096)
     /// Tunnel datagrams that arrived before their tunnel opened here (the peer started first),
     /// replayed when it opens, so the handshake need not wait for a retransmission.
     var earlySegments: [(key: UDPTunnel.Key, segment: [UInt8], arrived: NIODeadline)] = []

@@ -24,6 +24,9 @@ struct LevelResult: Sendable {
     let p99: Double
     /// The slowest request.
     let max: Duration
+    /// CPU milliseconds per request: the servers together, and the client process.
+    var serverCPU: Double?
+    var clientCPU: Double?
 
     /// Summarises `latencies` (one per request) of a level that took `elapsed` in all.
     init(level: Int, latencies: [Duration], elapsed: Duration) {
@@ -64,14 +67,29 @@ func measureLevel(
     return LevelResult(level: level, latencies: latencies.sorted, elapsed: ContinuousClock.now - start)
 }
 
+/// ``measureLevel(_:count:_:)`` with the CPU `meter` read around it (servers first, the client
+/// process last), reported per request.
+func measureLevel(
+    _ level: Int, count: Int, meter: CPUMeter, _ operation: @escaping @Sendable () async throws -> Void
+) async throws -> LevelResult {
+    let before = meter.seconds()
+    var result = try await measureLevel(level, count: count, operation)
+    let used = zip(meter.seconds(), before).map { $0 - $1 }
+    result.serverCPU = used.dropLast().reduce(0, +) * 1000 / Double(count)
+    result.clientCPU = (used.last ?? 0) * 1000 / Double(count)
+    return result
+}
+
 /// Prints the measurement tables.
 enum Report {
     /// The header of a per-mode table.
-    static let header = "in flight   msgs/s     p50 ms    p99 ms"
+    static let header = "in flight   msgs/s     p50 ms    p99 ms   server CPU ms/msg   client CPU ms/msg"
 
     /// One row of a per-mode table.
     static func row(_ result: LevelResult) -> String {
         String(format: "%9d %9.0f %9.2f %9.2f", result.level, result.rate, result.p50, result.p99)
+            + (result.serverCPU.map { String(format: " %19.3f", $0) } ?? String(repeating: " ", count: 20))
+            + (result.clientCPU.map { String(format: " %19.3f", $0) } ?? "")
     }
 
     /// Prints the msgs/s of `numerator` divided by those of `denominator`, level by level, then

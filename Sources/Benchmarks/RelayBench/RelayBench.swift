@@ -76,6 +76,7 @@ struct RelayBench: AsyncParsableCommand {
         let payload = [UInt8](repeating: 0x5A, count: size)
         let cluster = try await LocalCluster.start(size: 3, binary: server ?? LocalCluster.siblingBinary)
         defer { cluster.stop() }
+        let meter = CPUMeter(processes: cluster.servers.map(\.processID) + [nil])
         print("p2pcore bench: 3 servers on loopback (Raft, LMDB synced per batch), \(size)-byte messages, \(messages) per level")
 
         var relayResults: [LevelResult] = []
@@ -88,14 +89,14 @@ struct RelayBench: AsyncParsableCommand {
             print(Report.header)
             relayResults = try await withClients(cluster, prefix: "relay", directTunnels: false) { sender, receiver in
                 for _ in 0..<20 { try await sender.send(to: receiver.id, data: payload) }
-                return try await measureLevels { try await sender.send(to: receiver.id, data: payload, timeout: .seconds(60)) }
+                return try await measureLevels(meter) { try await sender.send(to: receiver.id, data: payload, timeout: .seconds(60)) }
             }
         }
 
         if mode.measuresDirect {
             print("")
             directResults = try await withClients(cluster, prefix: "direct", directTunnels: true) { sender, receiver in
-                try await measureDirect(sender, receiver, payload: payload)
+                try await measureDirect(sender, receiver, payload: payload, meter: meter)
             }
 
             print("")
@@ -128,10 +129,10 @@ struct RelayBench: AsyncParsableCommand {
     }
 
     /// Runs every level with `send` as one request; prints each level's row as it completes.
-    private func measureLevels(_ send: @escaping @Sendable () async throws -> Void) async throws -> [LevelResult] {
+    private func measureLevels(_ meter: CPUMeter, _ send: @escaping @Sendable () async throws -> Void) async throws -> [LevelResult] {
         var results: [LevelResult] = []
         for level in levels {
-            let result = try await measureLevel(level, count: messages, send)
+            let result = try await measureLevel(level, count: messages, meter: meter, send)
             print(Report.row(result))
             results.append(result)
         }
@@ -140,7 +141,7 @@ struct RelayBench: AsyncParsableCommand {
 
     /// Warms up until the sender has a LAN link to the receiver, then measures every level and
     /// checks after each one that the path is still that link.
-    private func measureDirect(_ sender: P2PClient, _ receiver: P2PClient, payload: [UInt8]) async throws -> [LevelResult] {
+    private func measureDirect(_ sender: P2PClient, _ receiver: P2PClient, payload: [UInt8], meter: CPUMeter) async throws -> [LevelResult] {
         let clock = ContinuousClock()
         let began = clock.now
         let deadline = began + .seconds(pathTimeout)
@@ -169,7 +170,7 @@ struct RelayBench: AsyncParsableCommand {
         let attemptTimeout = sender.configuration.attemptTimeout
         var results: [LevelResult] = []
         for level in levels {
-            let result = try await measureLevel(level, count: messages) {
+            let result = try await measureLevel(level, count: messages, meter: meter) {
                 try await sender.send(to: receiver.id, data: payload, timeout: .seconds(60))
             }
             print(Report.row(result))

@@ -1,0 +1,26 @@
+import Foundation
+
+/// CPU time (user + system) consumed by a set of processes, read from `/proc/<pid>/stat`: the
+/// cost per message holds up better than throughput on a machine that is busy with other work.
+struct CPUMeter: Sendable {
+    /// The processes measured (`nil`: this process).
+    let processes: [Int32?]
+
+    /// Seconds of CPU the processes have used so far (0 for one that cannot be read, e.g. on a
+    /// system without `/proc`).
+    func seconds() -> [Double] {
+        processes.map { pid in Self.cpuSeconds(of: pid.map { "\($0)" } ?? "self") }
+    }
+
+    private static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+    private static func cpuSeconds(of pid: String) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let end = stat.lastIndex(of: ")")
+        else { return 0 }
+        // Fields after the command name: state is field 3, utime 14 and stime 15.
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / ticksPerSecond
+    }
+}

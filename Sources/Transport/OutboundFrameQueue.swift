@@ -1,0 +1,89 @@
+import DequeModule
+import NIOCore
+import Synchronization
+import WireCodec
+
+/// The hand-off between ``Link/send(type:_:)`` and the link's writer: senders append without
+/// waiting, and the writer takes what is queued in batches of up to ``batchBytes``, so that a
+/// burst of frames is sealed and written with one flush (one socket write) instead of one each.
+/// A batch counts as queued until the connection took all of it, so the link's queue bound
+/// still holds against a peer that does not read.
+final class OutboundFrameQueue: Sendable {
+    /// Payload bytes in one batch at most (a larger frame goes alone).
+    static let batchBytes = 256 << 10
+
+    private struct State {
+        var frames: Deque<Frame> = []
+        var writer: CheckedContinuation<[Frame]?, Never>?
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Queues `frame`; false once the queue is finished.
+    func push(_ frame: Frame) -> Bool {
+        let (accepted, writer): (Bool, CheckedContinuation<[Frame]?, Never>?) = state.withLock { state in
+            guard !state.finished else { return (false, nil) }
+            if let writer = state.writer {
+                state.writer = nil
+                return (true, writer)
+            }
+            state.frames.append(frame)
+            return (true, nil)
+        }
+        writer?.resume(returning: [frame])
+        return accepted
+    }
+
+    /// Ends the queue: the writer gets what is queued, then `nil`.
+    func finish() {
+        let writer = state.withLock { state in
+            state.finished = true
+            defer { state.writer = nil }
+            return state.writer
+        }
+        writer?.resume(returning: nil)
+    }
+
+    /// The next frames queued (a batch), waiting for one if none is; `nil` once the queue is
+    /// finished and drained, or the calling task is cancelled.
+    func next() async -> [Frame]? {
+        if let ready = takeQueued() { return ready }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<[Frame]?, Never>) in
+                let outcome: [Frame]?? = state.withLock { state in
+                    if !state.frames.isEmpty { return .some(Self.takeBatch(&state.frames)) }
+                    if state.finished || Task.isCancelled { return .some(nil) }
+                    state.writer = continuation
+                    return .none
+                }
+                if let outcome { continuation.resume(returning: outcome) }
+            }
+        } onCancel: {
+            let writer = state.withLock { state in
+                defer { state.writer = nil }
+                return state.writer
+            }
+            writer?.resume(returning: nil)
+        }
+    }
+
+    /// A batch of what is queued, if anything, without waiting.
+    private func takeQueued() -> [Frame]? {
+        state.withLock { state in
+            state.frames.isEmpty ? nil : Self.takeBatch(&state.frames)
+        }
+    }
+
+    /// Removes and returns the first frames, up to ``batchBytes`` of payload (at least one frame).
+    private static func takeBatch(_ frames: inout Deque<Frame>) -> [Frame] {
+        var batch: [Frame] = []
+        var bytes = 0
+        while let first = frames.first, batch.isEmpty || bytes + first.payload.readableBytes <= batchBytes {
+            bytes += first.payload.readableBytes
+            batch.append(first)
+            frames.removeFirst()
+        }
+        return batch
+    }
+}
