@@ -76,7 +76,7 @@ public struct PathReport: Equatable, Sendable {
     }
 
     /// `text` cut to at most ``maximumReasonLength`` UTF-8 bytes, on a character boundary.
-    static func truncated(_ text: String) -> String {
+    public static func truncated(_ text: String) -> String {
         guard text.utf8.count > maximumReasonLength else { return text }
         var cut = Substring(text)
         while cut.utf8.count > maximumReasonLength { cut = cut.dropLast() }
