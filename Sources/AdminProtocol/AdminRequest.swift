@@ -28,4 +28,10 @@ public enum AdminRequest: Codable, Equatable, Sendable {
     /// The SHA-256 of the asked server's applied state and the index it reflects (replicas that
     /// applied the same index must agree).
     case digest
+    /// Why clients `a` and `b` are or are not linked directly: each side's NAT as the servers
+    /// infer it, and what the clients reported about the pair (``PairPathDiagnosis``).
+    case path(NodeID, NodeID)
+    /// The asked server's own path facts (``PathFacts``) about `clients` (all when `nil`): what
+    /// servers ask each other for ``path(_:_:)``.
+    case pathFacts(clients: [NodeID]?)
 }

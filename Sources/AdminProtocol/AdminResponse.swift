@@ -10,6 +10,8 @@ public enum AdminResponse: Codable, Equatable, Sendable {
     case done(detail: String)
     case digest(appliedIndex: UInt64, sha256: String)
     case failed(AdminFailure)
+    case path(PairPathDiagnosis)
+    case pathFacts(PathFacts)
 }
 
 /// Why an admin request failed.

@@ -22,6 +22,8 @@ final class ClientGateway: Service, Sendable {
     let mesh: PeerMesh
     let sessions = ClientSessions()
     let mappings: ObservedMappings
+    /// What clients reported about their paths to peers (diagnostics, memory only).
+    let pathReports: PathReports
     /// Client links accepted by the listener, with the client's hello, to serve.
     let accepted = AsyncStream<(Link, ClientHello)>.makeStream()
     /// Messages (and their payload bytes) this server accepted from clients into mailboxes.
@@ -35,6 +37,7 @@ final class ClientGateway: Service, Sendable {
         self.mesh = mesh
         self.mappings = mappings
         receiptOutbox = ReceiptOutbox { message, server in try? mesh.send(message, to: server) }
+        pathReports = PathReports(server: context.id)
     }
 
     /// Runs until cancelled or shut down, then closes every client link.
