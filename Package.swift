@@ -320,7 +320,8 @@ let package = Package(
         .testTarget(
             name: "P2PServerSettingsTests",
             dependencies: [
-                "P2PServerSettings", "P2PServer", "LogFormats", "Mailbox",
+                "TestSupport", "P2PServerSettings", "P2PServer", "P2PCore", "LogFormats", "Mailbox",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

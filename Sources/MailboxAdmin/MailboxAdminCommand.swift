@@ -22,7 +22,6 @@ struct MailboxAdminCommand: AsyncParsableCommand {
           mailbox-admin server add 10.0.0.4:7400
           mailbox-admin leader transfer
         """,
-        version: "0.1.0",
         version: P2PCoreVersion.current,
         subcommands: [
             StatusCommand.self, ClientsCommand.self, MailboxCommand.self, ServerCommand.self,

@@ -82,9 +82,13 @@ enum ConfigFileValidator {
         return result
     }
 
-    /// The known key closest to `name` (case-insensitively equal, or at most 3 edits away).
+    /// The known key closest to `name`: equal but for case, a prefix of it or it of the key, or at most 3 edits away.
     static func suggestion(for name: String, among keys: [String]) -> String? {
-        if let same = keys.first(where: { $0.lowercased() == name.lowercased() }) { return same }
+        let lowered = name.lowercased()
+        if let same = keys.first(where: { $0.lowercased() == lowered }) { return same }
+        // One a prefix of the other (`dataDirectory` for `dataDir`): the longest such key.
+        let prefixed = keys.filter { lowered.hasPrefix($0.lowercased()) || $0.lowercased().hasPrefix(lowered) }
+        if let longest = prefixed.max(by: { $0.count < $1.count }), longest.count >= 4 { return longest }
         let scored = keys.map { ($0, editDistance(Array($0.lowercased()), Array(name.lowercased()))) }
         guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= 3 else { return nil }
         return best.0
