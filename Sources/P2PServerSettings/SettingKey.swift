@@ -90,7 +90,10 @@ extension SettingKey {
     public static let mailboxMaximumMessagesPerSender = SettingKey("mailbox.maximumMessagesPerSender", .integer)
     public static let mailboxMaximumTotalBytes = SettingKey("mailbox.maximumTotalBytes", .integer)
 
-    /// Every setting, in the order `show-config` lists them.
+    /// Every setting, in the order `show-config` lists them. A new setting needs: a key here, an
+    /// option in ``RunOptions`` (and its line in `flagValues()`), its read in
+    /// ``ServerSettings/load(options:environment:)``, its line in ``ServerSettings/lines``, and
+    /// its value in the tests' every-variable list (which fails until it is there).
     public static let all: [SettingKey] = [
         .listen, .advertise, .peers, .dataDir, .secretFile, .serverSecretFile, .adminSecretFile,
         .insecureDevelopmentMode, .logLevel, .logFormat, .tick, .clientSendRate, .maximumRequestsInFlight,
