@@ -42,6 +42,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        // Server configuration file + environment layering (issue 16).
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        // `Scripts/docs` (DocC catalogs of P2PClient and P2PServer); never part of a normal build.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // MARK: Infra
@@ -87,7 +92,7 @@ let package = Package(
         .target(name: "RaftSimulation", dependencies: ["Raft", "P2PCore"], swiftSettings: strict),
         .executableTarget(
             name: "RaftSimulate",
-            dependencies: ["RaftSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["RaftSimulation", "P2PCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         // MARK: Delivery simulator (issue 13)
@@ -98,7 +103,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "DeliverySimulate",
-            dependencies: ["DeliverySimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["DeliverySimulation", "P2PCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .target(name: "RaftStorage", dependencies: ["Raft", "LMDB", "P2PCore"], swiftSettings: strict),
@@ -166,11 +171,29 @@ let package = Package(
         ),
         .executableTarget(
             name: "P2PFuzz",
-            dependencies: ["Fuzzing", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Fuzzing", "P2PCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
 
         // MARK: Executables
+        // Log output formats for executables (text or one JSON object per line).
+        .target(
+            name: "LogFormats",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // p2pcore-server's settings: flags > environment (P2PCORE_*) > config file > defaults.
+        .target(
+            name: "P2PServerSettings",
+            dependencies: [
+                "P2PServer", "P2PCore", "Mailbox", "LogFormats",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "ClusterHarness",
             dependencies: [
@@ -183,7 +206,7 @@ let package = Package(
         .executableTarget(
             name: "P2PServerMain",
             dependencies: [
-                "P2PServer", "P2PCore",
+                "P2PServer", "P2PCore", "P2PServerSettings", "LogFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -243,7 +266,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "LMDBBench",
-            dependencies: ["LMDB", "CLMDB", "RaftStorage", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["LMDB", "CLMDB", "RaftStorage", "P2PCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/Benchmarks/LMDBBench",
             swiftSettings: strict
         ),
@@ -293,6 +316,16 @@ let package = Package(
         .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "Fuzzing", "Raft"], swiftSettings: strict),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "MessageModel", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "DeliverySimulationTests", dependencies: ["DeliverySimulation", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "LogFormatsTests", dependencies: ["LogFormats", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(
+            name: "P2PServerSettingsTests",
+            dependencies: [
+                "TestSupport", "P2PServerSettings", "P2PServer", "P2PCore", "LogFormats", "Mailbox",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "MailboxTests", dependencies: ["TestSupport", "Mailbox", "LMDB", "MessageModel", "P2PCore"], swiftSettings: strict),
     ]
 )

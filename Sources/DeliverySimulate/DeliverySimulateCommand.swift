@@ -1,5 +1,6 @@
 import ArgumentParser
 import DeliverySimulation
+import P2PCore
 
 /// `delivery-simulate`: runs seeded whole-system delivery simulations and checks the guarantees.
 @main
@@ -12,7 +13,8 @@ struct DeliverySimulateCommand: ParsableCommand {
           delivery-simulate --seeds 20000                 # seeds 1...20000
           delivery-simulate --seed 4242 --verbose         # replay one run exactly, with its trace
           delivery-simulate --seeds 200 --bug acknowledge-behind-gap   # show the checker catches a bug
-        """
+        """,
+        version: P2PCoreVersion.current
     )
 
     @Option(help: "How many seeds to run (starting at --first-seed).")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import P2PCore
 
 /// `mailbox-admin`: the operator's CLI for a p2pcore cluster.
 @main
@@ -22,7 +23,7 @@ struct MailboxAdminCommand: AsyncParsableCommand {
           mailbox-admin leader transfer
           mailbox-admin path <client-a> <client-b>
         """,
-        version: "0.1.0",
+        version: P2PCoreVersion.current,
         subcommands: [
             StatusCommand.self, ClientsCommand.self, MailboxCommand.self, ServerCommand.self,
             LeaderCommand.self, SnapshotCommand.self, PathCommand.self,

@@ -29,7 +29,8 @@ struct AttackCommand: AsyncParsableCommand {
         Examples:
           p2pcore-attack
           p2pcore-attack --idle-connections 500 --random-frames 2000
-        """
+        """,
+        version: P2PCoreVersion.current
     )
 
     @Option(help: "The p2pcore-server binary (default: the one beside this executable).")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import P2PCore
 
 /// `p2pcore-chaos`: long fault-injection runs against real server and client processes, with a
 /// checker that proves nothing was lost, duplicated, reordered or corrupted.
@@ -17,6 +18,7 @@ struct ChaosCommand: AsyncParsableCommand {
           p2pcore-chaos --minutes 2 --seed 7
           p2pcore-chaos --minutes 30 --clients 6 --seed 1234
         """,
+        version: P2PCoreVersion.current,
         subcommands: [ScenarioCommand.self, MultiLANCommand.self, ServerNATCommand.self, ChaosClientCommand.self, RelayCountCommand.self],
         defaultSubcommand: ScenarioCommand.self
     )

@@ -49,7 +49,7 @@ public final class ClientLedger: Sendable {
     /// In one durable transaction: numbers and stores `prepare` (each payload gets its
     /// recipient's next sequence, in order) and removes `resolve` from the outbox. Concurrent
     /// sends share this one sync. `skip` turns outbox entries into owed skips (their payloads
-    /// are dropped; see ``Outgoing/isSkip``); `resolve` removes entries of either kind.
+    /// are dropped; see `OutboxEntry.isSkip`); `resolve` removes entries of either kind.
     public func commit(
         prepare: [(recipient: NodeID, payload: [UInt8])], resolve: [(recipient: NodeID, sequence: UInt64)],
         skip: [(recipient: NodeID, sequence: UInt64)] = []

@@ -1,6 +1,6 @@
 import P2PCore
 
-/// Why `send` did not return normally. ``isStored`` tells whether the message will still be
+/// Why `send` did not return normally. ``willStillBeDelivered`` tells whether the message will still be
 /// delivered (exactly once) or was never accepted.
 public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The payload is larger than `limit` bytes. Not accepted: nothing was stored.

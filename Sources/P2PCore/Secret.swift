@@ -89,11 +89,13 @@ public enum Secret {
 
     /// The secret from, in order: a file given on the command line, the value given on the
     /// command line, the environment variable `environment`, the file named by `environment` + `_FILE`.
-    /// `nil` when none is given.
-    public static func resolve(value: String?, file: String?, environment variable: String) throws(Problem) -> String? {
+    /// `nil` when none is given. `environment` is the process environment unless a test gives one.
+    public static func resolve(
+        value: String?, file: String?, environment variable: String,
+        in environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(Problem) -> String? {
         if let file { return try read(file: file) }
         if let value { return value }
-        let environment = ProcessInfo.processInfo.environment
         if let value = environment[variable] { return value }
         if let file = environment[variable + "_FILE"] { return try read(file: file) }
         return nil

@@ -11,7 +11,8 @@ import P2PCore
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "p2pcore-demo",
-        abstract: "Runs 3 servers and 2 clients on loopback and shows relayed, durable delivery."
+        abstract: "Runs 3 servers and 2 clients on loopback and shows relayed, durable delivery.",
+        version: P2PCoreVersion.current
     )
 
     @Option(help: "The p2pcore-server binary (default: the one built beside this program).")

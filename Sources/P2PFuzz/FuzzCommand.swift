@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Fuzzing
+import P2PCore
 
 #if canImport(Glibc)
 import Glibc
@@ -44,7 +45,8 @@ struct FuzzCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "p2pcore-fuzz",
         abstract: "Deterministic fuzzing of p2pcore's decoders and state machines.",
-        discussion: "Every input is reproducible from (target, seed, iteration). A trap prints the input that caused it."
+        discussion: "Every input is reproducible from (target, seed, iteration). A trap prints the input that caused it.",
+        version: P2PCoreVersion.current
     )
 
     @Option(help: "The target: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")) or all.")

@@ -8,7 +8,7 @@ import P2PCore
 extension P2PServer {
     /// Sends `data` to the client `recipient` and returns once its application received it.
     ///
-    /// Throws what ``P2PClient/send(to:data:timeout:)`` throws (a `SendError` that tells a
+    /// Throws what `P2PClient.send(to:data:timeout:)` throws (a `SendError` that tells a
     /// message that will still be delivered from one that was not accepted), or
     /// ``EndpointError/notReady`` if this server's endpoint has not attached within `timeout`.
     @discardableResult

@@ -16,9 +16,9 @@ import Transport
 /// as with etcd's initial cluster); a server with Raft state on disk rejoins at once.
 ///
 /// A server is composed of services, each owning its own state, run together in one
-/// `ServiceGroup` by ``run()``: the ``PeerMesh`` (links to other servers), the ``RaftDriver``
-/// (the replica and its storage), the ``ClientGateway`` (client links and sessions), the
-/// ``AdminService``, the ``LinkAcceptor`` (the listener) and the ``ServerEndpoint`` (the
+/// `ServiceGroup` by ``run()``: the `PeerMesh` (links to other servers), the `RaftDriver`
+/// (the replica and its storage), the `ClientGateway` (client links and sessions), the
+/// `AdminService`, the `LinkAcceptor` (the listener) and the `ServerEndpoint` (the
 /// server's own messaging endpoint). The group shuts them down in reverse order.
 public final class P2PServer: Service, Sendable {
     /// This server's permanent id (kept in its data directory across restarts).
@@ -37,7 +37,7 @@ public final class P2PServer: Service, Sendable {
 
     /// Opens (or creates) the server's identity and storage in `configuration.dataDirectory`.
     ///
-    /// Throws a ``Secret/Problem`` for a missing or weak secret (unless
+    /// Throws a `Secret.Problem` for a missing or weak secret (unless
     /// ``ServerConfiguration/insecureDevelopmentMode``), an `IdentityError` for a damaged or
     /// insecure identity, and ``StartError/legacyIdentity(_:)`` for a data directory whose id is
     /// not derived from its key.

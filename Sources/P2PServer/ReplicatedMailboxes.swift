@@ -7,14 +7,14 @@ import Raft
 import RaftStorage
 import Synchronization
 
-/// One server's replica of the mailbox state: a ``RaftNode`` driven against LMDB.
+/// One server's replica of the mailbox state: a `RaftNode` driven against LMDB.
 ///
 /// It follows the Raft driver contract (persist, then send, then apply) and batches: commands
 /// proposed while a ready is being processed go out together in the next one, so concurrent
 /// proposals share one LMDB sync for the log and one for the mailboxes (group commit).
 ///
 /// Any replica takes proposals and reads: on a follower the Raft core forwards them to the
-/// leader. A proposal carries this replica's id and a number (``Proposal``), by which the
+/// leader. A proposal carries this replica's id and a number (`Proposal`), by which the
 /// replica recognises the entry when it applies it; reads come back as Raft read states.
 public actor ReplicatedMailboxes {
     /// Why a proposal did not produce an outcome.

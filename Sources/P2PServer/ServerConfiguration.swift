@@ -18,7 +18,7 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory: String = "./p2pcore-data"
     /// The cluster secret: the client credential. Every client holds it; it admits a client to
     /// the cluster and nothing more (see docs/SECURITY.md). At least 128 bits of entropy
-    /// (``Secret/generate()``) unless ``insecureDevelopmentMode`` is on.
+    /// (`Secret.generate()`) unless ``insecureDevelopmentMode`` is on.
     public var secret: String = ""
     /// The server secret: the server credential, held by servers only. Links between servers
     /// prove it, so no client can act as a server.

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
+import LogFormats
 import Logging
 import P2PCore
 import P2PServer
+import P2PServerSettings
 import ServiceLifecycle
 import UnixSignals
 
@@ -20,6 +22,11 @@ struct ServerCommand: AsyncParsableCommand {
         Admin works through the Unix socket <data-dir>/admin.sock (this user only); remote admin
         needs an admin secret (--admin-secret-file or P2PCORE_ADMIN_SECRET).
 
+        Every run option is also a config-file key and an environment variable: --data-dir is
+        "dataDir" in the JSON file given by --config (or P2PCORE_CONFIG) and P2PCORE_DATA_DIR.
+        Flags win over the environment, which wins over the file, which wins over the defaults;
+        `p2pcore-server show-config` prints every setting and where it came from.
+
         Examples:
           umask 077; p2pcore-server generate-secret > cluster.secret; p2pcore-server generate-secret > server.secret
           p2pcore-server --secret-file cluster.secret --server-secret-file server.secret
@@ -29,7 +36,8 @@ struct ServerCommand: AsyncParsableCommand {
         To add a server to a running cluster, start it with an empty data directory and any member as --peer:
           p2pcore-server --listen 127.0.0.1:7404 --peer 127.0.0.1:7401 --data-dir /var/lib/p2pcore-4
         """,
-        subcommands: [RunCommand.self, GenerateSecretCommand.self, ClusterKeyCommand.self],
+        version: P2PCoreVersion.current,
+        subcommands: [RunCommand.self, ShowConfigCommand.self, GenerateSecretCommand.self, ClusterKeyCommand.self],
         defaultSubcommand: RunCommand.self
     )
 
@@ -39,58 +47,14 @@ struct ServerCommand: AsyncParsableCommand {
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Runs the server until SIGTERM or SIGINT (the default).")
 
-    @Option(help: "Address to listen on, host:port.")
-    var listen = "127.0.0.1:7400"
-
-    @Option(help: "Address other servers dial this one at, host:port (default: the listen address).")
-    var advertise: String?
-
-    @Option(name: .customLong("peer"), help: "Another server's host:port (repeat for each).")
-    var peers: [String] = []
-
-    @Option(help: "Data directory (identity and LMDB data).")
-    var dataDir = "./p2pcore-data"
-
-    @Option(help: "File holding the cluster secret, the client credential (or P2PCORE_SECRET / P2PCORE_SECRET_FILE).")
-    var secretFile: String?
-
-    @Option(help: "The cluster secret itself (visible to other users in the process list: prefer --secret-file).")
-    var secret: String?
-
-    @Option(help: "File holding the server secret, the server credential (or P2PCORE_SERVER_SECRET / P2PCORE_SERVER_SECRET_FILE).")
-    var serverSecretFile: String?
-
-    @Option(help: "File holding the admin secret for remote admin (or P2PCORE_ADMIN_SECRET / P2PCORE_ADMIN_SECRET_FILE; default: admin through the local socket only).")
-    var adminSecretFile: String?
-
-    @Flag(help: "Development only: accept missing or weak secrets (fixed, publicly known development secrets fill in).")
-    var insecureDevelopmentMode = false
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: Logger.Level = .info
+    @OptionGroup var options: RunOptions
 
     func run() async throws {
-        let (host, port) = try Self.parseAddress(listen)
-        var configuration = ServerConfiguration()
-        configuration.listenHost = host
-        configuration.listenPort = port
-        configuration.peers = peers
-        if let advertise {
-            guard HostPort(advertise) != nil else { throw ValidationError("expected host:port for --advertise, got '\(advertise)'") }
-            configuration.advertiseAddress = advertise
-        }
-        configuration.dataDirectory = dataDir
-        configuration.secret = try Secret.resolve(value: secret, file: secretFile, environment: "P2PCORE_SECRET") ?? ""
-        configuration.serverSecret = try Secret.resolve(value: nil, file: serverSecretFile, environment: "P2PCORE_SERVER_SECRET") ?? ""
-        configuration.adminSecret = try Secret.resolve(value: nil, file: adminSecretFile, environment: "P2PCORE_ADMIN_SECRET")
-        configuration.insecureDevelopmentMode = insecureDevelopmentMode
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let settings = try await ServerSettings.load(options: options)
+        let configuration = try settings.configuration(options: options)
+        settings.logFormat.bootstrap(level: settings.logLevel)
         let logger = Logger(label: "p2pcore.server")
+        if let file = settings.configFile { logger.info("settings read", metadata: ["config": "\(file)"]) }
         let server = try P2PServer(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             services: [server],
@@ -98,11 +62,6 @@ struct RunCommand: AsyncParsableCommand {
             logger: logger
         )
         try await group.run()
-    }
-
-    static func parseAddress(_ text: String) throws -> (String, Int) {
-        guard let address = HostPort(text) else { throw ValidationError("expected host:port, got '\(text)'") }
-        return (address.host, address.port)
     }
 }
 
@@ -136,5 +95,3 @@ struct ClusterKeyCommand: ParsableCommand {
         print(ClusterKey(serverSecret: secret).fingerprint)
     }
 }
-
-extension Logger.Level: @retroactive ExpressibleByArgument {}

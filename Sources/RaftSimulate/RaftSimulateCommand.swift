@@ -1,4 +1,5 @@
 import ArgumentParser
+import P2PCore
 import RaftSimulation
 
 /// `raft-simulate`: runs seeded fault simulations of the Raft core and checks its properties.
@@ -12,7 +13,8 @@ struct RaftSimulateCommand: ParsableCommand {
           raft-simulate --seeds 20000                 # seeds 1...20000, cycling 3, 5 and 7 nodes
           raft-simulate --seeds 1000 --nodes 5
           raft-simulate --seed 4242 --nodes 7         # replay one run exactly
-        """
+        """,
+        version: P2PCoreVersion.current
     )
 
     @Option(help: "How many seeds to run (starting at --first-seed).")

@@ -2,6 +2,7 @@ import ArgumentParser
 import CLMDB
 import Foundation
 import LMDB
+import P2PCore
 import RaftStorage
 
 /// Measures synced single-record commits/s and batched records/s through the `LMDB` module, next
@@ -11,7 +12,8 @@ struct LMDBBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lmdb-bench",
         abstract: "LMDB commit throughput: the Swift layer next to raw C calls.",
-        discussion: "Example: Scripts/bench-lmdb --commits 5000 --directory /tmp"
+        discussion: "Example: Scripts/bench-lmdb --commits 5000 --directory /tmp",
+        version: P2PCoreVersion.current
     )
 
     @Option(help: "Synced single-record commits to time.")

@@ -18,7 +18,8 @@ struct RelayBench: AsyncParsableCommand {
             direct: the clients' direct LAN link on loopback, plus a raw SwiftNIO TCP ping-pong \
             on loopback as the baseline.
             all: both, with ratio tables direct / raw TCP and direct / relay.
-            """
+            """,
+        version: P2PCoreVersion.current
     )
 
     /// Which paths to measure.
