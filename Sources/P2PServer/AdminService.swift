@@ -127,6 +127,8 @@ final class AdminService: Service, Sendable {
             case .digest:
                 let digest = try replica.mailboxes.digest()
                 return .digest(appliedIndex: digest.index, sha256: digest.digest)
+            case .safeToStop(let target):
+                return .safeToStop(try await safeToStop(target, replica))
             case .snapshot:
                 let index = try await replica.compact()
                 return .done(detail: "snapshot taken on \(id): the Raft log now starts after index \(index)")

@@ -16,6 +16,9 @@ actor ClientSession {
     private let origin = ContinuousClock.now
     /// The peers the client last said it reaches directly.
     private(set) var directPeers: [NodeID] = []
+    /// The peers the client sent messages to through this link (the relay), at most ``maximumRelayedPeers``.
+    private(set) var relayedPeers: Set<NodeID> = []
+    static let maximumRelayedPeers = 256
 
     init(client: NodeID, link: Link, store: MailboxStore, window: Int = 512) {
         self.client = client
@@ -52,6 +55,10 @@ actor ClientSession {
     func rewind() { step(.snapshotInstalled) }
 
     func setDirectPeers(_ peers: [NodeID]) { directPeers = peers }
+
+    func noteRelayed(to peer: NodeID) {
+        if relayedPeers.count < Self.maximumRelayedPeers { relayedPeers.insert(peer) }
+    }
 
     func push(_ message: ServerPush) {
         try? link.send(type: ClientProtocol.pushFrame, message.encoded())

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
 import P2PCore
 import P2PServer
 import ServiceLifecycle
@@ -66,6 +67,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Development only: accept missing or weak secrets (fixed, publicly known development secrets fill in).")
     var insecureDevelopmentMode = false
 
+    @Option(help: "Serve /healthz, /readyz, /status, /metrics and the status page on host:port (default: off). With an admin secret all but /healthz and /readyz need it; without one, bind to localhost.")
+    var monitor: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -84,6 +88,10 @@ struct RunCommand: AsyncParsableCommand {
         configuration.serverSecret = try Secret.resolve(value: nil, file: serverSecretFile, environment: "P2PCORE_SERVER_SECRET") ?? ""
         configuration.adminSecret = try Secret.resolve(value: nil, file: adminSecretFile, environment: "P2PCORE_ADMIN_SECRET")
         configuration.insecureDevelopmentMode = insecureDevelopmentMode
+        if let monitor {
+            guard let address = HostPort(monitor) else { throw ValidationError("expected host:port for --monitor, got '\(monitor)'") }
+            configuration.monitorAddress = address
+        }
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -92,6 +100,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "p2pcore.server")
         let server = try P2PServer(configuration: configuration, logger: logger)
+        // Anything in this process that reports through swift-metrics lands on /metrics too.
+        MetricsSystem.bootstrap(server.metrics.factory)
         let group = ServiceGroup(
             services: [server],
             gracefulShutdownSignals: [.sigterm, .sigint],
