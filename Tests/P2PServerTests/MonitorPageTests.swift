@@ -1,3 +1,4 @@
+import AdminProtocol
 import ClusterHarness
 import Foundation
 import P2PClient
@@ -111,7 +112,8 @@ extension ServerProcessSuites {
                 }
                 try #require(shown, "/status does not show both paths: \(String(describing: status?.pairs))")
                 #expect(status?.servers.count == 3 && status?.leader != nil)
-                #expect(Set(status?.clients.map(\.id) ?? []).isSuperset(of: [alice.id, bob.id, carol.id]))
+                let listed = Set((status?.clients ?? []).map(\.id))
+                #expect(listed.isSuperset(of: [alice.id, bob.id, carol.id]))
 
                 // The page as a browser renders it, with the admin secret as basic-auth password.
                 let url = "http://ops:\(secret)@127.0.0.1:\(port)/"

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A small parser of the Prometheus text exposition format (0.0.4), strict enough to catch a
 /// malformed `/metrics`: `# HELP` and `# TYPE` lines, and samples `name{label="value",…} value`
 /// whose family was declared.
