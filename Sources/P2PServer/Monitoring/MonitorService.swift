@@ -24,7 +24,7 @@ final class MonitorService: Service, Sendable {
         self.server = server
     }
 
-    func run() async throws {
+    func run() async {
         let logger = context.logger
         let secret = context.configuration.adminSecret
         if secret == nil, !["127.0.0.1", "::1", "localhost"].contains(address.host) {
@@ -72,7 +72,25 @@ final class MonitorService: Service, Sendable {
             logger: httpLogger
         )
         defer { _ = boundPort.close() }
-        try await application.run()
+        // The HTTP server runs in a group of its own that is always shut down gracefully, also
+        // when the server is cancelled (``P2PServer/shutdown()``): cancelled, it would drop its
+        // connections and log errors. A monitor that cannot listen does not stop the server.
+        let group = ServiceGroup(configuration: .init(services: [application], logger: httpLogger))
+        let running = Task { try await group.run() }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                _ = await running.result
+            } onGracefulShutdown: {
+                Task { await group.triggerGracefulShutdown() }
+            }
+        } onCancel: {
+            Task { await group.triggerGracefulShutdown() }
+        }
+        if case .failure(let error) = await running.result {
+            logger.error("the monitor stopped: \(error)", metadata: ["p2p.monitor": "\(address)"])
+            // A service that returns ends the server's group: wait for the server's own end.
+            try? await gracefulShutdown()
+        }
     }
 
     private static func text(_ body: String, status: HTTPResponse.Status = .ok) -> Response {
