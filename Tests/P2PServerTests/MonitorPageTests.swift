@@ -88,6 +88,9 @@ extension ServerProcessSuites {
                 cluster.clientConfiguration("carol", direct: false),
             ]) { clients in
                 let (alice, bob, carol) = (clients[0], clients[1], clients[2])
+                // `send` returns once the recipient's application took the message: Alice and Bob read.
+                let readers = [alice, bob].map { client in Task { for try await _ in client.receive() {} } }
+                defer { for reader in readers { reader.cancel() } }
                 // Alice and Bob: a direct LAN link on loopback (the first message goes through the relay).
                 try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(0), timeout: .seconds(30))
                 var sent = 1
