@@ -31,4 +31,10 @@ public enum AdminRequest: Codable, Equatable, Sendable {
     /// Whether stopping server `id` would keep a quorum of reachable, caught-up voters, and
     /// whether that server is itself ready (a member with a known leader, caught up).
     case safeToStop(NodeID)
+    /// Why clients `a` and `b` are or are not linked directly: each side's NAT as the servers
+    /// infer it, and what the clients reported about the pair (``PairPathDiagnosis``).
+    case path(NodeID, NodeID)
+    /// The asked server's own path facts (``PathFacts``) about `clients` (all when `nil`): what
+    /// servers ask each other for ``path(_:_:)``.
+    case pathFacts(clients: [NodeID]?)
 }

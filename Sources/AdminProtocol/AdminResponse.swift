@@ -12,6 +12,8 @@ public enum AdminResponse: Codable, Equatable, Sendable {
     /// Whether stopping a server keeps a quorum, and whether it is ready (``AdminRequest/safeToStop(_:)``).
     case safeToStop(SafeToStopReport)
     case failed(AdminFailure)
+    case path(PairPathDiagnosis)
+    case pathFacts(PathFacts)
 }
 
 /// Why an admin request failed.

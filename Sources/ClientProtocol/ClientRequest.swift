@@ -18,6 +18,9 @@ public enum ClientRequest: Equatable, Sendable {
     case connect(request: UInt64, peer: NodeID, tcp: [String], udp: [String])
     /// The peers this client has a direct path to right now (for operators).
     case directPeers([NodeID])
+    /// The client's paths to its peers, for operators' diagnostics (at most
+    /// ``PathReport/maximumPeers``; untrusted, see ``PathReport``).
+    case pathReport([PathReport])
 
     /// What a client can look up.
     public enum Query: Equatable, Sendable {
@@ -26,7 +29,7 @@ public enum ClientRequest: Equatable, Sendable {
         case client(NodeID)
     }
 
-    private enum Tag: UInt8 { case hello = 1, send, acknowledge, subscribe, query, connect, directPeers }
+    private enum Tag: UInt8 { case hello = 1, send, acknowledge, subscribe, query, connect, directPeers, pathReport }
 
     public func encoded() -> [UInt8] {
         var writer = ByteWriter()
@@ -65,6 +68,9 @@ public enum ClientRequest: Equatable, Sendable {
         case .directPeers(let peers):
             writer.write(Tag.directPeers.rawValue)
             writer.write(array: peers) { $0.write($1) }
+        case .pathReport(let reports):
+            writer.write(Tag.pathReport.rawValue)
+            writer.write(array: reports) { $1.encode(into: &$0) }
         }
         return writer.bytes
     }
@@ -106,6 +112,10 @@ public enum ClientRequest: Equatable, Sendable {
         case .directPeers:
             self = .directPeers(try reader.readArray("direct.peers", limit: ClientRecord.Limits.maximumDirectPeers) { r throws(DecodingError) in
                 try r.readNodeID("direct.peer")
+            })
+        case .pathReport:
+            self = .pathReport(try reader.readArray("path.reports", limit: PathReport.maximumPeers) { r throws(DecodingError) in
+                try PathReport.decode(from: &r)
             })
         }
         try reader.expectEnd()

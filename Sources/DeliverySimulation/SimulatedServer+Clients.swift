@@ -26,7 +26,7 @@ extension SimulatedServer {
             try commit(.acknowledge(recipient: client, id: messageID), for: nil)
         case .subscribe(let on):
             try push(.subscribe(on), to: client)
-        case .hello, .query, .connect, .directPeers:
+        case .hello, .query, .connect, .directPeers, .pathReport:
             break
         }
     }

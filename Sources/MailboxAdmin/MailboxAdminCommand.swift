@@ -20,11 +20,12 @@ struct MailboxAdminCommand: AsyncParsableCommand {
           mailbox-admin mailbox show 6D535D9C-7C0A-4F17-8F4E-7E17B9DB6BF4 --peek 5 --payload
           mailbox-admin server add 10.0.0.4:7400
           mailbox-admin leader transfer
+          mailbox-admin path <client-a> <client-b>
         """,
         version: "0.1.0",
         subcommands: [
             StatusCommand.self, ClientsCommand.self, MailboxCommand.self, ServerCommand.self,
-            LeaderCommand.self, SnapshotCommand.self,
+            LeaderCommand.self, SnapshotCommand.self, PathCommand.self,
         ]
     )
 }

@@ -144,6 +144,8 @@ final class MultiLANRun: Sendable {
         let afterRelay = try await relayed()
         if afterRelay < afterDirect + UInt64(burst) { failures.append("lan3's messages were not relayed (\(afterRelay - afterDirect) of \(burst))") }
         print("relayed: direct pairs \(afterDirect - before) of \(4 * burst) messages; lan3→lan1a \(afterRelay - afterDirect) of \(burst)")
+        // 3b. `mailbox-admin path` says why lan3's pairs are relayed.
+        failures += try await checkPathDiagnostics(symmetric: lan3, cone: lan1a)
 
         // 4. A stream LAN1 → LAN2 across a cut of LAN2's router and its restoration.
         let switches = try await streamAcrossCut(from: lan1a, to: lan2, count: streamed)

@@ -32,9 +32,10 @@ actor DirectPaths {
         var onChange: @Sendable ([NodeID]) async -> Void
     }
 
-    private struct Path {
+    struct Path {
         let link: Link
         let kind: DirectPathKind
+        let probe = PathProbe()
     }
 
     /// When each link last heard from its peer (read by its keepalive task).
@@ -60,7 +61,11 @@ actor DirectPaths {
     private let servers: [String]
     private let logger: Logger
     private var hooks: Hooks?
-    private var paths: [NodeID: [Path]] = [:]
+    var paths: [NodeID: [Path]] = [:]
+    /// The last attempt at a direct path to each peer (see ``P2PClient/paths()``).
+    var lastAttempts: [NodeID: PathAttempt] = [:]
+    /// Path changes and attempts, for ``P2PClient/pathEvents``.
+    nonisolated let events = PathEventBroadcast()
     private var attempting: Set<NodeID> = []
     private var retries: [NodeID: Retry] = [:]
     private var publicMapping: String?
@@ -160,7 +165,7 @@ actor DirectPaths {
     // MARK: Paths
 
     /// The path messages to `peer` take now (a LAN link before a UDP tunnel), if any.
-    private func best(to peer: NodeID) -> Path? {
+    func best(to peer: NodeID) -> Path? {
         let available = paths[peer] ?? []
         return available.first { $0.kind == .lan } ?? available.first
     }
@@ -192,13 +197,17 @@ actor DirectPaths {
         let introduction = await hooks.introduce(peer, tcpCandidates, udpCandidates)
         var succeeded = false
         if let introduction {
-            succeeded = await withTaskGroup(of: Bool.self) { group in
-                group.addTask { await self.dialLAN(introduction) }
-                group.addTask { await self.punch(introduction) }
-                var any = false
-                for await result in group { any = any || result }
-                return any
+            let results = await withTaskGroup(of: (DirectPathKind, AttemptResult).self) { group in
+                group.addTask { (.lan, await self.dialLAN(introduction)) }
+                group.addTask { (.udp, await self.punch(introduction)) }
+                var results: [DirectPathKind: AttemptResult] = [:]
+                for await (kind, result) in group { results[kind] = result }
+                return results
             }
+            succeeded = results.values.contains { $0.succeeded }
+            attempted(peer, .lanAndUDP, results)
+        } else {
+            attempted(peer, .lanAndUDP, succeeded: false, reason: "no introduction: the servers know no online peer \(peer) (offline, unknown, or attached nowhere)")
         }
         attempting.remove(peer)
         if succeeded || paths[peer] != nil {
@@ -214,34 +223,50 @@ actor DirectPaths {
     /// A server passed on a peer's request: punch towards it (it dials our LAN listener itself).
     func introduced(_ introduction: Introduction) {
         guard !stopped else { return }
-        spawn { _ = await self.punch(introduction) }
+        spawn { await self.attempted(introduction.peer, .udp, [.udp: await self.punch(introduction)]) }
     }
 
-    private func dialLAN(_ introduction: Introduction) async -> Bool {
+    private func dialLAN(_ introduction: Introduction) async -> AttemptResult {
         var configuration = linkConfiguration
         configuration.connectTimeout = .seconds(1)
         configuration.handshakeTimeout = .seconds(2)
+        guard !introduction.tcp.isEmpty else { return AttemptResult(succeeded: false, detail: "the peer reported no LAN address") }
+        var failures: [String] = []
         for candidate in introduction.tcp {
             guard let target = HostPort(candidate) else { continue }
-            guard let link = try? await LinkDialer.connect(host: target.host, port: target.port, configuration: configuration) else { continue }
-            if await adopt(link, .lan, expected: introduction.peer) { return true }
+            let link: Link
+            do {
+                link = try await LinkDialer.connect(host: target.host, port: target.port, configuration: configuration)
+            } catch {
+                failures.append("\(candidate): \(error)")
+                continue
+            }
+            if await adopt(link, .lan, expected: introduction.peer) { return AttemptResult(succeeded: true, detail: "LAN link to \(candidate)") }
+            failures.append("\(candidate): not the peer's registered key")
         }
-        return false
+        return AttemptResult(succeeded: false, detail: "no LAN address of the peer answered (\(failures.joined(separator: "; ")))")
     }
 
-    private func punch(_ introduction: Introduction) async -> Bool {
-        guard !introduction.udp.isEmpty else { return false }
+    private func punch(_ introduction: Introduction) async -> AttemptResult {
+        guard !introduction.udp.isEmpty else { return AttemptResult(succeeded: false, detail: "no UDP candidate for the peer (no server observed its mapping)") }
+        let address: String
         do {
-            let address = try await udp.punch(token: introduction.token, candidates: introduction.udp, timeout: .seconds(3))
+            address = try await udp.punch(token: introduction.token, candidates: introduction.udp, timeout: .seconds(3))
+        } catch {
+            logger.debug("no UDP path to \(introduction.peer): \(error)")
+            return AttemptResult(succeeded: false, detail: "no UDP reply from \(introduction.udp.joined(separator: ", ")) within 3 s")
+        }
+        do {
             let peer = introduction.peer
             let link = try await udp.tunnel(
                 to: address, conversation: introduction.conversation, role: introduction.initiator ? .dialer : .listener,
                 timeout: .seconds(3), vet: { $0.id == peer }
             )
-            return await adopt(link, .udp, expected: peer)
+            let adopted = await adopt(link, .udp, expected: peer)
+            return AttemptResult(succeeded: adopted, detail: adopted ? "UDP tunnel to \(address)" : "UDP tunnel to \(address): not the peer's registered key")
         } catch {
-            logger.debug("no UDP path to \(introduction.peer): \(error)")
-            return false
+            logger.debug("no UDP tunnel to \(introduction.peer): \(error)")
+            return AttemptResult(succeeded: false, detail: "a UDP reply from \(address), but the tunnel failed: \(error)")
         }
     }
 
@@ -257,15 +282,18 @@ actor DirectPaths {
             return false
         }
         let isNewPeer = paths[peer] == nil
-        paths[peer, default: []].append(Path(link: link, kind: kind))
+        let path = Path(link: link, kind: kind)
+        paths[peer, default: []].append(path)
         logger.notice("direct path up", metadata: ["p2p.peer": "\(peer)", "p2p.path": "\(kind.rawValue)", "p2p.remote": "\(link.peer.remoteAddress ?? "?")"])
-        spawn { await self.serve(link, kind, hooks) }
+        pathChanged(peer, "\(kind == .lan ? "LAN link" : "UDP tunnel") up to \(link.peer.remoteAddress ?? "?")")
+        spawn { await self.serve(path, hooks) }
         if isNewPeer { await hooks.onChange(peers) }
         return true
     }
 
     /// Reads the link until it closes or falls silent, pinging it meanwhile.
-    private nonisolated func serve(_ link: Link, _ kind: DirectPathKind, _ hooks: Hooks) async {
+    private nonisolated func serve(_ path: Path, _ hooks: Hooks) async {
+        let (link, kind, probe) = (path.link, path.kind, path.probe)
         let lastHeard = LastHeard()
         let keepalive = Task {
             while !Task.isCancelled {
@@ -274,23 +302,39 @@ actor DirectPaths {
                     link.close()
                     return
                 }
-                try? link.send(type: Transport.FrameType.directPing.rawValue, [])
+                try? link.send(type: Transport.FrameType.directPing.rawValue, PathProbe.Ping.encode(PathProbe.Ping.request, probe.sent()))
             }
         }
+        var ended = "link closed"
         do {
             for try await frame in link.inbound {
                 lastHeard.touch()
-                if frame.type != Transport.FrameType.directPing.rawValue { await hooks.onFrame(link, frame) }
+                guard frame.type == Transport.FrameType.directPing.rawValue else {
+                    await hooks.onFrame(link, frame)
+                    continue
+                }
+                switch PathProbe.Ping.decode(frame.bytes) {
+                case (PathProbe.Ping.request, let sequence)?:
+                    try? link.send(type: Transport.FrameType.directPing.rawValue, PathProbe.Ping.encode(PathProbe.Ping.echo, sequence))
+                case (PathProbe.Ping.echo, let sequence)?:
+                    probe.echoed(sequence)
+                default:
+                    break
+                }
             }
-        } catch {}
+        } catch {
+            ended = "\(error)"
+        }
+        if lastHeard.elapsed > Self.deadAfter { ended = "silent for over \(Self.deadAfter)" }
         keepalive.cancel()
         link.close()
-        await lost(link, kind, hooks)
+        await lost(link, kind, ended, hooks)
     }
 
-    private func lost(_ link: Link, _ kind: DirectPathKind, _ hooks: Hooks) async {
+    private func lost(_ link: Link, _ kind: DirectPathKind, _ why: String, _ hooks: Hooks) async {
         let peer = link.peer.id
         paths[peer]?.removeAll { $0.link === link }
+        if !stopped { pathChanged(peer, "\(kind == .lan ? "LAN link" : "UDP tunnel") down: \(why)") }
         guard paths[peer]?.isEmpty ?? false else { return }
         paths[peer] = nil
         logger.notice("direct path down", metadata: ["p2p.peer": "\(peer)", "p2p.path": "\(kind.rawValue)"])
@@ -305,5 +349,6 @@ actor DirectPaths {
         paths.removeAll()
         listener.close()
         udp.close()
+        events.finish()
     }
 }

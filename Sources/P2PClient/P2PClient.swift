@@ -15,7 +15,7 @@ public final class P2PClient: Sendable {
     /// This client's permanent id (kept in its state directory).
     public let id: NodeID
     public let configuration: ClientConfiguration
-    private let engine: ClientEngine
+    let engine: ClientEngine
     private let environment: Environment
     private let links: Task<Void, Never>
 
@@ -92,6 +92,7 @@ public final class P2PClient: Sendable {
                 for address in configuration.servers {
                     group.addTask { await engine.maintain(address) }
                 }
+                group.addTask { await engine.reportPathsForever() }
             }
         }
         let client = P2PClient(id: identity.id, configuration: configuration, engine: engine, environment: environment, links: links)

@@ -129,6 +129,10 @@ final class AdminService: Service, Sendable {
                 return .digest(appliedIndex: digest.index, sha256: digest.digest)
             case .safeToStop(let target):
                 return .safeToStop(try await safeToStop(target, replica))
+            case .path(let a, let b):
+                return .path(try await pathDiagnosis(a, b, replica))
+            case .pathFacts(let clients):
+                return .pathFacts(localPathFacts(clients: clients))
             case .snapshot:
                 let index = try await replica.compact()
                 return .done(detail: "snapshot taken on \(id): the Raft log now starts after index \(index)")

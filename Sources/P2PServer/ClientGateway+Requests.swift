@@ -95,6 +95,7 @@ extension ClientGateway {
         var bucket = TokenBucket(rate: configuration.clientSendRate, burst: configuration.clientSendRate * 2)
         var lastIntroduction: [NodeID: ContinuousClock.Instant] = [:]
         var relayedTo: Set<NodeID> = []
+        var lastPathReport: ContinuousClock.Instant?
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             do {
@@ -150,6 +151,11 @@ extension ClientGateway {
                         await session.push(.connectResult(request: request, introduction))
                     case .directPeers(let peers):
                         await session.setDirectPeers(peers)
+                    case .pathReport(let reports):
+                        let now = ContinuousClock.now
+                        guard lastPathReport.map({ now - $0 >= PathReports.minimumInterval }) ?? true else { continue }
+                        lastPathReport = now
+                        recordPathReports(reports, from: client, replica)
                     }
                 }
             } catch {
@@ -223,7 +229,7 @@ extension ClientRequest {
     var commits: Bool {
         switch self {
         case .send, .acknowledge: true
-        case .hello, .subscribe, .query, .connect, .directPeers: false
+        case .hello, .subscribe, .query, .connect, .directPeers, .pathReport: false
         }
     }
 }

@@ -22,6 +22,8 @@ final class ClientGateway: Service, Sendable {
     let mesh: PeerMesh
     let sessions = ClientSessions()
     let mappings: ObservedMappings
+    /// What clients reported about their paths to peers (diagnostics, memory only).
+    let pathReports: PathReports
     /// Client links accepted by the listener, with the client's hello, to serve.
     let accepted = AsyncStream<(Link, ClientHello)>.makeStream()
     /// Messages (and their payload bytes) this server accepted from clients into mailboxes.
@@ -32,6 +34,7 @@ final class ClientGateway: Service, Sendable {
         self.raft = raft
         self.mesh = mesh
         self.mappings = mappings
+        pathReports = PathReports(server: context.id)
     }
 
     /// Runs until cancelled or shut down, then closes every client link.
