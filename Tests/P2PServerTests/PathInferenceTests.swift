@@ -8,8 +8,8 @@ import Testing
 /// Path diagnostics' pure parts: NAT inference from the servers' observations, the verdict on a
 /// pair, and the bounds on what clients may report.
 @Suite struct PathInferenceTests {
-    let client = NodeID()
-    let servers = (0..<3).map { _ in NodeID() }
+    let client = NodeID.random()
+    let servers = (0..<3).map { _ in NodeID.random() }
 
     func observed(_ mappings: [String], age: Double = 1) -> [MappingObservation] {
         mappings.enumerated().map { MappingObservation(client: client, server: servers[$0.offset], mapping: $0.element, ageSeconds: age) }
@@ -49,12 +49,12 @@ import Testing
         // Only stale ones: they are still all there is.
         #expect(nat(observed(["203.0.113.101:1", "203.0.113.101:2"], age: 600)).behaviour == .endpointDependent)
         // Observations of other clients are not this one's.
-        let other = MappingObservation(client: NodeID(), server: servers[2], mapping: "203.0.113.9:1", ageSeconds: 1)
+        let other = MappingObservation(client: NodeID.random(), server: servers[2], mapping: "203.0.113.9:1", ageSeconds: 1)
         #expect(nat(observed(["203.0.113.101:7100", "203.0.113.101:7100"]) + [other]).behaviour == .endpointIndependent)
     }
 
     @Test func theVerdictNamesTheSymmetricNATOfARelayedPair() {
-        let peer = NodeID()
+        let peer = NodeID.random()
         let symmetric = nat(observed(["203.0.113.103:40112", "203.0.113.103:51877"]))
         let cone = PathInference.natReport(
             client: peer, observations: servers.prefix(2).map { MappingObservation(client: peer, server: $0, mapping: "203.0.113.101:7100", ageSeconds: 1) },
@@ -77,12 +77,12 @@ import Testing
     }
 
     @Test func theNewestReportTellsTheDirectPathAndItsQuality() {
-        let peer = NodeID()
+        let peer = NodeID.random()
         let a = nat(observed(["203.0.113.101:7100", "203.0.113.101:7100"]))
         let b = PathInference.natReport(client: peer, observations: [], lanAddresses: [], online: true)
         let old = PairPathReport(reporter: client, peer: peer, path: .relay, rttMillis: nil, lossPercent: nil, lastAttempt: nil, reportedAtMillis: 100, server: servers[0])
         let new = PairPathReport(reporter: client, peer: peer, path: .udp, rttMillis: 12.34, lossPercent: 5, lastAttempt: nil, reportedAtMillis: 200, server: servers[1])
-        let unrelated = PairPathReport(reporter: client, peer: NodeID(), path: .lan, rttMillis: 1, lossPercent: 0, lastAttempt: nil, reportedAtMillis: 300, server: servers[1])
+        let unrelated = PairPathReport(reporter: client, peer: NodeID.random(), path: .lan, rttMillis: 1, lossPercent: 0, lastAttempt: nil, reportedAtMillis: 300, server: servers[1])
         let diagnosis = PathInference.diagnose(a: a, b: b, reports: [old, new, unrelated])
         #expect(diagnosis.path == .udp)
         #expect(diagnosis.reports == [new])
@@ -94,7 +94,7 @@ import Testing
     @Test func serversKeepBoundedReportsOnlyOfTheReportersOwnPairs() {
         let server = servers[0]
         let store = PathReports(server: server, capacity: 3)
-        let peer = NodeID()
+        let peer = NodeID.random()
         let attempt = PathReport.Attempt(agoMillis: 2_000, kind: .udp, succeeded: false, reason: "no UDP reply")
         store.record([
             PathReport(peer: peer, path: .udp, rttMicros: 1_500, lossPerMille: 25, lastAttempt: attempt),
@@ -112,31 +112,31 @@ import Testing
         #expect(store.reports(of: [client]).first?.lastAttempt?.atMillis == 0)
 
         // One report per client, the newest; at most `capacity` clients, the stalest forgotten.
-        let others = (0..<3).map { _ in NodeID() }
+        let others = (0..<3).map { _ in NodeID.random() }
         for (index, other) in others.enumerated() { store.record([PathReport(peer: peer, path: .relay)], from: other, nowMillis: 20_000 + UInt64(index)) }
         #expect(store.clientCount == 3)
         #expect(store.reports(of: [client]).isEmpty)
         #expect(Set(store.reports().map(\.reporter)) == Set(others))
         // Beyond the most pairs in a report, the rest is dropped.
-        let many = (0..<(PathReport.maximumPeers + 10)).map { _ in PathReport(peer: NodeID(), path: .relay) }
+        let many = (0..<(PathReport.maximumPeers + 10)).map { _ in PathReport(peer: NodeID.random(), path: .relay) }
         store.record(many, from: others[2], nowMillis: 30_000)
         #expect(store.reports(of: [others[2]]).count == PathReport.maximumPeers)
     }
 
     @Test func pathReportsRoundTripAndOversizedOnesAreRefused() throws {
         let reports = [
-            PathReport(peer: NodeID(), path: .lan, rttMicros: 420, lossPerMille: 0,
+            PathReport(peer: NodeID.random(), path: .lan, rttMicros: 420, lossPerMille: 0,
                        lastAttempt: PathReport.Attempt(agoMillis: 5, kind: .lanAndUDP, succeeded: true, reason: "LAN link to 10.0.1.11:7100")),
-            PathReport(peer: NodeID(), path: .relay),
+            PathReport(peer: NodeID.random(), path: .relay),
         ]
         #expect(try ClientRequest(decoding: ClientRequest.pathReport(reports).encoded()) == .pathReport(reports))
 
-        let tooMany = (0...PathReport.maximumPeers).map { _ in PathReport(peer: NodeID(), path: .relay) }
+        let tooMany = (0...PathReport.maximumPeers).map { _ in PathReport(peer: NodeID.random(), path: .relay) }
         #expect(throws: DecodingError.self) { try ClientRequest(decoding: ClientRequest.pathReport(tooMany).encoded()) }
 
         // The encoder cuts a long reason on a character boundary; a decoder refuses a longer one.
         let long = String(repeating: "é", count: PathReport.maximumReasonLength)
-        let cut = PathReport(peer: NodeID(), path: .relay, lastAttempt: PathReport.Attempt(agoMillis: 0, kind: .udp, succeeded: false, reason: long))
+        let cut = PathReport(peer: NodeID.random(), path: .relay, lastAttempt: PathReport.Attempt(agoMillis: 0, kind: .udp, succeeded: false, reason: long))
         guard case .pathReport(let decoded) = try ClientRequest(decoding: ClientRequest.pathReport([cut]).encoded()) else {
             Issue.record("not a path report")
             return
@@ -147,7 +147,7 @@ import Testing
         forged.write(UInt8(1))
         forged.write(UInt8(8))  // pathReport
         forged.write(UInt32(1))
-        forged.write(NodeID())
+        forged.write(NodeID.random())
         forged.write(UInt8(0))  // relay
         forged.write(false)  // no rtt
         forged.write(false)  // no loss
