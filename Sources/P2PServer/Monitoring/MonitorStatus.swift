@@ -7,9 +7,16 @@ public struct MonitorStatus: Codable, Equatable, Sendable {
     public struct Pair: Codable, Equatable, Sendable {
         public var a: NodeID
         public var b: NodeID
-        /// `direct` (a client reported a direct tunnel to the other) or `relay` (messages went
-        /// through a server's mailbox and no direct tunnel is reported).
+        /// `direct` (a client reports a direct link or tunnel to the other) or `relay` (through
+        /// the servers' mailboxes, no direct path reported).
         public var path: String
+        /// `lan`, `udp` or `relay` when the clients' path reports say which; `nil` otherwise.
+        public var kind: String?
+        /// Round-trip time of the direct path, when a client measured it.
+        public var rttMillis: Double?
+        /// `client-reported` (the clients' path reports) or `server-observed` (the peers a client
+        /// declared direct to its servers, and the recipients it sent to through the relay).
+        public var source: String
     }
 
     /// The server that answered.
@@ -24,24 +31,43 @@ public struct MonitorStatus: Codable, Equatable, Sendable {
     /// client's links to any of them reported.
     public var clients: [ClientSummary]
     public var pairs: [Pair]
+    /// The servers' path diagnostics: each client's inferred NAT and the pairs' reports (`nil`
+    /// when they could not be gathered).
+    public var paths: PathOverview?
     /// Relay counters summed over the reachable members.
     public var relayedMessages: UInt64
     public var relayedBytes: UInt64
     public var generatedAtMillis: UInt64
 
-    /// The client pairs and their paths: direct where either client reports a direct tunnel to
-    /// the other, relay where one sent through the relay and neither reports one.
-    static func pairs(of clients: [ClientSummary]) -> [Pair] {
-        var paths: [Key: String] = [:]
-        for client in clients {
-            for peer in client.directPeers where peer != client.id { paths[Key(client.id, peer)] = "direct" }
+    /// The client pairs and their paths. The clients' own path reports decide first (direct when
+    /// either side reports a LAN link or UDP tunnel); pairs they do not cover come from what the
+    /// servers saw: direct where a client declared the other a direct peer, relay where one sent
+    /// to the other through the relay.
+    static func pairs(of clients: [ClientSummary], reports: [PairPathReport]) -> [Pair] {
+        var pairs: [Key: Pair] = [:]
+        for report in reports where report.reporter != report.peer {
+            let key = Key(report.reporter, report.peer)
+            let direct = report.path != .relay
+            if let known = pairs[key], known.path == "direct", !direct { continue }
+            pairs[key] = Pair(
+                a: key.a, b: key.b, path: direct ? "direct" : "relay", kind: report.path.rawValue,
+                rttMillis: direct ? report.rttMillis : nil, source: "client-reported"
+            )
         }
         for client in clients {
-            for peer in client.relayedPeers ?? [] where peer != client.id && paths[Key(client.id, peer)] == nil {
-                paths[Key(client.id, peer)] = "relay"
+            for peer in client.directPeers where peer != client.id {
+                let key = Key(client.id, peer)
+                if pairs[key]?.source == "client-reported" { continue }
+                pairs[key] = Pair(a: key.a, b: key.b, path: "direct", source: "server-observed")
             }
         }
-        return paths.map { Pair(a: $0.key.a, b: $0.key.b, path: $0.value) }.sorted { ($0.a, $0.b) < ($1.a, $1.b) }
+        for client in clients {
+            for peer in client.relayedPeers ?? [] where peer != client.id && pairs[Key(client.id, peer)] == nil {
+                let key = Key(client.id, peer)
+                pairs[key] = Pair(a: key.a, b: key.b, path: "relay", source: "server-observed")
+            }
+        }
+        return pairs.values.sorted { ($0.a, $0.b) < ($1.a, $1.b) }
     }
 
     /// The same summaries from several servers, one per client: sets of peers united.
@@ -89,9 +115,10 @@ extension P2PServer {
         }
         let clients = MonitorStatus.merge(lists)
         let reachable = cluster.servers.filter(\.reachable)
+        let paths = try? await admin.pathOverview(gather: true, replica)
         return MonitorStatus(
             server: id, readiness: await readiness(), leader: cluster.leader, healthy: cluster.healthy, problems: cluster.problems,
-            servers: cluster.servers, clients: clients, pairs: MonitorStatus.pairs(of: clients),
+            servers: cluster.servers, clients: clients, pairs: MonitorStatus.pairs(of: clients, reports: paths?.pairs ?? []), paths: paths,
             relayedMessages: reachable.reduce(0) { $0 + $1.relayedMessages }, relayedBytes: reachable.reduce(0) { $0 + $1.relayedBytes },
             generatedAtMillis: ClientGateway.nowMillis()
         )

@@ -61,10 +61,10 @@ enum StatusPage {
         <table><thead><tr><th>Server</th><th>Address</th><th>Role</th><th>Voter</th><th>Term</th><th>Commit</th><th>Applied</th><th>Relayed</th></tr></thead>
         <tbody id="servers"></tbody></table></section>
       <section><h2>Client pairs and their paths</h2>
-        <table><thead><tr><th>Client</th><th>Peer</th><th>Path</th></tr></thead>
+        <table><thead><tr><th>Client</th><th>Peer</th><th>Path</th><th>Via</th><th>RTT</th><th>Known from</th></tr></thead>
         <tbody id="pairs"></tbody></table></section>
       <section><h2>Clients</h2>
-        <table><thead><tr><th>Client</th><th>Online</th><th>Attached servers</th><th>Mailbox</th><th>Oldest</th><th>Direct to</th><th>Relayed to</th></tr></thead>
+        <table><thead><tr><th>Client</th><th>Online</th><th>NAT</th><th>Attached servers</th><th>Mailbox</th><th>Oldest</th><th>Direct to</th><th>Relayed to</th></tr></thead>
         <tbody id="clients"></tbody></table></section>
       <p id="problems" class="muted"></p>
     </main>
@@ -119,11 +119,16 @@ enum StatusPage {
         cell(m.reachable ? String(m.term) : "–"), cell(m.reachable ? String(m.commitIndex) : "–"),
         cell(m.reachable ? String(m.appliedIndex) : "–"), cell(String(m.relayedMessages)),
       ], { server: m.id, role: m.role })));
-      fill("pairs", s.pairs.map((p) => row([cell(short(p.a), null, p.a), cell(short(p.b), null, p.b), cell(p.path, p.path)],
-        { pair: p.a + "|" + p.b, path: p.path })));
+      fill("pairs", s.pairs.map((p) => row([
+        cell(short(p.a), null, p.a), cell(short(p.b), null, p.b), cell(p.path, p.path), cell(p.kind || "–"),
+        cell(p.rttMillis != null ? p.rttMillis.toFixed(1) + " ms" : "–"), cell(p.source),
+      ], { pair: p.a + "|" + p.b, path: p.path })));
+      const nat = {};
+      for (const c of (s.paths ? s.paths.clients : [])) nat[c.client] = c;
       const now = Date.now();
       fill("clients", s.clients.map((c) => row([
         cell(short(c.id), null, c.id), cell(c.online ? "online" : "offline", c.online ? "ok" : "bad"),
+        cell(nat[c.id] ? nat[c.id].behaviour : "–", null, nat[c.id] ? nat[c.id].explanation : ""),
         cell(c.attachedServers.map(short).join(", ") || "–"),
         cell(c.mailboxMessages + " msg / " + c.mailboxBytes + " B"),
         cell(c.oldestMessageMillis ? Math.max(0, Math.round((now - c.oldestMessageMillis) / 1000)) + " s" : "–"),
