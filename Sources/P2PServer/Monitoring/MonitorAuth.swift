@@ -13,12 +13,15 @@ struct MonitorAuth<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let secret, !Self.openPaths.contains(request.uri.path) else { return try await next(request, context) }
-        guard Self.authorizes(request.headers[.authorization], secret: secret) else {
+        guard MonitorCredential.authorizes(request.headers[.authorization], secret: secret) else {
             return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Basic realm=\"p2pcore monitor\", charset=\"UTF-8\""])
         }
         return try await next(request, context)
     }
+}
 
+/// The admin secret in an `Authorization` header.
+enum MonitorCredential {
     /// Whether an `Authorization` header carries `secret` (bearer token, or basic auth password).
     static func authorizes(_ header: String?, secret: String) -> Bool {
         guard let header, let space = header.firstIndex(of: " ") else { return false }
