@@ -83,8 +83,10 @@ extension ServerProcessSuites {
         do {
             let secret = try #require(cluster.adminSecret)
             let port = cluster.monitorPorts[0]
+            var aliceConfiguration = cluster.clientConfiguration("alice", direct: true)
+            aliceConfiguration.metricsFactory = try #require(cluster.servers[1]).metrics.factory
             try await withClients([
-                cluster.clientConfiguration("alice", direct: true), cluster.clientConfiguration("bob", direct: true),
+                aliceConfiguration, cluster.clientConfiguration("bob", direct: true),
                 cluster.clientConfiguration("carol", direct: false),
             ]) { clients in
                 let (alice, bob, carol) = (clients[0], clients[1], clients[2])
@@ -100,6 +102,9 @@ extension ServerProcessSuites {
                     return await alice.directPaths()[bob.id] != nil
                 }
                 try #require(direct, "no direct path between alice and bob")
+                for i in 0..<3 { try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(100 + i), timeout: .seconds(30)) }
+                let clientMetrics = try PrometheusText(parsing: try await HTTP.get(port: cluster.monitorPorts[1], "/metrics", bearer: cluster.adminSecret).body)
+                #expect((clientMetrics.value("p2pcore_client_send_seconds_count", ["path": "direct"]) ?? 0) >= 3, "direct sends are not timed")
                 // Carol has direct paths off: her messages to Alice go through the relay.
                 try await carol.send(to: alice.id, data: RelayDeliveryTests.payload(1), timeout: .seconds(30))
 

@@ -58,9 +58,10 @@ extension ServerProcessSuites {
 
             let relayedBefore = try await Self.relayedTotal(cluster)
             let commitBefore = try #require(before.value("p2pcore_raft_commit_index"))
-            try await withClients([
-                cluster.clientConfiguration("alice", direct: false), cluster.clientConfiguration("bob", direct: false),
-            ]) { clients in
+            // Alice reports her client metrics into s1's registry (an application would pass its own factory).
+            var aliceConfiguration = cluster.clientConfiguration("alice", direct: false)
+            aliceConfiguration.metricsFactory = try #require(cluster.servers[0]).metrics.factory
+            try await withClients([aliceConfiguration, cluster.clientConfiguration("bob", direct: false)]) { clients in
                 let (alice, bob) = (clients[0], clients[1])
                 let received = Task { try await RelayDeliveryTests.collect(bob, count: 5) }
                 for i in 0..<5 { try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(i), timeout: .seconds(30)) }
@@ -78,6 +79,8 @@ extension ServerProcessSuites {
             #expect(try #require(after.value("p2pcore_raft_commit_index")) > commitBefore)
             #expect(try #require(after.value("p2pcore_raft_applied_index")) > commitBefore)
             #expect(try #require(after.value("p2pcore_raft_commits_total")) > (before.value("p2pcore_raft_commits_total") ?? 0))
+            #expect(after.value("p2pcore_client_send_seconds_count", ["path": "relay"]) == 5, "alice's relayed sends are not timed")
+            #expect(after.value("p2pcore_client_outbox_messages") == 0)
         } catch {
             await cluster.stopAll()
             throw error
