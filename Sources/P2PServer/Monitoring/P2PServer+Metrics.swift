@@ -13,7 +13,9 @@ extension P2PServer {
     /// scrape, so that nothing on the message path maintains them.
     public func refreshMetrics() async {
         let metrics = context.metrics
-        let sessions = gateway.sessions.all
+        // The servers' own endpoints are not counted as clients (as in `clients()`).
+        let servers = raft.registeredServers()
+        let sessions = gateway.sessions.all.filter { servers[$0.client] == nil }
         metrics.attachedClients.set(Int64(Set(sessions.map(\.client)).count))
         var pairs = Set<[NodeID]>()
         for session in sessions {
