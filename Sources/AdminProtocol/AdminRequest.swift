@@ -28,6 +28,9 @@ public enum AdminRequest: Codable, Equatable, Sendable {
     /// The SHA-256 of the asked server's applied state and the index it reflects (replicas that
     /// applied the same index must agree).
     case digest
+    /// Whether stopping server `id` would keep a quorum of reachable, caught-up voters, and
+    /// whether that server is itself ready (a member with a known leader, caught up).
+    case safeToStop(NodeID)
     /// Why clients `a` and `b` are or are not linked directly: each side's NAT as the servers
     /// infer it, and what the clients reported about the pair (``PairPathDiagnosis``).
     case path(NodeID, NodeID)

@@ -9,6 +9,8 @@ public enum AdminResponse: Codable, Equatable, Sendable {
     /// The request took effect; `detail` says what happened (e.g. "purged 12 messages").
     case done(detail: String)
     case digest(appliedIndex: UInt64, sha256: String)
+    /// Whether stopping a server keeps a quorum, and whether it is ready (``AdminRequest/safeToStop(_:)``).
+    case safeToStop(SafeToStopReport)
     case failed(AdminFailure)
     case path(PairPathDiagnosis)
     case pathFacts(PathFacts)
@@ -142,6 +144,9 @@ public struct ClientSummary: Codable, Equatable, Sendable {
     public var udpAddress: String?
     /// The peers the client reaches over a direct tunnel, as it last told the answering server.
     public var directPeers: [NodeID]
+    /// The peers the client sent messages to through the answering server's relay since it linked
+    /// to it (`nil` from a server that does not track them).
+    public var relayedPeers: [NodeID]?
 
     public init(
         id: NodeID, online: Bool, attachedServers: [NodeID], wanAddresses: [String], lanAddresses: [String],

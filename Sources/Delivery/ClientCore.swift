@@ -57,6 +57,8 @@ public struct ClientCore: Sendable {
     var attachedServers: [NodeID: [NodeID]] = [:]
     var directPeers: Set<NodeID> = []
     var outbox: [OutboxKey: Outgoing] = [:]
+    /// Messages whose fate is not final yet (the outbox, owed skips included).
+    public var outboxCount: Int { outbox.count }
     /// Sends waiting for their outbox entry, by ledger batch.
     var preparing: [UInt64: [Preparing]] = [:]
     var timers = DeadlineQueue<Timer>()

@@ -9,8 +9,9 @@ struct ServerCommand: AsyncParsableCommand {
         Examples:
           mailbox-admin server add 10.0.0.4:7400
           mailbox-admin server remove F1EFD426-F055-4150-8771-D663E60BF20F
+          mailbox-admin server safe-to-stop F1EFD426-F055-4150-8771-D663E60BF20F
         """,
-        subcommands: [Add.self, Remove.self]
+        subcommands: [Add.self, Remove.self, SafeToStopCommand.self]
     )
 
     struct Add: AsyncParsableCommand {

@@ -1,6 +1,10 @@
 import AdminProtocol
 import ClusterHarness
 import Foundation
+#if canImport(CDispatch)
+// `stat` reaches this module through Dispatch's C headers too (via the monitor's HTTP stack).
+import CDispatch
+#endif
 import P2PCore
 import Synchronization
 import Transport

@@ -1,3 +1,4 @@
+import CoreMetrics
 import P2PCore
 
 /// How a ``P2PClient`` starts.
@@ -28,6 +29,10 @@ public struct ClientConfiguration: Sendable {
     public var attemptTimeout: Duration = .seconds(3)
     /// Largest payload `send` accepts (servers enforce their own limit too).
     public var maximumMessageSize: Int = 1 << 20
+    /// Where the client reports its metrics (send latency by path, outbox depth; see
+    /// ``ClientMetrics``): `nil` (the default) reports to the process's `MetricsSystem`, so an
+    /// application's own metrics backend picks them up. The library never bootstraps one.
+    public var metricsFactory: (any MetricsFactory)?
 
     public init(servers: [String]) {
         self.servers = servers

@@ -18,6 +18,7 @@ actor ClientEngine {
     nonisolated let direct: DirectPaths?
     nonisolated let dialer: ServerDialer
     let logger: Logger
+    nonisolated let metrics: ClientMetrics
     private(set) var stopped = false
 
     private var core: ClientCore
@@ -31,6 +32,12 @@ actor ClientEngine {
 
     private var nextToken: UInt64 = 0
     private var sends: [SendToken: CheckedContinuation<MessageID, any Error>] = [:]
+    /// When each pending `send` started, and how many deliveries the core had counted as direct
+    /// after its last step (for the send latency by path).
+    private var sendStarts: [SendToken: UInt64] = [:]
+    private var directDeliveries = 0
+    private var lastStepDeliveredDirectly = false
+    private var reportedOutbox = -1
     private var receiver: CheckedContinuation<ReceivedMessage?, any Error>?
     /// `waitUntilAttached` calls, with their deadlines.
     private var attachWaiters: [UInt64: (deadline: UInt64, continuation: CheckedContinuation<Void, any Error>)] = [:]
@@ -45,6 +52,7 @@ actor ClientEngine {
         self.direct = direct
         self.configuration = configuration
         self.logger = logger
+        metrics = ClientMetrics(factory: configuration.metricsFactory)
         self.ledger = LedgerExecutor(ledger: ledger)
         connections = ServerConnections(addresses: configuration.servers)
         dialer = ServerDialer(configuration: configuration, linkConfiguration: linkConfiguration, pin: pin, direct: direct, replies: replies)
@@ -71,8 +79,15 @@ actor ClientEngine {
         draining = true
         var next = 0
         while next < inputs.count {
-            for directive in core.step(inputs[next], now: now) { execute(directive) }
+            let directives = core.step(inputs[next], now: now)
+            lastStepDeliveredDirectly = core.deliveries.direct != directDeliveries
+            directDeliveries = core.deliveries.direct
+            for directive in directives { execute(directive) }
             next += 1
+        }
+        if core.outboxCount != reportedOutbox {
+            reportedOutbox = core.outboxCount
+            metrics.outbox(reportedOutbox)
         }
         inputs.removeAll()
         draining = false
@@ -102,6 +117,9 @@ actor ClientEngine {
             receiver?.resume(returning: ReceivedMessage(from: message.id.sender, data: message.payload, id: message.id))
             receiver = nil
         case .finishSend(let token, let result):
+            if let started = sendStarts.removeValue(forKey: token), case .success = result {
+                metrics.sent(after: now &- started, direct: lastStepDeliveredDirectly)
+            }
             sends.removeValue(forKey: token)?.resume(with: result.mapError { $0.error(ledgerError: ledger.lastError) })
         }
     }
@@ -186,6 +204,7 @@ actor ClientEngine {
         return try await withCheckedThrowingContinuation { continuation in
             guard !stopped else { return continuation.resume(throwing: SendError.clientStopped) }
             sends[token] = continuation
+            sendStarts[token] = now
             feed(.send(token, to: recipient, payload: data, timeout: timeout.wholeMilliseconds))
         }
     }

@@ -67,14 +67,20 @@ extension AdminService {
         for record in try P2PServer.clientRecords(mailboxes) {
             let stats = try mailboxes.stats(for: record.id)
             var direct: Set<NodeID> = []
-            for session in gateway.sessions.sessions(of: record.id) { direct.formUnion(await session.directPeers) }
-            summaries.append(ClientSummary(
+            var relayed: Set<NodeID> = []
+            for session in gateway.sessions.sessions(of: record.id) {
+                direct.formUnion(await session.directPeers)
+                relayed.formUnion(await session.relayedPeers)
+            }
+            var summary = ClientSummary(
                 id: record.id, online: record.isOnline, attachedServers: record.attachedServers,
                 wanAddresses: record.wanAddresses, lanAddresses: record.lanAddresses,
                 listenAddress: record.listenAddress, listenPort: record.listenPort, lastSeenMillis: record.lastSeenMillis,
                 mailboxMessages: stats.messages, mailboxBytes: stats.bytes, oldestMessageMillis: stats.oldestEnqueuedAtMillis,
                 udpAddress: observed[record.id], directPeers: direct.sorted()
-            ))
+            )
+            summary.relayedPeers = relayed.sorted()
+            summaries.append(summary)
         }
         return summaries
     }

@@ -127,6 +127,8 @@ final class AdminService: Service, Sendable {
             case .digest:
                 let digest = try replica.mailboxes.digest()
                 return .digest(appliedIndex: digest.index, sha256: digest.digest)
+            case .safeToStop(let target):
+                return .safeToStop(try await safeToStop(target, replica))
             case .path(let a, let b):
                 return .path(try await pathDiagnosis(a, b, replica))
             case .pathFacts(let clients):

@@ -42,6 +42,7 @@ extension ClientGateway {
             guard let server = record.attachedServers.first(where: { $0 != id && mesh.links.canReach($0) }) else { return nil }
             try? mesh.send(.introduceClient(client: peer, toPeer), to: server)
         }
+        context.metrics.introduced()
         let peerUDP = mappings.candidates(record.lanAddresses, of: peer)
         logger.debug("introduced clients", metadata: ["p2p.client": "\(client)", "p2p.peer": "\(peer)", "p2p.udp": "\(peerUDP)"])
         return Introduction(peer: peer, tcp: record.lanAddresses, udp: peerUDP, token: token, conversation: conversation, initiator: true)

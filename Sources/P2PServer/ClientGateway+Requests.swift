@@ -19,6 +19,7 @@ extension ClientGateway {
     func serve(_ link: Link, _ hello: ClientHello) async {
         let client = link.peer.id
         guard let replica = await raft.replicaLatch.wait(timeout: .seconds(30)) else {
+            context.metrics.rejected(.clusterNotFormed)
             push(.refused(reason: "the cluster has not formed yet"), on: link)
             return link.close()
         }
@@ -27,6 +28,7 @@ extension ClientGateway {
             let lookup = await RaftDriver.lookUpClient(client, in: replica, readIndex: { await self.raft.readIndex() }, timeout: .seconds(2))
             guard case .client(let existing?) = lookup, existing.publicKey == link.peer.publicKey else {
                 logger.notice("refusing client \(client): its id is not derived from its key and not registered with it")
+                context.metrics.rejected(.identity)
                 push(.refused(reason: "client id \(client) is neither derived from the client's key nor registered with it"), on: link)
                 return link.close()
             }
@@ -39,6 +41,7 @@ extension ClientGateway {
             switch try await raft.commit(.register(record), budget: .seconds(30)) {
             case .keyMismatch:
                 logger.notice("refusing client \(client): its id is bound to another key")
+                context.metrics.rejected(.identity)
                 push(.refused(reason: "client id \(client) is bound to another key"), on: link)
                 return link.close()
             case .done:
@@ -53,6 +56,7 @@ extension ClientGateway {
         }
         let session = ClientSession(client: client, link: link, store: replica.mailboxes)
         guard sessions.add(session) else {
+            context.metrics.rejected(.tooManyLinks)
             push(.refused(reason: "client \(client) already holds \(ClientSessions.maximumPerClient) links to this server"), on: link)
             return link.close()
         }
@@ -90,6 +94,7 @@ extension ClientGateway {
         let link = session.link
         var bucket = TokenBucket(rate: configuration.clientSendRate, burst: configuration.clientSendRate * 2)
         var lastIntroduction: [NodeID: ContinuousClock.Instant] = [:]
+        var relayedTo: Set<NodeID> = []
         var lastPathReport: ContinuousClock.Instant?
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
@@ -119,6 +124,10 @@ extension ClientGateway {
                         }
                         let receipt = DeliveryReceipt(recipient: message.recipient, id: message.id)
                         if !message.isSkip { await session.awaitReceipt(receipt) }
+                        // For the monitor's path view: a new recipient only, not every message.
+                        if relayedTo.count < ClientSession.maximumRelayedPeers, relayedTo.insert(message.recipient).inserted {
+                            await session.noteRelayed(to: message.recipient)
+                        }
                         group.addTask {
                             let result = await self.relay(message)
                             if result != .stored { await session.forgetReceipt(receipt) }
@@ -154,10 +163,17 @@ extension ClientGateway {
                     }
                 }
             } catch {
+                if Self.isViolation(error) { context.metrics.rejected(.protocolViolation) }
                 logger.debug("client link closed", metadata: ["p2p.client": "\(client)", "p2p.reason": "\(error)"])
             }
             group.cancelAll()
         }
+    }
+
+    /// Whether a client link ended because the client broke the protocol (not because it closed).
+    static func isViolation(_ error: any Error) -> Bool {
+        if case TransportError.protocolViolation = error { return true }
+        return error is DecodingError
     }
 
     /// Bytes queued for a client beyond which its next request waits.
@@ -181,6 +197,7 @@ extension ClientGateway {
                         $0.messages += 1
                         $0.bytes += UInt64(message.payload.count)
                     }
+                    context.metrics.relayed(bytes: message.payload.count)
                 }
                 return .stored
             case .alreadyDelivered: return .alreadyDelivered

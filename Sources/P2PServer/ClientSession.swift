@@ -23,6 +23,9 @@ actor ClientSession {
     /// Most receipts one session waits for; sends beyond it get no receipt from this server (the
     /// sender's `send` then ends as stored at its deadline, which is true).
     static let maximumAwaitedReceipts = 16_384
+    /// The peers the client sent messages to through this link (the relay), at most ``maximumRelayedPeers``.
+    private(set) var relayedPeers: Set<NodeID> = []
+    static let maximumRelayedPeers = 256
 
     init(client: NodeID, link: Link, store: MailboxStore, window: Int = 512) {
         self.client = client
@@ -77,6 +80,10 @@ actor ClientSession {
         for receipt in receipts where awaitingReceipts.remove(receipt) != nil {
             push(.delivered(recipient: receipt.recipient, id: receipt.id))
         }
+    }
+
+    func noteRelayed(to peer: NodeID) {
+        if relayedPeers.count < Self.maximumRelayedPeers { relayedPeers.insert(peer) }
     }
 
     func push(_ message: ServerPush) {

@@ -55,6 +55,7 @@ final class LinkAcceptor: Service, Sendable {
         let host = link.peer.remoteAddress.flatMap { HostPort($0)?.host } ?? "?"
         guard awaitingFirstFrame.admit(host) else {
             logger.notice("closing a link from \(host): too many links wait for their first frame")
+            context.metrics.rejected(.admission)
             return link.close()
         }
         let silence = Task {
@@ -83,6 +84,7 @@ final class LinkAcceptor: Service, Sendable {
             // The component stopped: nobody will serve the link.
             if !handedOver { link.close() }
         } catch {
+            context.metrics.rejected(.firstFrame)
             logger.notice("closing a link from \(link.peer.id) (\(link.peer.role)): \(error)", metadata: ["p2p.peer": "\(link.peer.remoteAddress ?? "?")"])
             link.close()
         }

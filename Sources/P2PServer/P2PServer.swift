@@ -34,6 +34,8 @@ public final class P2PServer: Service, Sendable {
     let listening = AsyncStream<Void>.makeStream()
     /// The task running ``run()`` when the server was started with ``start(configuration:logger:)``.
     private let runner = Mutex<Task<Void, any Error>?>(nil)
+    /// The monitor, while the server runs with one.
+    let monitor = Mutex<MonitorService?>(nil)
 
     /// Opens (or creates) the server's identity and storage in `configuration.dataDirectory`.
     ///
@@ -91,12 +93,16 @@ public final class P2PServer: Service, Sendable {
     public func run() async throws {
         let logger = context.logger
         let linkConfiguration = context.linkConfiguration
+        let metrics = context.metrics
         let listener: LinkListener
         do {
             listener = try await LinkListener.bind(
                 host: configuration.listenHost, port: configuration.listenPort, configuration: linkConfiguration,
                 vet: ServerContext.vet,
-                onFailure: { error in logger.notice("rejected a connection: \(error)") }
+                onFailure: { error in
+                    metrics.rejected(.handshake)
+                    logger.notice("rejected a connection: \(error)")
+                }
             )
         } catch {
             listening.continuation.finish()
@@ -114,6 +120,9 @@ public final class P2PServer: Service, Sendable {
         let advertised = configuration.advertiseAddress ?? Self.defaultAdvertisedAddress(configuration.listenHost, listener.port, logger)
         mesh.bind(advertised: advertised, udp: udp)
         ownEndpoint.bind(port: listener.port)
+        if let address = configuration.monitorAddress {
+            monitor.withLock { $0 = MonitorService(context: context, address: address, server: self) }
+        }
         listening.continuation.yield()
         listening.continuation.finish()
         logger.info("server started", metadata: [
@@ -127,7 +136,9 @@ public final class P2PServer: Service, Sendable {
         let acceptor = LinkAcceptor(context: context, listener: listener, mesh: mesh, gateway: gateway, admin: admin)
         // Shut down in reverse: the endpoint first, then the listener, admin, clients, Raft, and
         // the links to other servers last (Raft and requests in flight still use them).
-        let group = ServiceGroup(configuration: .init(services: [mesh, raft, gateway, admin, acceptor, ownEndpoint], logger: logger))
+        var services: [any Service] = [mesh, raft, gateway, admin, acceptor, ownEndpoint]
+        if let monitor = monitor.withLock({ $0 }) { services.append(monitor) }
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         do {
             try await withGracefulShutdownHandler {
                 try await group.run()
@@ -137,6 +148,7 @@ public final class P2PServer: Service, Sendable {
         } catch {
             logger.error("server stopped on an error: \(error)")
         }
+        monitor.withLock { $0 = nil }
         udp?.close()
         try raft.closeStorage()
         logger.info("server stopped")

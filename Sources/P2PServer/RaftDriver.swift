@@ -80,7 +80,7 @@ final class RaftDriver: Service, Sendable {
         let applied = self.applied.continuation
         let replica = try ReplicatedMailboxes(
             configuration: raftConfiguration, environment: environment, bootstrapVoters: voters,
-            limits: configuration.mailboxLimits, logger: logger,
+            limits: configuration.mailboxLimits, logger: logger, metrics: context.metrics.replica,
             send: { message in try? mesh.send(.raft(message), to: message.to) },
             onLeaderChange: { leader, term in
                 logger.info("leader changed", metadata: ["raft.leader": "\(leader.map { "\($0)" } ?? "none")", "raft.term": "\(term)"])

@@ -37,7 +37,7 @@ extension ReplicatedMailboxes {
         var outcomes: [MailboxStore.Applied] = []
         if let snapshot = ready.snapshotToApply {
             // 1. Persist, 2. send, 3. apply: the snapshot first, then what committed after it.
-            try log.persist(ready)
+            try metrics.timingSync { try log.persist(ready) }
             for message in ready.messages { send(message) }
             try mailboxes.restore(snapshot: snapshot.data, index: snapshot.metadata.index, term: snapshot.metadata.term)
             onApplied([.snapshotRestored])
@@ -47,13 +47,16 @@ extension ReplicatedMailboxes {
             // sending is allowed (the entries are committed), and atomic with their persistence.
             let log = self.log
             let mailboxes = self.mailboxes
-            outcomes = try environment.write { txn in
-                try log.write(ready, in: txn)
-                return entries.isEmpty ? [] : try mailboxes.apply(entries, in: txn)
+            outcomes = try metrics.timingSync {
+                try environment.write { txn in
+                    try log.write(ready, in: txn)
+                    return entries.isEmpty ? [] : try mailboxes.apply(entries, in: txn)
+                }
             }
             for message in ready.messages { send(message) }
         }
         if !ready.committedEntries.isEmpty {
+            metrics.committed(ready.committedEntries.count)
             deliver(outcomes, of: Array(zip(ready.committedEntries, proposals)))
             if node.appliedIndex >= node.snapshotIndex + compactEvery { try compact() }
         }

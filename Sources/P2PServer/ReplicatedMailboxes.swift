@@ -61,6 +61,7 @@ public actor ReplicatedMailboxes {
     private nonisolated let inbox = Mutex<(messages: [RaftMessage], drainScheduled: Bool)>(([], false))
     var stopped = false
     let compactEvery: LogIndex
+    let metrics: ReplicaMetrics
 
     /// Opens the replica stored in `environment`, bootstrapping a new cluster of `bootstrapVoters`
     /// when nothing was persisted yet (pass `nil` for a server that joins a running cluster).
@@ -71,6 +72,7 @@ public actor ReplicatedMailboxes {
         limits: MailboxLimits = .init(),
         compactEvery: LogIndex = 10_000,
         logger: Logger = Logger(label: "p2pcore.raft"),
+        metrics: ReplicaMetrics = .none,
         send: @escaping @Sendable (RaftMessage) -> Void,
         onLeaderChange: @escaping @Sendable (NodeID?, Term) -> Void = { _, _ in },
         onMembership: @escaping @Sendable (Membership) -> Void = { _ in },
@@ -86,6 +88,7 @@ public actor ReplicatedMailboxes {
         self.onApplied = onApplied
         self.logger = logger
         self.compactEvery = compactEvery
+        self.metrics = metrics
         if let persisted = try log.loadPersistedState() {
             // A crash may have fallen between persisting an installed snapshot and loading it.
             if let snapshot = persisted.snapshot, try mailboxes.applied().index < snapshot.metadata.index {
@@ -168,6 +171,7 @@ public actor ReplicatedMailboxes {
             if case .notLeader(let leader) = error { throw ProposalError.notLeader(leader: leader) }
             throw ProposalError.refused(error)
         }
+        metrics.proposed()
         scheduleFlush()
         let deadline = ticks + Self.proposalTimeoutTicks
         return try await withCheckedThrowingContinuation { continuation in

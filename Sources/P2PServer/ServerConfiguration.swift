@@ -26,6 +26,11 @@ public struct ServerConfiguration: Sendable {
     /// The operator credential for remote admin (`mailbox-admin --server`). Without it, admin
     /// is only possible through the Unix socket `<data directory>/admin.sock` (mode 0600).
     public var adminSecret: String?
+    /// Where the monitor listens (`host:port`): `/healthz`, `/readyz`, `/status`, `/metrics` and
+    /// the status page at `/` (see README "Monitoring"). `nil` (the default): no monitor. With an
+    /// ``adminSecret`` everything but `/healthz` and `/readyz` requires it; without one the monitor
+    /// serves everything to anyone who can connect, so bind it to localhost then.
+    public var monitorAddress: HostPort?
     /// Accepts missing or weak secrets (replaced by fixed development secrets): for a demo on
     /// one machine only, never in production.
     public var insecureDevelopmentMode = false

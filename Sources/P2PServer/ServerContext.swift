@@ -13,6 +13,8 @@ struct ServerContext: Sendable {
     let clusterKey: ClusterKey
     let logger: Logger
     let incarnation = UInt64.random(in: 1...UInt64.max)
+    /// This server's metrics (its own registry: servers in one process do not mix).
+    let metrics = ServerMetrics()
 
     /// The link configuration of this server: it listens as a server, accepts clients and
     /// servers, and operators only when a remote admin secret is configured.

@@ -44,6 +44,7 @@ final class ServerEndpoint: Service, Sendable {
         clientConfiguration.secret = configuration.secret
         clientConfiguration.clusterKey = context.clusterKey.fingerprint
         clientConfiguration.listenHost = host
+        clientConfiguration.metricsFactory = context.metrics.factory
         var endpointLogger = logger
         endpointLogger.logLevel = max(logger.logLevel, .notice)
         var failures = 0

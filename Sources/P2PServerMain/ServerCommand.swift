@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LogFormats
 import Logging
+import Metrics
 import P2PCore
 import P2PServer
 import P2PServerSettings
@@ -56,6 +57,8 @@ struct RunCommand: AsyncParsableCommand {
         let logger = Logger(label: "p2pcore.server")
         if let file = settings.configFile { logger.info("settings read", metadata: ["config": "\(file)"]) }
         let server = try P2PServer(configuration: configuration, logger: logger)
+        // Anything in this process that reports through swift-metrics lands on /metrics too.
+        MetricsSystem.bootstrap(server.metrics.factory)
         let group = ServiceGroup(
             services: [server],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -15,6 +15,9 @@ public struct RunOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("Address other servers dial this one at (default: the listen address).", valueName: "host:port"))
     public var advertise: String?
 
+    @Option(help: ArgumentHelp("Serve /healthz, /readyz, /status, /metrics and the status page here (default: off). With an admin secret all but /healthz and /readyz need it; without one, bind to localhost.", valueName: "host:port"))
+    public var monitor: String?
+
     @Option(name: .customLong("peer"), help: ArgumentHelp("Another server's host:port (repeat for each; P2PCORE_PEERS is comma-separated).", valueName: "host:port"))
     public var peers: [String] = []
 
@@ -79,6 +82,7 @@ public struct RunOptions: ParsableArguments, Sendable {
         var values: [SettingKey: ConfigContent] = [:]
         values[.listen] = listen.map(ConfigContent.string)
         values[.advertise] = advertise.map(ConfigContent.string)
+        values[.monitor] = monitor.map(ConfigContent.string)
         values[.peers] = peers.isEmpty ? nil : .stringArray(peers)
         values[.dataDir] = dataDir.map(ConfigContent.string)
         values[.secretFile] = secretFile.map(ConfigContent.string)

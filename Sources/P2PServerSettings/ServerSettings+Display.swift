@@ -1,6 +1,7 @@
 import LogFormats
 import Logging
 import Mailbox
+import P2PCore
 import P2PServer
 
 extension ServerSettings {
@@ -18,6 +19,7 @@ extension ServerSettings {
         let values: [SettingKey: String] = [
             .listen: "\(c.listenHost):\(c.listenPort)",
             .advertise: c.advertiseAddress ?? "(the listen address)",
+            .monitor: c.monitorAddress?.description ?? "(off)",
             .peers: c.peers.isEmpty ? "(none)" : c.peers.joined(separator: ","),
             .dataDir: c.dataDirectory,
             .secretFile: secretFile ?? "(none)",

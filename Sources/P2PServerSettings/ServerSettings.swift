@@ -55,6 +55,7 @@ public struct ServerSettings: Sendable {
             configuration.listenPort = listen.port
         }
         if let advertise = try await reader.address(.advertise) { configuration.advertiseAddress = advertise.description }
+        if let monitor = try await reader.address(.monitor) { configuration.monitorAddress = monitor }
         if let peers = try await reader.strings(.peers) {
             for peer in peers where HostPort(peer) == nil { throw reader.invalid(.peers, peer, "expected host:port") }
             configuration.peers = peers

@@ -71,6 +71,7 @@ public struct SettingKey: Sendable, Hashable, CustomStringConvertible {
 extension SettingKey {
     public static let listen = SettingKey("listen", .string)
     public static let advertise = SettingKey("advertise", .string)
+    public static let monitor = SettingKey("monitor", .string)
     public static let peers = SettingKey("peers", .stringList, flag: "peer")
     public static let dataDir = SettingKey("dataDir", .string)
     public static let secretFile = SettingKey("secretFile", .string)
@@ -95,7 +96,7 @@ extension SettingKey {
     /// ``ServerSettings/load(options:environment:)``, its line in ``ServerSettings/lines``, and
     /// its value in the tests' every-variable list (which fails until it is there).
     public static let all: [SettingKey] = [
-        .listen, .advertise, .peers, .dataDir, .secretFile, .serverSecretFile, .adminSecretFile,
+        .listen, .advertise, .monitor, .peers, .dataDir, .secretFile, .serverSecretFile, .adminSecretFile,
         .insecureDevelopmentMode, .logLevel, .logFormat, .tick, .clientSendRate, .maximumRequestsInFlight,
         .introductionInterval, .maximumMessageSize, .redeliveryPatience, .mailboxMaximumMessages,
         .mailboxMaximumBytes, .mailboxMaximumMessagesPerSender, .mailboxMaximumTotalBytes,

@@ -3,6 +3,7 @@ import Foundation
 import LogFormats
 import Logging
 import Mailbox
+import P2PCore
 import P2PServer
 import P2PServerSettings
 import Testing
@@ -86,7 +87,7 @@ func load(_ arguments: [String], environment: [String: String] = [:]) async thro
 
     @Test func everySettingHasAWorkingEnvironmentVariable() async throws {
         let values: [SettingKey: String] = [
-            .listen: "1.2.3.4:5", .advertise: "5.6.7.8:9", .peers: "a:1,b:2", .dataDir: "/d", .secretFile: "/s",
+            .listen: "1.2.3.4:5", .advertise: "5.6.7.8:9", .monitor: "127.0.0.1:9400", .peers: "a:1,b:2", .dataDir: "/d", .secretFile: "/s",
             .serverSecretFile: "/ss", .adminSecretFile: "/as", .insecureDevelopmentMode: "true", .logLevel: "trace",
             .logFormat: "json", .tick: "1s", .clientSendRate: "5.5", .maximumRequestsInFlight: "7",
             .introductionInterval: "2s", .maximumMessageSize: "99", .redeliveryPatience: "4s",
@@ -100,6 +101,7 @@ func load(_ arguments: [String], environment: [String: String] = [:]) async thro
             #expect(settings.sources[key] == .environment, "\(key.environmentVariable) not read")
         }
         let c = settings.configuration
+        #expect(c.monitorAddress == HostPort(host: "127.0.0.1", port: 9400))
         #expect(c.advertiseAddress == "5.6.7.8:9" && c.insecureDevelopmentMode && c.clientSendRate == 5.5)
         #expect(c.maximumRequestsInFlight == 7 && c.maximumMessageSize == 99 && c.redeliveryPatience == .seconds(4))
         #expect(c.mailboxLimits == MailboxLimits(maximumMessages: 11, maximumBytes: 12, maximumMessagesPerSender: 13, maximumTotalBytes: 14))
@@ -115,7 +117,7 @@ func load(_ arguments: [String], environment: [String: String] = [:]) async thro
             case .stringList: [key.flag, "p:3"]
             case .string where key == .logLevel: [key.flag, "error"]
             case .string where key == .logFormat: [key.flag, "json"]
-            case .string where key == .listen || key == .advertise: [key.flag, "h:3"]
+            case .string where key == .listen || key == .advertise || key == .monitor: [key.flag, "h:3"]
             case .string: [key.flag, "/3"]
             }
         }
