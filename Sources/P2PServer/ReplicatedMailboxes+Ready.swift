@@ -11,23 +11,47 @@ extension ReplicatedMailboxes {
     func scheduleFlush() {
         guard !flushScheduled else { return }
         flushScheduled = true
-        Task { self.flush() }
+        Task { await self.flush() }
     }
 
-    func flush() {
+    func flush() async {
         flushScheduled = false
         do {
-            try processReady()
+            try await processReadies()
         } catch {
             logger.error("raft: processing a ready failed: \(error)")
         }
     }
 
-    func processReady() throws {
+    /// Carries out the node's readies, one after the other, until it has none left.
+    ///
+    /// The LMDB transaction (and its sync) of each ready runs on the storage queue, not on the
+    /// actor: meanwhile the actor steps incoming messages and takes proposals, which the next
+    /// ready then persists together (group commit). Readies never overlap, so each one's
+    /// messages still leave only after its own persistence, as the Raft driver contract asks.
+    /// A caller that finds the loop running waits until it has caught up with everything,
+    /// including what the caller changed.
+    func processReadies() async throws {
+        if processingReadies {
+            await withCheckedContinuation { idleWaiters.append($0) }
+            return
+        }
+        processingReadies = true
+        defer {
+            processingReadies = false
+            let waiters = idleWaiters
+            idleWaiters.removeAll()
+            for waiter in waiters { waiter.resume() }
+        }
+        while try await processReady() {}
+    }
+
+    /// Carries out one ready; false if the node had nothing to do.
+    private func processReady() async throws -> Bool {
         // After stop() the storage may be closed: the ready stays in the node, unprocessed.
-        guard !stopped else { return }
+        guard !stopped else { return false }
         let ready = node.ready()
-        guard !ready.isEmpty else { return }
+        guard !ready.isEmpty else { return false }
         let proposals = ready.committedEntries.map { entry in
             entry.kind == .normal ? try? Proposal(decoding: entry.data) : nil
         }
@@ -35,32 +59,40 @@ extension ReplicatedMailboxes {
             MailboxStore.Entry(index: entry.index, term: entry.term, command: proposal?.command)
         }
         var outcomes: [MailboxStore.Applied] = []
+        let log = self.log
+        let mailboxes = self.mailboxes
+        let metrics = self.metrics
         if let snapshot = ready.snapshotToApply {
             // 1. Persist, 2. send, 3. apply: the snapshot first, then what committed after it.
-            try metrics.timingSync { try log.persist(ready) }
+            try await storage.run { try metrics.timingSync { try log.persist(ready) } }
             for message in ready.messages { send(message) }
-            try mailboxes.restore(snapshot: snapshot.data, index: snapshot.metadata.index, term: snapshot.metadata.term)
+            outcomes = try await storage.run {
+                try mailboxes.restore(snapshot: snapshot.data, index: snapshot.metadata.index, term: snapshot.metadata.term)
+                return entries.isEmpty ? [] : try mailboxes.apply(entries)
+            }
             onApplied([.snapshotRestored])
-            if !entries.isEmpty { outcomes = try mailboxes.apply(entries) }
         } else {
             // Persisting and applying share one transaction, hence one sync. Applying before
             // sending is allowed (the entries are committed), and atomic with their persistence.
-            let log = self.log
-            let mailboxes = self.mailboxes
-            outcomes = try metrics.timingSync {
-                try environment.write { txn in
-                    try log.write(ready, in: txn)
-                    return entries.isEmpty ? [] : try mailboxes.apply(entries, in: txn)
+            let environment = self.environment
+            outcomes = try await storage.run {
+                try metrics.timingSync {
+                    try environment.write { txn in
+                        try log.write(ready, in: txn)
+                        return entries.isEmpty ? [] : try mailboxes.apply(entries, in: txn)
+                    }
                 }
             }
             for message in ready.messages { send(message) }
         }
+        storedAppliedIndex = node.appliedIndex
         if !ready.committedEntries.isEmpty {
             metrics.committed(ready.committedEntries.count)
             deliver(outcomes, of: Array(zip(ready.committedEntries, proposals)))
-            if node.appliedIndex >= node.snapshotIndex + compactEvery { try compact() }
+            // The snapshot is persisted by the loop's next ready.
+            if node.appliedIndex >= node.snapshotIndex + compactEvery { try compactAtApplied() }
         }
-        if ready.snapshotToApply != nil || !ready.committedEntries.isEmpty { appliedWaiters.advance(to: node.appliedIndex) }
+        if ready.snapshotToApply != nil || !ready.committedEntries.isEmpty { appliedWaiters.advance(to: storedAppliedIndex) }
         for state in ready.readStates { reads.resume(state.context, returning: state.index) }
         if ready.membership != nil || ready.leaderChange != nil { announceChange() }
         if let membership = ready.membership {
@@ -77,6 +109,7 @@ extension ReplicatedMailboxes {
             // let their callers retry.
             failWaiters()
         }
+        return true
     }
 
     /// Tells the application what changed, and this replica's proposers their outcomes.

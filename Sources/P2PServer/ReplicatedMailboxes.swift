@@ -60,6 +60,13 @@ public actor ReplicatedMailboxes {
     var flushScheduled = false
     private nonisolated let inbox = Mutex<(messages: [RaftMessage], drainScheduled: Bool)>(([], false))
     var stopped = false
+    /// Whether the ready loop runs (``processReadies()``), and who waits for it to catch up.
+    var processingReadies = false
+    var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The applied index of what LMDB holds (see ``appliedIndex``).
+    var storedAppliedIndex: LogIndex = 0
+    /// Where LMDB write transactions run, off the actor.
+    let storage = StorageQueue(label: "p2pcore.raft.storage")
     let compactEvery: LogIndex
     let metrics: ReplicaMetrics
 
@@ -100,22 +107,23 @@ public actor ReplicatedMailboxes {
         } else {
             node = RaftNode(configuration: configuration, storage: log)
         }
+        storedAppliedIndex = node.appliedIndex
     }
 
     /// Processes what the node produced at start-up (bootstrap entries, re-applied commits).
-    public func start() throws {
-        try processReady()
+    public func start() async throws {
+        try await processReadies()
     }
 
     // MARK: Inputs
 
     /// Advances Raft's logical clock by one tick.
-    public func tick() throws {
+    public func tick() async throws {
         ticks += 1
         proposals.expire(at: ticks, with: ProposalError.lost)
         reads.expire(at: ticks, with: ProposalError.lost)
         node.tick()
-        try processReady()
+        try await processReadies()
     }
 
     /// Ticks a proposal waits to be applied here, and a read for its read state.
@@ -145,9 +153,9 @@ public actor ReplicatedMailboxes {
     public static let inboxLimit = 4096
 
     /// Steps whatever waits in the inbox now (tests that pump messages by hand).
-    func drainNow() { drainInbox() }
+    func drainNow() async { await drainInbox() }
 
-    private func drainInbox() {
+    private func drainInbox() async {
         let messages = inbox.withLock { inbox in
             defer {
                 inbox.messages.removeAll(keepingCapacity: true)
@@ -157,7 +165,7 @@ public actor ReplicatedMailboxes {
         }
         guard !stopped else { return }
         for message in messages { node.step(message) }
-        flush()
+        await flush()
     }
 
     /// Replicates `command` (through the leader) and returns its outcome once it is committed and
@@ -206,23 +214,25 @@ public actor ReplicatedMailboxes {
     /// Stops taking proposals and fails the waiting ones with ``ProposalError/lost`` (they may
     /// still commit; callers retry idempotently). Called when the server shuts down, so that
     /// nothing waits for a commit that this replica will no longer process.
-    public func stop() {
+    public func stop() async {
         stopped = true
         failWaiters()
         endChanges()
+        // The storage may close once this returns: let a transaction under way finish first.
+        if processingReadies { await withCheckedContinuation { idleWaiters.append($0) } }
     }
 
     /// Proposes a membership change (leader only); returns once it is applied here.
-    public func changeMembership(_ change: MembershipChange) throws {
+    public func changeMembership(_ change: MembershipChange) async throws {
         _ = try node.proposeMembershipChange(change)
-        try processReady()
+        try await processReadies()
     }
 
     /// Leader only: adds a registered server that is not a member yet as a learner, or promotes a
     /// learner that has caught up to voter. One change per call (Raft allows one at a time);
     /// the server's tick loop calls this periodically, so a change interrupted by a leader
     /// change is completed by the next leader.
-    public func reconcileMembership() {
+    public func reconcileMembership() async {
         guard node.role == .leader, let registered = try? mailboxes.servers() else { return }
         let membership = node.membership
         let change: MembershipChange
@@ -236,7 +246,7 @@ public actor ReplicatedMailboxes {
             return
         }
         do {
-            try changeMembership(change)
+            try await changeMembership(change)
             logger.info("raft: membership change proposed: \(change)")
         } catch RaftError.membershipChangePending {
         } catch {
@@ -248,20 +258,27 @@ public actor ReplicatedMailboxes {
     private static let promotionLag: LogIndex = 32
 
     /// Starts a leadership transfer to `target`.
-    public func transferLeadership(to target: NodeID) throws {
+    public func transferLeadership(to target: NodeID) async throws {
         try node.transferLeadership(to: target)
-        try processReady()
+        try await processReadies()
     }
 
     /// Snapshots the mailboxes at the applied index and compacts the Raft log; returns the
     /// index the log now starts after.
     @discardableResult
-    public func compact() throws -> LogIndex {
-        let snapshot = try mailboxes.snapshot()
-        guard snapshot.index == node.appliedIndex else { return node.snapshotIndex }
-        node.compact(snapshotData: snapshot.data)
-        try processReady()
+    public func compact() async throws -> LogIndex {
+        try await processReadies()
+        try compactAtApplied()
+        try await processReadies()
         return node.snapshotIndex
+    }
+
+    /// Snapshots the mailboxes at the applied index into the node, for the next ready to persist
+    /// (a no-op if the store is not exactly at the node's applied index).
+    func compactAtApplied() throws {
+        let snapshot = try mailboxes.snapshot()
+        guard snapshot.index == node.appliedIndex else { return }
+        node.compact(snapshotData: snapshot.data)
     }
 
     // MARK: Status
@@ -270,7 +287,9 @@ public actor ReplicatedMailboxes {
     public var leader: NodeID? { node.leader }
     public var term: Term { node.term }
     public var commitIndex: LogIndex { node.commitIndex }
-    public var appliedIndex: LogIndex { node.appliedIndex }
+    /// The last index applied to the mailboxes in LMDB (the node may have handed out more, whose
+    /// transaction is under way).
+    public var appliedIndex: LogIndex { storedAppliedIndex }
     public var membership: Membership { node.membership }
     /// The leader's view of how far each follower's log matches its own (empty on followers).
     public var matchIndexes: [NodeID: LogIndex] { node.matchIndexes }
@@ -278,7 +297,7 @@ public actor ReplicatedMailboxes {
     /// Waits until this replica applied `index`; `false` if `deadline` passed first. Resumed by
     /// the apply loop as soon as it gets there.
     public func waitUntilApplied(_ index: LogIndex, deadline: ContinuousClock.Instant) async -> Bool {
-        if node.appliedIndex >= index { return true }
+        if storedAppliedIndex >= index { return true }
         guard !stopped, ContinuousClock.now < deadline else { return false }
         return await withCheckedContinuation { continuation in
             let waiter = appliedWaiters.add(index, continuation)
