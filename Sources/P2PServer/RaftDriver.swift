@@ -74,6 +74,7 @@ final class RaftDriver: Service, Sendable {
         mesh.formedVoters.withLock { $0 = voters ?? [] }
         var raftConfiguration = RaftConfiguration(id: id, randomSeed: UInt64.random(in: 0...UInt64.max))
         raftConfiguration.electionTicks = 10
+        raftConfiguration.leaderPersistsInParallel = true
         let mesh = self.mesh
         let logger = self.logger
         let onLeaderChange = configuration.onLeaderChange

@@ -62,10 +62,12 @@ extension ReplicatedMailboxes {
         let log = self.log
         let mailboxes = self.mailboxes
         let metrics = self.metrics
+        // A leader replicates while it writes (RaftConfiguration.leaderPersistsInParallel).
+        if ready.messagesMayPrecedePersistence { for message in ready.messages { send(message) } }
         if let snapshot = ready.snapshotToApply {
             // 1. Persist, 2. send, 3. apply: the snapshot first, then what committed after it.
             try await storage.run { try metrics.timingSync { try log.persist(ready) } }
-            for message in ready.messages { send(message) }
+            if !ready.messagesMayPrecedePersistence { for message in ready.messages { send(message) } }
             outcomes = try await storage.run {
                 try mailboxes.restore(snapshot: snapshot.data, index: snapshot.metadata.index, term: snapshot.metadata.term)
                 return entries.isEmpty ? [] : try mailboxes.apply(entries)
@@ -83,8 +85,9 @@ extension ReplicatedMailboxes {
                     }
                 }
             }
-            for message in ready.messages { send(message) }
+            if !ready.messagesMayPrecedePersistence { for message in ready.messages { send(message) } }
         }
+        node.persisted(ready.durableMark)
         storedAppliedIndex = node.appliedIndex
         if !ready.committedEntries.isEmpty {
             metrics.committed(ready.committedEntries.count)

@@ -23,6 +23,11 @@ public struct RaftConfiguration: Sendable {
     /// Payload bytes of durable, applied entries kept in memory for followers that lag a little;
     /// older payloads are read from the node's ``RaftLogStorage`` (when it has one).
     public var maxCachedLogBytes: Int = 16 << 20
+    /// The leader writes its log in parallel with replicating it (Raft thesis §10.2.1): its
+    /// readies may send before they persist (``RaftReady/messagesMayPrecedePersistence``), and
+    /// its own log counts towards a commit only once the driver reported it durable
+    /// (``RaftNode/persisted(_:)``, required after every ready in this mode).
+    public var leaderPersistsInParallel = false
     /// Seed of the node's random source (election timeout jitter).
     public var randomSeed: UInt64 = 0
 

@@ -160,6 +160,16 @@ struct RaftLog: Sendable {
         durableThrough = lastIndex
     }
 
+    /// The driver persisted the log through `index`, whose entry had `term` then; ignored if the
+    /// log was truncated and rewritten there since.
+    mutating func markDurable(through index: LogIndex, term: Term) {
+        guard index <= lastIndex, self.term(at: index) == term else { return }
+        durableThrough = max(durableThrough, index)
+    }
+
+    /// The last index known durable.
+    var durableIndex: LogIndex { durableThrough }
+
     /// Drops the payloads of durable entries at or below `applied` while more than `keepBytes`
     /// are cached; they are read back from the storage when needed. A no-op without a storage.
     mutating func evict(appliedThrough applied: LogIndex, keepBytes: Int) {

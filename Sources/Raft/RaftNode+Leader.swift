@@ -166,7 +166,8 @@ extension RaftNode {
     /// Advances the commit index to the highest index a majority of voters holds, if that entry
     /// is from the current term (Raft §5.4.2: older entries commit only indirectly).
     mutating func maybeCommit() -> Bool {
-        let matches = membership.voters.map { $0 == id ? log.lastIndex : (progress[$0]?.match ?? 0) }.sorted(by: >)
+        let own = configuration.leaderPersistsInParallel ? log.durableIndex : log.lastIndex
+        let matches = membership.voters.map { $0 == id ? own : (progress[$0]?.match ?? 0) }.sorted(by: >)
         guard matches.count >= membership.quorum, membership.quorum > 0 else { return false }
         let candidate = matches[membership.quorum - 1]
         guard candidate > commitIndex, log.term(at: candidate) == term else { return false }

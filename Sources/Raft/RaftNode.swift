@@ -230,6 +230,7 @@ public struct RaftNode: Sendable {
             ready.committedEntries = committed
         }
         let hardState = HardState(term: term, vote: vote, commit: commitIndex)
+        let termAndVoteKept = reportedHardState.term == term && reportedHardState.vote == vote
         if hardState != reportedHardState {
             ready.hardState = hardState
             reportedHardState = hardState
@@ -248,8 +249,22 @@ public struct RaftNode: Sendable {
         snapshotToPersist = nil
         snapshotToApply = nil
         membershipChanged = false
-        log.markDurable()
+        if configuration.leaderPersistsInParallel {
+            ready.durableMark = .init(index: log.lastIndex, term: log.lastTerm)
+            ready.messagesMayPrecedePersistence = role == .leader && termAndVoteKept
+        } else {
+            log.markDurable()
+        }
         return ready
+    }
+
+    /// With ``RaftConfiguration/leaderPersistsInParallel``: the driver persisted a ready (step 1
+    /// of its contract); `mark` is that ready's ``RaftReady/durableMark``. A leader may now count
+    /// its own log towards a commit.
+    public mutating func persisted(_ mark: RaftReady.LogPosition?) {
+        guard let mark else { return }
+        log.markDurable(through: mark.index, term: mark.term)
+        if role == .leader, maybeCommit() { broadcastAppend(allowEmpty: true) }
     }
 
     // MARK: - Role changes

@@ -32,9 +32,22 @@ public struct RaftReady: Equatable, Sendable {
     public var leaderChange: LeaderChange?
     /// Set when the applied membership changed.
     public var membership: Membership?
+    /// Whether step 2 may come before step 1: a leader's messages (appends, heartbeats) promise
+    /// nothing about its own disk, so it may replicate while it writes (only with
+    /// ``RaftConfiguration/leaderPersistsInParallel``; never when the term or vote changed).
+    public var messagesMayPrecedePersistence = false
+    /// With ``RaftConfiguration/leaderPersistsInParallel``: the end of the log this ready
+    /// persists, to hand back through ``RaftNode/persisted(_:)`` once step 1 is done.
+    public var durableMark: LogPosition?
     /// Read requests of this node (``RaftNode/readIndex(context:)``) the leader confirmed: once
     /// the state machine applied a state's `index`, reading it is linearizable.
     public var readStates: [ReadState] = []
+
+    /// An index in the log with the term of its entry.
+    public struct LogPosition: Equatable, Sendable {
+        public var index: LogIndex
+        public var term: Term
+    }
 
     /// A leadership change as observed by this node.
     public struct LeaderChange: Equatable, Sendable {

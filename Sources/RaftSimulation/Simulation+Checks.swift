@@ -62,6 +62,7 @@ extension Simulation {
         configuration.maxInflightMessages = 4
         // Evict every applied payload, so that replication and restarts read them back.
         configuration.maxCachedLogBytes = 0
+        configuration.leaderPersistsInParallel = options.leaderPersistsInParallel
         return configuration
     }
 

@@ -86,11 +86,29 @@ public final class Simulation {
         }
     }
 
+    private func send(_ messages: [RaftMessage]) {
+        for message in messages {
+            enqueue(message)
+            if faultsEnabled && chance(options.duplicateRate) { enqueue(message) }
+        }
+    }
+
     /// Carries out a node's ready as a correct driver would: persist, send, apply.
     func drive(_ id: NodeID) throws(SimulationViolation) {
         guard var node = nodes[id], var raft = node.raft else { return }
         let ready = raft.ready()
         node.raft = raft
+
+        // A leader may replicate before it writes: then a crash may fall between the two.
+        if ready.messagesMayPrecedePersistence {
+            send(ready.messages)
+            if faultsEnabled && chance(options.crashRate * options.crashBeforeSendRate) && canCrash(id) {
+                node.raft = nil
+                nodes[id] = node
+                summary.crashes += 1
+                return
+            }
+        }
 
         // 1. Persist.
         var persisted = node.persisted
@@ -113,18 +131,19 @@ public final class Simulation {
         node.storage.store(persisted.entries)
         try checkLogMatching(node: node, newEntries: ready.entries)
 
-        // A crash between persisting and sending: the messages are lost, nothing else is.
-        if faultsEnabled && !ready.messages.isEmpty && chance(options.crashRate * options.crashBeforeSendRate) && canCrash(id) {
-            node.raft = nil
-            nodes[id] = node
-            summary.crashes += 1
-            return
-        }
+        raft.persisted(ready.durableMark)
+        node.raft = raft
 
-        // 2. Send.
-        for message in ready.messages {
-            enqueue(message)
-            if faultsEnabled && chance(options.duplicateRate) { enqueue(message) }
+        if !ready.messagesMayPrecedePersistence {
+            // A crash between persisting and sending: the messages are lost, nothing else is.
+            if faultsEnabled && !ready.messages.isEmpty && chance(options.crashRate * options.crashBeforeSendRate) && canCrash(id) {
+                node.raft = nil
+                nodes[id] = node
+                summary.crashes += 1
+                return
+            }
+            // 2. Send.
+            send(ready.messages)
         }
 
         // 3. Apply.

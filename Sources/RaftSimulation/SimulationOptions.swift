@@ -29,10 +29,14 @@ public struct SimulationOptions: Sendable {
     public var electionTicks: Int = 10
     /// Print what each node applies and installs (for replaying a failing seed).
     public var trace = false
+    /// Leaders send before they persist and commit on their own log only once it is durable
+    /// (``RaftConfiguration/leaderPersistsInParallel``): on odd seeds, so both modes are covered.
+    public var leaderPersistsInParallel: Bool
 
     public init(seed: UInt64, nodes: Int) {
         self.seed = seed
         self.nodes = nodes
+        leaderPersistsInParallel = seed % 2 == 1
     }
 }
 
