@@ -157,6 +157,9 @@ final class SimulatedClient {
             received[message.id] = (message, false)
         case .directMessage(let message, _) where received[message.id] == nil:
             received[message.id] = (message, true)
+        case .claimAnswer(let id, _, .expired), .claimAnswer(let id, _, .skipped):
+            // The core passes over it: what it records delivered next is a skip.
+            if let copy = received[id] { received[id] = (copy.message.skip(), copy.direct) }
         default:
             break
         }
