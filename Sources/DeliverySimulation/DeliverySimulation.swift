@@ -162,7 +162,7 @@ public final class DeliverySimulation {
         checker.sent()
         // Some messages get a time to live (of 50 ms to 3 s: some expire while the recipient is
         // away or partitioned, some just before or after their claim).
-        let expiresAt = chance(options.expiryRate) ? millis + 50 + rng.next() % 2_950 : nil
+        let expiresAt = options.expiryRate > 0 && chance(options.expiryRate) ? millis + 50 + rng.next() % 2_950 : nil
         log("\(names[client.id] ?? "?") app send #\(messageCounter) to \(names[recipient.id] ?? "?") (\(payload.count) B)"
             + (expiresAt.map { " expiring at \($0) ms" } ?? ""))
         try drive(client) { $0.send(to: recipient.id, payload: payload, expiresAt: expiresAt, now: millis, crashHere: $1) }

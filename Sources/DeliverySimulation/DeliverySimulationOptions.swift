@@ -28,7 +28,8 @@ public struct DeliverySimulationOptions: Sendable {
     /// Chance per tick that one direct client↔client link goes up or down.
     public var directFlipRate: Double = 0.05
     public var purgeRate: Double = 0.003
-    /// Chance that a message the application sends has a time to live (docs/DELIVERY.md, "Expiry").
+    /// Chance that a message the application sends has a time to live (docs/DELIVERY.md,
+    /// "Expiry"). At 0 no random number is drawn for it: runs are those of before expiry existed.
     public var expiryRate: Double = 0.25
     public var compactionRate: Double = 0.01
     /// Mailbox limits; `nil`: small limits chosen from the seed, so that skips happen.
