@@ -212,7 +212,9 @@ public final class MailboxStore: Sendable {
             switch removed {
             case .message: return .done
             case .skip: return .skipAcknowledged
-            case .absent: return .notFound
+            // Acknowledged again after its skip went: an expired id must not read as delivered
+            // (its sender may still wait, and hears of an acknowledgement as "delivered").
+            case .absent: return try hasExpired(recipient, id, txn) ? .skipAcknowledged : .notFound
             }
 
         // Operator removals leave skips, as refused messages do: the recipient's per-sender

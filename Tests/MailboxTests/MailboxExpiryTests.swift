@@ -44,6 +44,7 @@ private func expiring(_ sender: NodeID, _ sequence: UInt64, to recipient: NodeID
         #expect(try fixture.apply(.enqueue(original)) == [.expired])
         #expect(try fixture.apply(.claim(recipient: bob, id: id(1))) == [.expired])
         #expect(try fixture.apply(.acknowledge(recipient: bob, id: id(1))) == [.skipAcknowledged])
+        #expect(try fixture.apply(.acknowledge(recipient: bob, id: id(1))) == [.skipAcknowledged], "a repeated acknowledgement tells no one \"delivered\"")
         #expect(try fixture.apply(.enqueue(original)) == [.expired])
         #expect(try fixture.apply(.expire(recipient: bob, id: id(1), atMillis: 9_000)) == [.notFound])
     }
