@@ -176,9 +176,12 @@ public struct MailboxReport: Codable, Equatable, Sendable {
         public var sender: NodeID
         public var size: Int
         public var enqueuedAtMillis: UInt64
+        /// When it expires (milliseconds since 1970; `nil`: never).
+        public var expiresAtMillis: UInt64?
         public var payload: [UInt8]
 
-        public init(id: MessageID, size: Int, enqueuedAtMillis: UInt64, payload: [UInt8]) {
+        public init(id: MessageID, size: Int, enqueuedAtMillis: UInt64, expiresAtMillis: UInt64? = nil, payload: [UInt8]) {
+            self.expiresAtMillis = expiresAtMillis
             self.id = id
             self.sender = id.sender
             self.size = size

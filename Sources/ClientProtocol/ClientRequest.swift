@@ -9,6 +9,10 @@ public enum ClientRequest: Equatable, Sendable {
     case send(request: UInt64, message: MailMessage)
     /// The client's application received `id` (a message addressed to this client).
     case acknowledge(MessageID)
+    /// The client is about to deliver `id` (a message to it that carries an expiry): the cluster
+    /// decides whether it still may (docs/DELIVERY.md, "Expiry"). Answered by
+    /// ``ServerPush/claimResult(request:_:)``.
+    case claim(request: UInt64, MessageID)
     /// Whether this server should push the client's mail to it (one server does at a time).
     case subscribe(Bool)
     /// A lookup; answered by ``ServerPush/queryResult(request:_:)``.
@@ -29,7 +33,7 @@ public enum ClientRequest: Equatable, Sendable {
         case client(NodeID)
     }
 
-    private enum Tag: UInt8 { case hello = 1, send, acknowledge, subscribe, query, connect, directPeers, pathReport }
+    private enum Tag: UInt8 { case hello = 1, send, acknowledge, subscribe, query, connect, directPeers, pathReport, claim }
 
     public func encoded() -> [UInt8] {
         var writer = ByteWriter()
@@ -44,6 +48,11 @@ public enum ClientRequest: Equatable, Sendable {
             message.encode(into: &writer)
         case .acknowledge(let id):
             writer.write(Tag.acknowledge.rawValue)
+            writer.write(id.sender)
+            writer.write(id.sequence)
+        case .claim(let request, let id):
+            writer.write(Tag.claim.rawValue)
+            writer.write(request)
             writer.write(id.sender)
             writer.write(id.sequence)
         case .subscribe(let on):
@@ -92,6 +101,10 @@ public enum ClientRequest: Equatable, Sendable {
         case .acknowledge:
             let sender = try reader.readNodeID("ack.sender")
             self = .acknowledge(MessageID(sender: sender, sequence: try reader.readUInt64("ack.sequence")))
+        case .claim:
+            let request = try reader.readUInt64("claim.request")
+            let sender = try reader.readNodeID("claim.sender")
+            self = .claim(request: request, MessageID(sender: sender, sequence: try reader.readUInt64("claim.sequence")))
         case .subscribe:
             self = .subscribe(try reader.readBool("subscribe.on"))
         case .query:

@@ -17,13 +17,17 @@ public enum ServerPush: Equatable, Sendable {
     /// The recipient acknowledged a message this client sent: `send` may return.
     case delivered(recipient: NodeID, id: MessageID)
     case queryResult(request: UInt64, QueryResult)
+    /// The cluster expired a message this client sent: it will never be delivered.
+    case expired(recipient: NodeID, id: MessageID)
+    /// The answer to ``ClientRequest/claim(request:_:)``.
+    case claimResult(request: UInt64, ClaimResult)
     /// Another client asked to reach this one directly: try its candidates now.
     case introduction(Introduction)
     /// The answer to ``ClientRequest/connect(request:peer:tcp:udp:)``: the peer's candidates,
     /// or `nil` when the peer is not attached to any server (it cannot be told to punch).
     case connectResult(request: UInt64, Introduction?)
 
-    private enum Tag: UInt8 { case welcome = 1, refused, sendResult, deliver, delivered, queryResult, introduction, connectResult }
+    private enum Tag: UInt8 { case welcome = 1, refused, sendResult, deliver, delivered, queryResult, introduction, connectResult, expired, claimResult }
 
     public func encoded() -> [UInt8] {
         var writer = ByteWriter()
@@ -50,6 +54,15 @@ public enum ServerPush: Equatable, Sendable {
             writer.write(recipient)
             writer.write(id.sender)
             writer.write(id.sequence)
+        case .expired(let recipient, let id):
+            writer.write(Tag.expired.rawValue)
+            writer.write(recipient)
+            writer.write(id.sender)
+            writer.write(id.sequence)
+        case .claimResult(let request, let result):
+            writer.write(Tag.claimResult.rawValue)
+            writer.write(request)
+            result.encode(into: &writer)
         case .queryResult(let request, let result):
             writer.write(Tag.queryResult.rawValue)
             writer.write(request)
@@ -92,6 +105,13 @@ public enum ServerPush: Equatable, Sendable {
             let recipient = try reader.readNodeID("delivered.recipient")
             let sender = try reader.readNodeID("delivered.sender")
             self = .delivered(recipient: recipient, id: MessageID(sender: sender, sequence: try reader.readUInt64("delivered.sequence")))
+        case .expired:
+            let recipient = try reader.readNodeID("expired.recipient")
+            let sender = try reader.readNodeID("expired.sender")
+            self = .expired(recipient: recipient, id: MessageID(sender: sender, sequence: try reader.readUInt64("expired.sequence")))
+        case .claimResult:
+            let request = try reader.readUInt64("claim.request")
+            self = .claimResult(request: request, try ClaimResult.decode(from: &reader))
         case .queryResult:
             let request = try reader.readUInt64("query.request")
             self = .queryResult(request: request, try QueryResult.decode(from: &reader))

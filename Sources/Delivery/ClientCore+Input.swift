@@ -14,8 +14,10 @@ extension ClientCore {
         /// The application asks to send `payload` to `recipient`, waiting at most `timeout`
         /// milliseconds for the acknowledgement. The shell has checked what it can beforehand
         /// (size limit, recipient known to the cluster, some path available); from here on the
-        /// core asks for the outbox entry and owns the message.
-        case send(SendToken, to: NodeID, payload: [UInt8], timeout: UInt64)
+        /// core asks for the outbox entry and owns the message. `expiresAt` (milliseconds since
+        /// 1970, by the shell's wall clock): the message's expiry; such a message goes only
+        /// through the relay (docs/DELIVERY.md, "Expiry").
+        case send(SendToken, to: NodeID, payload: [UInt8], timeout: UInt64, expiresAt: UInt64? = nil)
         /// The servers `recipient` is attached to, from the registry (relay attempts prefer them).
         case recipientServers(NodeID, [NodeID])
         /// A server answered a relay offer of `key` (``Directive/relay(_:to:)``) — even late.
@@ -26,6 +28,8 @@ extension ClientCore {
         case relayFailed(OutboxKey, server: NodeID)
         /// A server pushed "the recipient acknowledged `id`" (a committed acknowledgement).
         case receipt(recipient: NodeID, id: MessageID)
+        /// A server pushed "`id` expired" (a committed expiry): it will never be delivered.
+        case expiryReceipt(recipient: NodeID, id: MessageID)
         /// `peer` acknowledged this client's message `sequence` on a direct link.
         case directAcknowledgement(from: NodeID, sequence: UInt64)
         /// A ``Directive/sendDirect(_:)`` could not go out (no direct link to the recipient any
@@ -38,6 +42,8 @@ extension ClientCore {
         /// Another client sent a message on direct link `link`. The shell checked that the link's
         /// peer is the message's sender (skips never come directly; the core ignores them).
         case directMessage(MailMessage, link: DirectLinkID)
+        /// `server` answered the ``Directive/claim(_:to:)`` of `id` (`nil`: no answer in time).
+        case claimAnswer(MessageID, from: NodeID, ClaimResult?)
         /// The application waits for the next message (one receiver at a time).
         case receive
         /// The application stopped waiting (it is handed the message later, if one was on its way).
@@ -77,6 +83,9 @@ extension ClientCore {
         case relay(MailMessage, to: NodeID)
         /// Ask `server` to push this client's mail (one server does at a time).
         case subscribe(NodeID)
+        /// Claim the received `id`, which carries an expiry, from `server` before delivering it
+        /// (`ClientRequest.claim`); the answer comes back as ``Input/claimAnswer(_:from:_:)``.
+        case claim(MessageID, to: NodeID)
         /// Acknowledge the received `id` to `server` (`ClientRequest.acknowledge`).
         case acknowledgeRelayed(MessageID, to: NodeID)
         /// Acknowledge the received `id` on direct link `link`.

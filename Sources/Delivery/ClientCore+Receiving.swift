@@ -40,6 +40,8 @@ extension ClientCore {
         }
         guard inbox.marking == nil, let front = inbox.front else { return }
         guard front.message.isSkip || inbox.receiverWaiting else { return }
+        // A message with an expiry is delivered only once the cluster granted its claim.
+        if front.message.expiresAtMillis != nil, inbox.claimed != front.message.id { return askClaim(front) }
         inbox.marking = write(.markDelivered(front.message.id))
     }
 
@@ -70,5 +72,50 @@ extension ClientCore {
         inbox.receiverWaiting = false
         emit(.handOver(arrival.message))
         acknowledge(arrival.message.id, route: arrival.route)
+    }
+
+    // MARK: Claims (docs/DELIVERY.md, "Expiry")
+
+    /// Asks the cluster to claim the front message (it carries an expiry): the server that
+    /// pushed it if it is still connected, else the subscribed one, else any.
+    private mutating func askClaim(_ front: Arrival) {
+        guard inbox.claiming == nil else { return }
+        inbox.claimEpoch += 1
+        inbox.claiming = inbox.claimEpoch
+        var server: NodeID?
+        if case .relay(let pusher) = front.route, connected.contains(pusher) { server = pusher }
+        if let chosen = server ?? subscribed.flatMap({ connected.contains($0) ? $0 : nil }) ?? connected.min() {
+            emit(.claim(front.message.id, to: chosen))
+            timers.schedule(.claim(epoch: inbox.claimEpoch), at: now &+ configuration.attemptTimeout)
+        } else {
+            timers.schedule(.claim(epoch: inbox.claimEpoch), at: now &+ configuration.longestRetry)
+        }
+    }
+
+    /// The cluster's word on a claim: granted (deliver), expired or skipped (pass over, as a
+    /// skip), or none (ask again after a pause).
+    mutating func claimAnswered(_ id: MessageID, from server: NodeID, _ result: ClaimResult?) {
+        guard inbox.claiming != nil, let front = inbox.front, front.message.id == id, inbox.claimed != id else { return }
+        switch result {
+        case .claimed:
+            inbox.claiming = nil
+            inbox.claimed = id
+        case .expired, .skipped:
+            inbox.claiming = nil
+            inbox.passOverFront()
+        case .unavailable, nil:
+            inbox.claimEpoch += 1
+            inbox.claiming = inbox.claimEpoch
+            timers.schedule(.claim(epoch: inbox.claimEpoch), at: now &+ configuration.longestRetry)
+            return
+        }
+        pumpInbox()
+    }
+
+    /// A claim went unanswered, or its pause is over: ask again.
+    mutating func claimTimerFired(epoch: UInt64) {
+        guard inbox.claiming == epoch else { return }
+        inbox.claiming = nil
+        pumpInbox()
     }
 }

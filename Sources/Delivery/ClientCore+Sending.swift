@@ -2,10 +2,12 @@ import MessageModel
 import P2PCore
 
 extension ClientCore {
-    mutating func send(_ token: SendToken, to recipient: NodeID, payload: [UInt8], timeout: UInt64) {
-        let batch = write(.prepare(recipient: recipient, payload: payload))
+    mutating func send(_ token: SendToken, to recipient: NodeID, payload: [UInt8], timeout: UInt64, expiresAt: UInt64?) {
+        let batch = write(.prepare(recipient: recipient, payload: payload, expiresAt: expiresAt))
         let (deadline, overflow) = now.addingReportingOverflow(timeout)
-        preparing[batch, default: []].append(Preparing(token: token, recipient: recipient, payload: payload, deadline: overflow ? .max : deadline))
+        preparing[batch, default: []].append(Preparing(
+            token: token, recipient: recipient, payload: payload, deadline: overflow ? .max : deadline, expiresAt: expiresAt
+        ))
     }
 
     /// Batch `batch` is durable: its prepared messages now belong to the outbox and leave; a
@@ -15,7 +17,9 @@ extension ClientCore {
             for (request, id) in zip(requests, ids) {
                 let key = OutboxKey(recipient: request.recipient, id: id)
                 var entry = Outgoing(
-                    message: MailMessage(id: id, recipient: request.recipient, payload: request.payload, enqueuedAtMillis: 0),
+                    message: MailMessage(
+                        id: id, recipient: request.recipient, payload: request.payload, enqueuedAtMillis: 0, expiresAtMillis: request.expiresAt
+                    ),
                     backoff: backoff(forSkip: false)
                 )
                 entry.waiters[request.token] = request.deadline
@@ -36,11 +40,13 @@ extension ClientCore {
 
     // MARK: Attempts
 
-    /// Offers `key` directly when a direct path is up and was not tried yet (never an owed
-    /// skip: a recipient refuses skips on a direct link), else through a server.
+    /// Offers `key` directly when a direct path is up and was not tried yet, else through a
+    /// server. Never directly: an owed skip (a recipient refuses skips on a direct link), a
+    /// message with an expiry (its fate is decided in the cluster), a message already offered
+    /// to a server (the stored copy may have got a default expiry).
     mutating func startAttempt(_ key: OutboxKey) {
         guard var entry = outbox[key], entry.fate == .pending else { return }
-        if !entry.message.isSkip, !entry.triedDirect, directPeers.contains(key.recipient) {
+        if !entry.message.isSkip, entry.message.expiresAtMillis == nil, !entry.triedDirect, !entry.relayOffered, directPeers.contains(key.recipient) {
             entry.triedDirect = true
             entry.attempt = .direct
             entry.epoch += 1
@@ -57,8 +63,9 @@ extension ClientCore {
         guard let server = pickServer(for: key.recipient) else { return scheduleRetry(key) }
         entry.attempt = .relay(server)
         entry.epoch += 1
+        entry.relayOffered = true
         outbox[key] = entry
-        emit(.relay(entry.message, to: server))
+        emit(.relay(entry.message.with(offeredDirectly: entry.triedDirect), to: server))
         timers.schedule(.attempt(key, epoch: entry.epoch), at: now &+ configuration.attemptTimeout)
     }
 
@@ -117,6 +124,8 @@ extension ClientCore {
             oweSkip(key, .quotaExceeded(key.recipient, limit: limit), answeredBy: server)
         case .storageFull(let limit):
             oweSkip(key, .storageFull(limit: limit), answeredBy: server)
+        case .expired:
+            complete(key, with: .failure(.expired(key.id)))
         case .unavailable:
             relayFailed(key, server: server)
         }
@@ -125,7 +134,7 @@ extension ClientCore {
     /// Any answer that says the owed skip's id is filled settles it.
     private mutating func owedSkipAnswered(_ key: OutboxKey, from server: NodeID, _ result: SendResult) {
         switch result {
-        case .stored, .alreadyDelivered, .mailboxFull, .unknownRecipient, .tooLarge:
+        case .stored, .alreadyDelivered, .mailboxFull, .unknownRecipient, .tooLarge, .expired:
             complete(key, with: .success(key.id))
         case .quotaExceeded, .storageFull, .unavailable:
             relayFailed(key, server: server)
@@ -164,6 +173,13 @@ extension ClientCore {
         guard outbox[key] != nil else { return }
         if direct { deliveries.direct += 1 } else { deliveries.relayed += 1 }
         complete(key, with: .success(key.id))
+    }
+
+    /// The cluster expired `key` (a committed decision: the recipient never claimed it, so never
+    /// delivered it). An owed skip's id is filled by the expiry's skip.
+    mutating func expired(_ key: OutboxKey) {
+        guard let entry = outbox[key] else { return }
+        complete(key, with: entry.message.isSkip ? .success(key.id) : .failure(.expired(key.id)))
     }
 
     /// `key` has its final fate: its `send`s end and the core forgets it.

@@ -76,6 +76,7 @@ public struct ClientCore: Sendable {
         let recipient: NodeID
         let payload: [UInt8]
         let deadline: UInt64
+        let expiresAt: UInt64?
     }
 
     enum Timer: Sendable {
@@ -85,6 +86,8 @@ public struct ClientCore: Sendable {
         case retry(OutboxKey, epoch: UInt64)
         /// The deadline of this `send`.
         case sendDeadline(OutboxKey, SendToken)
+        /// The claim of the inbox's front message (of `epoch`) got no answer, or waited out its pause.
+        case claim(epoch: UInt64)
     }
 
     /// A core for client `me`, resuming what its ledger holds (empty for a new client).
@@ -94,8 +97,16 @@ public struct ClientCore: Sendable {
         random = SplitMix64(seed: seed)
         inbox = Inbox(deliveredThrough: ledger.deliveredThrough)
         for entry in ledger.outbox where entry.id.sender == me {
-            let message = MailMessage(id: entry.id, recipient: entry.recipient, payload: entry.isSkip ? [] : entry.payload, enqueuedAtMillis: 0, isSkip: entry.isSkip)
-            outbox[entry.key] = Outgoing(message: message, backoff: backoff(forSkip: entry.isSkip))
+            let message = MailMessage(
+                id: entry.id, recipient: entry.recipient, payload: entry.isSkip ? [] : entry.payload, enqueuedAtMillis: 0,
+                isSkip: entry.isSkip, expiresAtMillis: entry.expiresAt
+            )
+            var outgoing = Outgoing(message: message, backoff: backoff(forSkip: entry.isSkip))
+            // Whether it was offered directly or relayed before the restart is not known: it may
+            // have been both, so it stays on the relay (see ``Outgoing/relayOffered``).
+            outgoing.triedDirect = true
+            outgoing.relayOffered = true
+            outbox[entry.key] = outgoing
             // Due at the first step, whatever its time.
             timers.schedule(.retry(entry.key, epoch: 0), at: 0)
         }
@@ -129,18 +140,22 @@ public struct ClientCore: Sendable {
     private mutating func handle(_ input: Input) {
         switch input {
         case .tick: break
-        case .send(let token, let recipient, let payload, let timeout): send(token, to: recipient, payload: payload, timeout: timeout)
+        case .send(let token, let recipient, let payload, let timeout, let expiresAt):
+            send(token, to: recipient, payload: payload, timeout: timeout, expiresAt: expiresAt)
         case .recipientServers(let recipient, let servers): attachedServers[recipient] = servers
         case .relayAnswer(let key, let server, let result): relayAnswered(key, from: server, result)
         case .relayFailed(let key, let server): relayFailed(key, server: server)
         case .receipt(let recipient, let id): delivered(OutboxKey(recipient: recipient, id: id), direct: false)
+        case .expiryReceipt(let recipient, let id): expired(OutboxKey(recipient: recipient, id: id))
+        case .claimAnswer(let id, let server, let result): claimAnswered(id, from: server, result)
         case .directAcknowledgement(let peer, let sequence):
             delivered(OutboxKey(recipient: peer, id: MessageID(sender: me, sequence: sequence)), direct: true)
         case .directSendFailed(let key): directFailed(key)
         case .relayedMessage(let message, let server): received(message, route: .relay(server: server))
         case .directMessage(let message, let link):
-            // A skip stands only for what a mailbox refused: never on a direct link.
-            guard !message.isSkip else { return }
+            // A skip stands only for what a mailbox refused: never on a direct link. A message
+            // with an expiry only comes through the relay: its fate is the cluster's to decide.
+            guard !message.isSkip, message.expiresAtMillis == nil else { return }
             received(message, route: .direct(link))
         case .receive:
             inbox.receiverWaiting = true
@@ -183,6 +198,7 @@ public struct ClientCore: Sendable {
             case .attempt(let key, let epoch): attemptTimedOut(key, epoch: epoch)
             case .retry(let key, let epoch): retryDue(key, epoch: epoch)
             case .sendDeadline(let key, let token): sendDeadlinePassed(key, token)
+            case .claim(let epoch): claimTimerFired(epoch: epoch)
             }
         }
     }

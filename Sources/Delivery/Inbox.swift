@@ -24,12 +24,23 @@ extension ClientCore {
         /// A message durably delivered whose receiver had stopped waiting: the next one gets it.
         var handing: Arrival?
         var receiverWaiting = false
+        /// The front message whose claim the cluster granted (it may be delivered now).
+        var claimed: MessageID?
+        /// The epoch of the front message's claim while it is asked or pauses before asking again.
+        var claiming: UInt64?
+        var claimEpoch: UInt64 = 0
 
         init(deliveredThrough: [NodeID: UInt64]) {
             self.deliveredThrough = deliveredThrough
         }
 
         var front: Arrival? { readyHead < ready.count ? ready[readyHead] : nil }
+
+        /// The front message becomes its skip (the cluster expired or skipped it).
+        mutating func passOverFront() {
+            guard let front else { return }
+            ready[readyHead] = Arrival(message: front.message.skip(), route: front.route)
+        }
 
         mutating func popFront() {
             readyHead += 1

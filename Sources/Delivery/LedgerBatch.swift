@@ -27,7 +27,8 @@ public struct LedgerBatch: Equatable, Sendable {
 public enum LedgerOperation: Equatable, Sendable {
     /// Give `payload` the next sequence number towards `recipient` and store it in the outbox.
     /// The assigned ids come back, in order of these operations, in ``ClientCore/Input/persisted(batch:prepared:)``.
-    case prepare(recipient: NodeID, payload: [UInt8])
+    /// `expiresAt`: the message's expiry (milliseconds since 1970), kept with it.
+    case prepare(recipient: NodeID, payload: [UInt8], expiresAt: UInt64? = nil)
     /// The message's fate is definitive: remove its outbox entry (message or owed skip).
     case resolve(OutboxKey)
     /// The cluster refused the message without a trace: drop its payload and keep the id as an
@@ -45,12 +46,15 @@ public struct OutboxEntry: Equatable, Sendable {
     public let payload: [UInt8]
     /// An owed skip (empty payload): the message was given up, its id must still be filled.
     public let isSkip: Bool
+    /// The message's expiry (milliseconds since 1970), if it has one.
+    public let expiresAt: UInt64?
 
-    public init(recipient: NodeID, id: MessageID, payload: [UInt8], isSkip: Bool = false) {
+    public init(recipient: NodeID, id: MessageID, payload: [UInt8], isSkip: Bool = false, expiresAt: UInt64? = nil) {
         self.recipient = recipient
         self.id = id
         self.payload = payload
         self.isSkip = isSkip
+        self.expiresAt = isSkip ? nil : expiresAt
     }
 
     public var key: OutboxKey { OutboxKey(recipient: recipient, id: id) }

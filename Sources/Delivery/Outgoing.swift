@@ -12,8 +12,12 @@ extension ClientCore {
         var attempt: Attempt = .waiting
         /// Bumped whenever `attempt` changes: a timer armed for an older epoch is moot.
         var epoch: UInt64 = 0
-        /// Whether the direct path was tried (it is, once, when one is up).
+        /// Whether the direct path was tried (it is, once, when one is up and the message has no
+        /// expiry); a relayed copy says so (``MailMessage/offeredDirectly``).
         var triedDirect = false
+        /// Whether it was offered to a server: from then on it stays on the relay, since a server
+        /// may have given the stored copy a default expiry (docs/DELIVERY.md, "Expiry").
+        var relayOffered = false
         var backoff: Backoff
         /// The `send`s waiting for it, with their deadlines.
         var waiters: [SendToken: UInt64] = [:]

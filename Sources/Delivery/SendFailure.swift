@@ -13,6 +13,9 @@ public enum SendFailure: Error, Equatable, Sendable {
     case quotaExceeded(NodeID, limit: Int)
     /// The cluster's storage is full: not accepted (owed skip).
     case storageFull(limit: Int)
+    /// The message expired before its recipient claimed it: the cluster decided, once, that it
+    /// will never be delivered (docs/DELIVERY.md, "Expiry").
+    case expired(MessageID)
     /// The deadline passed after the cluster stored the message.
     case stored(MessageID)
     /// The deadline passed before anyone confirmed the message; it stays in the outbox.

@@ -99,7 +99,8 @@ struct DeliverySimulateCommand: ParsableCommand {
         print("""
         \(seedList.count - failures.count)/\(seedList.count) seeds passed in \((seconds * 10).rounded() / 10) s: \
         sent=\(totals.sent) accepted=\(totals.accepted) delivered=\(totals.delivered) direct=\(totals.direct) \
-        relayed=\(totals.relayed) skips=\(totals.skips) refused=\(totals.refused) purged=\(totals.purged) \
+        relayed=\(totals.relayed) skips=\(totals.skips) refused=\(totals.refused) expired=\(totals.expired) \
+        told-expired=\(totals.toldExpired) purged=\(totals.purged) \
         lost-at-hand-over=\(totals.handOverWindow) faults=\(totals.faults)
         """)
         if !failures.isEmpty {

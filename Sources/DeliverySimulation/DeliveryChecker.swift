@@ -31,6 +31,9 @@ struct DeliveryChecker {
     /// Ids the state machine refused (mailbox full, sender quota, storage full).
     private var refused: Set<OutboxKey> = []
     private var purged: Set<OutboxKey> = []
+    /// Ids the state machine expired (each also a skip), and those whose sender was told so.
+    private var expired: Set<OutboxKey> = []
+    private var toldExpired: Set<OutboxKey> = []
     /// Ids of which a copy was offered beyond the state machine's decision: on a direct link, or
     /// stored as a message in a mailbox (the residual window of refused messages).
     private var copies: Set<OutboxKey> = []
@@ -48,7 +51,7 @@ struct DeliveryChecker {
     mutating func offeredDirectly(_ key: OutboxKey) { copies.insert(key) }
 
     /// A committed entry, seen when the first server applies it.
-    mutating func applied(_ entry: SimulatedServer.Applied) {
+    mutating func applied(_ entry: SimulatedServer.Applied) throws(Failure) {
         guard entry.index > appliedThrough else { return }
         appliedThrough = entry.index
         switch (entry.command, entry.outcome) {
@@ -72,6 +75,10 @@ struct DeliveryChecker {
                 summary.refused += 1
                 refused.insert(message.id)
             }
+        case (.enqueue(let mail), .expired):
+            try expire(OutboxKey(mail))
+        case (.expire(let recipient, let id, _), .expired):
+            try expire(OutboxKey(recipient: recipient, id: id))
         case (.purge, _):
             for id in entry.purged where !purged.contains(id) {
                 purged.insert(id)
@@ -96,6 +103,9 @@ struct DeliveryChecker {
         }
         guard !delivered.contains(id) else {
             throw Failure(guarantee: "exactly once", detail: "\(describe(id)) was handed over a second time (now via \(path))")
+        }
+        guard !expired.contains(id) else {
+            throw Failure(guarantee: "delivered xor expired", detail: "\(describe(id)) was handed over after the cluster expired it")
         }
         let through = deliveredThrough[pair] ?? 0
         let sequence = message.id.sequence
@@ -126,6 +136,9 @@ struct DeliveryChecker {
     /// (``DeliverySummary/handOverWindow``) and, with `strict`, a violation.
     mutating func lostAtHandOver(_ message: MailMessage, strict: Bool) throws(Failure) {
         let key = OutboxKey(message)
+        if expired.contains(key) {
+            throw Failure(guarantee: "delivered xor expired", detail: "\(describe(key)) was recorded delivered after the cluster expired it")
+        }
         if strict {
             throw Failure(guarantee: "every accepted message delivered",
                           detail: "\(describe(key)) was recorded delivered, then its recipient crashed before handing it over")
@@ -135,6 +148,32 @@ struct DeliveryChecker {
         let pair = Pair(sender: key.id.sender, recipient: key.recipient)
         deliveredThrough[pair] = max(deliveredThrough[pair] ?? 0, key.id.sequence)
         summary.handOverWindow += 1
+    }
+
+    /// The state machine decided that `key` expired: it must not have been delivered, ever.
+    private mutating func expire(_ key: OutboxKey) throws(Failure) {
+        guard !expired.contains(key) else { return }
+        if delivered.contains(key) {
+            throw Failure(guarantee: "delivered xor expired", detail: "\(describe(key)) expired after it was handed over")
+        }
+        expired.insert(key)
+        if !skipped.contains(key) { summary.skips += 1 }
+        skipped.insert(key)
+        summary.expired += 1
+    }
+
+    /// A sender's `send` of `key` ended: delivered (`expired == false`) or expired. Expired
+    /// only on the cluster's decision, and never for a message that was (or will be) delivered.
+    mutating func senderTold(_ key: OutboxKey, expired told: Bool) throws(Failure) {
+        if told {
+            guard expired.contains(key), !delivered.contains(key) else {
+                throw Failure(guarantee: "delivered xor expired", detail: "the sender of \(describe(key)) was told it expired, but the cluster did not expire it")
+            }
+            toldExpired.insert(key)
+            summary.toldExpired += 1
+        } else if expired.contains(key) {
+            throw Failure(guarantee: "delivered xor expired", detail: "the sender of \(describe(key)) was told it was delivered, but it expired")
+        }
     }
 
     /// Accepted messages neither delivered nor legitimately passed over (refused or purged).

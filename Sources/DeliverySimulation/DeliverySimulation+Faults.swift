@@ -80,11 +80,11 @@ extension DeliverySimulation {
                 checker.countFault()
                 log("operator purges the mailbox of \(names[victim.id] ?? "?") at s\(leader.index)")
             }
-            flush(leader)
+            try flush(leader)
         }
         if chance(options.compactionRate), let server = servers.filter(\.isUp).randomElement(using: &rng) {
             try server.compact()
-            flush(server)
+            try flush(server)
         }
     }
 
@@ -132,7 +132,7 @@ extension DeliverySimulation {
     func restart(_ server: SimulatedServer) throws {
         server.now = now
         try server.restart()
-        flush(server)
+        try flush(server)
         log("s\(server.index) restarts")
     }
 

@@ -114,7 +114,7 @@ public final class DeliverySimulation {
         for client in clients { try drive(client) { $0.step(.receive, now: millis, crashHere: $1) } }
         log("servers=\(serverCount) clients=\(clientCount) limits=\(limits.maximumMessages)msg/\(limits.maximumBytes)B/"
             + "\(limits.maximumMessagesPerSender)per-sender/\(limits.maximumTotalBytes)B-total window=\(window)")
-        for server in servers { try server.drive(); flush(server) }
+        for server in servers { try server.drive(); try flush(server) }
         // Every client registers once (as its first hello would) before traffic starts.
         // Proposed again every 50 ticks until every server has them (a leader may lose its
         // term before they commit); registering is idempotent.
@@ -125,7 +125,7 @@ public final class DeliverySimulation {
                 for client in clients {
                     _ = try leader.admin(.register(ClientRecord(id: client.id, publicKey: Array(client.id.bytes))))
                 }
-                flush(leader)
+                try flush(leader)
                 proposedAt = tick
             }
             if proposedAt != nil, servers.allSatisfy({ server in clients.allSatisfy { (try? server.store.client($0.id)) != nil } }) {
@@ -144,7 +144,7 @@ public final class DeliverySimulation {
         for server in servers where server.isUp {
             server.now = now
             try server.tick()
-            flush(server)
+            try flush(server)
         }
         try updateReachability()
         for client in clients where client.isUp {
@@ -160,8 +160,12 @@ public final class DeliverySimulation {
         var payload = Array("m\(messageCounter):\(client.index)→\(recipient.index)".utf8)
         payload += (0..<Int(rng.next() % 40)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         checker.sent()
-        log("\(names[client.id] ?? "?") app send #\(messageCounter) to \(names[recipient.id] ?? "?") (\(payload.count) B)")
-        try drive(client) { $0.send(to: recipient.id, payload: payload, now: millis, crashHere: $1) }
+        // Some messages get a time to live (of 50 ms to 3 s: some expire while the recipient is
+        // away or partitioned, some just before or after their claim).
+        let expiresAt = options.expiryRate > 0 && chance(options.expiryRate) ? millis + 50 + rng.next() % 2_950 : nil
+        log("\(names[client.id] ?? "?") app send #\(messageCounter) to \(names[recipient.id] ?? "?") (\(payload.count) B)"
+            + (expiresAt.map { " expiring at \($0) ms" } ?? ""))
+        try drive(client) { $0.send(to: recipient.id, payload: payload, expiresAt: expiresAt, now: millis, crashHere: $1) }
     }
 
     private func deliver(_ event: Event) throws {
@@ -175,15 +179,15 @@ public final class DeliverySimulation {
             switch (to, frame) {
             case (.server(let index), .raft(let message)):
                 try servers[index].step(message)
-                flush(servers[index])
+                try flush(servers[index])
             case (.server(let index), .server(let serverFrame)):
                 guard case .server(let sender) = from else { return }
                 try servers[index].handle(serverFrame, from: servers[sender].id)
-                flush(servers[index])
+                try flush(servers[index])
             case (.server(let index), .request(let request)):
                 guard case .client(let sender) = from, clients[sender].reachableServers.contains(servers[index].id) else { return }
                 try servers[index].handle(request, from: clients[sender].id)
-                flush(servers[index])
+                try flush(servers[index])
             case (.client(let index), .push(let push)):
                 guard case .server(let sender) = from, clients[index].reachableServers.contains(servers[sender].id) else { return }
                 let server = servers[sender].id
@@ -196,6 +200,11 @@ public final class DeliverySimulation {
                     try drive(clients[index]) { $0.step(.relayedMessage(message, from: server), now: millis, crashHere: $1) }
                 case .delivered(let recipient, let id):
                     try drive(clients[index]) { $0.step(.receipt(recipient: recipient, id: id), now: millis, crashHere: $1) }
+                case .expired(let recipient, let id):
+                    try drive(clients[index]) { $0.step(.expiryReceipt(recipient: recipient, id: id), now: millis, crashHere: $1) }
+                case .claimResult(let request, let result):
+                    log("c\(index) claim \(request) at s\(sender): \(result)")
+                    try drive(clients[index]) { $0.claimAnswered(request, result, now: millis, crashHere: $1) }
                 default:
                     return
                 }
@@ -251,6 +260,9 @@ public final class DeliverySimulation {
                 try checker.lostAtHandOver(message, strict: options.strictHandOver)
             case .offeredDirectly(let key):
                 checker.offeredDirectly(key)
+            case .toldSender(let key, let expired):
+                log("\(name) is told \(checker.describe(key)) \(expired ? "expired" : "delivered")")
+                try checker.senderTold(key, expired: expired)
             case .persisted(let batch, let prepared):
                 queue.schedule(.input(client: client.index, epoch: client.epoch, .persisted(batch: batch, prepared: prepared)), at: UInt64(now + 1))
             case .later(let input):
@@ -269,12 +281,12 @@ public final class DeliverySimulation {
     }
 
     /// Takes what a server produced: frames go on the network, applied entries to the checker.
-    func flush(_ server: SimulatedServer) {
+    func flush(_ server: SimulatedServer) throws {
         let outgoing = server.outgoing
         let applied = server.applied
         server.outgoing = []
         server.applied = []
-        for entry in applied { checker.applied(entry) }
+        for entry in applied { try checker.applied(entry) }
         for (to, frame) in outgoing {
             guard let endpoint = endpoints[to] else { continue }
             send(frame, from: .server(server.index), to: endpoint)

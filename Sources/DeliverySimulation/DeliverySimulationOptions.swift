@@ -28,6 +28,9 @@ public struct DeliverySimulationOptions: Sendable {
     /// Chance per tick that one direct client↔client link goes up or down.
     public var directFlipRate: Double = 0.05
     public var purgeRate: Double = 0.003
+    /// Chance that a message the application sends has a time to live (docs/DELIVERY.md,
+    /// "Expiry"). At 0 no random number is drawn for it: runs are those of before expiry existed.
+    public var expiryRate: Double = 0.25
     public var compactionRate: Double = 0.01
     /// Mailbox limits; `nil`: small limits chosen from the seed, so that skips happen.
     public var limits: MailboxLimits?
@@ -95,6 +98,9 @@ public struct DeliverySummary: Sendable, Equatable {
     public var skips = 0
     /// Refusals: mailbox full, sender quota or storage full.
     public var refused = 0
+    /// Messages the cluster expired, and of those the ones whose sender was still waiting (told `expired`).
+    public var expired = 0
+    public var toldExpired = 0
     public var purged = 0
     /// Messages recorded delivered whose recipient crashed before handing them over.
     public var handOverWindow = 0
@@ -107,7 +113,7 @@ public struct DeliverySummary: Sendable, Equatable {
     /// The one-line summary of a seed.
     public func line(seed: UInt64, result: String) -> String {
         "seed=\(seed) servers=\(servers) clients=\(clients) sent=\(sent) accepted=\(accepted) delivered=\(delivered) "
-            + "direct=\(direct) relayed=\(relayed) skips=\(skips) refused=\(refused) purged=\(purged) lost-at-hand-over=\(handOverWindow) faults=\(faults) "
+            + "direct=\(direct) relayed=\(relayed) skips=\(skips) refused=\(refused) expired=\(expired) told-expired=\(toldExpired) purged=\(purged) lost-at-hand-over=\(handOverWindow) faults=\(faults) "
             + "drained=\(drainedAt) result=\(result)"
     }
 }
@@ -122,6 +128,8 @@ extension DeliverySummary {
         relayed += other.relayed
         skips += other.skips
         refused += other.refused
+        expired += other.expired
+        toldExpired += other.toldExpired
         purged += other.purged
         handOverWindow += other.handOverWindow
         faults += other.faults

@@ -15,6 +15,8 @@ final class SimulatedClient {
         /// Recorded delivered in the ledger, then lost with a crash before the hand-over.
         case lostAtHandOver(MailMessage)
         case offeredDirectly(OutboxKey)
+        /// A `send` ended: the recipient acknowledged (`expired == false`) or the message expired.
+        case toldSender(OutboxKey, expired: Bool)
         /// The ledger batch is durable; its confirmation is due (unless the client crashes first).
         case persisted(batch: UInt64, prepared: [MessageID])
         case toServer(NodeID, ClientRequest)
@@ -39,6 +41,9 @@ final class SimulatedClient {
     private var requests: [UInt64: (key: OutboxKey, server: NodeID)] = [:]
     private var nextRequest: UInt64 = 0
     private var nextToken: UInt64 = 0
+    /// The recipient of each `send` still waiting (a `send`'s outcome names only the message id).
+    private var sendRecipients: [SendToken: NodeID] = [:]
+    private var claims: [UInt64: (id: MessageID, server: NodeID)] = [:]
     /// Recorded delivered, not handed over yet (lost if the client crashes now).
     private var marked: [MessageID: MailMessage] = [:]
     /// Copies this life received, by id (the first one's path counts as the delivery's).
@@ -62,6 +67,8 @@ final class SimulatedClient {
         reachableServers = []
         links = [:]
         requests = [:]
+        claims = [:]
+        sendRecipients = [:]
         received = [:]
         for sequenceKey in marked.keys.sorted(by: { ($0.sender, $0.sequence) < ($1.sender, $1.sequence) }) {
             if let message = marked[sequenceKey] { events.append(.lostAtHandOver(message)) }
@@ -77,9 +84,16 @@ final class SimulatedClient {
 
     /// The application sends `payload` to `recipient`.
     @discardableResult
-    func send(to recipient: NodeID, payload: [UInt8], now: UInt64, crashHere: () -> Bool) -> Bool {
+    func send(to recipient: NodeID, payload: [UInt8], expiresAt: UInt64?, now: UInt64, crashHere: () -> Bool) -> Bool {
         nextToken += 1
-        return step(.send(SendToken(nextToken), to: recipient, payload: payload, timeout: 2_000), now: now, crashHere: crashHere)
+        sendRecipients[SendToken(nextToken)] = recipient
+        return step(.send(SendToken(nextToken), to: recipient, payload: payload, timeout: 2_000, expiresAt: expiresAt), now: now, crashHere: crashHere)
+    }
+
+    @discardableResult
+    func claimAnswered(_ request: UInt64, _ result: ClaimResult, now: UInt64, crashHere: () -> Bool) -> Bool {
+        guard let (id, server) = claims.removeValue(forKey: request) else { return false }
+        return step(.claimAnswer(id, from: server, result), now: now, crashHere: crashHere)
     }
 
     @discardableResult
@@ -143,6 +157,9 @@ final class SimulatedClient {
             received[message.id] = (message, false)
         case .directMessage(let message, _) where received[message.id] == nil:
             received[message.id] = (message, true)
+        case .claimAnswer(let id, _, .expired), .claimAnswer(let id, _, .skipped):
+            // The core passes over it: what it records delivered next is a skip.
+            if let copy = received[id] { received[id] = (copy.message.skip(), copy.direct) }
         default:
             break
         }
@@ -170,9 +187,9 @@ final class SimulatedClient {
             var ids = prepared.makeIterator()
             for operation in batch.operations {
                 switch operation {
-                case .prepare(let recipient, let payload):
+                case .prepare(let recipient, let payload, let expiresAt):
                     if let messageID = ids.next() {
-                        events.append(.accepted(MailMessage(id: messageID, recipient: recipient, payload: payload, enqueuedAtMillis: 0)))
+                        events.append(.accepted(MailMessage(id: messageID, recipient: recipient, payload: payload, enqueuedAtMillis: 0, expiresAtMillis: expiresAt)))
                     }
                 case .markDelivered(let messageID):
                     if let copy = received[messageID], !copy.message.isSkip { marked[messageID] = copy.message }
@@ -196,6 +213,14 @@ final class SimulatedClient {
             } else {
                 events.append(.later(.relayFailed(OutboxKey(message), server: server)))
             }
+        case .claim(let messageID, let server):
+            if reachableServers.contains(server) {
+                nextRequest += 1
+                claims[nextRequest] = (messageID, server)
+                events.append(.toServer(server, .claim(request: nextRequest, messageID)))
+            } else {
+                events.append(.later(.claimAnswer(messageID, from: server, nil)))
+            }
         case .subscribe(let server):
             events.append(.toServer(server, .subscribe(true)))
         case .acknowledgeRelayed(let messageID, let server):
@@ -206,9 +231,15 @@ final class SimulatedClient {
             marked[message.id] = nil
             events.append(.handedOver(message, received[message.id]?.direct == true ? .direct : .relay))
             return true
-        case .finishSend:
-            // The checker learns refusals from the state machine (a refusal names no id here).
-            break
+        case .finishSend(let token, let result):
+            // The checker learns refusals from the state machine; it checks what senders are
+            // told about delivery and expiry.
+            guard let recipient = sendRecipients.removeValue(forKey: token) else { break }
+            switch result {
+            case .success(let messageID): events.append(.toldSender(OutboxKey(recipient: recipient, id: messageID), expired: false))
+            case .failure(.expired(let messageID)): events.append(.toldSender(OutboxKey(recipient: recipient, id: messageID), expired: true))
+            case .failure: break
+            }
         }
         return false
     }

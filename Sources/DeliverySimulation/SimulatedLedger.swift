@@ -15,11 +15,11 @@ struct SimulatedLedger {
         var prepared: [MessageID] = []
         for operation in batch.operations {
             switch operation {
-            case .prepare(let recipient, let payload):
+            case .prepare(let recipient, let payload, let expiresAt):
                 let sequence = nextSequence[recipient] ?? 1
                 nextSequence[recipient] = sequence + 1
                 let id = MessageID(sender: sender, sequence: sequence)
-                outbox[OutboxKey(recipient: recipient, id: id)] = OutboxEntry(recipient: recipient, id: id, payload: payload)
+                outbox[OutboxKey(recipient: recipient, id: id)] = OutboxEntry(recipient: recipient, id: id, payload: payload, expiresAt: expiresAt)
                 prepared.append(id)
             case .resolve(let key):
                 outbox[key] = nil

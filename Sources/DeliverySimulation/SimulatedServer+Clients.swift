@@ -17,13 +17,16 @@ extension SimulatedServer {
         switch request {
         case .send(let request, let message):
             guard message.id.sender == client else { return }
+            // The clock is the servers' logical one (a message carries its sender's expiry).
             let stamped = MailMessage(
                 id: message.id, recipient: message.recipient, payload: message.isSkip ? [] : message.payload,
-                enqueuedAtMillis: UInt64(now), isSkip: message.isSkip
+                enqueuedAtMillis: millis, isSkip: message.isSkip, expiresAtMillis: message.expiresAtMillis
             )
             try commit(.enqueue(stamped), for: .client(client, request: request))
         case .acknowledge(let messageID):
             try commit(.acknowledge(recipient: client, id: messageID), for: nil)
+        case .claim(let request, let messageID):
+            try commit(.claim(recipient: client, id: messageID), for: .claim(client, request: request))
         case .subscribe(let on):
             try push(.subscribe(on), to: client)
         case .hello, .query, .connect, .directPeers, .pathReport:
@@ -89,6 +92,30 @@ extension SimulatedServer {
         case .client(let client, let request):
             guard sessions[client] != nil else { return }
             outgoing.append((client, .push(.sendResult(request: request, Self.sendResult(outcome)))))
+        case .claim(let client, let request):
+            guard sessions[client] != nil else { return }
+            outgoing.append((client, .push(.claimResult(request: request, Self.claimResult(outcome)))))
+        }
+    }
+
+    /// The claim result of a claim's outcome (as the server's gateway maps it).
+    static func claimResult(_ outcome: MailboxOutcome?) -> ClaimResult {
+        switch outcome {
+        case .claimed: .claimed
+        case .expired: .expired
+        case .skipped, .alreadyDelivered: .skipped
+        default: .unavailable
+        }
+    }
+
+    /// This server's logical clock in milliseconds (what it stamps and expires by).
+    var millis: UInt64 { UInt64(now) * Self.tickMillis }
+
+    /// Every few ticks, on the leader: proposes to expire what is due (as the gateway's sweep does).
+    func sweepExpired() throws {
+        guard raft?.role == .leader, now % 5 == 0 else { return }
+        for (recipient, messageID) in try store.dueExpirations(atMillis: millis, limit: 32) {
+            try commit(.expire(recipient: recipient, id: messageID, atMillis: millis), for: nil)
         }
     }
 
@@ -101,6 +128,7 @@ extension SimulatedServer {
         case .senderQuotaExceeded(let limit): .quotaExceeded(limit: limit)
         case .storageFull(let limit): .storageFull(limit: limit)
         case .unknownRecipient: .unknownRecipient
+        case .expired: .expired
         case nil: .unavailable(reason: "not committed")
         case let other?: .unavailable(reason: "unexpected outcome \(other)")
         }

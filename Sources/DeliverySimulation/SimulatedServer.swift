@@ -14,6 +14,8 @@ final class SimulatedServer {
     /// Who waits for a proposal's outcome.
     enum Waiter {
         case client(NodeID, request: UInt64)
+        /// A client's claim (answered with a claim result, not a send result).
+        case claim(NodeID, request: UInt64)
         case forward(NodeID, request: UInt64)
     }
 
@@ -98,6 +100,7 @@ final class SimulatedServer {
         guard raft != nil else { return }
         raft?.tick()
         try drive()
+        try sweepExpired()
         for client in sessions.keys.sorted() { try push(.tick, to: client) }
         for request in forwards.keys.sorted() where (forwards[request]?.deadline ?? .max) < now {
             if let waiter = forwards.removeValue(forKey: request)?.waiter { answer(waiter, nil) }
@@ -169,6 +172,12 @@ final class SimulatedServer {
             try push(.acknowledged(messageID), to: recipient)
             if outcome != .skipAcknowledged, sessions[messageID.sender] != nil {
                 outgoing.append((messageID.sender, .push(.delivered(recipient: recipient, id: messageID))))
+            }
+        case (.enqueue(let message), .expired):
+            try push(.newMail, to: message.recipient)
+        case (.expire(let recipient, let messageID, _), .expired):
+            if sessions[messageID.sender] != nil {
+                outgoing.append((messageID.sender, .push(.expired(recipient: recipient, id: messageID))))
             }
         case (.purge(let recipient), _):
             // Purged messages became skips in place: what was pushed stays pushed.

@@ -12,6 +12,12 @@ public enum MailboxCommand: Equatable, Sendable {
     case enqueue(MailMessage)
     /// The recipient's application received the message: remove it, remember it as delivered.
     case acknowledge(recipient: NodeID, id: MessageID)
+    /// The leader's clock read `atMillis`: a message whose expiry is at or before it and that its
+    /// recipient has not claimed becomes a skip (docs/DELIVERY.md, "Expiry").
+    case expire(recipient: NodeID, id: MessageID, atMillis: UInt64)
+    /// The recipient is about to deliver a message that carries an expiry: from now on it cannot
+    /// expire (answered ``MailboxOutcome/claimed``), unless it already did (``MailboxOutcome/expired``).
+    case claim(recipient: NodeID, id: MessageID)
     /// Operator actions.
     case purge(recipient: NodeID)
     case delete(recipient: NodeID, id: MessageID)
@@ -22,7 +28,7 @@ public enum MailboxCommand: Equatable, Sendable {
     case registerServer(id: NodeID, address: String)
 
     private enum Tag: UInt8 {
-        case register = 1, attach, detach, enqueue, acknowledge, purge, delete, forgetServer, registerServer
+        case register = 1, attach, detach, enqueue, acknowledge, purge, delete, forgetServer, registerServer, expire, claim
     }
 
     /// The command's binary form (versioned), as stored in the Raft log.
@@ -49,6 +55,13 @@ public enum MailboxCommand: Equatable, Sendable {
             message.encode(into: &writer)
         case .acknowledge(let recipient, let id):
             writer.write(Tag.acknowledge.rawValue)
+            Self.write(recipient, id, into: &writer)
+        case .expire(let recipient, let id, let at):
+            writer.write(Tag.expire.rawValue)
+            Self.write(recipient, id, into: &writer)
+            writer.write(at)
+        case .claim(let recipient, let id):
+            writer.write(Tag.claim.rawValue)
             Self.write(recipient, id, into: &writer)
         case .purge(let recipient):
             writer.write(Tag.purge.rawValue)
@@ -95,6 +108,12 @@ public enum MailboxCommand: Equatable, Sendable {
         case .acknowledge:
             let (recipient, id) = try Self.readMessageReference(&reader)
             self = .acknowledge(recipient: recipient, id: id)
+        case .expire:
+            let (recipient, id) = try Self.readMessageReference(&reader)
+            self = .expire(recipient: recipient, id: id, atMillis: try reader.readUInt64("expire.at"))
+        case .claim:
+            let (recipient, id) = try Self.readMessageReference(&reader)
+            self = .claim(recipient: recipient, id: id)
         case .purge:
             self = .purge(recipient: try reader.readNodeID("purge.recipient"))
         case .delete:

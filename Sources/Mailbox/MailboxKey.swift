@@ -19,6 +19,19 @@ enum MailboxKey {
         recipient.bytes + sender.bytes
     }
 
+    /// `mbx.expiries`: expiry ‖ recipient ‖ sender ‖ sequence (walked in order of expiry).
+    static func expiry(_ atMillis: UInt64, _ recipient: NodeID, _ id: MessageID) -> [UInt8] {
+        atMillis.bigEndianBytes + index(recipient, id)
+    }
+
+    /// The expiry and message a `mbx.expiries` key names.
+    static func expiryEntry(_ key: [UInt8]) -> (atMillis: UInt64, recipient: NodeID, id: MessageID)? {
+        guard key.count == 48, let at = UInt64(bigEndianBytes: key.prefix(8)), let recipient = NodeID(bytes: Array(key[8..<24])),
+              let sender = NodeID(bytes: Array(key[24..<40])), let sequence = UInt64(bigEndianBytes: key.suffix(8))
+        else { return nil }
+        return (at, recipient, MessageID(sender: sender, sequence: sequence))
+    }
+
     /// `mbx.clients`, `mbx.boxes`, `mbx.servers`: the node id.
     static func node(_ id: NodeID) -> [UInt8] { id.bytes }
 
@@ -39,22 +52,26 @@ enum MailboxKey {
     }
 }
 
-/// A `mbx.index` value: where the id's record is in the mailbox, and whether it is a skip.
+/// A `mbx.index` value: where the id's record is in the mailbox, whether it is a skip, and
+/// whether its recipient claimed it (it can no longer expire; docs/DELIVERY.md, "Expiry").
 struct MailboxIndexEntry: Equatable {
     var arrival: UInt64
     var isSkip: Bool
+    var isClaimed = false
 
-    init(arrival: UInt64, isSkip: Bool) {
+    init(arrival: UInt64, isSkip: Bool, isClaimed: Bool = false) {
         self.arrival = arrival
         self.isSkip = isSkip
+        self.isClaimed = isClaimed
     }
 
     /// `nil` for a value of the wrong shape.
     init?(_ bytes: [UInt8]) {
-        guard bytes.count == 9, bytes[8] <= 1, let arrival = UInt64(bigEndianBytes: bytes.prefix(8)) else { return nil }
+        guard bytes.count == 9, bytes[8] <= 3, let arrival = UInt64(bigEndianBytes: bytes.prefix(8)) else { return nil }
         self.arrival = arrival
-        isSkip = bytes[8] == 1
+        isSkip = bytes[8] & 1 != 0
+        isClaimed = bytes[8] & 2 != 0
     }
 
-    var bytes: [UInt8] { arrival.bigEndianBytes + [isSkip ? 1 : 0] }
+    var bytes: [UInt8] { arrival.bigEndianBytes + [(isSkip ? 1 : 0) | (isClaimed ? 2 : 0)] }
 }

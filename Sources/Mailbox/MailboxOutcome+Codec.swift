@@ -4,7 +4,7 @@ import P2PCore
 extension MailboxOutcome {
     private enum Tag: UInt8 {
         case stored = 1, alreadyDelivered, mailboxFull, unknownRecipient, keyMismatch, done, notFound, purged, invalidCommand, skipAcknowledged
-        case senderQuotaExceeded, storageFull, fieldOverLimit
+        case senderQuotaExceeded, storageFull, fieldOverLimit, expired, claimed, skipped
     }
 
     /// The outcome's binary form (for answers forwarded between servers).
@@ -35,6 +35,9 @@ extension MailboxOutcome {
             writer.write(Tag.fieldOverLimit.rawValue)
             writer.write(field)
             writer.write(UInt64(max(0, limit)))
+        case .expired: writer.write(Tag.expired.rawValue)
+        case .claimed: writer.write(Tag.claimed.rawValue)
+        case .skipped: writer.write(Tag.skipped.rawValue)
         }
     }
 
@@ -60,6 +63,9 @@ extension MailboxOutcome {
         case .fieldOverLimit:
             let field = try reader.readString("outcome.field", maximumLength: 256)
             return .fieldOverLimit(field: field, limit: Int(clamping: try reader.readUInt64("outcome.limit")))
+        case .expired: return .expired
+        case .claimed: return .claimed
+        case .skipped: return .skipped
         }
     }
 }

@@ -30,6 +30,13 @@ public enum MailboxOutcome: Equatable, Sendable {
     /// The recipient acknowledged a skip (a message refused for a full mailbox, or discarded by
     /// an operator): the skip is gone, nothing was delivered.
     case skipAcknowledged
+    /// The message expired (now, or earlier: a retry learns the same): it will never be
+    /// delivered, and its recipient passes over its id (docs/DELIVERY.md, "Expiry").
+    case expired
+    /// The recipient claimed the message: it can no longer expire, and may be delivered.
+    case claimed
+    /// The id's record is a skip (refused, purged or deleted): the recipient passes over it.
+    case skipped
     /// The log entry did not hold a valid command (it is skipped identically on every replica).
     case invalidCommand
 }

@@ -16,12 +16,17 @@ extension MailboxStore {
         guard try txn.get(clientsDB, MailboxKey.node(recipient)) != nil else { return .unknownRecipient }
         let through = try txn.get(delivered, MailboxKey.pair(recipient, sender))
             .flatMap { UInt64(bigEndianBytes: $0) } ?? 0
-        if message.id.sequence <= through { return .alreadyDelivered }
+        // An id below the watermark was delivered, or passed over because it expired: the
+        // marker tells which (a sender retrying an expired message must not hear "delivered").
+        if message.id.sequence <= through { return try hasExpired(recipient, message.id, txn) ? .expired : .alreadyDelivered }
         var box = try loadBox(recipient, txn)
         let indexKey = MailboxKey.index(recipient, message.id)
         if let stored = try txn.get(index, indexKey) {
             let existing = MailboxIndexEntry(stored)
-            if existing?.isSkip == true { return message.isSkip ? .stored : .mailboxFull(messages: box.count, bytes: box.bytes) }
+            if existing?.isSkip == true {
+                if try hasExpired(recipient, message.id, txn) { return .expired }
+                return message.isSkip ? .stored : .mailboxFull(messages: box.count, bytes: box.bytes)
+            }
             // The sender gave up on this id (a copy was refused, so it owes a skip) while another
             // copy got in: the sender's word is the last, the recipient passes over the id.
             if message.isSkip, let existing {
@@ -50,7 +55,9 @@ extension MailboxStore {
         // Written so that no sum can overflow, whatever the stored counters claim.
         let items = box.count.addingReportingOverflow(box.skips)
         let used = box.bytes.addingReportingOverflow(box.skips.multipliedReportingOverflow(by: overhead).partialValue)
-        let fitsMailbox = !message.isSkip && !items.overflow && !used.overflow
+        // Expired before it got in (the proposing server's clock): only its skip is stored.
+        let expiredOnArrival = !message.isSkip && message.isExpired(atMillis: message.enqueuedAtMillis)
+        let fitsMailbox = !message.isSkip && !expiredOnArrival && !items.overflow && !used.overflow
             && items.partialValue < limits.maximumMessages
             && size <= limits.maximumBytes && used.partialValue <= limits.maximumBytes - size
         let cost = fitsMailbox ? size + overhead : overhead
@@ -79,7 +86,14 @@ extension MailboxStore {
         try storeSenderItems(recipient, sender, senderItems, txn)
         total += cost
         try storeTotalBytes(total, txn)
-        guard fitsMailbox else { return message.isSkip ? .stored : .mailboxFull(messages: refused.messages, bytes: refused.bytes) }
+        guard fitsMailbox else {
+            if expiredOnArrival {
+                try markExpired(recipient, message.id, atMillis: message.expiresAtMillis ?? 0, txn)
+                return .expired
+            }
+            return message.isSkip ? .stored : .mailboxFull(messages: refused.messages, bytes: refused.bytes)
+        }
+        if let expiry = record.expiresAtMillis { try txn.put(expiriesDB, MailboxKey.expiry(expiry, recipient, record.id), []) }
 
         if var senderRecord = try loadClient(sender, txn) {
             // Saturating: the counters of a registration come from the log, not from this store.
@@ -99,6 +113,7 @@ extension MailboxStore {
         var writer = ByteWriter(capacity: 64)
         message.skip().encode(into: &writer)
         try txn.put(messagesDB, messageKey, writer.bytes)
+        if let expiry = message.expiresAtMillis { try txn.delete(expiriesDB, MailboxKey.expiry(expiry, recipient, message.id)) }
         guard let arrival = MailboxKey.arrival(ofMessageKey: messageKey) else { return }
         try txn.put(index, MailboxKey.index(recipient, message.id), MailboxIndexEntry(arrival: arrival, isSkip: true).bytes)
         var box = try loadBox(recipient, txn)
@@ -118,7 +133,9 @@ extension MailboxStore {
         var size = 0
         if !isSkip, let stored = try txn.get(messagesDB, messageKey) {
             var reader = ByteReader(stored)
-            size = try MailMessage.decode(from: &reader).payload.count
+            let message = try MailMessage.decode(from: &reader)
+            size = message.payload.count
+            if let expiry = message.expiresAtMillis { try txn.delete(expiriesDB, MailboxKey.expiry(expiry, recipient, id)) }
         }
         try txn.delete(messagesDB, messageKey)
         try txn.delete(index, indexKey)

@@ -4,11 +4,12 @@ import P2PCore
 
 
 extension MailboxStore {
-    /// Version 3 added the quota counters (per-sender items, the store-wide total); version 2
-    /// added the server table. Older snapshots restore with the missing tables empty and the
-    /// counters recomputed from their messages.
-    private static let snapshotMagic: [UInt8] = Array("P2PMBX3".utf8)
-    private static let olderSnapshotTables: [[UInt8]: Int] = [Array("P2PMBX1".utf8): 5, Array("P2PMBX2".utf8): 6]
+    /// Version 4 added the expiry tables; version 3 the quota counters (per-sender items, the
+    /// store-wide total); version 2 the server table. Older snapshots restore with the missing
+    /// tables empty and the counters recomputed from their messages (none of their messages
+    /// has an expiry).
+    private static let snapshotMagic: [UInt8] = Array("P2PMBX4".utf8)
+    private static let olderSnapshotTables: [[UInt8]: Int] = [Array("P2PMBX1".utf8): 5, Array("P2PMBX2".utf8): 6, Array("P2PMBX3".utf8): 8]
 
     /// The whole applied state (without the applied index) and the index/term it reflects,
     /// read from one consistent LMDB snapshot. Raft snapshots carry these bytes.
@@ -63,7 +64,7 @@ extension MailboxStore {
                 try txn.clear(database)
                 for entry in entries { try txn.put(database, entry.key, entry.value, mode: .append) }
             }
-            if storedTables < stateDatabases.count { try recount(txn) }
+            if storedTables < 8 { try recount(txn) }
             var writer = ByteWriter()
             writer.write(appliedIndex)
             writer.write(appliedTerm)

@@ -19,6 +19,10 @@ import P2PCore
 /// - `mbx.index`     recipient ‖ sender ‖ sequence → arrival (dedup and acknowledge lookup)
 /// - `mbx.delivered` recipient ‖ sender → highest acknowledged sequence
 /// - `mbx.servers`   server id → the address other servers dial it at
+/// - `mbx.expired`   recipient ‖ sender ‖ sequence → expiry, of every message that expired (so
+///                   that a retried enqueue learns `expired`, not `alreadyDelivered`)
+/// - `mbx.expiries`  expiry ‖ recipient ‖ sender ‖ sequence → (nothing): unclaimed messages with
+///                   an expiry, in order of expiry (what the leader's sweep reads)
 public final class MailboxStore: Sendable {
     /// One committed log entry to apply; `command == nil` for entries that carry no mailbox
     /// command (Raft no-ops, membership changes), which only advance the applied index.
@@ -45,6 +49,8 @@ public final class MailboxStore: Sendable {
     let serversDB: Database
     let sendersDB: Database
     let totalsDB: Database
+    let expiredDB: Database
+    let expiriesDB: Database
     static let appliedKey = Array("applied".utf8)
 
     /// One applied command entry: the command as decoded (once, here: `nil` for bytes that are
@@ -68,14 +74,17 @@ public final class MailboxStore: Sendable {
         serversDB = try environment.openDatabase("mbx.servers")
         sendersDB = try environment.openDatabase("mbx.senders")
         totalsDB = try environment.openDatabase("mbx.totals")
+        expiredDB = try environment.openDatabase("mbx.expired")
+        expiriesDB = try environment.openDatabase("mbx.expiries")
         // A store written before the quota counters existed gets them computed once from its
         // messages (a pure function of the replicated state, so every replica agrees).
         let counted = try environment.read { txn in try txn.get(totalsDB, Self.totalBytesKey) != nil }
         if !counted { try environment.write { txn in try recount(txn) } }
     }
 
-    /// The tables a snapshot carries, in order (version 1 had the first five, version 2 six).
-    var stateDatabases: [Database] { [clientsDB, boxes, messagesDB, index, delivered, serversDB, sendersDB, totalsDB] }
+    /// The tables a snapshot carries, in order (version 1 had the first five, version 2 six,
+    /// version 3 eight).
+    var stateDatabases: [Database] { [clientsDB, boxes, messagesDB, index, delivered, serversDB, sendersDB, totalsDB, expiredDB, expiriesDB] }
     static let totalBytesKey = Array("bytes".utf8)
 
     // MARK: Applying
@@ -187,6 +196,12 @@ public final class MailboxStore: Sendable {
         case .enqueue(let message):
             return try enqueue(message, txn)
 
+        case .expire(let recipient, let id, let at):
+            return try expire(recipient: recipient, id: id, atMillis: at, txn)
+
+        case .claim(let recipient, let id):
+            return try claim(recipient: recipient, id: id, txn)
+
         case .acknowledge(let recipient, let id):
             let removed = try remove(recipient: recipient, id: id, txn)
             let key = MailboxKey.pair(recipient, id.sender)
@@ -197,7 +212,9 @@ public final class MailboxStore: Sendable {
             switch removed {
             case .message: return .done
             case .skip: return .skipAcknowledged
-            case .absent: return .notFound
+            // Acknowledged again after its skip went: an expired id must not read as delivered
+            // (its sender may still wait, and hears of an acknowledgement as "delivered").
+            case .absent: return try hasExpired(recipient, id, txn) ? .skipAcknowledged : .notFound
             }
 
         // Operator removals leave skips, as refused messages do: the recipient's per-sender

@@ -1,5 +1,6 @@
 import AdminProtocol
 import ArgumentParser
+import Foundation
 import P2PCore
 
 struct MailboxCommand: AsyncParsableCommand {
@@ -41,12 +42,27 @@ struct MailboxCommand: AsyncParsableCommand {
             guard !report.peek.isEmpty else { return }
             print("")
             printTable(
-                ["MESSAGE", "SENDER", "SIZE", "AGE"] + (payload ? ["PAYLOAD"] : []),
+                ["MESSAGE", "SENDER", "SIZE", "AGE", "EXPIRES"] + (payload ? ["PAYLOAD"] : []),
                 report.peek.map { message in
-                    ["\(message.id.sequence)", "\(message.sender)", size(message.size), age(since: message.enqueuedAtMillis)]
+                    ["\(message.id.sequence)", "\(message.sender)", size(message.size), age(since: message.enqueuedAtMillis), Self.expiry(message.expiresAtMillis)]
                         + (payload ? [Self.render(message.payload)] : [])
                 }
             )
+        }
+
+        /// "never", "in 42s" (by this host's clock), or "due" once it passed (the leader expires it
+        /// at its next sweep, unless the recipient claimed it first).
+        static func expiry(_ millis: UInt64?) -> String {
+            guard let millis else { return "never" }
+            let now = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+            guard millis > now else { return "due" }
+            let seconds = (millis - now + 999) / 1000
+            switch seconds {
+            case ..<120: return "in \(seconds)s"
+            case ..<7200: return "in \(seconds / 60)m"
+            case ..<172_800: return "in \(seconds / 3600)h"
+            default: return "in \(seconds / 86_400)d"
+            }
         }
 
         static func render(_ bytes: [UInt8]) -> String {

@@ -20,8 +20,11 @@ public enum SendResult: Equatable, Sendable {
     /// The cluster's storage is at its limit (`limit` bytes over all mailboxes): nothing was
     /// stored, not even a skip. The sender owes the recipient a skip for this id.
     case storageFull(limit: Int)
+    /// The message's expiry passed before the recipient claimed it: the cluster decided, once,
+    /// that it will never be delivered (the recipient passes over its id; docs/DELIVERY.md, "Expiry").
+    case expired
 
-    private enum Tag: UInt8 { case stored = 1, alreadyDelivered, mailboxFull, unknownRecipient, tooLarge, unavailable, quotaExceeded, storageFull }
+    private enum Tag: UInt8 { case stored = 1, alreadyDelivered, mailboxFull, unknownRecipient, tooLarge, unavailable, quotaExceeded, storageFull, expired }
 
     public func encode(into writer: inout ByteWriter) {
         switch self {
@@ -41,6 +44,7 @@ public enum SendResult: Equatable, Sendable {
         case .storageFull(let limit):
             writer.write(Tag.storageFull.rawValue)
             writer.write(UInt64(max(0, limit)))
+        case .expired: writer.write(Tag.expired.rawValue)
         }
     }
 
@@ -56,6 +60,7 @@ public enum SendResult: Equatable, Sendable {
         case .unavailable: return .unavailable(reason: try reader.readString("result.reason"))
         case .quotaExceeded: return .quotaExceeded(limit: Int(clamping: try reader.readUInt64("result.limit")))
         case .storageFull: return .storageFull(limit: Int(clamping: try reader.readUInt64("result.limit")))
+        case .expired: return .expired
         }
     }
 }

@@ -1,5 +1,6 @@
 import ClientProtocol
 import Delivery
+import Foundation
 import Logging
 import MessageModel
 import P2PCore
@@ -106,6 +107,8 @@ actor ClientEngine {
             relay(message, to: server)
         case .subscribe(let server):
             try? connections.link(to: server)?.send(type: ClientProtocol.requestFrame, ClientRequest.subscribe(true).encoded())
+        case .claim(let id, let server):
+            claim(id, from: server)
         case .acknowledgeRelayed(let id, let server):
             try? connections.link(to: server)?.send(type: ClientProtocol.requestFrame, ClientRequest.acknowledge(id).encoded())
         case .acknowledgeDirect(let id, let link):
@@ -150,6 +153,21 @@ actor ClientEngine {
         }
     }
 
+    private func claim(_ id: MessageID, from server: NodeID) {
+        guard let link = connections.link(to: server) else { return inputs.append(.claimAnswer(id, from: server, nil)) }
+        let request = replies.nextRequest()
+        let bytes = ClientRequest.claim(request: request, id).encoded()
+        Task {
+            let answer = try? await replies.wait(for: request, timeout: configuration.attemptTimeout, origin: server) {
+                try link.send(type: ClientProtocol.requestFrame, bytes)
+            }
+            guard case .claimResult(_, let result)? = answer else { return await feed(.claimAnswer(id, from: server, nil)) }
+            await feed(.claimAnswer(id, from: server, result))
+        }
+    }
+
+    static func wallClockMillis() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
+
     private func offerDirectly(_ message: MailMessage) async {
         var writer = ByteWriter()
         message.encode(into: &writer)
@@ -183,7 +201,7 @@ actor ClientEngine {
 
     // MARK: Sending and receiving
 
-    func send(to recipient: NodeID, data: [UInt8], timeout: Duration) async throws -> MessageID {
+    func send(to recipient: NodeID, data: [UInt8], timeout: Duration, timeToLive: Duration?) async throws -> MessageID {
         guard !stopped else { throw SendError.clientStopped }
         guard data.count <= configuration.maximumMessageSize else {
             throw SendError.messageTooLarge(size: data.count, limit: configuration.maximumMessageSize)
@@ -197,7 +215,9 @@ actor ClientEngine {
             }
         }
         guard try await record(of: recipient) != nil else { throw SendError.unknownRecipient(recipient) }
-        await direct?.want(recipient)
+        // The expiry is absolute, by this host's wall clock (docs/DELIVERY.md: the clock assumption).
+        let expiresAt = timeToLive.map { Self.wallClockMillis() &+ max(.zero, $0).wholeMilliseconds }
+        if expiresAt == nil { await direct?.want(recipient) }
         nextToken += 1
         let token = SendToken(nextToken)
         // From here on the message is the client's promise: the core puts it in the durable outbox.
@@ -205,7 +225,7 @@ actor ClientEngine {
             guard !stopped else { return continuation.resume(throwing: SendError.clientStopped) }
             sends[token] = continuation
             sendStarts[token] = now
-            feed(.send(token, to: recipient, payload: data, timeout: timeout.wholeMilliseconds))
+            feed(.send(token, to: recipient, payload: data, timeout: timeout.wholeMilliseconds, expiresAt: expiresAt))
         }
     }
 

@@ -11,6 +11,7 @@ import P2PCore
 ///   storing anything (sender quota, storage full): the message is given up, but its sequence
 ///   number was taken, so a skip for it is retried (also after a restart) until the recipient's
 ///   mailbox takes it and the recipient can pass over the id.
+/// - An outbox message's **expiry**, if it has one, is kept beside it (`client.expiries`).
 /// - The **delivered watermark** per sender is the highest sequence handed to the application;
 ///   only the next one may be delivered, anything at or below it is a duplicate.
 public final class ClientLedger: Sendable {
@@ -29,6 +30,7 @@ public final class ClientLedger: Sendable {
     private let sequences: Database
     private let delivered: Database
     private let skips: Database
+    private let expiries: Database
 
     /// Opens the ledger of client `me` in `environment`.
     public init(environment: Environment, me: NodeID) throws {
@@ -38,6 +40,7 @@ public final class ClientLedger: Sendable {
         sequences = try environment.openDatabase("client.sequences")
         delivered = try environment.openDatabase("client.delivered")
         skips = try environment.openDatabase("client.skips")
+        expiries = try environment.openDatabase("client.expiries")
     }
 
     /// Gives each payload the next sequence number for `recipient` and stores it in the outbox,
@@ -57,7 +60,7 @@ public final class ClientLedger: Sendable {
         try environment.write { txn in
             var next: [NodeID: UInt64] = [:]
             var prepared: [Outgoing] = []
-            for (recipient, payload) in prepare { prepared.append(try self.prepare(recipient, payload, &next, txn)) }
+            for (recipient, payload) in prepare { prepared.append(try self.prepare(recipient, payload, nil, &next, txn)) }
             try storeSequences(next, txn)
             for message in skip { try oweSkip(message.recipient.bytes + message.sequence.bigEndianBytes, txn) }
             for message in resolve { try self.resolve(message.recipient.bytes + message.sequence.bigEndianBytes, txn) }
@@ -77,7 +80,7 @@ public final class ClientLedger: Sendable {
                 var ids: [MessageID] = []
                 for operation in batch.operations {
                     switch operation {
-                    case .prepare(let recipient, let payload): ids.append(try self.prepare(recipient, payload, &next, txn).id)
+                    case .prepare(let recipient, let payload, let expiresAt): ids.append(try self.prepare(recipient, payload, expiresAt, &next, txn).id)
                     case .resolve(let key): try self.resolve(key.recipient.bytes + key.id.sequence.bigEndianBytes, txn)
                     case .oweSkip(let key): try oweSkip(key.recipient.bytes + key.id.sequence.bigEndianBytes, txn)
                     case .markDelivered(let id):
@@ -97,11 +100,15 @@ public final class ClientLedger: Sendable {
     }
 
     /// Gives `payload` the next sequence towards `recipient` (`next` caches this transaction's).
-    private func prepare(_ recipient: NodeID, _ payload: [UInt8], _ next: inout [NodeID: UInt64], _ txn: borrowing WriteTransaction) throws -> Outgoing {
+    private func prepare(
+        _ recipient: NodeID, _ payload: [UInt8], _ expiresAt: UInt64?, _ next: inout [NodeID: UInt64], _ txn: borrowing WriteTransaction
+    ) throws -> Outgoing {
         let last = try next[recipient] ?? txn.get(sequences, recipient.bytes).flatMap { UInt64(bigEndianBytes: $0) } ?? 0
-        try txn.put(outbox, recipient.bytes + (last + 1).bigEndianBytes, payload)
+        let key = recipient.bytes + (last + 1).bigEndianBytes
+        try txn.put(outbox, key, payload)
+        if let expiresAt { try txn.put(expiries, key, expiresAt.bigEndianBytes) }
         next[recipient] = last + 1
-        return Outgoing(recipient: recipient, id: MessageID(sender: me, sequence: last + 1), payload: payload)
+        return Outgoing(recipient: recipient, id: MessageID(sender: me, sequence: last + 1), payload: payload, expiresAt: expiresAt)
     }
 
     private func storeSequences(_ next: [NodeID: UInt64], _ txn: borrowing WriteTransaction) throws {
@@ -110,11 +117,13 @@ public final class ClientLedger: Sendable {
 
     private func oweSkip(_ key: [UInt8], _ txn: borrowing WriteTransaction) throws {
         if try txn.delete(outbox, key) { try txn.put(skips, key, []) }
+        try txn.delete(expiries, key)
     }
 
     private func resolve(_ key: [UInt8], _ txn: borrowing WriteTransaction) throws {
         try txn.delete(outbox, key)
         try txn.delete(skips, key)
+        try txn.delete(expiries, key)
     }
 
     private func deliveredThrough(_ sender: NodeID, _ txn: borrowing WriteTransaction) throws -> UInt64 {
@@ -153,8 +162,10 @@ public final class ClientLedger: Sendable {
                     else {
                         throw DecodingError.malformed(field: "client.outbox", reason: "bad key of \(key.count) bytes")
                     }
+                    let expiresAt = isSkip ? nil : try txn.get(expiries, key).flatMap { UInt64(bigEndianBytes: $0) }
                     result.append(Outgoing(
-                        recipient: recipient, id: MessageID(sender: me, sequence: sequence), payload: isSkip ? [] : value, isSkip: isSkip
+                        recipient: recipient, id: MessageID(sender: me, sequence: sequence), payload: isSkip ? [] : value, isSkip: isSkip,
+                        expiresAt: expiresAt
                     ))
                     return true
                 }

@@ -113,7 +113,17 @@ public final class P2PClient: Sendable {
     /// Returns the message's id (the one the recipient's ``ReceivedMessage`` carries).
     @discardableResult
     public func send(to recipient: NodeID, data: [UInt8], timeout: Duration? = nil) async throws -> MessageID {
-        try await engine.send(to: recipient, data: data, timeout: timeout ?? configuration.sendTimeout)
+        try await engine.send(to: recipient, data: data, timeout: timeout ?? configuration.sendTimeout, timeToLive: nil)
+    }
+
+    /// Sends `data` to `recipient` with a time to live: if the recipient has not taken it within
+    /// `timeToLive` (counted from now, by this host's clock), it expires — it is never delivered,
+    /// the recipient passes over it, and `send` (if still waiting) throws ``SendError/expired(_:)``.
+    /// Such a message always goes through the cluster, which decides its fate once
+    /// (docs/DELIVERY.md, "Expiry"). Servers may cap the time to live.
+    @discardableResult
+    public func send(to recipient: NodeID, data: [UInt8], timeToLive: Duration, timeout: Duration? = nil) async throws -> MessageID {
+        try await engine.send(to: recipient, data: data, timeout: timeout ?? configuration.sendTimeout, timeToLive: timeToLive)
     }
 
     /// Messages from any sender, exactly once, in order per sender (iterate from one task).

@@ -18,8 +18,14 @@ public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The cluster's storage is full (`limit` bytes over all mailboxes). Not accepted: the
     /// message will never be delivered (the recipient passes over its id).
     case storageFull(limit: Int)
+    /// The message's time to live ran out before its recipient took it: the cluster decided,
+    /// once, that it will never be delivered (the recipient passes over its id; the next message
+    /// to the same recipient is delivered in order). Definitive: the recipient's application did
+    /// not and will not get it (docs/DELIVERY.md, "Expiry").
+    case expired(MessageID)
     /// The deadline passed after the cluster committed the message to the recipient's mailbox:
-    /// it will still be delivered, exactly once, when the recipient comes back.
+    /// it will still be delivered, exactly once, when the recipient comes back — or, if it has
+    /// a time to live, expire (never both).
     case stored(MessageID)
     /// The deadline passed before any server confirmed the message. It is in this client's
     /// durable outbox and is retried (also after a restart) until a server accepts it: it will
@@ -28,7 +34,8 @@ public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The client was shut down.
     case clientStopped
 
-    /// Whether the message is safely on its way (it will be delivered exactly once).
+    /// Whether the message is safely on its way (it will be delivered exactly once — or, with a
+    /// time to live, delivered or expired).
     public var willStillBeDelivered: Bool {
         switch self {
         case .stored, .pending: true
@@ -45,6 +52,7 @@ public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
         case .quotaExceeded(let id, let limit):
             "this client already has \(limit) messages waiting in the mailbox of \(id): not accepted, it will not be delivered"
         case .storageFull(let limit): "the cluster's storage is full (\(limit) bytes): not accepted, it will not be delivered"
+        case .expired(let id): "\(id) expired before its recipient took it: it will never be delivered"
         case .stored(let id): "not acknowledged in time, but stored in the recipient's mailbox: \(id) will still be delivered, exactly once"
         case .pending(let id): "not confirmed in time: \(id) stays in the outbox and is retried until delivered, exactly once"
         case .clientStopped: "the client was shut down"

@@ -10,6 +10,7 @@ extension SendFailure {
         case .tooLarge(let size, let limit): SendError.messageTooLarge(size: size, limit: limit)
         case .quotaExceeded(let recipient, let limit): SendError.quotaExceeded(recipient, limit: limit)
         case .storageFull(let limit): SendError.storageFull(limit: limit)
+        case .expired(let id): SendError.expired(id)
         case .stored(let id): SendError.stored(id)
         case .pending(let id): SendError.pending(id)
         case .notPersisted: ledgerError ?? SendError.clientStopped

@@ -56,7 +56,7 @@ struct ServerDialer: Sendable {
                 guard verified else { throw ClientError.untrustedServer(link.peer.id, "it spoke before proving the cluster key") }
             }
             switch push {
-            case .sendResult(let request, _), .queryResult(let request, _), .connectResult(let request, _):
+            case .sendResult(let request, _), .queryResult(let request, _), .connectResult(let request, _), .claimResult(let request, _):
                 replies.resolve(request, with: push, from: link.peer.id)
             case .introduction(let introduction):
                 await direct?.introduced(introduction)
@@ -71,6 +71,8 @@ struct ServerDialer: Sendable {
                 await engine.feed(.relayedMessage(message, from: link.peer.id))
             case .delivered(let recipient, let id):
                 await engine.feed(.receipt(recipient: recipient, id: id))
+            case .expired(let recipient, let id):
+                await engine.feed(.expiryReceipt(recipient: recipient, id: id))
             }
         }
     }

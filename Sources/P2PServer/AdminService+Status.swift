@@ -90,7 +90,12 @@ extension AdminService {
         let stats = try mailboxes.stats(for: client)
         let peeked = try mailboxes.messages(for: client, limit: max(0, min(peek, 10_000)))
             .filter { !$0.message.isSkip }
-            .map { MailboxReport.Message(id: $0.message.id, size: $0.message.payload.count, enqueuedAtMillis: $0.message.enqueuedAtMillis, payload: $0.message.payload) }
+            .map {
+                MailboxReport.Message(
+                    id: $0.message.id, size: $0.message.payload.count, enqueuedAtMillis: $0.message.enqueuedAtMillis,
+                    expiresAtMillis: $0.message.expiresAtMillis, payload: $0.message.payload
+                )
+            }
         return MailboxReport(client: client, messages: stats.messages, bytes: stats.bytes, oldestMessageMillis: stats.oldestEnqueuedAtMillis, peek: peeked)
     }
 

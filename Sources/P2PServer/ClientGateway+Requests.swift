@@ -139,6 +139,11 @@ extension ClientGateway {
                             // A lost acknowledgement is harmless: the message is pushed again and acknowledged again.
                             _ = try? await self.raft.commit(.acknowledge(recipient: client, id: messageID), budget: .seconds(5))
                         }
+                    case .claim(let request, let messageID):
+                        group.addTask {
+                            let result = await self.claim(messageID, for: client)
+                            await session.push(.claimResult(request: request, result))
+                        }
                     case .subscribe(let on):
                         await session.setSubscribed(on)
                     case .query(let request, let query):
@@ -185,9 +190,10 @@ extension ClientGateway {
         guard message.payload.count <= configuration.maximumMessageSize else {
             return .tooLarge(limit: configuration.maximumMessageSize)
         }
+        let now = Self.nowMillis()
         let stamped = MailMessage(
             id: message.id, recipient: message.recipient, payload: message.isSkip ? [] : message.payload,
-            enqueuedAtMillis: Self.nowMillis(), isSkip: message.isSkip
+            enqueuedAtMillis: now, isSkip: message.isSkip, expiresAtMillis: expiry(of: message, now: now)
         )
         do {
             switch try await raft.commit(.enqueue(stamped), budget: .seconds(2)) {
@@ -205,6 +211,7 @@ extension ClientGateway {
             case .senderQuotaExceeded(let limit): return .quotaExceeded(limit: limit)
             case .storageFull(let limit): return .storageFull(limit: limit)
             case .unknownRecipient: return .unknownRecipient
+            case .expired: return .expired
             case let other: return .unavailable(reason: "unexpected outcome \(other)")
             }
         } catch {
@@ -232,7 +239,7 @@ extension ClientRequest {
     /// Whether the request commits through Raft (and so counts against the client's rate and in-flight cap).
     var commits: Bool {
         switch self {
-        case .send, .acknowledge: true
+        case .send, .acknowledge, .claim: true
         case .hello, .subscribe, .query, .connect, .directPeers, .pathReport: false
         }
     }

@@ -56,6 +56,7 @@ final class ClientGateway: Service, Sendable {
                 }
                 if let udp = self.mesh.udp { group.addTask { await self.recordObservations(udp) } }
                 group.addTask { await self.redeliverStale() }
+                group.addTask { await self.sweepExpired() }
             }
         }
         accepted.continuation.finish()
@@ -69,24 +70,34 @@ final class ClientGateway: Service, Sendable {
         }
     }
 
-    /// Wakes the pumps of recipients with new mail and tells senders their messages were delivered.
+    /// Wakes the pumps of recipients with new mail and tells senders their messages were
+    /// delivered, or expired.
     func applied(_ changes: [ReplicatedMailboxes.AppliedChange]) {
         var newMail: Set<NodeID> = []
         var acknowledged: [NodeID: [MessageID]] = [:]
         var receipts: [DeliveryReceipt] = []
+        var expiries: [NodeID: [(NodeID, MessageID)]] = [:]
         for change in changes {
             switch change {
             case .snapshotRestored:
                 for session in sessions.all { Task { await session.rewind() } }
-            case .command(.enqueue(let message), .stored), .command(.enqueue(let message), .mailboxFull):
+            case .command(.enqueue(let message), .stored), .command(.enqueue(let message), .mailboxFull),
+                 .command(.enqueue(let message), .expired):
                 // A refused message leaves a skip record, which is pushed like a message.
                 newMail.insert(message.recipient)
             case .command(.acknowledge(let recipient, let messageID), let outcome):
                 acknowledged[recipient, default: []].append(messageID)
                 // A skip's acknowledgement delivered nothing: its sender must not hear "delivered".
                 if outcome != .skipAcknowledged { receipts.append(DeliveryReceipt(recipient: recipient, id: messageID)) }
+            case .command(.expire(let recipient, let messageID, _), .expired):
+                expiries[messageID.sender, default: []].append((recipient, messageID))
             default:
                 continue
+            }
+        }
+        for (sender, list) in expiries {
+            for session in sessions.sessions(of: sender) {
+                Task { for (recipient, messageID) in list { await session.push(.expired(recipient: recipient, id: messageID)) } }
             }
         }
         for recipient in newMail {

@@ -51,6 +51,15 @@ public struct ServerConfiguration: Sendable {
     public var maximumMessageSize = 1 << 20
     /// How long a pushed message may stay unacknowledged before the server pushes the mailbox again.
     public var redeliveryPatience: Duration = .seconds(3)
+    /// The time to live this server gives a relayed message that has none (`nil`: such messages
+    /// never expire). Not given to a message its sender offered on a direct path first (the
+    /// recipient may have it already): see docs/DELIVERY.md, "Expiry". Set it alike on every server.
+    public var defaultMessageTimeToLive: Duration?
+    /// The longest time to live this server lets a relayed message have (`nil`: no cap); a longer
+    /// one, or the default, is cut to it.
+    public var maximumMessageTimeToLive: Duration?
+    /// How often the leader looks for messages whose expiry passed and proposes to expire them.
+    public var expirySweepInterval: Duration = .milliseconds(250)
 
     public init() {}
 }

@@ -63,6 +63,12 @@ public struct RunOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("How long a pushed message may stay unacknowledged before it is pushed again (default 3s).", valueName: "duration"))
     public var redeliveryPatience: String?
 
+    @Option(help: ArgumentHelp("Time to live of relayed messages whose sender gave none (default: never expire; set it alike on every server).", valueName: "duration"))
+    public var defaultMessageTimeToLive: String?
+
+    @Option(help: ArgumentHelp("Longest time to live a relayed message may have; longer ones are cut to it (default: no cap).", valueName: "duration"))
+    public var maximumMessageTimeToLive: String?
+
     @Option(help: ArgumentHelp("Items one mailbox holds before new messages become skips (default 100000).", valueName: "count"))
     public var mailboxMaximumMessages: Int?
 
@@ -97,6 +103,8 @@ public struct RunOptions: ParsableArguments, Sendable {
         values[.introductionInterval] = introductionInterval.map(ConfigContent.string)
         values[.maximumMessageSize] = maximumMessageSize.map(ConfigContent.int)
         values[.redeliveryPatience] = redeliveryPatience.map(ConfigContent.string)
+        values[.defaultMessageTimeToLive] = defaultMessageTimeToLive.map(ConfigContent.string)
+        values[.maximumMessageTimeToLive] = maximumMessageTimeToLive.map(ConfigContent.string)
         values[.mailboxMaximumMessages] = mailboxMaximumMessages.map(ConfigContent.int)
         values[.mailboxMaximumBytes] = mailboxMaximumBytes.map(ConfigContent.int)
         values[.mailboxMaximumMessagesPerSender] = mailboxMaximumMessagesPerSender.map(ConfigContent.int)

@@ -34,6 +34,8 @@ extension ServerSettings {
             .introductionInterval: DurationText.format(c.introductionInterval),
             .maximumMessageSize: "\(c.maximumMessageSize)",
             .redeliveryPatience: DurationText.format(c.redeliveryPatience),
+            .defaultMessageTimeToLive: c.defaultMessageTimeToLive.map(DurationText.format) ?? "(never expire)",
+            .maximumMessageTimeToLive: c.maximumMessageTimeToLive.map(DurationText.format) ?? "(no cap)",
             .mailboxMaximumMessages: "\(limits.maximumMessages)",
             .mailboxMaximumBytes: "\(limits.maximumBytes)",
             .mailboxMaximumMessagesPerSender: "\(limits.maximumMessagesPerSender)",

@@ -86,6 +86,8 @@ extension SettingKey {
     public static let introductionInterval = SettingKey("introductionInterval", .duration)
     public static let maximumMessageSize = SettingKey("maximumMessageSize", .integer)
     public static let redeliveryPatience = SettingKey("redeliveryPatience", .duration)
+    public static let defaultMessageTimeToLive = SettingKey("defaultMessageTimeToLive", .duration)
+    public static let maximumMessageTimeToLive = SettingKey("maximumMessageTimeToLive", .duration)
     public static let mailboxMaximumMessages = SettingKey("mailbox.maximumMessages", .integer)
     public static let mailboxMaximumBytes = SettingKey("mailbox.maximumBytes", .integer)
     public static let mailboxMaximumMessagesPerSender = SettingKey("mailbox.maximumMessagesPerSender", .integer)
@@ -98,7 +100,8 @@ extension SettingKey {
     public static let all: [SettingKey] = [
         .listen, .advertise, .monitor, .peers, .dataDir, .secretFile, .serverSecretFile, .adminSecretFile,
         .insecureDevelopmentMode, .logLevel, .logFormat, .tick, .clientSendRate, .maximumRequestsInFlight,
-        .introductionInterval, .maximumMessageSize, .redeliveryPatience, .mailboxMaximumMessages,
+        .introductionInterval, .maximumMessageSize, .redeliveryPatience, .defaultMessageTimeToLive,
+        .maximumMessageTimeToLive, .mailboxMaximumMessages,
         .mailboxMaximumBytes, .mailboxMaximumMessagesPerSender, .mailboxMaximumTotalBytes,
     ]
 

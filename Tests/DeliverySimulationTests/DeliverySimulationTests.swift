@@ -57,9 +57,9 @@ import TestSupport
     /// Each deliberate bug is caught by seeds named here (found with
     /// `delivery-simulate --seeds 60 --steps 150 --bug NAME --keep-going`), on the guarantee it breaks.
     @Test(arguments: [
-        (ClientBug.handOverBeforeLedger, [UInt64(27), 38, 51], "exactly once"),
-        (ClientBug.acknowledgeBehindGap, [UInt64(3), 7, 18], "every accepted message delivered"),
-        (ClientBug.relayedCopyAfterDirect, [UInt64(2), 3, 4], "exactly once"),
+        (ClientBug.handOverBeforeLedger, [UInt64(6), 17, 28], "exactly once"),
+        (ClientBug.acknowledgeBehindGap, [UInt64(1), 3, 7], "every accepted message delivered"),
+        (ClientBug.relayedCopyAfterDirect, [UInt64(1), 2, 4], "exactly once"),
     ])
     func aDeliberateBugIsCaught(bug: ClientBug, seeds: [UInt64], guarantee: String) async throws {
         let caught = try await onOwnThread { () -> [String?] in
@@ -78,7 +78,7 @@ import TestSupport
     }
 
     @Test func theSameSeedsPassWithoutTheBug() throws {
-        for seed: UInt64 in [2, 3, 4, 7, 18, 27, 38, 51] {
+        for seed: UInt64 in [1, 2, 3, 4, 6, 7, 17, 28] {
             _ = try DeliverySimulation(options: Self.options(seed: seed)).run()
         }
     }

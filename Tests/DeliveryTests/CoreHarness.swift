@@ -47,7 +47,7 @@ struct CoreHarness {
         written.append(batch)
         var prepared: [MessageID] = []
         for operation in batch.operations {
-            if case .prepare(let recipient, _) = operation {
+            if case .prepare(let recipient, _, _) = operation {
                 let sequence = (nextSequence[recipient] ?? 0) + 1
                 nextSequence[recipient] = sequence
                 prepared.append(MessageID(sender: me, sequence: sequence))
