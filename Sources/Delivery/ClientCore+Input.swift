@@ -46,6 +46,9 @@ extension ClientCore {
         case claimAnswer(MessageID, from: NodeID, ClaimResult?)
         /// The application waits for the next message (one receiver at a time).
         case receive
+        /// The application waits for up to `upTo` messages, handed over together: their
+        /// deliveries are recorded in one ledger batch (one sync), then all go in one step.
+        case receiveBatch(upTo: Int)
         /// The application stopped waiting (it is handed the message later, if one was on its way).
         case receiveCancelled
 

@@ -29,49 +29,84 @@ extension ClientCore {
         pumpInbox()
     }
 
-    /// Moves the delivery along: hands a durably delivered message to a waiting receiver
-    /// (then acknowledges it), and asks the ledger to record the next one — a skip at once
-    /// (it reaches no one), a message only when the application waits for it.
+    /// Moves the delivery along: hands durably delivered messages to a waiting receiver (then
+    /// acknowledges them), and asks the ledger to record the next ones in one batch — skips at
+    /// once (they reach no one), messages only as many as the application waits for.
     mutating func pumpInbox() {
-        if let handing = inbox.handing {
-            guard inbox.receiverWaiting else { return }
-            inbox.handing = nil
+        if !inbox.handing.isEmpty {
+            guard inbox.wanted > 0 else { return }
+            let count = min(inbox.wanted, inbox.handing.count)
+            let handing = Array(inbox.handing.prefix(count))
+            inbox.handing.removeFirst(count)
             handOver(handing)
         }
-        guard inbox.marking == nil, let front = inbox.front else { return }
-        guard front.message.isSkip || inbox.receiverWaiting else { return }
-        // A message with an expiry is delivered only once the cluster granted its claim.
-        if front.message.expiresAtMillis != nil, inbox.claimed != front.message.id { return askClaim(front) }
-        inbox.marking = write(.markDelivered(front.message.id))
+        guard inbox.marking == nil, inbox.handing.isEmpty else { return }
+        var batch: UInt64?
+        var count = 0
+        var messages = 0
+        var index = inbox.readyHead
+        while index < inbox.ready.count, count < Self.maximumDeliveryBatch {
+            let arrival = inbox.ready[index]
+            if !arrival.message.isSkip {
+                guard messages < inbox.wanted else { break }
+                // A message with an expiry is delivered only once the cluster granted its claim
+                // (asked for the front message only: the others wait for their turn).
+                if arrival.message.expiresAtMillis != nil, inbox.claimed != arrival.message.id {
+                    if count == 0 { askClaim(arrival) }
+                    break
+                }
+                messages += 1
+            }
+            batch = write(.markDelivered(arrival.message.id))
+            count += 1
+            index += 1
+        }
+        if let batch {
+            inbox.marking = batch
+            inbox.markingCount = count
+        }
     }
 
-    /// The delivery recorded in `batch` is durable.
+    /// Most deliveries recorded in one ledger batch.
+    static let maximumDeliveryBatch = 4096
+
+    /// The deliveries recorded in `batch` are durable: skips are acknowledged, messages go to the
+    /// waiting receiver together (or wait for the next one).
     mutating func deliveryPersisted(_ batch: UInt64) {
-        guard inbox.marking == batch, let arrival = inbox.front else { return }
+        guard inbox.marking == batch else { return }
+        let count = inbox.markingCount
         inbox.marking = nil
-        inbox.popFront()
-        inbox.deliveredThrough[arrival.message.id.sender] = arrival.message.id.sequence
-        if arrival.message.isSkip {
-            acknowledge(arrival.message.id, route: arrival.route)
-        } else if inbox.receiverWaiting {
-            handOver(arrival)
-        } else {
-            inbox.handing = arrival
+        inbox.markingCount = 0
+        var delivered: [Arrival] = []
+        for _ in 0..<count {
+            guard let arrival = inbox.front else { break }
+            inbox.popFront()
+            inbox.deliveredThrough[arrival.message.id.sender] = arrival.message.id.sequence
+            if arrival.message.isSkip {
+                acknowledge(arrival.message.id, route: arrival.route)
+            } else {
+                delivered.append(arrival)
+            }
         }
+        inbox.handing.append(contentsOf: delivered)
         pumpInbox()
     }
 
-    /// The delivery recorded in `batch` could not be written: it is tried again at the next
+    /// The deliveries recorded in `batch` could not be written: they are tried again at the next
     /// ``Input/receive``.
     mutating func deliveryFailed(_ batch: UInt64) {
         guard inbox.marking == batch else { return }
         inbox.marking = nil
+        inbox.markingCount = 0
     }
 
-    private mutating func handOver(_ arrival: Arrival) {
-        inbox.receiverWaiting = false
-        emit(.handOver(arrival.message))
-        acknowledge(arrival.message.id, route: arrival.route)
+    /// Hands `arrivals` to the waiting receiver in this one step, then acknowledges them.
+    private mutating func handOver(_ arrivals: [Arrival]) {
+        inbox.wanted = 0
+        for arrival in arrivals {
+            emit(.handOver(arrival.message))
+            acknowledge(arrival.message.id, route: arrival.route)
+        }
     }
 
     // MARK: Claims (docs/DELIVERY.md, "Expiry")

@@ -158,9 +158,12 @@ public struct ClientCore: Sendable {
             guard !message.isSkip, message.expiresAtMillis == nil else { return }
             received(message, route: .direct(link))
         case .receive:
-            inbox.receiverWaiting = true
+            inbox.wanted = 1
             pumpInbox()
-        case .receiveCancelled: inbox.receiverWaiting = false
+        case .receiveBatch(let limit):
+            inbox.wanted = max(1, limit)
+            pumpInbox()
+        case .receiveCancelled: inbox.wanted = 0
         case .persisted(let batch, let prepared): persisted(batch, prepared: prepared)
         case .persistFailed(let batch): persistFailed(batch)
         case .serverConnected(let server): serverConnected(server)

@@ -19,11 +19,13 @@ extension ClientCore {
         /// In-order messages to deliver, oldest first (from `readyHead` on).
         var ready: [Arrival] = []
         var readyHead = 0
-        /// The ledger batch recording the delivery of `ready`'s first message.
+        /// The ledger batch recording the delivery of `ready`'s first `markingCount` messages.
         var marking: UInt64?
-        /// A message durably delivered whose receiver had stopped waiting: the next one gets it.
-        var handing: Arrival?
-        var receiverWaiting = false
+        var markingCount = 0
+        /// Messages durably delivered whose receiver had stopped waiting: the next ones get them.
+        var handing: [Arrival] = []
+        /// How many messages the waiting receiver takes at once (0: none waits).
+        var wanted = 0
         /// The front message whose claim the cluster granted (it may be delivered now).
         var claimed: MessageID?
         /// The epoch of the front message's claim while it is asked or pauses before asking again.

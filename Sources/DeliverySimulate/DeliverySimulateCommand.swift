@@ -47,6 +47,9 @@ struct DeliverySimulateCommand: ParsableCommand {
     @Flag(help: "A message lost by a crash between recording its delivery and handing it over is a violation.")
     var strictHandOver = false
 
+    @Option(help: "The applications receive in batches of up to this many messages (1: one at a time).")
+    var receiveBatch = 1
+
     @Flag(help: "Print every seed's line (default: only failures and a total), and with --seed the whole trace.")
     var verbose = false
 
@@ -77,6 +80,7 @@ struct DeliverySimulateCommand: ParsableCommand {
             options.bug = injected
             options.tightQuotas = tightQuotas
             options.strictHandOver = strictHandOver
+            options.receiveBatch = receiveBatch
             if let temporaryDirectory { options.temporaryDirectory = temporaryDirectory }
             options.verbose = verbose && seed != nil
             let simulation = DeliverySimulation(options: options)

@@ -139,7 +139,7 @@ extension DeliverySimulation {
     func restart(_ client: SimulatedClient) throws {
         client.restart(seed: rng.next())
         log("c\(client.index) restarts (outbox \(client.ledger.outbox.count))")
-        try drive(client) { $0.step(.receive, now: millis, crashHere: $1) }
+        try drive(client) { $0.step($0.receiveInput, now: millis, crashHere: $1) }
     }
 
     /// A client died: its links die with it.

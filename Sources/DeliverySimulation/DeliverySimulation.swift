@@ -108,10 +108,10 @@ public final class DeliverySimulation {
             let id = randomID()
             endpoints[id] = .client(index)
             names[id] = "c\(index)"
-            clients.append(SimulatedClient(index: index, id: id, bug: options.bug, configuration: Self.clientConfiguration, seed: rng.next()))
+            clients.append(SimulatedClient(index: index, id: id, bug: options.bug, configuration: Self.clientConfiguration, seed: rng.next(), receiveBatch: options.receiveBatch))
         }
         checker.names = names
-        for client in clients { try drive(client) { $0.step(.receive, now: millis, crashHere: $1) } }
+        for client in clients { try drive(client) { $0.step($0.receiveInput, now: millis, crashHere: $1) } }
         log("servers=\(serverCount) clients=\(clientCount) limits=\(limits.maximumMessages)msg/\(limits.maximumBytes)B/"
             + "\(limits.maximumMessagesPerSender)per-sender/\(limits.maximumTotalBytes)B-total window=\(window)")
         for server in servers { try server.drive(); try flush(server) }

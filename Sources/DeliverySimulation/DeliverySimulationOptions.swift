@@ -44,6 +44,9 @@ public struct DeliverySimulationOptions: Sendable {
     /// Whether a message lost by a crash between recording its delivery and handing it over
     /// (the core's documented window at the application boundary) is a violation.
     public var strictHandOver = false
+    /// The applications receive in batches of up to this many messages (`receive(upTo:)`)
+    /// instead of one at a time (1, the default).
+    public var receiveBatch = 1
     /// A deliberate client bug, to show that the checker catches it.
     public var bug: ClientBug?
     /// Where the temporary LMDB environments live (memory-backed where there is one).
@@ -63,6 +66,7 @@ public struct DeliverySimulationOptions: Sendable {
         if let bug { arguments += " --bug \(bug.rawValue)" }
         if tightQuotas { arguments += " --tight-quotas" }
         if strictHandOver { arguments += " --strict-hand-over" }
+        if receiveBatch > 1 { arguments += " --receive-batch \(receiveBatch)" }
         return arguments
     }
 }

@@ -53,8 +53,12 @@ final class SimulatedClient {
     var isUp: Bool { core != nil }
     var reachablePeers: Set<NodeID> { Set(links.keys) }
 
-    init(index: Int, id: NodeID, bug: ClientBug?, configuration: ClientCore.Configuration, seed: UInt64) {
+    /// How the application waits for messages: one at a time or in batches.
+    let receiveInput: ClientCore.Input
+
+    init(index: Int, id: NodeID, bug: ClientBug?, configuration: ClientCore.Configuration, seed: UInt64, receiveBatch: Int = 1) {
         self.index = index
+        receiveInput = receiveBatch > 1 ? .receiveBatch(upTo: receiveBatch) : .receive
         self.id = id
         self.bug = bug
         self.configuration = configuration
@@ -145,7 +149,7 @@ final class SimulatedClient {
                     crash()
                     return true
                 }
-                if execute(action) { inputs.append(.receive) }
+                if execute(action) { inputs.append(receiveInput) }
             }
         }
         return false

@@ -39,7 +39,10 @@ actor ClientEngine {
     private var directDeliveries = 0
     private var lastStepDeliveredDirectly = false
     private var reportedOutbox = -1
-    private var receiver: CheckedContinuation<ReceivedMessage?, any Error>?
+    /// The application's receive under way (single messages are batches of one).
+    private var receiver: CheckedContinuation<[ReceivedMessage]?, any Error>?
+    /// What the current step handed over: it goes to the receiver in one piece.
+    private var handed: [ReceivedMessage] = []
     /// `waitUntilAttached` calls, with their deadlines.
     private var attachWaiters: [UInt64: (deadline: UInt64, continuation: CheckedContinuation<Void, any Error>)] = [:]
     private let origin = ContinuousClock.now
@@ -84,6 +87,11 @@ actor ClientEngine {
             lastStepDeliveredDirectly = core.deliveries.direct != directDeliveries
             directDeliveries = core.deliveries.direct
             for directive in directives { execute(directive) }
+            if !handed.isEmpty {
+                receiver?.resume(returning: handed)
+                receiver = nil
+                handed.removeAll()
+            }
             next += 1
         }
         if core.outboxCount != reportedOutbox {
@@ -117,8 +125,7 @@ actor ClientEngine {
             writer.write(id.sequence)
             try? directLinks.link(link)?.send(type: FrameType.directAcknowledge.rawValue, writer.bytes)
         case .handOver(let message):
-            receiver?.resume(returning: ReceivedMessage(from: message.id.sender, data: message.payload, id: message.id))
-            receiver = nil
+            handed.append(ReceivedMessage(from: message.id.sender, data: message.payload, id: message.id))
         case .finishSend(let token, let result):
             if let started = sendStarts.removeValue(forKey: token), case .success = result {
                 metrics.sent(after: now &- started, direct: lastStepDeliveredDirectly)
@@ -248,13 +255,18 @@ actor ClientEngine {
     }
 
     func nextMessage() async throws -> ReceivedMessage? {
+        try await nextBatch(upTo: 1)?.first
+    }
+
+    /// The next messages, up to `limit`, handed over together (`nil` once the client stopped).
+    func nextBatch(upTo limit: Int) async throws -> [ReceivedMessage]? {
         guard !stopped else { return nil }
         try Task.checkCancellation()
         guard receiver == nil else { throw SendError.clientStopped }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 receiver = continuation
-                feed(.receive)
+                feed(limit <= 1 ? .receive : .receiveBatch(upTo: limit))
             }
         } onCancel: {
             Task { await self.cancelReceive() }

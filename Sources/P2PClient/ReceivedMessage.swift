@@ -26,3 +26,26 @@ public struct ReceivedMessages: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(engine: engine) }
 }
+
+/// Batches of messages from any sender, exactly once and in order per sender (see
+/// ``P2PClient/receive(upTo:)``). Iterate it from one task.
+///
+/// Each batch holds at least one message and at most the limit given. Its deliveries are
+/// recorded with one ledger sync, and the whole batch is handed out at once: the messages of a
+/// batch count as delivered, and are acknowledged, together.
+public struct ReceivedBatches: AsyncSequence, Sendable {
+    public typealias Element = [ReceivedMessage]
+    let engine: ClientEngine
+    let limit: Int
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let engine: ClientEngine
+        let limit: Int
+
+        public mutating func next() async throws -> [ReceivedMessage]? {
+            try await engine.nextBatch(upTo: limit)
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(engine: engine, limit: limit) }
+}

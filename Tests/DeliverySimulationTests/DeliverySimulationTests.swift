@@ -43,6 +43,23 @@ import TestSupport
         #expect(outcome.totals.faults > 1_000)
     }
 
+    @Test func twoHundredSeedsWithBatchReceivesHoldEveryDeliveryGuarantee() async throws {
+        let failures = try await onOwnThread { () -> [String] in
+            var failures: [String] = []
+            for seed in UInt64(1)...200 {
+                var options = Self.options(seed: seed)
+                options.receiveBatch = 1 + Int(seed % 16)
+                do {
+                    _ = try DeliverySimulation(options: options).run()
+                } catch {
+                    failures.append("seed \(seed): \(error)")
+                }
+            }
+            return failures
+        }
+        #expect(failures.isEmpty, "\(failures.prefix(5).joined(separator: "\n"))")
+    }
+
     @Test func aSeedReplaysByteForByte() throws {
         var outputs: [[String]] = []
         for _ in 0..<2 {
@@ -57,8 +74,8 @@ import TestSupport
     /// Each deliberate bug is caught by seeds named here (found with
     /// `delivery-simulate --seeds 60 --steps 150 --bug NAME --keep-going`), on the guarantee it breaks.
     @Test(arguments: [
-        (ClientBug.handOverBeforeLedger, [UInt64(6), 17, 28], "exactly once"),
-        (ClientBug.acknowledgeBehindGap, [UInt64(1), 3, 7], "every accepted message delivered"),
+        (ClientBug.handOverBeforeLedger, [UInt64(17), 28, 80], "exactly once"),
+        (ClientBug.acknowledgeBehindGap, [UInt64(1), 7, 13], "every accepted message delivered"),
         (ClientBug.relayedCopyAfterDirect, [UInt64(1), 2, 4], "exactly once"),
     ])
     func aDeliberateBugIsCaught(bug: ClientBug, seeds: [UInt64], guarantee: String) async throws {
@@ -78,7 +95,7 @@ import TestSupport
     }
 
     @Test func theSameSeedsPassWithoutTheBug() throws {
-        for seed: UInt64 in [1, 2, 3, 4, 6, 7, 17, 28] {
+        for seed: UInt64 in [1, 2, 4, 7, 13, 17, 28, 80] {
             _ = try DeliverySimulation(options: Self.options(seed: seed)).run()
         }
     }

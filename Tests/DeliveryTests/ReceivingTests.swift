@@ -46,6 +46,40 @@ import Testing
         #expect(handedOver(harness.take()) == [2, 3])
     }
 
+    @Test func aBatchIsRecordedInOneLedgerBatchAndHandedOverInOneStep() {
+        var harness = receiver()
+        harness.holdWrites = true
+        for sequence in 1...5 { harness.feed(.relayedMessage(message(from: alice, to: harness.me, UInt64(sequence)), from: server)) }
+        harness.feed(.receiveBatch(upTo: 3))
+        #expect(harness.take().isEmpty, "nothing reaches the application before the batch is durable")
+        #expect(harness.held.map(\.operations) == [(1...3).map { .markDelivered(MessageID(sender: alice, sequence: UInt64($0))) }],
+                "one ledger batch (one sync) for the whole batch, no more than asked for")
+        harness.holdWrites = false
+        harness.releaseHeld()
+        let step = harness.take()
+        #expect(handedOver(step) == [1, 2, 3])
+        #expect(step.filter { if case .acknowledgeRelayed = $0 { true } else { false } }.count == 3)
+        #expect(harness.core.deliveredThrough(alice) == 3)
+        harness.feed(.receiveBatch(upTo: 10))
+        #expect(handedOver(harness.take()) == [4, 5], "a batch holds what has arrived, without waiting to fill up")
+    }
+
+    @Test func deliveriesRecordedForABatchThatWasCancelledGoToTheNextReceiveOneByOne() {
+        var harness = receiver()
+        harness.holdWrites = true
+        for sequence in 1...3 { harness.feed(.relayedMessage(message(from: alice, to: harness.me, UInt64(sequence)), from: server)) }
+        harness.feed(.receiveBatch(upTo: 3))
+        harness.feed(.receiveCancelled)
+        harness.holdWrites = false
+        harness.releaseHeld()
+        #expect(handedOver(harness.take()).isEmpty, "nobody waits: the durable deliveries wait too")
+        harness.feed(.receive)
+        #expect(handedOver(harness.take()) == [1], "a single receive gets one")
+        harness.feed(.receiveBatch(upTo: 5))
+        #expect(handedOver(harness.take()) == [2, 3])
+        #expect(harness.core.deliveredThrough(alice) == 3)
+    }
+
     @Test func duplicatesAreAcknowledgedOnThePathTheyCameBy() {
         var harness = receiver()
         let link = DirectLinkID(7)

@@ -46,8 +46,14 @@ extension ServerProcessSuites {
             let paths = await alice.paths()
             let toBob = try #require(paths.first { $0.peer == bobID })
             #expect(toBob.path == .lan)
-            #expect(toBob.lastAttempt?.succeeded == true)
-            #expect(toBob.lastAttempt?.kind == .lanAndUDP)
+            // An attempt is recorded once both halves (LAN dial, UDP punch) ended; whichever side
+            // asked for the introduction made it (the other may have found the link already up).
+            func succeededAttempt() async -> PathAttempt? {
+                let attempts = [await alice.paths().first { $0.peer == bobID }?.lastAttempt, await bob.paths().first { $0.peer == alice.id }?.lastAttempt]
+                return attempts.compactMap { $0 }.first { $0.succeeded }
+            }
+            #expect(try await DirectPathTests.eventually { await succeededAttempt() != nil }, "no successful attempt recorded")
+            #expect(await succeededAttempt()?.kind == .lanAndUDP)
             // Keepalive pings are echoed: the path gets a round-trip time.
             #expect(try await DirectPathTests.eventually { await alice.paths().first { $0.peer == bobID }?.rtt != nil }, "no RTT measured")
 

@@ -37,7 +37,7 @@ struct RelayBench: AsyncParsableCommand {
     var direct = false
 
     @Option(help: "Sends in flight, comma-separated.")
-    var inFlight: String = "1,16,256"
+    var inFlight: String = "1,16,64,256"
 
     @Option(help: "Messages per level.")
     var messages: Int = 2000
@@ -47,6 +47,28 @@ struct RelayBench: AsyncParsableCommand {
 
     @Option(help: "Seconds to wait for the direct LAN path before giving up.")
     var pathTimeout: Int = 15
+
+    /// How the receiving application takes its messages.
+    enum ReceiveAPI: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case single, batch, both
+
+        var limits: [Int] {
+            switch self {
+            case .single: [1]
+            case .batch: [RelayBench.batchLimit]
+            case .both: [1, RelayBench.batchLimit]
+            }
+        }
+    }
+
+    /// The batch size of `receive(upTo:)` in the batch measurements.
+    static let batchLimit = 256
+
+    @Option(help: "The receiver's API: single (receive(), one sync per message), batch (receive(upTo: 256)) or both.")
+    var receive: ReceiveAPI = .both
+
+    @Option(help: "A file with a reference broker's end-to-end RESULT lines from the same session (Scripts/bench writes it when the NATS anchor is available): printed beside the relay, with ratios.")
+    var anchorResults: String?
 
     @Option(help: "The p2pcore-server binary (default: the one built beside this program).")
     var server: String?
@@ -84,20 +106,29 @@ struct RelayBench: AsyncParsableCommand {
         var directResults: [LevelResult] = []
         var rawResults: [LevelResult] = []
 
+        var relayBatchResults: [LevelResult] = []
+        var directBatchResults: [LevelResult] = []
         if mode.measuresRelay {
-            print("")
-            print("relay: every message through the servers (direct tunnels off)")
-            print(Report.header)
-            relayResults = try await withClients(cluster, prefix: "relay", directTunnels: false) { sender, receiver in
-                for _ in 0..<20 { try await sender.send(to: receiver.id, data: payload) }
-                return try await measureLevels(meter) { try await sender.send(to: receiver.id, data: payload, timeout: .seconds(60)) }
+            for limit in receive.limits {
+                print("")
+                print("relay: every message through the servers (direct tunnels off), receiver \(Self.describe(limit))")
+                print(Report.header)
+                let results = try await withClients(cluster, prefix: "relay\(limit)", directTunnels: false, receiveLimit: limit) { sender, receiver in
+                    for _ in 0..<20 { try await sender.send(to: receiver.id, data: payload) }
+                    return try await measureLevels(meter) { try await sender.send(to: receiver.id, data: payload, timeout: .seconds(60)) }
+                }
+                if limit == 1 { relayResults = results } else { relayBatchResults = results }
             }
         }
 
         if mode.measuresDirect {
-            print("")
-            directResults = try await withClients(cluster, prefix: "direct", directTunnels: true) { sender, receiver in
-                try await measureDirect(sender, receiver, payload: payload, meter: meter)
+            for limit in receive.limits {
+                print("")
+                let results = try await withClients(cluster, prefix: "direct\(limit)", directTunnels: true, receiveLimit: limit) { sender, receiver in
+                    print("direct, receiver \(Self.describe(limit))")
+                    return try await measureDirect(sender, receiver, payload: payload, meter: meter)
+                }
+                if limit == 1 { directResults = results } else { directBatchResults = results }
             }
 
             print("")
@@ -118,6 +149,19 @@ struct RelayBench: AsyncParsableCommand {
             }
         }
 
+        if let anchor = anchorResults.flatMap(AnchorResults.read) {
+            if !relayResults.isEmpty { anchor.printComparison("relay", relayResults) }
+            if !relayBatchResults.isEmpty { anchor.printComparison("relay, batch receive", relayBatchResults) }
+        } else if let anchorResults {
+            print("")
+            print("(no end-to-end anchor figures in \(anchorResults))")
+        }
+        if !relayBatchResults.isEmpty, !relayResults.isEmpty {
+            Report.printRatio("relay batch", relayBatchResults, over: "relay", relayResults)
+        }
+        if !directBatchResults.isEmpty, !directResults.isEmpty {
+            Report.printRatio("direct batch", directBatchResults, over: "direct", directResults)
+        }
         if !directResults.isEmpty {
             Report.printRatio("direct", directResults, over: "raw TCP", rawResults)
             if relayResults.isEmpty {
@@ -192,8 +236,12 @@ struct RelayBench: AsyncParsableCommand {
 
     /// Starts a sender and a receiver (the receiver's messages drained), runs `body`, then
     /// shuts both down whether it succeeded or not.
+    private static func describe(_ limit: Int) -> String {
+        limit == 1 ? "receive() (one ledger sync per message)" : "receive(upTo: \(limit)) (one ledger sync per batch)"
+    }
+
     private func withClients(
-        _ cluster: LocalCluster, prefix: String, directTunnels: Bool,
+        _ cluster: LocalCluster, prefix: String, directTunnels: Bool, receiveLimit: Int,
         _ body: (P2PClient, P2PClient) async throws -> [LevelResult]
     ) async throws -> [LevelResult] {
         func configuration(_ name: String) -> ClientConfiguration {
@@ -211,7 +259,11 @@ struct RelayBench: AsyncParsableCommand {
             throw error
         }
         let draining = Task {
-            for try await _ in receiver.receive() {}
+            if receiveLimit > 1 {
+                for try await _ in receiver.receive(upTo: receiveLimit) {}
+            } else {
+                for try await _ in receiver.receive() {}
+            }
         }
         func stopClients() async {
             draining.cancel()
