@@ -20,7 +20,9 @@ struct AnchorResults: Sendable {
             func value(_ key: String) -> Double? {
                 fields.first { $0.hasPrefix(key + "=") }.flatMap { Double($0.dropFirst(key.count + 1).prefix { $0.isNumber || $0 == "." }) }
             }
-            guard let window = value("window").map(Int.init), let rate = value("rate") else { continue }
+            // The one-at-a-time run names no window.
+            let window = value("window").map(Int.init) ?? (line.contains("send_until_consumer_acked") ? 1 : nil)
+            guard let window, let rate = value("rate") else { continue }
             rates[window] = rate
             p50[window] = value("p50").map { $0 / 1000 }
         }
