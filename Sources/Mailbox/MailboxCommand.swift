@@ -26,9 +26,16 @@ public enum MailboxCommand: Equatable, Sendable {
     /// A server announces the address other servers reach it at (a new server asks to join
     /// this way; the leader then adds it to the Raft membership).
     case registerServer(id: NodeID, address: String)
+    /// Several commands in one log entry, applied in order (outcome: ``MailboxOutcome/batch(_:)``,
+    /// one per command): a burst of a link's sends or acknowledgements commits as one proposal.
+    /// Never nested; at most ``maximumBatch`` commands.
+    case batch([MailboxCommand])
+
+    /// Most commands in one ``batch(_:)``.
+    public static let maximumBatch = 4096
 
     private enum Tag: UInt8 {
-        case register = 1, attach, detach, enqueue, acknowledge, purge, delete, forgetServer, registerServer, expire, claim
+        case register = 1, attach, detach, enqueue, acknowledge, purge, delete, forgetServer, registerServer, expire, claim, batch
     }
 
     /// The command's binary form (versioned), as stored in the Raft log.
@@ -76,6 +83,10 @@ public enum MailboxCommand: Equatable, Sendable {
             writer.write(Tag.registerServer.rawValue)
             writer.write(server)
             writer.write(address)
+        case .batch(let commands):
+            writer.write(Tag.batch.rawValue)
+            writer.write(UInt32(commands.count))
+            for command in commands { writer.write(lengthPrefixed: command.encoded()) }
         }
         return writer.bytes
     }
@@ -123,6 +134,19 @@ public enum MailboxCommand: Equatable, Sendable {
             self = .forgetServer(try reader.readNodeID("forget.server"))
         case .registerServer:
             self = .registerServer(id: try reader.readNodeID("server.id"), address: try reader.readString("server.address"))
+        case .batch:
+            let count = Int(try reader.readUInt32("batch.count"))
+            guard count <= Self.maximumBatch else {
+                throw .malformed(field: "batch.count", reason: "\(count) commands, at most \(Self.maximumBatch) allowed")
+            }
+            var commands: [MailboxCommand] = []
+            commands.reserveCapacity(count)
+            for _ in 0..<count {
+                let command = try MailboxCommand(decoding: try reader.readLengthPrefixed("batch.command"))
+                if case .batch = command { throw .malformed(field: "batch.command", reason: "a batch inside a batch") }
+                commands.append(command)
+            }
+            self = .batch(commands)
         }
         try reader.expectEnd()
     }

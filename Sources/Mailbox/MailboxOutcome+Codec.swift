@@ -4,7 +4,7 @@ import P2PCore
 extension MailboxOutcome {
     private enum Tag: UInt8 {
         case stored = 1, alreadyDelivered, mailboxFull, unknownRecipient, keyMismatch, done, notFound, purged, invalidCommand, skipAcknowledged
-        case senderQuotaExceeded, storageFull, fieldOverLimit, expired, claimed, skipped
+        case senderQuotaExceeded, storageFull, fieldOverLimit, expired, claimed, skipped, batch
     }
 
     /// The outcome's binary form (for answers forwarded between servers).
@@ -38,6 +38,10 @@ extension MailboxOutcome {
         case .expired: writer.write(Tag.expired.rawValue)
         case .claimed: writer.write(Tag.claimed.rawValue)
         case .skipped: writer.write(Tag.skipped.rawValue)
+        case .batch(let outcomes):
+            writer.write(Tag.batch.rawValue)
+            writer.write(UInt32(outcomes.count))
+            for outcome in outcomes { outcome.encode(into: &writer) }
         }
     }
 
@@ -66,6 +70,18 @@ extension MailboxOutcome {
         case .expired: return .expired
         case .claimed: return .claimed
         case .skipped: return .skipped
+        case .batch:
+            let count = Int(try reader.readUInt32("outcome.count"))
+            guard count <= MailboxCommand.maximumBatch else {
+                throw .malformed(field: "outcome.count", reason: "\(count) outcomes, at most \(MailboxCommand.maximumBatch) allowed")
+            }
+            var outcomes: [MailboxOutcome] = []
+            for _ in 0..<count {
+                let outcome = try decode(from: &reader)
+                if case .batch = outcome { throw .malformed(field: "outcome.batch", reason: "a batch inside a batch") }
+                outcomes.append(outcome)
+            }
+            return .batch(outcomes)
         }
     }
 }

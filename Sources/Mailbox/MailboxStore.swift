@@ -140,6 +140,11 @@ public final class MailboxStore: Sendable {
 
     func apply(_ command: MailboxCommand, _ txn: borrowing WriteTransaction) throws -> MailboxOutcome {
         switch command {
+        case .batch(let commands):
+            var outcomes: [MailboxOutcome] = []
+            outcomes.reserveCapacity(commands.count)
+            for command in commands { outcomes.append(try apply(command, txn)) }
+            return .batch(outcomes)
         case .register(let record):
             if let violation = record.limitViolation { return .fieldOverLimit(field: violation.field, limit: violation.limit) }
             if var existing = try loadClient(record.id, txn) {

@@ -96,8 +96,18 @@ extension ClientGateway {
         var lastIntroduction: [NodeID: ContinuousClock.Instant] = [:]
         var relayedTo: Set<NodeID> = []
         var lastPathReport: ContinuousClock.Instant?
+        // Sends and acknowledgements that arrive together commit together (one proposal each way).
+        let inFlight = InFlightGauge(limit: configuration.maximumRequestsInFlight)
+        let sends = Coalescer<(request: UInt64, message: MailMessage)> { items in
+            await self.relay(items, for: session)
+            inFlight.leave(items.count)
+        }
+        let acknowledgements = Coalescer<MessageID> { ids in
+            // A lost acknowledgement is harmless: the message is pushed again and acknowledged again.
+            await self.commitAcknowledgements(ids, of: client)
+            inFlight.leave(ids.count)
+        }
         await withTaskGroup(of: Void.self) { group in
-            var inFlight = 0
             do {
                 while let frame = try await frames.next() {
                     // A client that does not read its answers is not read either.
@@ -107,13 +117,9 @@ extension ClientGateway {
                     }
                     let request = try ClientRequest(decoding: frame.bytes)
                     if request.commits {
-                        if inFlight >= configuration.maximumRequestsInFlight {
-                            await group.next()
-                            inFlight -= 1
-                        }
+                        await inFlight.enter()
                         let wait = bucket.take(now: .now)
                         if wait > .zero { try await Task.sleep(for: wait) }
-                        inFlight += 1
                     }
                     switch request {
                     case .hello:
@@ -128,21 +134,15 @@ extension ClientGateway {
                         if relayedTo.count < ClientSession.maximumRelayedPeers, relayedTo.insert(message.recipient).inserted {
                             await session.noteRelayed(to: message.recipient)
                         }
-                        group.addTask {
-                            let result = await self.relay(message)
-                            if result != .stored { await session.forgetReceipt(receipt) }
-                            await session.push(.sendResult(request: request, result))
-                        }
+                        sends.add((request, message))
                     case .acknowledge(let messageID):
                         passOnReceipt(of: messageID, by: client, replica.mailboxes)
-                        group.addTask {
-                            // A lost acknowledgement is harmless: the message is pushed again and acknowledged again.
-                            _ = try? await self.raft.commit(.acknowledge(recipient: client, id: messageID), budget: .seconds(5))
-                        }
+                        acknowledgements.add(messageID)
                     case .claim(let request, let messageID):
                         group.addTask {
                             let result = await self.claim(messageID, for: client)
                             await session.push(.claimResult(request: request, result))
+                            inFlight.leave(1)
                         }
                     case .subscribe(let on):
                         await session.setSubscribed(on)
@@ -183,41 +183,6 @@ extension ClientGateway {
 
     /// Bytes queued for a client beyond which its next request waits.
     static let answerBacklog = 1 << 20
-
-    /// Commits a client's message into its recipient's mailbox. A skip the client sends (for an
-    /// id of its own that was refused without a trace: quota or storage full) carries no payload.
-    func relay(_ message: MailMessage) async -> SendResult {
-        guard message.payload.count <= configuration.maximumMessageSize else {
-            return .tooLarge(limit: configuration.maximumMessageSize)
-        }
-        let now = Self.nowMillis()
-        let stamped = MailMessage(
-            id: message.id, recipient: message.recipient, payload: message.isSkip ? [] : message.payload,
-            enqueuedAtMillis: now, isSkip: message.isSkip, expiresAtMillis: expiry(of: message, now: now)
-        )
-        do {
-            switch try await raft.commit(.enqueue(stamped), budget: .seconds(2)) {
-            case .stored:
-                if !stamped.isSkip {
-                    relayCounters.withLock {
-                        $0.messages += 1
-                        $0.bytes += UInt64(message.payload.count)
-                    }
-                    context.metrics.relayed(bytes: message.payload.count)
-                }
-                return .stored
-            case .alreadyDelivered: return .alreadyDelivered
-            case .mailboxFull: return .mailboxFull
-            case .senderQuotaExceeded(let limit): return .quotaExceeded(limit: limit)
-            case .storageFull(let limit): return .storageFull(limit: limit)
-            case .unknownRecipient: return .unknownRecipient
-            case .expired: return .expired
-            case let other: return .unavailable(reason: "unexpected outcome \(other)")
-            }
-        } catch {
-            return .unavailable(reason: "\(error)")
-        }
-    }
 
     private func answer(_ query: ClientRequest.Query, _ replica: ReplicatedMailboxes) async -> QueryResult {
         switch query {

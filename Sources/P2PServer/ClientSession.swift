@@ -70,15 +70,19 @@ actor ClientSession {
         awaitingReceipts.insert(receipt)
     }
 
-    /// The message will get no receipt (it was refused, or its fate is known already).
-    func forgetReceipt(_ receipt: DeliveryReceipt) {
-        awaitingReceipts.remove(receipt)
-    }
-
     /// Tells the client its messages were delivered: those it waits for here, each once.
     func pushReceipts(_ receipts: [DeliveryReceipt]) {
         for receipt in receipts where awaitingReceipts.remove(receipt) != nil {
             push(.delivered(recipient: receipt.recipient, id: receipt.id))
+        }
+    }
+
+    /// Answers sends with their results (one hop for a batch); a message not stored will get no
+    /// receipt from here.
+    func finishSends(_ sends: [(request: UInt64, receipt: DeliveryReceipt, result: SendResult)]) {
+        for send in sends {
+            if send.result != .stored { awaitingReceipts.remove(send.receipt) }
+            push(.sendResult(request: send.request, send.result))
         }
     }
 

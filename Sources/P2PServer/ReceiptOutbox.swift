@@ -1,43 +1,34 @@
 import P2PCore
-import Synchronization
 
-/// Receipts waiting to go to other servers: gathered while a flush is pending, so that a burst
-/// of acknowledgements travels as one peer message per server instead of one each.
+/// Receipts waiting to go to other servers: a burst of acknowledgements travels as one peer
+/// message per server instead of one each (see ``Coalescer``).
 final class ReceiptOutbox: Sendable {
-    private let pending = Mutex<(byServer: [NodeID: [DeliveryReceipt]], flushScheduled: Bool)>(([:], false))
-    private let send: @Sendable (PeerMessage, NodeID) -> Void
+    private let coalescer: Coalescer<(DeliveryReceipt, NodeID)>
 
     /// `send` carries one peer message to one server (best effort: a lost receipt is made good
     /// when the acknowledgement commits).
     init(send: @escaping @Sendable (PeerMessage, NodeID) -> Void) {
-        self.send = send
+        coalescer = Coalescer { items in
+            var byServer: [NodeID: [DeliveryReceipt]] = [:]
+            var order: [NodeID] = []
+            for (receipt, server) in items {
+                if byServer[server] == nil { order.append(server) }
+                byServer[server, default: []].append(receipt)
+            }
+            for server in order {
+                let receipts = byServer[server] ?? []
+                var start = 0
+                while start < receipts.count {
+                    let end = min(start + DeliveryReceipt.maximumPerMessage, receipts.count)
+                    send(.receipts(Array(receipts[start..<end])), server)
+                    start = end
+                }
+            }
+        }
     }
 
-    /// Queues `receipt` for `server`; the first receipt of a burst schedules the flush.
+    /// Queues `receipt` for `server`.
     func add(_ receipt: DeliveryReceipt, for server: NodeID) {
-        let mustSchedule = pending.withLock { pending in
-            pending.byServer[server, default: []].append(receipt)
-            defer { pending.flushScheduled = true }
-            return !pending.flushScheduled
-        }
-        if mustSchedule { Task { self.flush() } }
-    }
-
-    private func flush() {
-        let byServer = pending.withLock { pending in
-            defer {
-                pending.byServer.removeAll(keepingCapacity: true)
-                pending.flushScheduled = false
-            }
-            return pending.byServer
-        }
-        for (server, receipts) in byServer {
-            var start = 0
-            while start < receipts.count {
-                let end = min(start + DeliveryReceipt.maximumPerMessage, receipts.count)
-                send(.receipts(Array(receipts[start..<end])), server)
-                start = end
-            }
-        }
+        coalescer.add((receipt, server))
     }
 }

@@ -122,7 +122,14 @@ extension ReplicatedMailboxes {
         var changes: [AppliedChange] = []
         for (entry, proposal) in applied {
             guard let proposal, let result = outcomeByIndex[entry.index] else { continue }
-            if let command = result.command { changes.append(.command(command, result.outcome)) }
+            switch (result.command, result.outcome) {
+            case (.batch(let commands)?, .batch(let outcomes)):
+                for (command, outcome) in zip(commands, outcomes) { changes.append(.command(command, outcome)) }
+            case (let command?, let outcome):
+                changes.append(.command(command, outcome))
+            case (nil, _):
+                break
+            }
             if proposal.proposer == id { proposals.resume(proposal.number, returning: result.outcome) }
         }
         if !changes.isEmpty { onApplied(changes) }

@@ -44,6 +44,18 @@ import WireCodec
         #expect(try !store.holdsMessage(first, for: bob), "acknowledged mail has left the mailbox")
     }
 
+    @Test func batchesOfCommandsAndOutcomesRoundTripAndStayFlat() throws {
+        let enqueue = MailboxCommand.enqueue(MailMessage(id: MessageID(sender: alice, sequence: 1), recipient: bob, payload: [7], enqueuedAtMillis: 1))
+        let batch = MailboxCommand.batch([enqueue, .acknowledge(recipient: bob, id: MessageID(sender: alice, sequence: 1))])
+        #expect(try MailboxCommand(decoding: batch.encoded()) == batch)
+        #expect(throws: DecodingError.self) { try MailboxCommand(decoding: MailboxCommand.batch([batch]).encoded()) }
+        let outcome = MailboxOutcome.batch([.stored, .done])
+        var writer = ByteWriter()
+        outcome.encode(into: &writer)
+        var reader = ByteReader(writer.bytes)
+        #expect(try MailboxOutcome.decode(from: &reader) == outcome)
+    }
+
     @Test func theOutboxBatchesABurstPerServer() async throws {
         let (sent, continuation) = AsyncStream<(PeerMessage, NodeID)>.makeStream()
         let outbox = ReceiptOutbox { message, server in continuation.yield((message, server)) }
@@ -87,7 +99,7 @@ import WireCodec
         let refused = DeliveryReceipt(recipient: bob, id: MessageID(sender: alice, sequence: 3))
         await session.awaitReceipt(sent)
         await session.awaitReceipt(refused)
-        await session.forgetReceipt(refused)
+        await session.finishSends([(request: 7, receipt: refused, result: .mailboxFull), (request: 8, receipt: sent, result: .stored)])
         // Early, then again when the acknowledgement commits; plus two it must not pass on.
         await session.pushReceipts([notSentHere, sent, refused])
         await session.pushReceipts([sent])
@@ -99,6 +111,9 @@ import WireCodec
             pushes.append(push)
             if case .refused = push { break }
         }
-        #expect(pushes == [.delivered(recipient: bob, id: sent.id), .refused(reason: "end of test")])
+        #expect(pushes == [
+            .sendResult(request: 7, .mailboxFull), .sendResult(request: 8, .stored),
+            .delivered(recipient: bob, id: sent.id), .refused(reason: "end of test"),
+        ])
     }
 }
