@@ -11,6 +11,10 @@ extension ClientGateway {
 
     /// Relays what a client sent together and answers each send on its link.
     func relay(_ sends: [(request: UInt64, message: MailMessage)], for session: ClientSession) async {
+        // Before anything commits: a receipt may come back as soon as it has.
+        await session.awaitReceipts(sends.compactMap { send in
+            send.message.isSkip ? nil : DeliveryReceipt(recipient: send.message.recipient, id: send.message.id)
+        })
         let results = await relay(sends.map(\.message))
         await session.finishSends(zip(sends, results).map { send, result in
             (send.request, DeliveryReceipt(recipient: send.message.recipient, id: send.message.id), result)

@@ -128,8 +128,6 @@ extension ClientGateway {
                         guard message.id.sender == client else {
                             throw TransportError.protocolViolation("client \(client) sent as \(message.id.sender)")
                         }
-                        let receipt = DeliveryReceipt(recipient: message.recipient, id: message.id)
-                        if !message.isSkip { await session.awaitReceipt(receipt) }
                         // For the monitor's path view: a new recipient only, not every message.
                         if relayedTo.count < ClientSession.maximumRelayedPeers, relayedTo.insert(message.recipient).inserted {
                             await session.noteRelayed(to: message.recipient)

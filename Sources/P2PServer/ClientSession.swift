@@ -63,11 +63,11 @@ actor ClientSession {
 
     func setDirectPeers(_ peers: [NodeID]) { directPeers = peers }
 
-    /// The client sent `receipt.id` to `receipt.recipient` through this server: tell it when
-    /// it is delivered.
-    func awaitReceipt(_ receipt: DeliveryReceipt) {
-        guard awaitingReceipts.count < Self.maximumAwaitedReceipts else { return }
-        awaitingReceipts.insert(receipt)
+    /// The client sent these messages through this server: tell it when each is delivered.
+    func awaitReceipts(_ receipts: [DeliveryReceipt]) {
+        for receipt in receipts where awaitingReceipts.count < Self.maximumAwaitedReceipts {
+            awaitingReceipts.insert(receipt)
+        }
     }
 
     /// Tells the client its messages were delivered: those it waits for here, each once.

@@ -97,8 +97,7 @@ import WireCodec
         let sent = DeliveryReceipt(recipient: bob, id: MessageID(sender: alice, sequence: 1))
         let notSentHere = DeliveryReceipt(recipient: bob, id: MessageID(sender: alice, sequence: 2))
         let refused = DeliveryReceipt(recipient: bob, id: MessageID(sender: alice, sequence: 3))
-        await session.awaitReceipt(sent)
-        await session.awaitReceipt(refused)
+        await session.awaitReceipts([sent, refused])
         await session.finishSends([(request: 7, receipt: refused, result: .mailboxFull), (request: 8, receipt: sent, result: .stored)])
         // Early, then again when the acknowledgement commits; plus two it must not pass on.
         await session.pushReceipts([notSentHere, sent, refused])
