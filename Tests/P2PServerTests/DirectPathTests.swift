@@ -9,17 +9,6 @@ import TestSupport
 /// Direct paths between two clients on one host (the multi-LAN topologies are `Scripts/multilan`).
 extension ServerProcessSuites {
 @Suite struct DirectPathTests {
-    /// Polls `condition` until it holds or `timeout` passed (paths come up in the background and
-    /// announce themselves only through state).
-    static func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return try await condition()
-    }
-
     /// A client of `cluster` that listens for direct links on loopback only.
     static func onLoopback(_ cluster: LocalCluster, _ name: String) -> ClientConfiguration {
         var configuration = cluster.clientConfiguration(name)
@@ -37,7 +26,7 @@ extension ServerProcessSuites {
 
             // The first message goes through the relay while the path is set up.
             try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(0), timeout: .seconds(30))
-            #expect(try await Self.eventually { await alice.directPaths()[bob.id] == .lan }, "no LAN path came up")
+            #expect(try await eventually { await alice.directPaths()[bob.id] == .lan }, "no LAN path came up")
             let relayedBefore = try await RelayCounters.relayedMessages(at: cluster.addresses, adminSecret: cluster.adminSecret)
             #expect(relayedBefore >= 1)
 
@@ -57,7 +46,7 @@ extension ServerProcessSuites {
             #expect(split.direct == [bob.id])
             #expect(!split.notDirect.contains(bob.id))
             // Operators see the pair too (`mailbox-admin clients`).
-            #expect(try await Self.eventually {
+            #expect(try await eventually {
                 let admin = try await AdminClient.connect(to: try #require(HostPort(cluster.addresses[0])), adminSecret: cluster.adminSecret)
                 defer { admin.close() }
                 guard case .clients(let summaries) = try await admin.request(.clients) else { return false }
@@ -76,7 +65,7 @@ extension ServerProcessSuites {
             let first = Task { [bob] in try await RelayDeliveryTests.collect(bob, count: 1) }
             try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(0), timeout: .seconds(30))
             _ = try await first.value
-            #expect(try await Self.eventually { await alice.directPaths()[bob.id] != nil }, "no direct path came up")
+            #expect(try await eventually { await alice.directPaths()[bob.id] != nil }, "no direct path came up")
 
             await bob.shutdown()
             // Bob is gone: the message is stored in his mailbox (the direct attempt fails over to the relay).

@@ -58,11 +58,7 @@ extension ServerProcessSuites {
     /// changes on followers a heartbeat after the leader, and there is no event to await across
     /// processes.
     static func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while try await !condition() {
-            try #require(ContinuousClock.now < deadline, "timed out waiting for \(what)")
-            try await Task.sleep(for: .milliseconds(200))
-        }
+        try #require(try await TestSupport.eventually(timeout: timeout, every: .milliseconds(200), condition), "timed out waiting for \(what)")
     }
 
     @Test func statusPurgeAndErrorsExitCodes() async throws {

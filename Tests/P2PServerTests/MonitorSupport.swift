@@ -92,16 +92,6 @@ final class InProcessCluster {
     }
 }
 
-/// Polls `condition` until it holds or `timeout` passed (for state that announces itself only
-/// through polling: HTTP endpoints, Raft roles).
-func eventually(timeout: Duration = .seconds(30), every interval: Duration = .milliseconds(100), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: interval)
-    }
-    return try await condition()
-}
 
 /// A minimal HTTP/1.1 GET over NIO (the tests need nothing more, and no URLSession).
 enum HTTP {

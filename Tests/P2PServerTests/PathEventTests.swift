@@ -52,15 +52,15 @@ extension ServerProcessSuites {
                 let attempts = [await alice.paths().first { $0.peer == bobID }?.lastAttempt, await bob.paths().first { $0.peer == alice.id }?.lastAttempt]
                 return attempts.compactMap { $0 }.first { $0.succeeded }
             }
-            #expect(try await DirectPathTests.eventually { await succeededAttempt() != nil }, "no successful attempt recorded")
+            #expect(try await eventually { await succeededAttempt() != nil }, "no successful attempt recorded")
             #expect(await succeededAttempt()?.kind == .lanAndUDP)
             // Keepalive pings are echoed: the path gets a round-trip time.
-            #expect(try await DirectPathTests.eventually { await alice.paths().first { $0.peer == bobID }?.rtt != nil }, "no RTT measured")
+            #expect(try await eventually { await alice.paths().first { $0.peer == bobID }?.rtt != nil }, "no RTT measured")
 
             // The servers hear it from the clients; both sit on loopback, behind no NAT.
             let target = try #require(HostPort(cluster.addresses[0]))
             var diagnosis: PairPathDiagnosis?
-            #expect(try await DirectPathTests.eventually {
+            #expect(try await eventually {
                 let admin = try await AdminClient.connect(to: target, adminSecret: cluster.adminSecret)
                 defer { admin.close() }
                 guard case .path(let answer) = try await admin.request(.path(alice.id, bobID)) else { return false }
