@@ -85,8 +85,7 @@ public enum MailboxCommand: Equatable, Sendable {
             writer.write(address)
         case .batch(let commands):
             writer.write(Tag.batch.rawValue)
-            writer.write(UInt32(commands.count))
-            for command in commands { writer.write(lengthPrefixed: command.encoded()) }
+            writer.write(array: commands) { $0.write(lengthPrefixed: $1.encoded()) }
         }
         return writer.bytes
     }
@@ -135,18 +134,11 @@ public enum MailboxCommand: Equatable, Sendable {
         case .registerServer:
             self = .registerServer(id: try reader.readNodeID("server.id"), address: try reader.readString("server.address"))
         case .batch:
-            let count = Int(try reader.readUInt32("batch.count"))
-            guard count <= Self.maximumBatch else {
-                throw .malformed(field: "batch.count", reason: "\(count) commands, at most \(Self.maximumBatch) allowed")
-            }
-            var commands: [MailboxCommand] = []
-            commands.reserveCapacity(count)
-            for _ in 0..<count {
-                let command = try MailboxCommand(decoding: try reader.readLengthPrefixed("batch.command"))
+            self = .batch(try reader.readArray("batch.count", limit: Self.maximumBatch) { r throws(DecodingError) in
+                let command = try MailboxCommand(decoding: try r.readLengthPrefixed("batch.command"))
                 if case .batch = command { throw .malformed(field: "batch.command", reason: "a batch inside a batch") }
-                commands.append(command)
-            }
-            self = .batch(commands)
+                return command
+            })
         }
         try reader.expectEnd()
     }

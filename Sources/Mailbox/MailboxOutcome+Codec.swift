@@ -40,8 +40,7 @@ extension MailboxOutcome {
         case .skipped: writer.write(Tag.skipped.rawValue)
         case .batch(let outcomes):
             writer.write(Tag.batch.rawValue)
-            writer.write(UInt32(outcomes.count))
-            for outcome in outcomes { outcome.encode(into: &writer) }
+            writer.write(array: outcomes) { $1.encode(into: &$0) }
         }
     }
 
@@ -71,17 +70,11 @@ extension MailboxOutcome {
         case .claimed: return .claimed
         case .skipped: return .skipped
         case .batch:
-            let count = Int(try reader.readUInt32("outcome.count"))
-            guard count <= MailboxCommand.maximumBatch else {
-                throw .malformed(field: "outcome.count", reason: "\(count) outcomes, at most \(MailboxCommand.maximumBatch) allowed")
-            }
-            var outcomes: [MailboxOutcome] = []
-            for _ in 0..<count {
-                let outcome = try decode(from: &reader)
+            return .batch(try reader.readArray("outcome.count", limit: MailboxCommand.maximumBatch) { r throws(DecodingError) in
+                let outcome = try decode(from: &r)
                 if case .batch = outcome { throw .malformed(field: "outcome.batch", reason: "a batch inside a batch") }
-                outcomes.append(outcome)
-            }
-            return .batch(outcomes)
+                return outcome
+            })
         }
     }
 }

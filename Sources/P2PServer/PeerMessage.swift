@@ -82,8 +82,7 @@ package indirect enum PeerMessage: Equatable, Sendable {
             message.encode(into: &writer)
         case .receipts(let receipts):
             writer.write(Tag.receipts.rawValue)
-            writer.write(UInt32(receipts.count))
-            for receipt in receipts { receipt.encode(into: &writer) }
+            writer.write(array: receipts) { $1.encode(into: &$0) }
         }
     }
 
@@ -108,14 +107,9 @@ package indirect enum PeerMessage: Equatable, Sendable {
         case .connectServer: message = .connectServer(try ServerConnectRequest(decoding: try reader.readLengthPrefixed("peer.connect")))
         case .introduceServer: message = .introduceServer(try Introduction.decode(from: &reader))
         case .receipts:
-            let count = Int(try reader.readUInt32("peer.receipts"))
-            guard count <= DeliveryReceipt.maximumPerMessage else {
-                throw .malformed(field: "peer.receipts", reason: "\(count) receipts, at most \(DeliveryReceipt.maximumPerMessage) allowed")
-            }
-            var receipts: [DeliveryReceipt] = []
-            receipts.reserveCapacity(count)
-            for _ in 0..<count { receipts.append(try DeliveryReceipt.decode(from: &reader)) }
-            message = .receipts(receipts)
+            message = .receipts(try reader.readArray("peer.receipts", limit: DeliveryReceipt.maximumPerMessage) { r throws(DecodingError) in
+                try DeliveryReceipt.decode(from: &r)
+            })
         case .relay, .relayed:
             guard !nested else { throw .malformed(field: "peer.type", reason: "a relay inside a relay") }
             let peer = try reader.readNodeID("peer.relay")
