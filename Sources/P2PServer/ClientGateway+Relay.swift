@@ -46,13 +46,19 @@ extension ClientGateway {
             chunks[chunks.count - 1].append((index, stamped))
             chunkBytes += stamped.payload.count
         }
-        let committed = await withTaskGroup(of: [(Int, SendResult)].self) { group in
-            for chunk in chunks {
-                group.addTask { await self.commit(chunk) }
+        // Usually one proposal: committed on this task, without a child task per batch.
+        let committed: [(Int, SendResult)]
+        if chunks.count == 1 {
+            committed = await commit(chunks[0])
+        } else {
+            committed = await withTaskGroup(of: [(Int, SendResult)].self) { group in
+                for chunk in chunks {
+                    group.addTask { await self.commit(chunk) }
+                }
+                var all: [(Int, SendResult)] = []
+                for await results in group { all += results }
+                return all
             }
-            var all: [(Int, SendResult)] = []
-            for await results in group { all += results }
-            return all
         }
         for (index, result) in committed { results[index] = result }
         return results.map { $0 ?? .unavailable(reason: "not relayed") }
