@@ -43,18 +43,21 @@ public final class Environment: Sendable {
         public var usedBytes: Int { (lastPageNumber + 1) * pageSize }
     }
 
-    private struct State: ~Copyable {
+    struct State: ~Copyable {
         var isClosed = false
         var mapSize: Int
+        /// Open ``DetachedReadTransaction``s, by number: aborted by ``Environment/close()``.
+        var detached: [UInt64: DetachedHandle] = [:]
+        var nextDetached: UInt64 = 0
     }
 
     /// The path of the environment's directory.
     public let path: String
     public let configuration: Configuration
     // The env pointer is set once at init and freed once in close(); LMDB's env is thread-safe.
-    nonisolated(unsafe) private let env: OpaquePointer
-    private let resizeLock = ReadWriteLock()
-    private let state: Mutex<State>
+    nonisolated(unsafe) let env: OpaquePointer
+    let resizeLock = ReadWriteLock()
+    let state: Mutex<State>
 
     /// Opens (creating if needed) the environment in directory `path`.
     ///
@@ -104,10 +107,15 @@ public final class Environment: Sendable {
     /// Closes the environment, waiting for running transactions. Later calls throw `closedCode`.
     public func close() {
         resizeLock.withExclusiveLock {
-            let wasOpen = state.withLock { state in
-                defer { state.isClosed = true }
-                return !state.isClosed
+            let (wasOpen, detached) = state.withLock { state in
+                defer {
+                    state.isClosed = true
+                    state.detached.removeAll()
+                }
+                return (!state.isClosed, Array(state.detached.values))
             }
+            // No transaction body runs (they hold the lock shared): detached readers end here.
+            for handle in detached { mdb_txn_abort(handle.txn) }
             if wasOpen { mdb_env_close(env) }
         }
     }
@@ -162,7 +170,7 @@ public final class Environment: Sendable {
 
     // MARK: - Internals
 
-    private func ensureOpen() throws(LMDBError) {
+    func ensureOpen() throws(LMDBError) {
         if state.withLock({ $0.isClosed }) {
             throw LMDBError(code: LMDBError.closedCode, operation: "transaction", message: "environment \(path) is closed")
         }
@@ -227,7 +235,7 @@ public final class Environment: Sendable {
         }
     }
 
-    private func adoptMapSize() throws(LMDBError) {
+    func adoptMapSize() throws(LMDBError) {
         try resizeLock.withExclusiveLock { () throws(LMDBError) in
             try ensureOpen()
             try LMDBError.check(mdb_env_set_mapsize(env, 0), "mdb_env_set_mapsize(0)")

@@ -20,6 +20,9 @@ final class ReadWriteLock: @unchecked Sendable {
         lock.deallocate()
     }
 
+    func lockShared() { pthread_rwlock_rdlock(lock) }
+    func unlock() { pthread_rwlock_unlock(lock) }
+
     func withSharedLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_rwlock_rdlock(lock)
         defer { pthread_rwlock_unlock(lock) }
