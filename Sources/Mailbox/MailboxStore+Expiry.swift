@@ -53,10 +53,10 @@ extension MailboxStore {
     /// Up to `limit` unclaimed messages whose expiry is at or before `atMillis`, earliest first:
     /// what the leader proposes to expire.
     public func dueExpirations(atMillis: UInt64, limit: Int = 256) throws -> [(recipient: NodeID, id: MessageID)] {
-        try environment.read { txn in
+        try readState { txn, tables in
             var due: [(recipient: NodeID, id: MessageID)] = []
             guard limit > 0 else { return due }
-            try txn.scan(expiriesDB) { key, _ in
+            try txn.scan(tables.expiries) { key, _ in
                 guard let entry = MailboxKey.expiryEntry(key) else { return true }
                 guard entry.atMillis <= atMillis else { return false }
                 due.append((entry.recipient, entry.id))
@@ -68,6 +68,6 @@ extension MailboxStore {
 
     /// Whether `id` (to `recipient`) expired: the cluster decided it will never be delivered.
     public func hasExpired(recipient: NodeID, id: MessageID) throws -> Bool {
-        try environment.read { txn in try txn.get(expiredDB, MailboxKey.index(recipient, id)) != nil }
+        try readState { txn, tables in try txn.get(tables.expired, MailboxKey.index(recipient, id)) != nil }
     }
 }

@@ -6,10 +6,10 @@ import P2PCore
 extension MailboxStore {
     /// Up to `limit` messages of `recipient`'s mailbox in FIFO order, starting after `arrival`.
     public func messages(for recipient: NodeID, after arrival: UInt64 = 0, limit: Int = 100) throws -> [(arrival: UInt64, message: MailMessage)] {
-        try environment.read { txn in
+        try readState { txn, tables in
             var result: [(arrival: UInt64, message: MailMessage)] = []
             guard arrival < UInt64.max else { return [] }
-            try txn.scan(messagesDB, from: MailboxKey.message(recipient, arrival: arrival + 1), until: MailboxKey.range(of: recipient).until) { key, value in
+            try txn.scan(tables.messages, from: MailboxKey.message(recipient, arrival: arrival + 1), until: MailboxKey.range(of: recipient).until) { key, value in
                 var reader = ByteReader(value)
                 result.append((MailboxKey.arrival(ofMessageKey: key) ?? 0, try MailMessage.decode(from: &reader)))
                 return result.count < limit
@@ -23,11 +23,11 @@ extension MailboxStore {
     /// that arrived after later ones of its sender (relayed once a direct attempt timed out, say)
     /// comes first here, where the arrival order would put it behind them.
     public func sequenceHeads(for recipient: NodeID, perSender: Int, limit: Int) throws -> [(arrival: UInt64, message: MailMessage)] {
-        try environment.read { txn in
+        try readState { txn, tables in
             var arrivals: [UInt64] = []
             var sender: [UInt8] = []
             var taken = 0
-            try txn.scan(index, from: MailboxKey.range(of: recipient).from, until: MailboxKey.range(of: recipient).until) { key, value in
+            try txn.scan(tables.index, from: MailboxKey.range(of: recipient).from, until: MailboxKey.range(of: recipient).until) { key, value in
                 guard key.count == 40, let arrival = MailboxIndexEntry(value)?.arrival else { return true }
                 let keySender = Array(key[16..<32])
                 if keySender != sender {
@@ -42,7 +42,7 @@ extension MailboxStore {
             }
             var result: [(arrival: UInt64, message: MailMessage)] = []
             for arrival in arrivals {
-                guard let stored = try txn.get(messagesDB, MailboxKey.message(recipient, arrival: arrival)) else { continue }
+                guard let stored = try txn.get(tables.messages, MailboxKey.message(recipient, arrival: arrival)) else { continue }
                 var reader = ByteReader(stored)
                 result.append((arrival, try MailMessage.decode(from: &reader)))
             }
@@ -52,13 +52,13 @@ extension MailboxStore {
 
     /// Depth, bytes and oldest message of `recipient`'s mailbox.
     public func stats(for recipient: NodeID) throws -> MailboxStats {
-        try environment.read { txn in
-            guard let bytes = try txn.get(boxes, MailboxKey.node(recipient)) else { return .empty }
+        try readState { txn, tables in
+            guard let bytes = try txn.get(tables.boxes, MailboxKey.node(recipient)) else { return .empty }
             let box = try Box.decode(bytes)
             let count = box.count
             let size = box.bytes
             var oldest: UInt64?
-            try txn.scan(messagesDB, from: MailboxKey.range(of: recipient).from, until: MailboxKey.range(of: recipient).until) { _, value in
+            try txn.scan(tables.messages, from: MailboxKey.range(of: recipient).from, until: MailboxKey.range(of: recipient).until) { _, value in
                 var messageReader = ByteReader(value)
                 let message = try MailMessage.decode(from: &messageReader)
                 if !message.isSkip { oldest = message.enqueuedAtMillis }
@@ -70,23 +70,23 @@ extension MailboxStore {
 
     /// Skip records in `recipient`'s mailbox (they count against its limits, not in ``stats(for:)``).
     public func skips(for recipient: NodeID) throws -> Int {
-        try environment.read { txn in
-            try txn.get(boxes, MailboxKey.node(recipient)).map { try Box.decode($0).skips } ?? 0
+        try readState { txn, tables in
+            try txn.get(tables.boxes, MailboxKey.node(recipient)).map { try Box.decode($0).skips } ?? 0
         }
     }
 
     /// Items (messages and skips) `sender` has in `recipient`'s mailbox: what its quota counts.
     public func items(from sender: NodeID, in recipient: NodeID) throws -> Int {
-        try environment.read { txn in
-            try txn.get(sendersDB, MailboxKey.pair(recipient, sender)).flatMap { UInt64(bigEndianBytes: $0) }.map { Int(clamping: $0) } ?? 0
+        try readState { txn, tables in
+            try txn.get(tables.senders, MailboxKey.pair(recipient, sender)).flatMap { UInt64(bigEndianBytes: $0) }.map { Int(clamping: $0) } ?? 0
         }
     }
 
     /// What all mailboxes hold together, in bytes (payloads plus
     /// ``MailboxLimits/recordOverhead`` per record): what ``MailboxLimits/maximumTotalBytes`` caps.
     public func totalBytes() throws -> Int {
-        try environment.read { txn in
-            try txn.get(totalsDB, Self.totalBytesKey).flatMap { UInt64(bigEndianBytes: $0) }.map { Int(clamping: $0) } ?? 0
+        try readState { txn, tables in
+            try txn.get(tables.totals, Self.totalBytesKey).flatMap { UInt64(bigEndianBytes: $0) }.map { Int(clamping: $0) } ?? 0
         }
     }
 
@@ -94,23 +94,23 @@ extension MailboxStore {
     /// replica's applied state: what a server checks before it passes a recipient's
     /// acknowledgement on to the sender as a receipt.
     public func holdsMessage(_ id: MessageID, for recipient: NodeID) throws -> Bool {
-        try environment.read { txn in
-            guard let entry = try txn.get(index, MailboxKey.index(recipient, id)).flatMap(MailboxIndexEntry.init) else { return false }
+        try readState { txn, tables in
+            guard let entry = try txn.get(tables.index, MailboxKey.index(recipient, id)).flatMap(MailboxIndexEntry.init) else { return false }
             return !entry.isSkip
         }
     }
 
     /// The highest sequence from `sender` that `recipient` acknowledged (0: none).
     public func deliveredThrough(recipient: NodeID, sender: NodeID) throws -> UInt64 {
-        try environment.read { txn in
-            try txn.get(delivered, MailboxKey.pair(recipient, sender)).flatMap { UInt64(bigEndianBytes: $0) } ?? 0
+        try readState { txn, tables in
+            try txn.get(tables.delivered, MailboxKey.pair(recipient, sender)).flatMap { UInt64(bigEndianBytes: $0) } ?? 0
         }
     }
 
     /// The registry entry of one client.
     public func client(_ id: NodeID) throws -> ClientRecord? {
-        try environment.read { txn in
-            guard let bytes = try txn.get(clientsDB, MailboxKey.node(id)) else { return nil }
+        try readState { txn, tables in
+            guard let bytes = try txn.get(tables.clients, MailboxKey.node(id)) else { return nil }
             var reader = ByteReader(bytes)
             return try ClientRecord.decode(from: &reader, enforcingLimits: false)
         }
@@ -119,9 +119,9 @@ extension MailboxStore {
     /// Every server that announced its address (``MailboxCommand/registerServer(id:address:)``),
     /// by id.
     public func servers() throws -> [NodeID: String] {
-        try environment.read { txn in
+        try readState { txn, tables in
             var result: [NodeID: String] = [:]
-            try txn.scan(serversDB) { key, value in
+            try txn.scan(tables.servers) { key, value in
                 if let id = NodeID(bytes: key) { result[id] = String(decoding: value, as: UTF8.self) }
                 return true
             }
@@ -131,9 +131,9 @@ extension MailboxStore {
 
     /// Every client known to the cluster, online or not, ordered by id.
     public func clients() throws -> [ClientRecord] {
-        try environment.read { txn in
+        try readState { txn, tables in
             var result: [ClientRecord] = []
-            try txn.scan(clientsDB) { _, value in
+            try txn.scan(tables.clients) { _, value in
                 var reader = ByteReader(value)
                 result.append(try ClientRecord.decode(from: &reader, enforcingLimits: false))
                 return true

@@ -13,12 +13,14 @@ extension MailboxStore {
 
     /// The whole applied state (without the applied index) and the index/term it reflects,
     /// read from one consistent LMDB snapshot. Raft snapshots carry these bytes.
+    /// Servers stream their state instead (``MailboxSnapshotReader``); this one allocation of
+    /// the whole state is for tests, simulators and small stores.
     public func snapshot() throws -> (data: [UInt8], index: UInt64, term: UInt64) {
-        try environment.read { txn in
+        try readState { txn, tables in
             let (appliedIndex, appliedTerm) = try Self.readApplied(txn, meta)
             var writer = ByteWriter(capacity: 1 << 16)
             for byte in Self.snapshotMagic { writer.write(byte) }
-            for database in stateDatabases {
+            for database in tables.all {
                 var entries: [(key: [UInt8], value: [UInt8])] = []
                 try txn.scan(database) { key, value in
                     entries.append((key, value))
@@ -42,7 +44,7 @@ extension MailboxStore {
         for _ in Self.snapshotMagic { magic.append(try reader.readUInt8("snapshot.magic")) }
         let storedTables: Int
         if magic == Self.snapshotMagic {
-            storedTables = stateDatabases.count
+            storedTables = StateTables.count
         } else if let older = Self.olderSnapshotTables[magic] {
             storedTables = older
         } else {
@@ -58,9 +60,10 @@ extension MailboxStore {
             tables.append(entries)
         }
         try reader.expectEnd()
-        while tables.count < stateDatabases.count { tables.append([]) }
+        while tables.count < StateTables.count { tables.append([]) }
         try environment.write { txn in
-            for (database, entries) in zip(stateDatabases, tables) {
+            try beginWrite(txn)
+            for (database, entries) in zip(writeTables.all, tables) {
                 try txn.clear(database)
                 for entry in entries { try txn.put(database, entry.key, entry.value, mode: .append) }
             }
@@ -72,14 +75,32 @@ extension MailboxStore {
         }
     }
 
-    /// SHA-256 of the applied state, for comparing replicas.
+    /// SHA-256 of the applied state, for comparing replicas: the hash of what ``snapshot()``
+    /// returns, computed as the tables are walked (memory stays bounded whatever the state).
     public func digest() throws -> (digest: String, index: UInt64) {
-        let snapshot = try snapshot()
-        let hash = SHA256.hash(data: snapshot.data)
-        let hex = hash.map { byte in
-            let text = String(byte, radix: 16)
-            return byte < 16 ? "0" + text : text
+        try readState { txn, tables in
+            let (appliedIndex, _) = try Self.readApplied(txn, meta)
+            var hasher = SHA256()
+            var writer = ByteWriter(capacity: 1 << 16)
+            for byte in Self.snapshotMagic { writer.write(byte) }
+            for database in tables.all {
+                writer.write(UInt64(try txn.count(database)))
+                try txn.scan(database) { key, value in
+                    writer.write(lengthPrefixed: key)
+                    writer.write(lengthPrefixed: value)
+                    if writer.bytes.count >= 1 << 16 {
+                        hasher.update(data: writer.bytes)
+                        writer = ByteWriter(capacity: 1 << 16)
+                    }
+                    return true
+                }
+            }
+            hasher.update(data: writer.bytes)
+            let hex = hasher.finalize().map { byte in
+                let text = String(byte, radix: 16)
+                return byte < 16 ? "0" + text : text
+            }
+            return (hex.joined(), appliedIndex)
         }
-        return (hex.joined(), snapshot.index)
     }
 }

@@ -2,6 +2,7 @@ import Crypto
 import LMDB
 import MessageModel
 import P2PCore
+import Synchronization
 
 /// The replicated mailbox state machine, stored in LMDB.
 ///
@@ -41,16 +42,25 @@ public final class MailboxStore: Sendable {
     public let limits: MailboxLimits
     let environment: Environment
     let meta: Database
-    let clientsDB: Database
-    let boxes: Database
-    let messagesDB: Database
-    let index: Database
-    let delivered: Database
-    let serversDB: Database
-    let sendersDB: Database
-    let totalsDB: Database
-    let expiredDB: Database
-    let expiriesDB: Database
+    /// The two sets of state tables: `mbx.*` (the only one before snapshots were streamed) and
+    /// `mbx.b.*`. `mbx.meta` `active` names the live one (absent: the first).
+    let tableSets: [StateTables]
+    /// The live set as the write transaction under way resolved it (``beginWrite(_:)``): what
+    /// the write paths' table accessors below use. LMDB runs one write transaction at a time,
+    /// and each resolves the set when it starts, so this is always that transaction's.
+    /// Readers never use it: they resolve the live set in their own transaction (``readState(_:)``).
+    private let writing = Mutex(0)
+    var writeTables: StateTables { tableSets[writing.withLock { $0 }] }
+    var clientsDB: Database { writeTables.clients }
+    var boxes: Database { writeTables.boxes }
+    var messagesDB: Database { writeTables.messages }
+    var index: Database { writeTables.index }
+    var delivered: Database { writeTables.delivered }
+    var serversDB: Database { writeTables.servers }
+    var sendersDB: Database { writeTables.senders }
+    var totalsDB: Database { writeTables.totals }
+    var expiredDB: Database { writeTables.expired }
+    var expiriesDB: Database { writeTables.expiries }
     static let appliedKey = Array("applied".utf8)
 
     /// One applied command entry: the command as decoded (once, here: `nil` for bytes that are
@@ -65,27 +75,39 @@ public final class MailboxStore: Sendable {
     public init(environment: Environment, limits: MailboxLimits = .init()) throws {
         self.environment = environment
         self.limits = limits
-        meta = try environment.openDatabase("mbx.meta")
-        clientsDB = try environment.openDatabase("mbx.clients")
-        boxes = try environment.openDatabase("mbx.boxes")
-        messagesDB = try environment.openDatabase("mbx.messages")
-        index = try environment.openDatabase("mbx.index")
-        delivered = try environment.openDatabase("mbx.delivered")
-        serversDB = try environment.openDatabase("mbx.servers")
-        sendersDB = try environment.openDatabase("mbx.senders")
-        totalsDB = try environment.openDatabase("mbx.totals")
-        expiredDB = try environment.openDatabase("mbx.expired")
-        expiriesDB = try environment.openDatabase("mbx.expiries")
+        (meta, tableSets) = try environment.write { txn in
+            (try txn.openDatabase("mbx.meta", create: true), [try StateTables(prefix: "mbx.", txn), try StateTables(prefix: "mbx.b.", txn)])
+        }
         // A store written before the quota counters existed gets them computed once from its
         // messages (a pure function of the replicated state, so every replica agrees).
-        let counted = try environment.read { txn in try txn.get(totalsDB, Self.totalBytesKey) != nil }
-        if !counted { try environment.write { txn in try recount(txn) } }
+        let counted = try readState { txn, tables in try txn.get(tables.totals, Self.totalBytesKey) != nil }
+        if !counted {
+            try environment.write { txn in
+                try beginWrite(txn)
+                try recount(txn)
+            }
+        }
     }
 
-    /// The tables a snapshot carries, in order (version 1 had the first five, version 2 six,
-    /// version 3 eight).
-    var stateDatabases: [Database] { [clientsDB, boxes, messagesDB, index, delivered, serversDB, sendersDB, totalsDB, expiredDB, expiriesDB] }
     static let totalBytesKey = Array("bytes".utf8)
+    static let activeKey = Array("active".utf8)
+
+    /// Which set of ``tableSets`` is live in `txn`.
+    func liveSet<T: TransactionReading & ~Copyable>(_ txn: borrowing T) throws -> Int {
+        try txn.get(meta, Self.activeKey) == [1] ? 1 : 0
+    }
+
+    /// Runs `body` in a read transaction with the state tables live in it.
+    func readState<R>(_ body: (borrowing ReadTransaction, StateTables) throws -> R) throws -> R {
+        try environment.read { txn in try body(txn, tableSets[try liveSet(txn)]) }
+    }
+
+    /// Resolves the live set for the write transaction `txn` (see ``writeTables``): every write
+    /// path calls this first.
+    func beginWrite(_ txn: borrowing WriteTransaction) throws {
+        let live = try liveSet(txn)
+        writing.withLock { $0 = live }
+    }
 
     // MARK: Applying
 
@@ -99,6 +121,7 @@ public final class MailboxStore: Sendable {
     /// Applies `entries` in the caller's transaction (which must be on this store's environment),
     /// e.g. together with the Raft log writes of the same ready: one sync for both.
     public func apply(_ entries: [Entry], in txn: borrowing WriteTransaction) throws -> [Applied] {
+        try beginWrite(txn)
         var (appliedIndex, appliedTerm) = try Self.readApplied(txn, meta)
         var outcomes: [Applied] = []
         for entry in entries where entry.index > appliedIndex {

@@ -167,6 +167,10 @@ extension P2PServer: PeerRouting {
         raft.replica?.receive(message)
     }
 
+    func received(_ transfer: SnapshotTransfer, from peer: NodeID) {
+        raft.replica?.receive(transfer, from: peer)
+    }
+
     func answer(_ request: PeerRequest, from peer: NodeID) async -> PeerReply {
         switch request {
         case .admin(let request):

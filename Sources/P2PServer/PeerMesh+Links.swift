@@ -127,6 +127,10 @@ extension PeerMesh {
         case .receipts(let receipts):
             guard member else { return }
             router?.deliverReceipts(receipts)
+        case .snapshot(let transfer):
+            // Raft traffic: only between members, as `.raft` (the replica checks the rest).
+            guard member else { return }
+            router?.received(transfer, from: peer)
         case .relay, .relayed, .connectServer, .introduceServer:
             // Never inside a relay (the decoder refuses it); handled by `serve` otherwise.
             return

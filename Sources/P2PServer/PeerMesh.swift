@@ -12,6 +12,8 @@ import WireCodec
 protocol PeerRouting: AnyObject, Sendable {
     /// A Raft message from a member, to this server.
     func received(_ message: RaftMessage)
+    /// A chunk of a Raft snapshot (or its acknowledgement) from member `peer`.
+    func received(_ transfer: SnapshotTransfer, from peer: NodeID)
     /// Answers a member's request (or a joining server's request to register itself).
     func answer(_ request: PeerRequest, from peer: NodeID) async -> PeerReply
     /// Hands an introduction a member made to the client `client` attached here.

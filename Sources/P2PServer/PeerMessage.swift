@@ -26,18 +26,20 @@ package indirect enum PeerMessage: Equatable, Sendable {
     /// Acknowledgements clients attached to the sender gave for mail of clients attached to the
     /// receiver (at most ``DeliveryReceipt/maximumPerMessage``).
     case receipts([DeliveryReceipt])
+    /// A Raft snapshot streamed in chunks, and its acknowledgements (see ``SnapshotTransfer``).
+    case snapshot(SnapshotTransfer)
 
     /// Whether a relay may carry the message: anything but a link's own bookkeeping (relays,
     /// introductions for hole punching), so a relayed message is never relayed again.
     package var isRelayable: Bool {
         switch self {
         case .relay, .relayed, .connectServer, .introduceServer: false
-        case .hello, .raft, .request, .reply, .introduceClient, .receipts: true
+        case .hello, .raft, .request, .reply, .introduceClient, .receipts, .snapshot: true
         }
     }
 
     private enum Tag: UInt8 {
-        case hello = 1, raft, request, reply, introduceClient, connectServer, introduceServer, relay, relayed, receipts
+        case hello = 1, raft, request, reply, introduceClient, connectServer, introduceServer, relay, relayed, receipts, snapshot
     }
 
     package func encoded() -> [UInt8] {
@@ -83,6 +85,9 @@ package indirect enum PeerMessage: Equatable, Sendable {
         case .receipts(let receipts):
             writer.write(Tag.receipts.rawValue)
             writer.write(array: receipts) { $1.encode(into: &$0) }
+        case .snapshot(let transfer):
+            writer.write(Tag.snapshot.rawValue)
+            transfer.encode(into: &writer)
         }
     }
 
@@ -110,6 +115,7 @@ package indirect enum PeerMessage: Equatable, Sendable {
             message = .receipts(try reader.readArray("peer.receipts", limit: DeliveryReceipt.maximumPerMessage) { r throws(DecodingError) in
                 try DeliveryReceipt.decode(from: &r)
             })
+        case .snapshot: message = .snapshot(try SnapshotTransfer.decode(from: &reader))
         case .relay, .relayed:
             guard !nested else { throw .malformed(field: "peer.type", reason: "a relay inside a relay") }
             let peer = try reader.readNodeID("peer.relay")

@@ -36,7 +36,7 @@ final class RaftDriver: Service, Sendable {
         let lmdb = context.configuration.dataDirectory + "/lmdb"
         try IdentityStore.checkPermissions(directory: lmdb, secret: [lmdb + "/data.mdb", lmdb + "/lock.mdb"])
         environment = try Environment(path: lmdb)
-        hasPersistedState = try RaftLogStore(environment: environment).loadPersistedState() != nil
+        hasPersistedState = try RaftLogStore(environment: environment).hasPersistedState()
     }
 
     /// The replicated mailboxes, once the cluster has formed.
@@ -81,8 +81,10 @@ final class RaftDriver: Service, Sendable {
         let applied = self.applied.continuation
         let replica = try ReplicatedMailboxes(
             configuration: raftConfiguration, environment: environment, bootstrapVoters: voters,
-            limits: configuration.mailboxLimits, logger: logger, metrics: context.metrics.replica,
+            limits: configuration.mailboxLimits, compactEvery: configuration.compactEvery,
+            snapshotChunkBytes: configuration.snapshotChunkBytes, logger: logger, metrics: context.metrics.replica,
             send: { message in try? mesh.send(.raft(message), to: message.to) },
+            sendTransfer: { peer, transfer in try mesh.send(.snapshot(transfer), to: peer) },
             onLeaderChange: { leader, term in
                 logger.info("leader changed", metadata: ["raft.leader": "\(leader.map { "\($0)" } ?? "none")", "raft.term": "\(term)"])
                 onLeaderChange(leader)

@@ -62,15 +62,24 @@ extension ReplicatedMailboxes {
         let log = self.log
         let mailboxes = self.mailboxes
         let metrics = self.metrics
+        // Snapshot messages carry no data: the followers they are for get the state streamed.
+        let messages = takeSnapshotRequests(ready.messages)
         // A leader replicates while it writes (RaftConfiguration.leaderPersistsInParallel).
-        if ready.messagesMayPrecedePersistence { for message in ready.messages { send(message) } }
+        if ready.messagesMayPrecedePersistence { for message in messages { send(message) } }
         if let snapshot = ready.snapshotToApply {
-            // 1. Persist, 2. send, 3. apply: the snapshot first, then what committed after it.
-            try await storage.run { try metrics.timingSync { try log.persist(ready) } }
-            if !ready.messagesMayPrecedePersistence { for message in ready.messages { send(message) } }
-            outcomes = try await storage.run {
-                try mailboxes.restore(snapshot: snapshot.data, index: snapshot.metadata.index, term: snapshot.metadata.term)
-                return entries.isEmpty ? [] : try mailboxes.apply(entries)
+            if snapshot.data.isEmpty {
+                // Streamed and staged: persisted, made live and applied after in one transaction.
+                outcomes = try await installStaged(ready, snapshot, entries: entries)
+                if !ready.messagesMayPrecedePersistence { for message in messages { send(message) } }
+            } else {
+                // An older version's snapshot, with its data. 1. Persist, 2. send, 3. apply: the
+                // snapshot first, then what committed after it.
+                try await storage.run { try metrics.timingSync { try log.persist(ready) } }
+                if !ready.messagesMayPrecedePersistence { for message in messages { send(message) } }
+                outcomes = try await storage.run {
+                    try mailboxes.restore(snapshot: snapshot.data, index: snapshot.metadata.index, term: snapshot.metadata.term)
+                    return entries.isEmpty ? [] : try mailboxes.apply(entries)
+                }
             }
             onApplied([.snapshotRestored])
         } else {
@@ -85,16 +94,18 @@ extension ReplicatedMailboxes {
                     }
                 }
             }
-            if !ready.messagesMayPrecedePersistence { for message in ready.messages { send(message) } }
+            if !ready.messagesMayPrecedePersistence { for message in messages { send(message) } }
         }
         node.persisted(ready.durableMark)
         storedAppliedIndex = node.appliedIndex
         if !ready.committedEntries.isEmpty {
             metrics.committed(ready.committedEntries.count)
             deliver(outcomes, of: Array(zip(ready.committedEntries, proposals)))
-            // The snapshot is persisted by the loop's next ready.
-            if node.appliedIndex >= node.snapshotIndex + compactEvery { try compactAtApplied() }
+            appliedBytesSinceCompaction += ready.committedEntries.reduce(0) { $0 + $1.size }
+            // The compaction is persisted by the loop's next ready.
+            if shouldCompact { compactAtApplied() }
         }
+        startSnapshotStreams()
         if ready.snapshotToApply != nil || !ready.committedEntries.isEmpty { appliedWaiters.advance(to: storedAppliedIndex) }
         for state in ready.readStates { reads.resume(state.context, returning: state.index) }
         if ready.membership != nil || ready.leaderChange != nil { announceChange() }
@@ -108,6 +119,7 @@ extension ReplicatedMailboxes {
         if let change = ready.leaderChange {
             logger.info("raft: leader is now \(change.leader.map { "\($0)" } ?? "unknown")", metadata: ["raft.term": "\(change.term)"])
             onLeaderChange(change.leader, change.term)
+            if node.role != .leader { snapshotSender.stopAll(reason: "no longer the leader") }
             // Proposals and reads in the hands of a leader that is gone may never be answered:
             // let their callers retry.
             failWaiters()

@@ -67,20 +67,41 @@ public actor ReplicatedMailboxes {
     var storedAppliedIndex: LogIndex = 0
     /// Where LMDB write transactions run, off the actor.
     let storage = StorageQueue(label: "p2pcore.raft.storage")
+    /// The log is compacted after this many applied entries, or ``compactBytes`` of them.
     let compactEvery: LogIndex
+    let compactBytes: Int
+    /// Entry bytes applied since the last compaction.
+    var appliedBytesSinceCompaction = 0
     let metrics: ReplicaMetrics
+    /// Snapshots this replica streams, as leader, to followers that need one
+    /// (see ReplicatedMailboxes+Snapshots.swift).
+    let snapshotSender: SnapshotSender
+    /// The snapshot streamed to this replica, as follower.
+    let snapshotReceiver: SnapshotReceiver
+    /// Followers the node asked to send a snapshot to, with the term it asked in: a stream
+    /// starts as soon as the applied state can be read at the node's applied index.
+    var wantedSnapshots: [NodeID: Term] = [:]
+    /// A streamed snapshot fully staged and handed to the node, until a ready installs it.
+    var stagedSnapshot: SnapshotMetadata?
 
     /// Opens the replica stored in `environment`, bootstrapping a new cluster of `bootstrapVoters`
     /// when nothing was persisted yet (pass `nil` for a server that joins a running cluster).
-    public init(
+    ///
+    /// Raft messages go out through `send`, snapshots streamed to followers through
+    /// `sendTransfer` (their answers come back through ``receive(_:from:)``).
+    package init(
         configuration: RaftConfiguration,
         environment: Environment,
         bootstrapVoters: Set<NodeID>?,
         limits: MailboxLimits = .init(),
         compactEvery: LogIndex = 10_000,
+        compactBytes: Int = 64 << 20,
+        snapshotChunkBytes: Int = 1 << 20,
+        snapshotStallTimeout: Duration = .seconds(10),
         logger: Logger = Logger(label: "p2pcore.raft"),
         metrics: ReplicaMetrics = .none,
         send: @escaping @Sendable (RaftMessage) -> Void,
+        sendTransfer: @escaping @Sendable (NodeID, SnapshotTransfer) throws -> Void,
         onLeaderChange: @escaping @Sendable (NodeID?, Term) -> Void = { _, _ in },
         onMembership: @escaping @Sendable (Membership) -> Void = { _ in },
         onApplied: @escaping @Sendable ([AppliedChange]) -> Void = { _ in }
@@ -95,12 +116,22 @@ public actor ReplicatedMailboxes {
         self.onApplied = onApplied
         self.logger = logger
         self.compactEvery = compactEvery
+        self.compactBytes = compactBytes
         self.metrics = metrics
-        if let persisted = try log.loadPersistedState() {
-            // A crash may have fallen between persisting an installed snapshot and loading it.
+        var settings = SnapshotSender.Settings()
+        settings.chunkBytes = snapshotChunkBytes
+        settings.stallTimeout = snapshotStallTimeout
+        snapshotSender = SnapshotSender(settings: settings, logger: logger, send: sendTransfer)
+        snapshotReceiver = SnapshotReceiver(store: mailboxes, storage: storage, logger: logger, send: sendTransfer)
+        if var persisted = try log.loadPersistedState() {
+            // Snapshots made by this version carry no data (the mailboxes in LMDB are the
+            // snapshot); one of an older version does, and a crash may have fallen between
+            // persisting it and loading it into the mailboxes.
             if let snapshot = persisted.snapshot, try mailboxes.applied().index < snapshot.metadata.index {
                 try mailboxes.restore(snapshot: snapshot.data, index: snapshot.metadata.index, term: snapshot.metadata.term)
             }
+            // The node need not hold an older version's data: lagging followers get the state streamed.
+            persisted.snapshot?.data = []
             node = RaftNode(configuration: configuration, restoring: persisted, storage: log)
         } else if let voters = bootstrapVoters {
             node = RaftNode.bootstrap(configuration: configuration, voters: voters, storage: log)
@@ -120,6 +151,9 @@ public actor ReplicatedMailboxes {
     /// Advances Raft's logical clock by one tick.
     public func tick() async throws {
         ticks += 1
+        snapshotSender.tick()
+        snapshotReceiver.tick()
+        startSnapshotStreams()
         proposals.expire(at: ticks, with: ProposalError.lost)
         reads.expire(at: ticks, with: ProposalError.lost)
         node.tick()
@@ -140,6 +174,8 @@ public actor ReplicatedMailboxes {
     /// The inbox holds at most ``inboxLimit`` messages: beyond that, messages are dropped, as a
     /// lossy network would (Raft retransmits), so a flood cannot grow the server's memory.
     public nonisolated func receive(_ message: RaftMessage) {
+        // Only a completed stream installs a snapshot without data (``installStreamed``).
+        if case .installSnapshot(let snapshot) = message.body, snapshot.data.isEmpty { return }
         let mustSchedule = inbox.withLock { inbox in
             guard inbox.messages.count < Self.inboxLimit else { return false }
             inbox.messages.append(message)
@@ -216,6 +252,8 @@ public actor ReplicatedMailboxes {
     /// nothing waits for a commit that this replica will no longer process.
     public func stop() async {
         stopped = true
+        snapshotSender.stopAll(reason: "the leader stops")
+        snapshotReceiver.stop()
         failWaiters()
         endChanges()
         // The storage may close once this returns: let a transaction under way finish first.
@@ -263,22 +301,23 @@ public actor ReplicatedMailboxes {
         try await processReadies()
     }
 
-    /// Snapshots the mailboxes at the applied index and compacts the Raft log; returns the
-    /// index the log now starts after.
+    /// Compacts the Raft log through the applied index; returns the index the log now starts after.
     @discardableResult
     public func compact() async throws -> LogIndex {
         try await processReadies()
-        try compactAtApplied()
+        compactAtApplied()
         try await processReadies()
         return node.snapshotIndex
     }
 
-    /// Snapshots the mailboxes at the applied index into the node, for the next ready to persist
-    /// (a no-op if the store is not exactly at the node's applied index).
-    func compactAtApplied() throws {
-        let snapshot = try mailboxes.snapshot()
-        guard snapshot.index == node.appliedIndex else { return }
-        node.compact(snapshotData: snapshot.data)
+    /// Compacts the log through the applied index, for the next ready to persist (a no-op
+    /// unless LMDB holds the mailboxes exactly at the node's applied index). The snapshot
+    /// carries no data: the mailboxes in LMDB, in the environment of the log, are the state at
+    /// that index, durably, and are streamed to a follower that needs them.
+    func compactAtApplied() {
+        guard storedAppliedIndex == node.appliedIndex else { return }
+        node.compact(snapshotData: [])
+        appliedBytesSinceCompaction = 0
     }
 
     // MARK: Status

@@ -4,7 +4,7 @@ import Dispatch
 /// it blocks neither an actor nor a thread of Swift's cooperative pool while the disk works.
 /// Each job runs whole on one thread, as an LMDB write transaction must.
 final class StorageQueue: Sendable {
-    private let queue: DispatchQueue
+    fileprivate let queue: DispatchQueue
 
     init(label: String) {
         queue = DispatchQueue(label: label, qos: .userInitiated)
@@ -15,5 +15,12 @@ final class StorageQueue: Sendable {
         try await withCheckedThrowingContinuation { continuation in
             queue.async { continuation.resume(with: Swift.Result { try job() }) }
         }
+    }
+}
+
+extension StorageQueue {
+    /// Queues `job` without waiting for it: jobs queued from one thread run in the order queued.
+    func enqueue(_ job: @escaping @Sendable () -> Void) {
+        queue.async(execute: job)
     }
 }

@@ -199,6 +199,9 @@ public struct RaftNode: Sendable {
 
     /// Records the application's snapshot of its state at ``appliedIndex`` and discards the log
     /// it covers. The snapshot is persisted through the next ready and sent to lagging followers.
+    /// A driver whose state machine is its own snapshot passes no data (see
+    /// ``appliedSnapshotMetadata``) and streams its state itself when the node asks it to send
+    /// an ``RaftMessage/Body/installSnapshot(_:)``.
     public mutating func compact(snapshotData: [UInt8]) {
         guard appliedIndex > log.snapshotIndex, let appliedTerm = log.term(at: appliedIndex) else { return }
         let metadata = SnapshotMetadata(index: appliedIndex, term: appliedTerm, membership: membership)
@@ -206,6 +209,18 @@ public struct RaftNode: Sendable {
         log.compact(through: appliedIndex)
         snapshot = made
         snapshotToPersist = made
+    }
+
+    /// What a snapshot of the application's state as it is at ``appliedIndex`` covers: that
+    /// index, its term and the membership in force there (the last applied one). For a driver
+    /// whose state machine is its own snapshot (it streams its state to a follower instead of
+    /// keeping snapshot data): such a snapshot may be installed wherever ``snapshotIndex``'s
+    /// could, being at least as recent. Exact once the entries committed before a restart
+    /// have been handed out again (the first ready after it): until then the membership may
+    /// already be theirs. `nil` only for a node that applied nothing.
+    public var appliedSnapshotMetadata: SnapshotMetadata? {
+        guard appliedIndex > 0, let appliedTerm = log.term(at: appliedIndex) else { return nil }
+        return SnapshotMetadata(index: appliedIndex, term: appliedTerm, membership: membership)
     }
 
     /// Collects everything to persist, send and apply since the last call (see ``RaftReady``).

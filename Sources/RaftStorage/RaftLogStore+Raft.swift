@@ -27,6 +27,11 @@ extension RaftLogStore {
         )
     }
 
+    /// Whether anything was ever persisted (without reading it all, unlike ``loadPersistedState()``).
+    public func hasPersistedState() throws -> Bool {
+        try isEmpty() == false
+    }
+
     /// What a restarting ``RaftNode`` needs; `nil` when nothing was ever persisted.
     public func loadPersistedState() throws -> PersistedState? {
         let loaded = try load()

@@ -135,6 +135,13 @@ public final class RaftLogStore: Sendable {
         }
     }
 
+    /// Whether nothing was ever persisted: no hard state, no snapshot, no entry.
+    public func isEmpty() throws -> Bool {
+        try environment.read { txn in
+            try txn.get(meta, Self.hardStateKey) == nil && txn.get(meta, Self.snapshotMetaKey) == nil && txn.count(log) == 0
+        }
+    }
+
     /// Reads the durable state back; entries are checked to be contiguous after the snapshot.
     public func load() throws -> Loaded {
         try environment.read { txn in

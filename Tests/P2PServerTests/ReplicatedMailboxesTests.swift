@@ -8,15 +8,17 @@ import Synchronization
 import Testing
 @testable import P2PServer
 
-/// Messages in flight on the in-memory network.
+/// Messages in flight on the in-memory network: Raft messages, and snapshot streams.
 final class MessageQueue: Sendable {
-    private let messages = Mutex<[RaftMessage]>([])
+    typealias Transfer = (from: NodeID, to: NodeID, transfer: SnapshotTransfer)
+    private let messages = Mutex<(raft: [RaftMessage], transfers: [Transfer])>(([], []))
 
-    func append(_ message: RaftMessage) { messages.withLock { $0.append(message) } }
+    func append(_ message: RaftMessage) { messages.withLock { $0.raft.append(message) } }
+    func append(_ transfer: Transfer) { messages.withLock { $0.transfers.append(transfer) } }
 
-    func takeAll() -> [RaftMessage] {
+    func takeAll() -> (raft: [RaftMessage], transfers: [Transfer]) {
         messages.withLock { queue in
-            defer { queue.removeAll() }
+            defer { queue = ([], []) }
             return queue
         }
     }
@@ -31,7 +33,14 @@ final class InMemoryCluster: Sendable {
     /// Replicas cut off from the others: messages to and from them are dropped.
     private let isolated = Mutex<Set<NodeID>>([])
 
-    init(size: Int) throws {
+    let compactEvery: UInt64
+    let chunkBytes: Int
+    /// Snapshot chunks delivered (to see that a snapshot was streamed in several).
+    let chunksDelivered = Mutex(0)
+
+    init(size: Int, compactEvery: UInt64 = 50, chunkBytes: Int = 1 << 20) throws {
+        self.compactEvery = compactEvery
+        self.chunkBytes = chunkBytes
         ids = (0..<size).map { _ in NodeID.random() }
         paths = ids.map { FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-replica-\($0)").path }
         for index in ids.indices { try start(index) }
@@ -49,8 +58,10 @@ final class InMemoryCluster: Sendable {
         environmentConfiguration.syncOnCommit = false
         let environment = try Environment(path: paths[index], configuration: environmentConfiguration)
         let replica = try ReplicatedMailboxes(
-            configuration: configuration, environment: environment, bootstrapVoters: Set(ids), compactEvery: 50,
-            send: { [queue] message in queue.append(message) }
+            configuration: configuration, environment: environment, bootstrapVoters: Set(ids), compactEvery: compactEvery,
+            snapshotChunkBytes: chunkBytes, snapshotStallTimeout: .seconds(1),
+            send: { [queue] message in queue.append(message) },
+            sendTransfer: { [queue, id = ids[index]] peer, transfer in queue.append((id, peer, transfer)) }
         )
         replicas.withLock { $0[ids[index]] = replica }
     }
@@ -70,10 +81,14 @@ final class InMemoryCluster: Sendable {
         for replica in running { try await replica.start(); try await replica.tick() }
         while true {
             let batch = queue.takeAll()
-            if batch.isEmpty { return }
+            if batch.raft.isEmpty && batch.transfers.isEmpty { return }
             let cut = isolated.withLock { $0 }
-            for message in batch where !cut.contains(message.to) && !cut.contains(message.from) {
+            for message in batch.raft where !cut.contains(message.to) && !cut.contains(message.from) {
                 replica(message.to)?.receive(message)
+            }
+            for (from, to, transfer) in batch.transfers where !cut.contains(to) && !cut.contains(from) {
+                if case .chunk = transfer { chunksDelivered.withLock { $0 += 1 } }
+                replica(to)?.receive(transfer, from: from)
             }
             for replica in running { await replica.drainNow() }
         }
@@ -180,6 +195,41 @@ final class InMemoryCluster: Sendable {
             try await restarted.mailboxes.digest().digest == leader.mailboxes.digest().digest
         }))
         #expect(try await restarted.mailboxes.stats(for: bob).messages == 80)
+    }
+
+    @Test func aFollowerBehindTheCompactedLogGetsTheStateStreamedInChunksWhileProposalsContinue() async throws {
+        let cluster = try InMemoryCluster(size: 3, compactEvery: 20, chunkBytes: 2048)
+        #expect(try await cluster.pump(until: { await cluster.leader() != nil }))
+        var leader = try #require(await cluster.leader())
+        _ = try await proposeAll(leader, [.register(ClientRecord(id: alice, publicKey: [1])), .register(ClientRecord(id: bob, publicKey: [2]))], cluster)
+
+        let lagging = try #require(cluster.ids.first { $0 != leader.id })
+        cluster.isolate(lagging)
+        let payload = [UInt8](repeating: 42, count: 200)
+        for batch in 0..<6 {
+            leader = try #require(await cluster.leader())
+            let enqueues = (UInt64(1)...40).map { sequence in
+                MailboxCommand.enqueue(MailMessage(id: MessageID(sender: alice, sequence: UInt64(batch) * 40 + sequence), recipient: bob, payload: payload, enqueuedAtMillis: 0))
+            }
+            _ = try await proposeAll(leader, enqueues, cluster)
+        }
+        let compactedThrough = try await leader.compact()
+        #expect(compactedThrough > 100)
+
+        cluster.heal(lagging)
+        // Sends go on while the follower catches up.
+        let more = (UInt64(241)...260).map { sequence in
+            MailboxCommand.enqueue(MailMessage(id: MessageID(sender: alice, sequence: sequence), recipient: bob, payload: payload, enqueuedAtMillis: 0))
+        }
+        let stored = try await proposeAll(leader, more, cluster)
+        #expect(stored.allSatisfy { $0 == .stored })
+        let follower = try #require(cluster.replica(lagging))
+        #expect(try await cluster.pump(until: {
+            try await follower.mailboxes.digest().digest == leader.mailboxes.digest().digest
+        }))
+        #expect(try await follower.mailboxes.stats(for: bob).messages == 260)
+        // 260 messages of 200 bytes and their index: many chunks of 2 KiB.
+        #expect(cluster.chunksDelivered.withLock { $0 } > 20)
     }
 
     /// Proposes every command concurrently (so they batch) while the network is pumped.
