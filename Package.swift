@@ -26,6 +26,7 @@ let package = Package(
         .executable(name: "p2pcore-server", targets: ["P2PServerMain"]),
         .executable(name: "mailbox-admin", targets: ["MailboxAdmin"]),
         .executable(name: "lmdb-bench", targets: ["LMDBBench"]),
+        .executable(name: "snapshot-bench", targets: ["SnapshotBench"]),
         .executable(name: "p2pcore-demo", targets: ["P2PDemo"]),
         .executable(name: "p2pcore-bench", targets: ["RelayBench"]),
         .executable(name: "raft-simulate", targets: ["RaftSimulate"]),
@@ -272,6 +273,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Sources/Benchmarks/RelayBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "SnapshotBench",
+            dependencies: ["P2PServer", "Mailbox", "MessageModel", "LMDB", "Raft", "P2PCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Benchmarks/SnapshotBench",
             swiftSettings: strict
         ),
         .executableTarget(

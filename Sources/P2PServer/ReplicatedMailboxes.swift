@@ -332,6 +332,8 @@ public actor ReplicatedMailboxes {
     public var membership: Membership { node.membership }
     /// The leader's view of how far each follower's log matches its own (empty on followers).
     public var matchIndexes: [NodeID: LogIndex] { node.matchIndexes }
+    /// The index the log starts after (the last compaction, or the snapshot installed).
+    public var snapshotIndex: LogIndex { node.snapshotIndex }
 
     /// Waits until this replica applied `index`; `false` if `deadline` passed first. Resumed by
     /// the apply loop as soon as it gets there.
