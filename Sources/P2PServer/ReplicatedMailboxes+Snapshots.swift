@@ -67,12 +67,12 @@ extension ReplicatedMailboxes {
     }
 
     /// Whether the log should be compacted now: enough entries or bytes applied since the last
-    /// compaction. While a stream is sending, the log after its snapshot is kept (the follower
-    /// continues from there), up to eight times the byte threshold.
+    /// compaction. While a stream is under way (or just completed), the log after its snapshot
+    /// is kept (the follower continues from there), up to eight times the byte threshold.
     var shouldCompact: Bool {
         let due = node.appliedIndex >= node.snapshotIndex + compactEvery || appliedBytesSinceCompaction >= compactBytes
         guard due else { return false }
-        return !snapshotSender.isSending || appliedBytesSinceCompaction >= 8 * compactBytes
+        return !snapshotSender.holdsLog || appliedBytesSinceCompaction >= 8 * compactBytes
     }
 
     /// Hands a fully staged snapshot to the node as the leader's `installSnapshot`; the ready

@@ -86,16 +86,21 @@ final class SnapshotReceiver: Sendable {
     // MARK: Internals
 
     private func begin(_ id: UInt64, term: Term, metadata: SnapshotMetadata, from leader: NodeID) {
-        let refusal: String? = incoming.withLock { current in
+        enum Decision { case take, duplicate, refuse(String) }
+        let decision: Decision = incoming.withLock { current in
             if let stream = current {
-                if stream.id == id { return nil }  // a duplicate
-                if stream.installing { return "an install is under way" }
-                if stream.term > term { return "a stream of a later term is under way" }
+                if stream.id == id { return .duplicate }
+                if stream.installing { return .refuse("an install is under way") }
+                if stream.term > term { return .refuse("a stream of a later term is under way") }
             }
             current = Incoming(id: id, leader: leader, term: term, metadata: metadata, lastActivity: .now)
-            return nil
+            return .take
         }
-        if let refusal { return refuse(id, to: leader, refusal) }
+        switch decision {
+        case .take: break
+        case .duplicate: return
+        case .refuse(let reason): return refuse(id, to: leader, reason)
+        }
         logger.info("raft: receiving a snapshot", metadata: ["p2p.peer": "\(leader)", "raft.snapshot": "\(metadata.index)"])
         let store = self.store
         storage.enqueue {

@@ -58,9 +58,10 @@ final class SnapshotSender: Sendable {
         streams.withLock { $0[follower] != nil }
     }
 
-    /// Whether any stream is still sending (the leader keeps the log it will need after it).
-    var isSending: Bool {
-        streams.withLock { streams in streams.values.contains { $0.completed == nil } }
+    /// Whether any stream is under way or just completed: the leader keeps the log after its
+    /// snapshot, which the follower continues from (once its Raft answer is in).
+    var holdsLog: Bool {
+        streams.withLock { !$0.isEmpty }
     }
 
     /// Starts streaming the state `reader` holds (described by `metadata`) to `follower`.
