@@ -22,10 +22,38 @@ import Transport
             .connectServer(ServerConnectRequest(target: b, address: "10.0.0.2:7400")),
             .relay(to: b, .request(9, .admin(.serverStatus))),
             .relayed(from: a, .raft(RaftMessage(from: a, to: b, term: 3, body: .propose(commands: [[1, 2]])))),
+            .snapshot(.begin(stream: 5, term: 3, metadata: SnapshotMetadata(index: 40, term: 2, membership: Membership(voters: [a], learners: [b])))),
+            .snapshot(.chunk(stream: 5, sequence: 1, records: [0, 1, 2], total: nil)),
+            .snapshot(.chunk(stream: 5, sequence: 2, records: [], total: 17)),
+            .snapshot(.ack(stream: 5, sequence: 2)),
+            .snapshot(.abort(stream: 5, reason: "stalled")),
+            .relay(to: b, .snapshot(.ack(stream: 5, sequence: 0))),
         ]
         for message in messages {
             #expect(try PeerMessage(decoding: message.encoded()) == message)
         }
+    }
+
+    @Test func snapshotChunksAndReasonsAreBounded() {
+        var chunk = ByteWriter()
+        chunk.write(UInt8(11))  // PeerMessage: snapshot
+        chunk.write(UInt8(2))  // chunk
+        chunk.write(UInt64(5))
+        chunk.write(UInt64(1))
+        chunk.write(false)
+        chunk.write(lengthPrefixed: [UInt8](repeating: 0, count: SnapshotTransfer.maximumChunkBytes + 1))
+        #expect(throws: DecodingError.self) { try PeerMessage(decoding: chunk.bytes) }
+        var abort = ByteWriter()
+        abort.write(UInt8(11))
+        abort.write(UInt8(4))
+        abort.write(UInt64(5))
+        abort.write(lengthPrefixed: [UInt8](repeating: 65, count: 5_000))
+        #expect(throws: DecodingError.self) { try PeerMessage(decoding: abort.bytes) }
+        var unknown = ByteWriter()
+        unknown.write(UInt8(11))
+        unknown.write(UInt8(9))
+        unknown.write(UInt64(5))
+        #expect(throws: DecodingError.self) { try PeerMessage(decoding: unknown.bytes) }
     }
 
     @Test func aRelayCarriesNoRelayAndNoBookkeeping() {
