@@ -68,11 +68,12 @@ extension ReplicatedMailboxes {
 
     /// Whether the log should be compacted now: enough entries or bytes applied since the last
     /// compaction. While a stream is under way (or just completed), the log after its snapshot
-    /// is kept (the follower continues from there), up to eight times the byte threshold.
+    /// is kept (the follower continues from there), up to four times the byte threshold (what a
+    /// restart reads back stays bounded).
     var shouldCompact: Bool {
         let due = node.appliedIndex >= node.snapshotIndex + compactEvery || appliedBytesSinceCompaction >= compactBytes
         guard due else { return false }
-        return !snapshotSender.holdsLog || appliedBytesSinceCompaction >= 8 * compactBytes
+        return !snapshotSender.holdsLog || appliedBytesSinceCompaction >= 4 * compactBytes
     }
 
     /// Hands a fully staged snapshot to the node as the leader's `installSnapshot`; the ready

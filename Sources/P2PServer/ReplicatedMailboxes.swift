@@ -95,7 +95,7 @@ public actor ReplicatedMailboxes {
         bootstrapVoters: Set<NodeID>?,
         limits: MailboxLimits = .init(),
         compactEvery: LogIndex = 10_000,
-        compactBytes: Int = 64 << 20,
+        compactBytes: Int = 32 << 20,
         snapshotChunkBytes: Int = 1 << 20,
         snapshotStallTimeout: Duration = .seconds(10),
         logger: Logger = Logger(label: "p2pcore.raft"),

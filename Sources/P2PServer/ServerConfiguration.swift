@@ -60,7 +60,7 @@ public struct ServerConfiguration: Sendable {
     public var maximumMessageTimeToLive: Duration?
     /// How often the leader looks for messages whose expiry passed and proposes to expire them.
     public var expirySweepInterval: Duration = .milliseconds(250)
-    /// The Raft log is compacted every this many applied entries (and every 64 MiB of them).
+    /// The Raft log is compacted every this many applied entries (and every 32 MiB of them).
     /// Compacting costs nothing but the log's deletion: the mailboxes are the snapshot.
     public var compactEvery: UInt64 = 10_000
     /// Bytes of mailbox state per chunk of a snapshot streamed to a server that lags behind

@@ -211,13 +211,11 @@ public struct RaftNode: Sendable {
         snapshotToPersist = made
     }
 
-    /// What a snapshot of the application's state as it is at ``appliedIndex`` covers: that
-    /// index, its term and the membership in force there (the last applied one). For a driver
-    /// whose state machine is its own snapshot (it streams its state to a follower instead of
-    /// keeping snapshot data): such a snapshot may be installed wherever ``snapshotIndex``'s
-    /// could, being at least as recent. Exact once the entries committed before a restart
-    /// have been handed out again (the first ready after it): until then the membership may
-    /// already be theirs. `nil` only for a node that applied nothing.
+    /// What a snapshot of the application's state at ``appliedIndex`` covers: that index, its
+    /// term and the membership applied through it. For a driver whose state machine is its own
+    /// snapshot (it streams its state instead of keeping snapshot data); at least as recent as
+    /// ``snapshotIndex``. Exact once the first ready after a restart handed out the committed
+    /// entries again (until then the membership may be theirs). `nil` if nothing was applied.
     public var appliedSnapshotMetadata: SnapshotMetadata? {
         guard appliedIndex > 0, let appliedTerm = log.term(at: appliedIndex) else { return nil }
         return SnapshotMetadata(index: appliedIndex, term: appliedTerm, membership: membership)
