@@ -24,6 +24,8 @@ final class SnapshotReceiver: Sendable {
         var expected: UInt64 = 1
         /// Chunks written (and acknowledged) so far.
         var written: UInt64 = 0
+        /// Record bytes received and not yet written.
+        var pendingBytes = 0
         /// Where staging stands; moved only by storage jobs, which run one at a time in order.
         var position = MailboxStagingPosition()
         var lastActivity: ContinuousClock.Instant
@@ -31,8 +33,10 @@ final class SnapshotReceiver: Sendable {
         var installing = false
     }
 
-    /// Chunks received and not yet written, at most (the leader's window is smaller).
+    /// Chunks, and their bytes, received and not yet written, at most (the leader's window is
+    /// smaller): what a stream may hold in memory here.
     static let maximumPendingChunks: UInt64 = 16
+    static let maximumPendingBytes = 32 << 20
     let stallTimeout: Duration
     private let incoming = Mutex<Incoming?>(nil)
     private let store: MailboxStore
@@ -120,8 +124,11 @@ final class SnapshotReceiver: Sendable {
             guard var stream = current, stream.id == id, stream.leader == peer, !stream.installing else { return .unknown }
             guard sequence == stream.expected else { return .malformed("chunk \(sequence) where \(stream.expected) was expected") }
             guard sequence - stream.written <= Self.maximumPendingChunks else { return .malformed("more than \(Self.maximumPendingChunks) chunks unacknowledged") }
-            guard records.count <= SnapshotTransfer.maximumChunkBytes else { return .malformed("a chunk of \(records.count) bytes") }
+            guard records.count <= SnapshotTransfer.maximumChunkBytes, stream.pendingBytes + records.count <= Self.maximumPendingBytes else {
+                return .malformed("a chunk of \(records.count) bytes with \(stream.pendingBytes) bytes not yet written")
+            }
             stream.expected += 1
+            stream.pendingBytes += records.count
             stream.lastActivity = .now
             current = stream
             return .take
@@ -139,7 +146,7 @@ final class SnapshotReceiver: Sendable {
             } catch {
                 return self.fail(id, "chunk \(sequence) refused: \(error)")
             }
-            guard let stream = self.written(sequence, of: id, at: position, last: total != nil) else { return }
+            guard let stream = self.written(sequence, records.count, of: id, at: position, last: total != nil) else { return }
             guard let total else {
                 try? self.send(peer, .ack(stream: id, sequence: sequence))
                 return
@@ -168,10 +175,11 @@ final class SnapshotReceiver: Sendable {
     }
 
     /// Records that chunk `sequence` is written; the stream, if it is still the current one.
-    private func written(_ sequence: UInt64, of id: UInt64, at position: MailboxStagingPosition, last: Bool) -> Incoming? {
+    private func written(_ sequence: UInt64, _ bytes: Int, of id: UInt64, at position: MailboxStagingPosition, last: Bool) -> Incoming? {
         incoming.withLock { current in
             guard var stream = current, stream.id == id else { return nil }
             stream.written = sequence
+            stream.pendingBytes -= bytes
             stream.position = position
             stream.lastActivity = .now
             if last { stream.installing = true }
