@@ -10,8 +10,10 @@ import Synchronization
 /// transaction that also records the applied index, so after a crash the state and the index
 /// always agree and re-applying an entry at or below the applied index is a no-op.
 ///
-/// Layout (all keys big-endian so cursors walk them in order):
-/// - `mbx.meta`      `applied` → index, term
+/// Layout (all keys big-endian so cursors walk them in order). The state tables come in two
+/// sets (``StateTables``): `mbx.*` below and `mbx.b.*`, one live, the other staging a snapshot
+/// streamed from another server.
+/// - `mbx.meta`      `applied` → index, term; `active` → which set is live (absent: `mbx.*`)
 /// - `mbx.clients`   client id → ``ClientRecord``
 /// - `mbx.boxes`     recipient → next arrival number, message count, payload bytes, skip count
 /// - `mbx.senders`   recipient ‖ sender → items (messages and skips) of that sender in that mailbox
