@@ -8,10 +8,18 @@ public enum AdminRequest: Codable, Equatable, Sendable {
     case status
     /// Only the asked server's own status (what servers ask each other for ``status``).
     case serverStatus
-    /// Every client known to the cluster.
+    /// The first page of the clients known to the cluster (at most ``maximumPageSize``), answered
+    /// by ``AdminResponse/clients(_:)``, which cannot say whether more follow: what operators'
+    /// tools from before pagination ask. New ones ask ``clientPage(after:limit:)``.
     case clients
-    /// One client's mailbox: depth, bytes and the first `peek` messages.
-    case mailbox(client: NodeID, peek: Int)
+    /// One page of the clients known to the cluster, ordered by id: those after `after` (from the
+    /// first when `nil`), at most `limit` and never more than ``maximumPageSize``. Answered by
+    /// ``AdminResponse/clientPage(_:next:)``.
+    case clientPage(after: NodeID?, limit: Int)
+    /// One client's mailbox: depth, bytes and up to `peek` messages (at most ``maximumPageSize``)
+    /// in arrival order, after arrival number `after` (from the head when `nil`; see
+    /// ``MailboxReport/next``).
+    case mailbox(client: NodeID, peek: Int, after: UInt64? = nil)
     /// Removes every message of a mailbox, through Raft.
     case purge(client: NodeID)
     /// Removes one message, through Raft.
@@ -37,4 +45,7 @@ public enum AdminRequest: Codable, Equatable, Sendable {
     /// The asked server's own path facts (``PathFacts``) about `clients` (all when `nil`): what
     /// servers ask each other for ``path(_:_:)``.
     case pathFacts(clients: [NodeID]?)
+
+    /// The most clients or messages one answer lists, whatever is asked.
+    public static let maximumPageSize = 1_000
 }

@@ -4,7 +4,11 @@ import P2PCore
 public enum AdminResponse: Codable, Equatable, Sendable {
     case status(ClusterStatus)
     case serverStatus(ServerStatus)
+    /// The answer to ``AdminRequest/clients``: the first page only.
     case clients([ClientSummary])
+    /// The answer to ``AdminRequest/clientPage(after:limit:)``: `next` is where the next page
+    /// starts (ask with it as `after`), `nil` on the last page.
+    case clientPage([ClientSummary], next: NodeID?)
     case mailbox(MailboxReport)
     /// The request took effect; `detail` says what happened (e.g. "purged 12 messages").
     case done(detail: String)
@@ -179,8 +183,11 @@ public struct MailboxReport: Codable, Equatable, Sendable {
         /// When it expires (milliseconds since 1970; `nil`: never).
         public var expiresAtMillis: UInt64?
         public var payload: [UInt8]
+        /// Its place in the mailbox's arrival order (`nil` from servers before pagination).
+        public var arrival: UInt64?
 
-        public init(id: MessageID, size: Int, enqueuedAtMillis: UInt64, expiresAtMillis: UInt64? = nil, payload: [UInt8]) {
+        public init(id: MessageID, size: Int, enqueuedAtMillis: UInt64, expiresAtMillis: UInt64? = nil, payload: [UInt8], arrival: UInt64? = nil) {
+            self.arrival = arrival
             self.expiresAtMillis = expiresAtMillis
             self.id = id
             self.sender = id.sender
@@ -195,8 +202,13 @@ public struct MailboxReport: Codable, Equatable, Sendable {
     public var bytes: Int
     public var oldestMessageMillis: UInt64?
     public var peek: [Message]
+    /// When more messages follow the listed ones: the arrival number to ask after
+    /// (``AdminRequest/mailbox(client:peek:after:)``); `nil` when none do (or from servers before
+    /// pagination).
+    public var next: UInt64?
 
-    public init(client: NodeID, messages: Int, bytes: Int, oldestMessageMillis: UInt64?, peek: [Message]) {
+    public init(client: NodeID, messages: Int, bytes: Int, oldestMessageMillis: UInt64?, peek: [Message], next: UInt64? = nil) {
+        self.next = next
         self.client = client
         self.messages = messages
         self.bytes = bytes

@@ -29,9 +29,20 @@ public enum ClientRequest: Equatable, Sendable {
     /// What a client can look up.
     public enum Query: Equatable, Sendable {
         case servers
+        /// The registry's first page, answered as ``QueryResult/clients(_:)`` (which cannot say
+        /// whether more follow): what clients from before pagination ask. New clients ask
+        /// ``clientPage(after:limit:)``.
         case clients
         case client(NodeID)
+        /// One page of the registry, ordered by id: clients after `after` (from the first when
+        /// `nil`), at most `limit` of them — and never more than ``ClientRequest/maximumClientsPerPage``,
+        /// whatever is asked. Answered by ``QueryResult/clientPage(_:more:)``.
+        case clientPage(after: NodeID?, limit: UInt32)
     }
+
+    /// The most clients one answer lists (a ``Query/clientPage(after:limit:)`` asking for more
+    /// gets this many, and an old ``Query/clients`` the first this many).
+    public static let maximumClientsPerPage = 1_000
 
     private enum Tag: UInt8 { case hello = 1, send, acknowledge, subscribe, query, connect, directPeers, pathReport, claim }
 
@@ -67,6 +78,10 @@ public enum ClientRequest: Equatable, Sendable {
             case .client(let id):
                 writer.write(UInt8(3))
                 writer.write(id)
+            case .clientPage(let after, let limit):
+                writer.write(UInt8(4))
+                writer.write(optional: after) { $0.write($1) }
+                writer.write(limit)
             }
         case .connect(let request, let peer, let tcp, let udp):
             writer.write(Tag.connect.rawValue)
@@ -114,6 +129,9 @@ public enum ClientRequest: Equatable, Sendable {
             case 1: self = .query(request: request, .servers)
             case 2: self = .query(request: request, .clients)
             case 3: self = .query(request: request, .client(try reader.readNodeID("query.client")))
+            case 4:
+                let after = try reader.readOptional("query.after") { r throws(DecodingError) in try r.readNodeID("query.after") }
+                self = .query(request: request, .clientPage(after: after, limit: try reader.readUInt32("query.limit")))
             default: throw .malformed(field: "query.kind", reason: "unknown kind \(kind)")
             }
         case .connect:

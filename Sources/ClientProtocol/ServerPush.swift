@@ -128,10 +128,14 @@ public enum ServerPush: Equatable, Sendable {
 /// The answer to a ``ClientRequest/Query``.
 public enum QueryResult: Equatable, Sendable {
     case servers(leader: NodeID?, members: [NodeID])
+    /// The answer to ``ClientRequest/Query/clients``: the registry's first page only.
     case clients([ClientRecord])
     case client(ClientRecord?)
     /// The server cannot answer authoritatively now (e.g. its replica is catching up): ask another.
     case unavailable(String)
+    /// The answer to ``ClientRequest/Query/clientPage(after:limit:)``: records ordered by id, and
+    /// whether more follow (ask again after the last one listed).
+    case clientPage([ClientRecord], more: Bool)
 
     func encode(into writer: inout ByteWriter) {
         switch self {
@@ -148,6 +152,10 @@ public enum QueryResult: Equatable, Sendable {
         case .unavailable(let reason):
             writer.write(UInt8(4))
             writer.write(reason)
+        case .clientPage(let records, let more):
+            writer.write(UInt8(5))
+            writer.write(array: records) { $1.encode(into: &$0) }
+            writer.write(more)
         }
     }
 
@@ -165,6 +173,11 @@ public enum QueryResult: Equatable, Sendable {
             return .client(try reader.readOptional("client") { r throws(DecodingError) in try ClientRecord.decode(from: &r, enforcingLimits: false) })
         case 4:
             return .unavailable(try reader.readString("query.unavailable"))
+        case 5:
+            let records = try reader.readArray("clients", limit: ClientRequest.maximumClientsPerPage) { r throws(DecodingError) in
+                try ClientRecord.decode(from: &r, enforcingLimits: false)
+            }
+            return .clientPage(records, more: try reader.readBool("clients.more"))
         default:
             throw .malformed(field: "query.kind", reason: "unknown kind \(kind)")
         }

@@ -98,6 +98,14 @@ public struct PushWindow: Sendable {
     private var pushedBytes = 0
     private var queuedBytes = 0
     private var now: UInt64 = 0
+    /// Whether the push stopped on the budget with room in the window (a tick resumes it).
+    private var pausedOnBudget = false
+
+    /// Whether a ``Input/tick`` can change anything now: messages are in flight (a window gone
+    /// stale starts over), or the push paused on the budget. Otherwise ticks do nothing a
+    /// shell needs, so it may leave the session out of its ticks (an idle session costs no
+    /// time) until this turns true again.
+    public var wantsTicks: Bool { subscribed && (!inFlight.isEmpty || pausedOnBudget) }
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -138,7 +146,12 @@ public struct PushWindow: Sendable {
 
     /// Pushes what is new, if the window and the budget allow.
     private mutating func wake() {
-        guard subscribed, inFlight.count < configuration.window, !overBudget else { return }
+        guard subscribed, inFlight.count < configuration.window else { return }
+        guard !overBudget else {
+            pausedOnBudget = true
+            return
+        }
+        pausedOnBudget = false
         guard fetching == nil else {
             wanted = true
             return
@@ -154,6 +167,7 @@ public struct PushWindow: Sendable {
 
     private mutating func rewind(sequenceHeadsFirst: Bool) {
         cursor = 0
+        pausedOnBudget = false
         inFlight.removeAll()
         generation += 1
         fetching = nil
@@ -179,6 +193,7 @@ public struct PushWindow: Sendable {
         for stored in mail {
             guard !overBudget else {
                 more = false
+                pausedOnBudget = true
                 break
             }
             cursor = stored.arrival

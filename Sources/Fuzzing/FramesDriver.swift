@@ -306,7 +306,7 @@ struct FramesDriver: FuzzDriver {
         case 1: .send(request: random.integer(), message: mailMessage(&random))
         case 2: .acknowledge(MessageID(sender: random.nodeID(ids), sequence: random.integer()))
         case 3: .subscribe(random.oneIn(2))
-        case 4: .query(request: random.integer(), random.pick([.servers, .clients, .client(random.nodeID(ids))]))
+        case 4: .query(request: random.integer(), random.pick([.servers, .clients, .client(random.nodeID(ids)), .clientPage(after: random.oneIn(2) ? random.nodeID(ids) : nil, limit: UInt32(truncatingIfNeeded: random.integer()))]))
         case 5: .connect(request: random.integer(), peer: random.nodeID(ids), tcp: [random.string()], udp: [random.string(), random.string()])
         default: .directPeers((0..<random.below(4)).map { _ in random.nodeID(ids) })
         }
@@ -326,7 +326,7 @@ struct FramesDriver: FuzzDriver {
         case 3: return .deliver(mailMessage(&random))
         case 4: return .delivered(recipient: random.nodeID(ids), id: MessageID(sender: random.nodeID(ids), sequence: random.integer()))
         case 5:
-            let result: QueryResult = random.pick([.servers(leader: random.nodeID(ids), members: ids), .clients([clientRecord(&random)]), .client(random.oneIn(2) ? clientRecord(&random) : nil), .unavailable(random.string())])
+            let result: QueryResult = random.pick([.servers(leader: random.nodeID(ids), members: ids), .clients([clientRecord(&random)]), .client(random.oneIn(2) ? clientRecord(&random) : nil), .unavailable(random.string()), .clientPage([clientRecord(&random)], more: random.oneIn(2))])
             return .queryResult(request: random.integer(), result)
         case 6: return .introduction(introduction(&random))
         default: return .connectResult(request: random.integer(), random.oneIn(2) ? introduction(&random) : nil)
@@ -336,7 +336,8 @@ struct FramesDriver: FuzzDriver {
     static func adminRequest(_ random: inout FuzzRandom) -> AdminRequest {
         let id = random.nodeID(ids)
         let request: AdminRequest = random.pick([
-            .status, .serverStatus, .clients, .mailbox(client: id, peek: random.below(100) - 50), .purge(client: id),
+            .status, .serverStatus, .clients, .clientPage(after: random.oneIn(2) ? id : nil, limit: random.below(3000) - 50),
+            .mailbox(client: id, peek: random.below(100) - 50, after: random.oneIn(2) ? random.integer() : nil), .purge(client: id),
             .delete(client: id, message: MessageID(sender: id, sequence: random.integer())), .addServer(address: random.string()),
             .removeServer(id), .transferLeadership(target: random.oneIn(2) ? id : nil), .snapshot, .digest,
         ])
@@ -347,7 +348,7 @@ struct FramesDriver: FuzzDriver {
         random.pick([
             .done(detail: random.string()), .digest(appliedIndex: random.integer(), sha256: random.string()),
             .failed(AdminFailure(random.pick([.notFound, .invalid, .unavailable, .unauthorized]), random.string())),
-            .clients([]),
+            .clients([]), .clientPage([], next: random.oneIn(2) ? random.nodeID(ids) : nil),
         ])
     }
 }

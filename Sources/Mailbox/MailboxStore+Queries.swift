@@ -129,7 +129,33 @@ extension MailboxStore {
         }
     }
 
-    /// Every client known to the cluster, online or not, ordered by id.
+    /// One page of the registry, ordered by id: up to `limit` records with ids after `after`
+    /// (from the start when `nil`), leaving out `excluded` ids (servers' own endpoints), and
+    /// whether more follow. Reads with one cursor from `after` and stops at the limit, so a page
+    /// costs memory in proportion to `limit`, never to the registry.
+    public func clients(after: NodeID?, limit: Int, excluding excluded: Set<NodeID> = []) throws -> (records: [ClientRecord], more: Bool) {
+        let limit = max(limit, 0)
+        return try environment.read { txn in
+            var records: [ClientRecord] = []
+            var more = false
+            // Keys are exactly the 16 id bytes: the id followed by a zero byte is the first key after it.
+            let start = after.map { MailboxKey.node($0) + [0] }
+            try txn.scan(clientsDB, from: start) { key, value in
+                if let id = NodeID(bytes: key), excluded.contains(id) { return true }
+                guard records.count < limit else {
+                    more = true
+                    return false
+                }
+                var reader = ByteReader(value)
+                records.append(try ClientRecord.decode(from: &reader, enforcingLimits: false))
+                return true
+            }
+            return (records, more)
+        }
+    }
+
+    /// Every client known to the cluster, online or not, ordered by id (see
+    /// ``clients(after:limit:excluding:)`` for a page at a time).
     public func clients() throws -> [ClientRecord] {
         try readState { txn, tables in
             var result: [ClientRecord] = []

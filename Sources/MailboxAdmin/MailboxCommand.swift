@@ -9,7 +9,7 @@ struct MailboxCommand: AsyncParsableCommand {
         abstract: "Show, purge or delete from one client's mailbox.",
         discussion: """
         Examples:
-          mailbox-admin mailbox show 6D535D9C-7C0A-4F17-8F4E-7E17B9DB6BF4 --peek 5
+          mailbox-admin mailbox show 6D535D9C-7C0A-4F17-8F4E-7E17B9DB6BF4 --limit 5
           mailbox-admin mailbox purge 6D535D9C-7C0A-4F17-8F4E-7E17B9DB6BF4 --yes
         """,
         subcommands: [Show.self, Purge.self, Delete.self]
@@ -17,37 +17,47 @@ struct MailboxCommand: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Depth, bytes and the first messages of a client's mailbox.",
+            abstract: "Depth, bytes and a page of the messages of a client's mailbox, oldest first.",
             discussion: """
+            Lists the first --limit messages (default 20, at most \(AdminRequest.maximumPageSize)) and, when more
+            follow, the command that lists the next page (--after takes the number it prints).
+
             Examples:
               mailbox-admin mailbox show 6D535D9C-7C0A-4F17-8F4E-7E17B9DB6BF4
-              mailbox-admin mailbox show 6D535D9C-7C0A-4F17-8F4E-7E17B9DB6BF4 --peek 10 --payload
+              mailbox-admin mailbox show 6D535D9C-7C0A-4F17-8F4E-7E17B9DB6BF4 --limit 10 --payload
+              mailbox-admin mailbox show 6D535D9C-7C0A-4F17-8F4E-7E17B9DB6BF4 --limit 10 --after 4711
             """
         )
 
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "The client's id.") var client: String
-        @Option(help: "How many messages to list.") var peek = 0
+        @Option(name: [.customLong("limit"), .customLong("peek")], help: "How many messages to list (0: only the totals).") var limit = 20
+        @Option(help: "List the messages after this place in the mailbox (printed with the previous page).") var after: UInt64?
         @Flag(help: "Show each listed message's payload (as text when it is UTF-8, else hex).") var payload = false
         @Flag(help: "Print JSON instead of text.") var json = false
 
         func run() async throws {
             let id = try parseID(client, "client id")
-            guard peek >= 0 else { throw ValidationError("--peek must not be negative") }
-            guard case .mailbox(let report) = try await connection.perform(.mailbox(client: id, peek: peek)) else {
+            guard limit >= 0 else { throw ValidationError("--limit must not be negative") }
+            guard case .mailbox(let report) = try await connection.perform(.mailbox(client: id, peek: limit, after: after)) else {
                 throw AdminExit.fail(.notDone, "unexpected answer")
             }
             if json { return try printJSON(report) }
             print("mailbox of \(report.client): \(report.messages) message\(report.messages == 1 ? "" : "s"), \(size(report.bytes)), oldest \(age(since: report.oldestMessageMillis))")
-            guard !report.peek.isEmpty else { return }
-            print("")
-            printTable(
-                ["MESSAGE", "SENDER", "SIZE", "AGE", "EXPIRES"] + (payload ? ["PAYLOAD"] : []),
-                report.peek.map { message in
-                    ["\(message.id.sequence)", "\(message.sender)", size(message.size), age(since: message.enqueuedAtMillis), Self.expiry(message.expiresAtMillis)]
-                        + (payload ? [Self.render(message.payload)] : [])
-                }
-            )
+            if !report.peek.isEmpty {
+                print("")
+                printTable(
+                    ["MESSAGE", "SENDER", "SIZE", "AGE", "EXPIRES"] + (payload ? ["PAYLOAD"] : []),
+                    report.peek.map { message in
+                        ["\(message.id.sequence)", "\(message.sender)", size(message.size), age(since: message.enqueuedAtMillis), Self.expiry(message.expiresAtMillis)]
+                            + (payload ? [Self.render(message.payload)] : [])
+                    }
+                )
+            }
+            if let next = report.next {
+                print("")
+                print("more messages follow: mailbox-admin mailbox show \(id) --limit \(limit) --after \(next)")
+            }
         }
 
         /// "never", "in 42s" (by this host's clock), or "due" once it passed (the leader expires it

@@ -3,8 +3,16 @@ import P2PCore
 
 /// How a ``P2PClient`` starts.
 public struct ClientConfiguration: Sendable {
-    /// The servers' `host:port` addresses; the client attaches to every one it can reach.
+    /// The servers' `host:port` addresses; the client attaches to up to
+    /// ``maximumAttachedServers`` of them.
     public var servers: [String]
+    /// How many servers the client attaches to at most (default 3). Which ones is decided per
+    /// client by rendezvous hashing of its id with each address in ``servers``: the same ones
+    /// across restarts, spread evenly over the servers across clients. While one of them is
+    /// unreachable the next-ranked server stands in, until it is back. A cluster larger than
+    /// this serves each client from a few servers, so a server's cost grows with its share of
+    /// the clients, not with all of them.
+    public var maximumAttachedServers: Int = 3
     /// Where the client keeps its identity (and so its id and mailbox) and its delivery ledger.
     public var stateDirectory: String = "./p2pcore-client"
     /// The cluster secret (the client credential; see docs/SECURITY.md).

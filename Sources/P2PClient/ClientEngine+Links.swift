@@ -15,6 +15,8 @@ extension ClientEngine {
     /// The server at `address` welcomed the client on `link`.
     func serverUp(_ address: String, _ link: Link, server: NodeID, leader: NodeID?) {
         guard !stopped else { return link.close() }
+        plan.connected(address)
+        planChanged()
         if let replaced = connections.connected(address, link, server: server, leader: leader) { feed(.serverDisconnected(replaced)) }
         attached()
         if let direct { Task { self.reportDirectPeers(await direct.peers, to: [link]) } }
@@ -23,6 +25,7 @@ extension ClientEngine {
 
     /// The link to `address` ended (or could not be made).
     func serverDown(_ address: String, _ link: Link?, reason: String) {
+        planAddressDown(address)
         guard let server = connections.disconnected(address, link, reason: reason) else { return }
         feed(.serverDisconnected(server))
     }

@@ -28,6 +28,10 @@ actor ClientEngine {
     private var ledger: LedgerExecutor
     private var flushScheduled = false
     var connections: ServerConnections
+    /// Which configured servers to attach to (see ``AttachmentPlan``).
+    var plan: AttachmentPlan
+    /// Wakes the supervisor of server links (``maintainServers()``) when the plan may have changed.
+    nonisolated let planChanges = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     var registry = RegistryCache()
     var directLinks = DirectLinkTable()
 
@@ -59,6 +63,7 @@ actor ClientEngine {
         metrics = ClientMetrics(factory: configuration.metricsFactory)
         self.ledger = LedgerExecutor(ledger: ledger)
         connections = ServerConnections(addresses: configuration.servers)
+        plan = AttachmentPlan(addresses: configuration.servers, client: me, maximum: configuration.maximumAttachedServers)
         dialer = ServerDialer(configuration: configuration, linkConfiguration: linkConfiguration, pin: pin, direct: direct, replies: replies)
         var coreConfiguration = ClientCore.Configuration()
         coreConfiguration.attemptTimeout = configuration.attemptTimeout.wholeMilliseconds

@@ -56,10 +56,13 @@ actor DirectPaths {
     let tcpCandidates: [String]
     private let lanHosts: [String]
     private let listener: LinkListener
-    private let udp: UDPEndpoint
+    let udp: UDPEndpoint
     private let linkConfiguration: LinkConfiguration
-    private let servers: [String]
-    private let logger: Logger
+    /// The servers whose UDP side tells this client its public mapping: those it is attached to.
+    var observedServers: [String]
+    var schedule = MappingSchedule()
+    var nextObservation = ContinuousClock.now
+    let logger: Logger
     private var hooks: Hooks?
     var paths: [NodeID: [Path]] = [:]
     /// The last attempt at a direct path to each peer (see ``P2PClient/paths()``).
@@ -68,7 +71,7 @@ actor DirectPaths {
     nonisolated let events = PathEventBroadcast()
     private var attempting: Set<NodeID> = []
     private var retries: [NodeID: Retry] = [:]
-    private var publicMapping: String?
+    var publicMapping: String?
     private var tasks: [UInt64: Task<Void, Never>] = [:]
     private var nextTask: UInt64 = 0
     private var stopped = false
@@ -99,7 +102,7 @@ actor DirectPaths {
         lanHosts = hosts
         tcpCandidates = hosts.map { "\($0):\(port)" }
         self.linkConfiguration = linkConfiguration
-        self.servers = servers
+        observedServers = servers
         self.logger = logger
     }
 
@@ -148,20 +151,6 @@ actor DirectPaths {
         return candidates
     }
 
-    /// Asks the servers' UDP side what this socket looks like from outside, every few seconds
-    /// (which also keeps the NAT mapping open).
-    private func observeForever() async {
-        while !Task.isCancelled {
-            for server in servers {
-                if let mapping = try? await udp.observe(server: server, timeout: .seconds(2)) {
-                    if mapping != publicMapping { logger.debug("public UDP mapping \(mapping) (seen by \(server))") }
-                    publicMapping = mapping
-                }
-            }
-            do { try await Task.sleep(for: publicMapping == nil ? .seconds(1) : .seconds(5)) } catch { return }
-        }
-    }
-
     // MARK: Paths
 
     /// The path messages to `peer` take now (a LAN link before a UDP tunnel), if any.
@@ -194,6 +183,8 @@ actor DirectPaths {
     /// works is kept (LAN preferred).
     private func attempt(_ peer: NodeID) async {
         guard let hooks else { return }
+        // The peer will punch towards the mapping the server hands it: make it a fresh one.
+        if schedule.isStale(at: .now) { await observeRound(timeout: .seconds(1)) }
         let introduction = await hooks.introduce(peer, tcpCandidates, udpCandidates)
         var succeeded = false
         if let introduction {
@@ -216,6 +207,7 @@ actor DirectPaths {
             var backoff = retries[peer]?.backoff ?? Backoff(initial: Self.firstRetry, maximum: Self.longestRetry)
             let delay = backoff.next()
             retries[peer] = Retry(notBefore: .now + delay, backoff: backoff)
+            refreshMapping()
             logger.debug("no direct path to \(peer) yet; next try in \(delay)")
         }
     }
@@ -223,6 +215,7 @@ actor DirectPaths {
     /// A server passed on a peer's request: punch towards it (it dials our LAN listener itself).
     func introduced(_ introduction: Introduction) {
         guard !stopped else { return }
+        refreshMapping()
         spawn { await self.attempted(introduction.peer, .udp, [.udp: await self.punch(introduction)]) }
     }
 
@@ -337,6 +330,7 @@ actor DirectPaths {
         if !stopped { pathChanged(peer, "\(kind == .lan ? "LAN link" : "UDP tunnel") down: \(why)") }
         guard paths[peer]?.isEmpty ?? false else { return }
         paths[peer] = nil
+        refreshMapping()
         logger.notice("direct path down", metadata: ["p2p.peer": "\(peer)", "p2p.path": "\(kind.rawValue)"])
         await hooks.onChange(peers)
     }

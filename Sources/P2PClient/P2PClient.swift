@@ -8,7 +8,9 @@ import Transport
 
 /// A p2pcore client: sends messages to other clients by id and receives theirs.
 ///
-/// It attaches to every reachable server and re-attaches when one comes back. `send` returns
+/// It attaches to up to ``ClientConfiguration/maximumAttachedServers`` of the configured servers
+/// (the same ones across restarts, another while one is unreachable) and re-attaches when one
+/// comes back. `send` returns
 /// only once the recipient's application received the message; `receive()` hands out messages
 /// exactly once, in order per sender, across reconnects, restarts and leader changes.
 public final class P2PClient: Sendable {
@@ -89,9 +91,7 @@ public final class P2PClient: Sendable {
         ))
         let links = Task {
             await withDiscardingTaskGroup { group in
-                for address in configuration.servers {
-                    group.addTask { await engine.maintain(address) }
-                }
+                group.addTask { await engine.maintainServers() }
                 group.addTask { await engine.reportPathsForever() }
             }
         }
@@ -142,15 +142,6 @@ public final class P2PClient: Sendable {
     /// addresses it is not connected to.
     public func servers() async -> (leader: NodeID?, connected: [NodeID], unconnected: [String]) {
         await engine.serverStatus
-    }
-
-    /// Every other client the cluster knows: those this client has a direct path to right now,
-    /// and those its messages reach through the relay.
-    public func clients() async throws -> (direct: [NodeID], notDirect: [NodeID]) {
-        guard case .clients(let records) = try await engine.query(.clients) else { return ([], []) }
-        let direct = Set(await engine.direct?.peers ?? [])
-        let others = records.map(\.id).filter { $0 != id }
-        return (others.filter(direct.contains), others.filter { !direct.contains($0) })
     }
 
     /// Since start: how many sent messages were acknowledged on a direct path, and how many

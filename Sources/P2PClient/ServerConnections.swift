@@ -46,6 +46,8 @@ struct ServerConnections {
     }
 
     var links: [Link] { connections.values.compactMap(\.link) }
+    /// The addresses with a link up, sorted.
+    var connectedAddresses: [String] { connections.filter { $0.value.link != nil }.map(\.key).sorted() }
     var isEmpty: Bool { links.isEmpty }
 
     var status: (leader: NodeID?, connected: [NodeID], unconnected: [String]) {

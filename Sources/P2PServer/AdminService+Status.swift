@@ -61,10 +61,13 @@ extension AdminService {
         return ClusterStatus(servers: statuses, leader: leader, healthy: problems.isEmpty, problems: problems)
     }
 
-    func clientSummaries(_ mailboxes: MailboxStore) async throws -> [ClientSummary] {
+    /// One page of client summaries (at most ``AdminProtocol/AdminRequest/maximumPageSize``),
+    /// ordered by id, and where the next page starts (`nil`: the last page).
+    func clientSummaries(_ mailboxes: MailboxStore, after: NodeID?, limit: Int) async throws -> (summaries: [ClientSummary], next: NodeID?) {
         var summaries: [ClientSummary] = []
-        let observed = gateway.mappings.all
-        for record in try P2PServer.clientRecords(mailboxes) {
+        let observed = gateway.mappings
+        let page = try P2PServer.clientRecords(mailboxes, after: after, limit: min(max(limit, 1), AdminRequest.maximumPageSize))
+        for record in page.records {
             let stats = try mailboxes.stats(for: record.id)
             var direct: Set<NodeID> = []
             var relayed: Set<NodeID> = []
@@ -77,26 +80,36 @@ extension AdminService {
                 wanAddresses: record.wanAddresses, lanAddresses: record.lanAddresses,
                 listenAddress: record.listenAddress, listenPort: record.listenPort, lastSeenMillis: record.lastSeenMillis,
                 mailboxMessages: stats.messages, mailboxBytes: stats.bytes, oldestMessageMillis: stats.oldestEnqueuedAtMillis,
-                udpAddress: observed[record.id], directPeers: direct.sorted()
+                udpAddress: observed.mapping(of: record.id), directPeers: direct.sorted()
             )
             summary.relayedPeers = relayed.sorted()
             summaries.append(summary)
         }
-        return summaries
+        return (summaries, page.more ? page.records.last?.id : nil)
     }
 
-    func mailboxReport(_ mailboxes: MailboxStore, _ client: NodeID, peek: Int) throws -> MailboxReport {
+    /// `client`'s mailbox with up to `peek` messages (at most ``AdminProtocol/AdminRequest/maximumPageSize``)
+    /// after arrival `after`, and where the next page starts when more follow.
+    func mailboxReport(_ mailboxes: MailboxStore, _ client: NodeID, peek: Int, after: UInt64? = nil) throws -> MailboxReport {
         _ = try requireClient(mailboxes, client)
         let stats = try mailboxes.stats(for: client)
-        let peeked = try mailboxes.messages(for: client, limit: max(0, min(peek, 10_000)))
-            .filter { !$0.message.isSkip }
-            .map {
-                MailboxReport.Message(
-                    id: $0.message.id, size: $0.message.payload.count, enqueuedAtMillis: $0.message.enqueuedAtMillis,
-                    expiresAtMillis: $0.message.expiresAtMillis, payload: $0.message.payload
-                )
-            }
-        return MailboxReport(client: client, messages: stats.messages, bytes: stats.bytes, oldestMessageMillis: stats.oldestEnqueuedAtMillis, peek: peeked)
+        let limit = max(0, min(peek, AdminRequest.maximumPageSize))
+        guard limit > 0 else {
+            return MailboxReport(client: client, messages: stats.messages, bytes: stats.bytes, oldestMessageMillis: stats.oldestEnqueuedAtMillis, peek: [])
+        }
+        // One more than asked: whether more follow.
+        let read = try mailboxes.messages(for: client, after: after ?? 0, limit: limit + 1)
+        let shown = read.prefix(limit)
+        let peeked = shown.filter { !$0.message.isSkip }.map {
+            MailboxReport.Message(
+                id: $0.message.id, size: $0.message.payload.count, enqueuedAtMillis: $0.message.enqueuedAtMillis,
+                expiresAtMillis: $0.message.expiresAtMillis, payload: $0.message.payload, arrival: $0.arrival
+            )
+        }
+        return MailboxReport(
+            client: client, messages: stats.messages, bytes: stats.bytes, oldestMessageMillis: stats.oldestEnqueuedAtMillis,
+            peek: peeked, next: read.count > limit ? shown.last?.arrival : nil
+        )
     }
 
     func requireClient(_ mailboxes: MailboxStore, _ client: NodeID) throws -> ClientRecord {

@@ -105,9 +105,13 @@ final class AdminService: Service, Sendable {
             case .status:
                 return .status(await clusterStatus(replica))
             case .clients:
-                return .clients(try await clientSummaries(replica.mailboxes))
-            case .mailbox(let client, let peek):
-                return .mailbox(try mailboxReport(replica.mailboxes, client, peek: peek))
+                // A tool from before pagination: the first page, in the shape it understands.
+                return .clients(try await clientSummaries(replica.mailboxes, after: nil, limit: AdminRequest.maximumPageSize).summaries)
+            case .clientPage(let after, let limit):
+                let page = try await clientSummaries(replica.mailboxes, after: after, limit: limit)
+                return .clientPage(page.summaries, next: page.next)
+            case .mailbox(let client, let peek, let after):
+                return .mailbox(try mailboxReport(replica.mailboxes, client, peek: peek, after: after))
             case .purge(let client):
                 _ = try requireClient(replica.mailboxes, client)
                 guard case .purged(let count) = try await raft.commit(.purge(recipient: client), budget: .seconds(10)) else {

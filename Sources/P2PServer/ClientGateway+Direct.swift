@@ -1,3 +1,4 @@
+import AdminProtocol
 import ClientProtocol
 import Logging
 import Mailbox
@@ -26,26 +27,51 @@ extension ClientGateway {
     /// the servers can vouch for: addresses the client reported on its own interfaces when it
     /// registered (any port on those hosts, since its UDP port may differ from its TCP port) and
     /// the UDP mapping a server observed. A client cannot make another probe an address it chose.
-    func introduce(_ client: NodeID, to peer: NodeID, tcp: [String], udp: [String], _ replica: ReplicatedMailboxes) -> Introduction? {
+    ///
+    /// Clients observe their mapping only at the servers they are attached to: when this server
+    /// has no recent observation of `peer` (it is attached elsewhere), one of `peer`'s servers is
+    /// asked for its own (``remoteMapping(of:_:)``).
+    func introduce(_ client: NodeID, to peer: NodeID, tcp: [String], udp: [String], _ replica: ReplicatedMailboxes) async -> Introduction? {
         guard peer != client, let record = try? replica.mailboxes.client(peer),
               let own = try? replica.mailboxes.client(client)
         else { return nil }
+        let localSession = sessions.sessions(of: peer).first
+        let relayServer = localSession == nil ? record.attachedServers.first(where: { $0 != id && mesh.links.canReach($0) }) : nil
+        guard localSession != nil || relayServer != nil else { return nil }
+        var peerUDP = mappings.candidates(record.lanAddresses, of: peer)
+        if mappings.mapping(of: peer, observedWithin: Self.freshMapping) == nil, let remote = await remoteMapping(of: peer, record), !peerUDP.contains(remote) {
+            peerUDP.append(remote)
+        }
         let observed = mappings.mapping(of: client)
         let (tcp, udp) = Self.vouchedCandidates(tcp: tcp, udp: udp, reported: own.lanAddresses, observed: observed)
         var generator = SystemRandomNumberGenerator()
         let token = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let conversation = UInt32.random(in: 1...UInt32.max, using: &generator)
         let toPeer = Introduction(peer: client, tcp: tcp, udp: udp, token: token, conversation: conversation, initiator: false)
-        if let session = sessions.sessions(of: peer).first {
-            Task { await session.push(.introduction(toPeer)) }
-        } else {
-            guard let server = record.attachedServers.first(where: { $0 != id && mesh.links.canReach($0) }) else { return nil }
-            try? mesh.send(.introduceClient(client: peer, toPeer), to: server)
+        if let localSession {
+            Task { await localSession.push(.introduction(toPeer)) }
+        } else if let relayServer {
+            try? mesh.send(.introduceClient(client: peer, toPeer), to: relayServer)
         }
         context.metrics.introduced()
-        let peerUDP = mappings.candidates(record.lanAddresses, of: peer)
         logger.debug("introduced clients", metadata: ["p2p.client": "\(client)", "p2p.peer": "\(peer)", "p2p.udp": "\(peerUDP)"])
         return Introduction(peer: peer, tcp: record.lanAddresses, udp: peerUDP, token: token, conversation: conversation, initiator: true)
+    }
+
+    /// How old this server's own observation of a peer may be to go into an introduction
+    /// without asking the peer's servers (clients observe at least every 30 s).
+    static let freshMapping: Duration = .seconds(45)
+
+    /// `peer`'s UDP mapping as one of the servers it is attached to observed it (asked over the
+    /// server link, briefly: an introduction waits for it), or `nil`.
+    func remoteMapping(of peer: NodeID, _ record: ClientRecord) async -> String? {
+        for server in record.attachedServers where server != id && mesh.links.canReach(server) {
+            guard case .admin(.pathFacts(let facts))? = try? await mesh.ask(server, .admin(.pathFacts(clients: [peer])), timeout: .seconds(1)),
+                  facts.server == server
+            else { continue }
+            if let observation = facts.mappings.first(where: { $0.client == peer && $0.ageSeconds < 120 }) { return observation.mapping }
+        }
+        return nil
     }
 
     /// The candidates of a client that the servers can vouch for (see ``introduce(_:to:tcp:udp:_:)``).

@@ -54,7 +54,7 @@ extension ClientGateway {
             push(.refused(reason: "could not register: \(error)"), on: link)
             return link.close()
         }
-        let session = ClientSession(client: client, link: link, store: replica.mailboxes)
+        let session = ClientSession(client: client, link: link, store: replica.mailboxes, registry: sessions)
         guard sessions.add(session) else {
             context.metrics.rejected(.tooManyLinks)
             push(.refused(reason: "client \(client) already holds \(ClientSessions.maximumPerClient) links to this server"), on: link)
@@ -153,7 +153,7 @@ extension ClientGateway {
                         if lastIntroduction[peer].map({ now - $0 >= configuration.introductionInterval }) ?? true {
                             if lastIntroduction.count > 4096 { lastIntroduction.removeAll() }
                             lastIntroduction[peer] = now
-                            introduction = introduce(client, to: peer, tcp: tcp, udp: udp, replica)
+                            introduction = await introduce(client, to: peer, tcp: tcp, udp: udp, replica)
                         }
                         await session.push(.connectResult(request: request, introduction))
                     case .directPeers(let peers):
@@ -187,7 +187,15 @@ extension ClientGateway {
         case .servers:
             return .servers(leader: await replica.leader, members: await replica.membership.all.sorted())
         case .clients:
-            return .clients((try? P2PServer.clientRecords(replica.mailboxes)) ?? [])
+            // A client from before pagination: the first page, in the shape it understands.
+            let page = try? P2PServer.clientRecords(replica.mailboxes, after: nil, limit: ClientRequest.maximumClientsPerPage)
+            return .clients(page?.records ?? [])
+        case .clientPage(let after, let limit):
+            let capped = min(max(Int(limit), 1), ClientRequest.maximumClientsPerPage)
+            guard let page = try? P2PServer.clientRecords(replica.mailboxes, after: after, limit: capped) else {
+                return .unavailable("the registry could not be read")
+            }
+            return .clientPage(page.records, more: page.more)
         case .client(let id):
             return await RaftDriver.lookUpClient(id, in: replica, readIndex: { await self.raft.readIndex() }, timeout: .seconds(2))
         }

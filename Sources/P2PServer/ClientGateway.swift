@@ -63,10 +63,11 @@ final class ClientGateway: Service, Sendable {
         sessions.closeAll()
     }
 
-    /// Pushes again what a client left unacknowledged for too long.
+    /// Pushes again what a client left unacknowledged for too long: only sessions with pushes
+    /// in flight (or paused) are visited, so idle clients cost nothing here.
     private func redeliverStale() async {
         while (try? await Task.sleep(for: .seconds(1))) != nil {
-            for session in sessions.all { await session.rewindIfStale(patience: configuration.redeliveryPatience) }
+            for session in sessions.needingTicks { await session.rewindIfStale(patience: configuration.redeliveryPatience) }
         }
     }
 

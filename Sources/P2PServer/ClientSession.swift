@@ -27,10 +27,18 @@ actor ClientSession {
     private(set) var relayedPeers: Set<NodeID> = []
     static let maximumRelayedPeers = 256
 
-    init(client: NodeID, link: Link, store: MailboxStore, window: Int = 512) {
+    /// Where the session says whether it wants the gateway's periodic tick (`nil`: no one asks).
+    private let registry: ClientSessions?
+    /// What the session last told ``registry``.
+    private var ticking = false
+    /// Whether the last read of the mailbox failed (a tick retries it).
+    private var readFailed = false
+
+    init(client: NodeID, link: Link, store: MailboxStore, window: Int = 512, registry: ClientSessions? = nil) {
         self.client = client
         self.link = link
         self.store = store
+        self.registry = registry
         var configuration = PushWindow.Configuration()
         configuration.window = window
         configuration.pushBudget = Self.pushBudget
@@ -51,7 +59,8 @@ actor ClientSession {
     func acknowledged(_ id: MessageID) { step(.acknowledged(id)) }
 
     /// Starts over if a pushed message stayed unacknowledged longer than `patience` (sequence
-    /// heads first; see ``PushWindow``); with nothing in flight, pushes what waits.
+    /// heads first; see ``PushWindow``); with nothing in flight, pushes what waits. The gateway
+    /// calls it only while the session wants ticks (``PushWindow/wantsTicks``).
     func rewindIfStale(patience: Duration) {
         let (seconds, attoseconds) = patience.components
         window.configuration.patience = UInt64(max(0, seconds)) &* 1_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000_000_000)
@@ -111,11 +120,17 @@ actor ClientSession {
                 }
             }
         }
+        let wantsTicks = window.wantsTicks || readFailed
+        if wantsTicks != ticking, let registry {
+            ticking = wantsTicks
+            registry.setTicking(self, wantsTicks)
+        }
     }
 
     /// The window's read of the mailbox; nothing if the store failed (the push resumes at the next event).
     private func read(_ fetch: PushWindow.Fetch) -> [PushWindow.StoredMail] {
         let stored: [(arrival: UInt64, message: MailMessage)]
+        readFailed = false
         do {
             switch fetch.kind {
             case .after(let arrival, let limit):
@@ -124,6 +139,7 @@ actor ClientSession {
                 stored = try store.sequenceHeads(for: client, perSender: perSender, limit: limit)
             }
         } catch {
+            readFailed = true
             return []
         }
         return stored.map { PushWindow.StoredMail(arrival: $0.arrival, message: $0.message) }

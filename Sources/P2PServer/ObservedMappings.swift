@@ -3,27 +3,51 @@ import Synchronization
 
 /// Each client's (and linked server's) public UDP mapping as this server last observed it (as
 /// STUN does), from authenticated observations (``ClientGateway/recordObservations(_:)``).
+/// A mapping not observed again for ``forgetAfter`` is forgotten (clients observe at least every
+/// 30 s while they run, servers every 2 s), so the table holds the nodes that observe here now,
+/// not every node that ever did.
 final class ObservedMappings: Sendable {
-    private let mappings = Mutex<[NodeID: String]>([:])
-    /// When each mapping was last observed (path diagnostics weigh only recent ones).
-    private let observedAt = Mutex<[NodeID: ContinuousClock.Instant]>([:])
+    private struct Entry {
+        var mapping: String
+        var observedAt: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var entries: [NodeID: Entry] = [:]
+        var lastPruned = ContinuousClock.now
+    }
+
+    /// How long an unrefreshed mapping is kept.
+    static let forgetAfter: Duration = .seconds(600)
+    private let state = Mutex(State())
 
     func record(_ address: String, of node: NodeID) {
-        mappings.withLock { $0[node] = address }
-        observedAt.withLock { $0[node] = .now }
+        let now = ContinuousClock.now
+        state.withLock { state in
+            state.entries[node] = Entry(mapping: address, observedAt: now)
+            guard now - state.lastPruned >= Self.forgetAfter / 10 else { return }
+            state.lastPruned = now
+            state.entries = state.entries.filter { now - $0.value.observedAt < Self.forgetAfter }
+        }
     }
 
     /// Every mapping with how long ago it was last observed.
     var allWithAge: [NodeID: (mapping: String, age: Duration)] {
-        let times = observedAt.withLock { $0 }
         let now = ContinuousClock.now
-        return mappings.withLock { $0 }.reduce(into: [:]) { result, entry in
-            result[entry.key] = (entry.value, times[entry.key].map { now - $0 } ?? .zero)
+        return state.withLock { $0.entries }.mapValues { ($0.mapping, now - $0.observedAt) }
+    }
+
+    func mapping(of node: NodeID) -> String? { state.withLock { $0.entries[node]?.mapping } }
+
+    /// `node`'s mapping if observed within `age`.
+    func mapping(of node: NodeID, observedWithin age: Duration) -> String? {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            state.entries[node].flatMap { now - $0.observedAt <= age ? $0.mapping : nil }
         }
     }
 
-    func mapping(of node: NodeID) -> String? { mappings.withLock { $0[node] } }
-    var all: [NodeID: String] { mappings.withLock { $0 } }
+    var all: [NodeID: String] { state.withLock { $0.entries }.mapValues(\.mapping) }
 
     /// Where a node may be punched to: the addresses it reported, then the UDP mapping this
     /// server observed for it.

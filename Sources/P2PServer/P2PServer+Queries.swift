@@ -47,6 +47,12 @@ extension P2PServer {
         return try mailboxes.clients().filter { servers[$0.id] == nil }
     }
 
+    /// One page of the registry without the servers' endpoints: up to `limit` records after
+    /// `after`, and whether more follow (see ``Mailbox/MailboxStore/clients(after:limit:excluding:)``).
+    static func clientRecords(_ mailboxes: MailboxStore, after: NodeID?, limit: Int) throws -> (records: [ClientRecord], more: Bool) {
+        try mailboxes.clients(after: after, limit: limit, excluding: Set(try mailboxes.servers().keys))
+    }
+
     /// What the cluster knows about client `id` (`nil`: never registered).
     public func clientInfo(_ id: NodeID) throws -> ClientInfo? {
         guard let replica else { throw QueryError.clusterNotFormed }

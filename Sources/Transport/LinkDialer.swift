@@ -10,10 +10,11 @@ public enum LinkDialer {
     ///
     /// Throws a ``TransportError`` (`unreachable`, `authenticationFailed` — also when this node
     /// holds no secret for `role` or the listener refuses the role —, `handshakeTimedOut`, …) on
-    /// failure.
+    /// failure. `localHost`, if given, is the address to connect from (tests and tools that
+    /// play many hosts on one machine, e.g. `127.0.0.2`).
     public static func connect(
         host: String, port: Int, role: LinkRole = .client, configuration: LinkConfiguration,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, localHost: String? = nil
     ) async throws -> Link {
         guard configuration.secret(for: role) != nil else {
             throw TransportError.authenticationFailed("this node cannot dial as \(role): it holds no \(role.secretName)")
@@ -21,7 +22,9 @@ public enum LinkDialer {
         let limit = FrameSizeLimit(configuration.handshakeFrameLimit)
         let channel: NIOAsyncChannel<Frame, Frame>
         do {
-            channel = try await ClientBootstrap(group: group)
+            var bootstrap = ClientBootstrap(group: group)
+            if let localHost { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localHost, port: 0)) }
+            channel = try await bootstrap
                 .connectTimeout(.milliseconds(Int64(configuration.connectTimeout.components.seconds * 1000)))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connect(host: host, port: port) { channel in

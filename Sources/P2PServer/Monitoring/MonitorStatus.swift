@@ -102,7 +102,8 @@ extension P2PServer {
         guard let replica else { return nil }
         let cluster = await admin.clusterStatus(replica)
         var lists: [[ClientSummary]] = []
-        if let own = try? await admin.clientSummaries(replica.mailboxes) { lists.append(own) }
+        // The first page of each member's (the status page shows at most that many clients).
+        if let own = try? await admin.clientSummaries(replica.mailboxes, after: nil, limit: AdminRequest.maximumPageSize) { lists.append(own.summaries) }
         let others = cluster.servers.filter { $0.reachable && $0.id != id }.map(\.id)
         await withTaskGroup(of: [ClientSummary]?.self) { group in
             for member in others {
