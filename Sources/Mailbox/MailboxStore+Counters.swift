@@ -27,7 +27,7 @@ extension MailboxStore {
     }
 
     func loadBox(_ recipient: NodeID, _ txn: borrowing WriteTransaction) throws -> Box {
-        guard let bytes = try txn.get(boxes, MailboxKey.node(recipient)) else { return Box() }
+        guard let bytes = try txn.get(boxes(txn), MailboxKey.node(recipient)) else { return Box() }
         return try Box.decode(bytes)
     }
 
@@ -37,28 +37,28 @@ extension MailboxStore {
         writer.write(UInt64(box.count))
         writer.write(UInt64(box.bytes))
         writer.write(UInt64(box.skips))
-        try txn.put(boxes, MailboxKey.node(recipient), writer.bytes)
+        try txn.put(boxes(txn), MailboxKey.node(recipient), writer.bytes)
     }
 
     func loadSenderItems(_ recipient: NodeID, _ sender: NodeID, _ txn: borrowing WriteTransaction) throws -> Int {
-        try txn.get(sendersDB, MailboxKey.pair(recipient, sender)).flatMap { UInt64(bigEndianBytes: $0) }.map { Int(clamping: $0) } ?? 0
+        try txn.get(sendersDB(txn), MailboxKey.pair(recipient, sender)).flatMap { UInt64(bigEndianBytes: $0) }.map { Int(clamping: $0) } ?? 0
     }
 
     func storeSenderItems(_ recipient: NodeID, _ sender: NodeID, _ items: Int, _ txn: borrowing WriteTransaction) throws {
         let key = MailboxKey.pair(recipient, sender)
         if items > 0 {
-            try txn.put(sendersDB, key, UInt64(items).bigEndianBytes)
+            try txn.put(sendersDB(txn), key, UInt64(items).bigEndianBytes)
         } else {
-            try txn.delete(sendersDB, key)
+            try txn.delete(sendersDB(txn), key)
         }
     }
 
     func loadTotalBytes(_ txn: borrowing WriteTransaction) throws -> Int {
-        try txn.get(totalsDB, Self.totalBytesKey).flatMap { UInt64(bigEndianBytes: $0) }.map { Int(clamping: $0) } ?? 0
+        try txn.get(totalsDB(txn), Self.totalBytesKey).flatMap { UInt64(bigEndianBytes: $0) }.map { Int(clamping: $0) } ?? 0
     }
 
     func storeTotalBytes(_ total: Int, _ txn: borrowing WriteTransaction) throws {
-        try txn.put(totalsDB, Self.totalBytesKey, UInt64(max(0, total)).bigEndianBytes)
+        try txn.put(totalsDB(txn), Self.totalBytesKey, UInt64(max(0, total)).bigEndianBytes)
     }
 
     /// Recomputes every quota counter (mailbox counts, per-sender items, the store-wide total)
@@ -67,7 +67,7 @@ extension MailboxStore {
         var counted: [NodeID: Box] = [:]
         var senders: [[UInt8]: Int] = [:]
         var total = 0
-        try txn.scan(messagesDB) { _, value in
+        try txn.scan(messagesDB(txn)) { _, value in
             var reader = ByteReader(value)
             let message = try MailMessage.decode(from: &reader)
             var box = counted[message.recipient] ?? Box()
@@ -83,7 +83,7 @@ extension MailboxStore {
             return true
         }
         var existing: [(NodeID, Box)] = []
-        try txn.scan(boxes) { key, value in
+        try txn.scan(boxes(txn)) { key, value in
             if let recipient = NodeID(bytes: key) { existing.append((recipient, try Box.decode(value))) }
             return true
         }
@@ -94,21 +94,21 @@ extension MailboxStore {
         // Messages without a box cannot happen; should they, arrivals continue after the highest.
         for (recipient, fresh) in counted {
             var highest: UInt64 = 0
-            try txn.scan(messagesDB, from: MailboxKey.range(of: recipient).from, until: MailboxKey.range(of: recipient).until) { key, _ in
+            try txn.scan(messagesDB(txn), from: MailboxKey.range(of: recipient).from, until: MailboxKey.range(of: recipient).until) { key, _ in
                 highest = max(highest, MailboxKey.arrival(ofMessageKey: key) ?? 0)
                 return true
             }
             try storeBox(recipient, Box(nextArrival: highest + 1, count: fresh.count, bytes: fresh.bytes, skips: fresh.skips), txn)
         }
-        try txn.clear(sendersDB)
+        try txn.clear(sendersDB(txn))
         for (key, items) in senders.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
-            try txn.put(sendersDB, key, UInt64(items).bigEndianBytes)
+            try txn.put(sendersDB(txn), key, UInt64(items).bigEndianBytes)
         }
         try storeTotalBytes(total, txn)
     }
 
     func loadClient(_ id: NodeID, _ txn: borrowing WriteTransaction) throws -> ClientRecord? {
-        guard let bytes = try txn.get(clientsDB, MailboxKey.node(id)) else { return nil }
+        guard let bytes = try txn.get(clientsDB(txn), MailboxKey.node(id)) else { return nil }
         var reader = ByteReader(bytes)
         return try ClientRecord.decode(from: &reader, enforcingLimits: false)
     }
@@ -116,6 +116,6 @@ extension MailboxStore {
     func store(_ record: ClientRecord, _ txn: borrowing WriteTransaction) throws {
         var writer = ByteWriter()
         record.encode(into: &writer)
-        try txn.put(clientsDB, MailboxKey.node(record.id), writer.bytes)
+        try txn.put(clientsDB(txn), MailboxKey.node(record.id), writer.bytes)
     }
 }

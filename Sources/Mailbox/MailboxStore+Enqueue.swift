@@ -13,15 +13,15 @@ extension MailboxStore {
     func enqueue(_ message: MailMessage, _ txn: borrowing WriteTransaction) throws -> MailboxOutcome {
         let recipient = message.recipient
         let sender = message.id.sender
-        guard try txn.get(clientsDB, MailboxKey.node(recipient)) != nil else { return .unknownRecipient }
-        let through = try txn.get(delivered, MailboxKey.pair(recipient, sender))
+        guard try txn.get(clientsDB(txn), MailboxKey.node(recipient)) != nil else { return .unknownRecipient }
+        let through = try txn.get(delivered(txn), MailboxKey.pair(recipient, sender))
             .flatMap { UInt64(bigEndianBytes: $0) } ?? 0
         // An id below the watermark was delivered, or passed over because it expired: the
         // marker tells which (a sender retrying an expired message must not hear "delivered").
         if message.id.sequence <= through { return try hasExpired(recipient, message.id, txn) ? .expired : .alreadyDelivered }
         var box = try loadBox(recipient, txn)
         let indexKey = MailboxKey.index(recipient, message.id)
-        if let stored = try txn.get(index, indexKey) {
+        if let stored = try txn.get(index(txn), indexKey) {
             let existing = MailboxIndexEntry(stored)
             if existing?.isSkip == true {
                 if try hasExpired(recipient, message.id, txn) { return .expired }
@@ -31,7 +31,7 @@ extension MailboxStore {
             // copy got in: the sender's word is the last, the recipient passes over the id.
             if message.isSkip, let existing {
                 let messageKey = MailboxKey.message(recipient, arrival: existing.arrival)
-                if let stored = try txn.get(messagesDB, messageKey) {
+                if let stored = try txn.get(messagesDB(txn), messageKey) {
                     var reader = ByteReader(stored)
                     try discard(try MailMessage.decode(from: &reader), at: messageKey, txn)
                 }
@@ -70,8 +70,8 @@ extension MailboxStore {
         let arrival = box.nextArrival
         var writer = ByteWriter(capacity: record.payload.count + 64)
         record.encode(into: &writer)
-        try txn.put(messagesDB, MailboxKey.message(recipient, arrival: arrival), writer.bytes)
-        try txn.put(index, indexKey, MailboxIndexEntry(arrival: arrival, isSkip: !fitsMailbox).bytes)
+        try txn.put(messagesDB(txn), MailboxKey.message(recipient, arrival: arrival), writer.bytes)
+        try txn.put(index(txn), indexKey, MailboxIndexEntry(arrival: arrival, isSkip: !fitsMailbox).bytes)
         let refused = (messages: box.count, bytes: box.bytes)
         box.nextArrival += 1
         // fitsMailbox implies these sums are within the limits; a skip saturates.
@@ -93,7 +93,7 @@ extension MailboxStore {
             }
             return message.isSkip ? .stored : .mailboxFull(messages: refused.messages, bytes: refused.bytes)
         }
-        if let expiry = record.expiresAtMillis { try txn.put(expiriesDB, MailboxKey.expiry(expiry, recipient, record.id), []) }
+        if let expiry = record.expiresAtMillis { try txn.put(expiriesDB(txn), MailboxKey.expiry(expiry, recipient, record.id), []) }
 
         if var senderRecord = try loadClient(sender, txn) {
             // Saturating: the counters of a registration come from the log, not from this store.
@@ -112,10 +112,10 @@ extension MailboxStore {
         let recipient = message.recipient
         var writer = ByteWriter(capacity: 64)
         message.skip().encode(into: &writer)
-        try txn.put(messagesDB, messageKey, writer.bytes)
-        if let expiry = message.expiresAtMillis { try txn.delete(expiriesDB, MailboxKey.expiry(expiry, recipient, message.id)) }
+        try txn.put(messagesDB(txn), messageKey, writer.bytes)
+        if let expiry = message.expiresAtMillis { try txn.delete(expiriesDB(txn), MailboxKey.expiry(expiry, recipient, message.id)) }
         guard let arrival = MailboxKey.arrival(ofMessageKey: messageKey) else { return }
-        try txn.put(index, MailboxKey.index(recipient, message.id), MailboxIndexEntry(arrival: arrival, isSkip: true).bytes)
+        try txn.put(index(txn), MailboxKey.index(recipient, message.id), MailboxIndexEntry(arrival: arrival, isSkip: true).bytes)
         var box = try loadBox(recipient, txn)
         box.count = max(0, box.count - 1)
         box.bytes = max(0, box.bytes - message.payload.count)
@@ -127,18 +127,18 @@ extension MailboxStore {
 
     func remove(recipient: NodeID, id: MessageID, _ txn: borrowing WriteTransaction) throws -> Removal {
         let indexKey = MailboxKey.index(recipient, id)
-        guard let entry = try txn.get(index, indexKey).flatMap(MailboxIndexEntry.init) else { return .absent }
+        guard let entry = try txn.get(index(txn), indexKey).flatMap(MailboxIndexEntry.init) else { return .absent }
         let messageKey = MailboxKey.message(recipient, arrival: entry.arrival)
         let isSkip = entry.isSkip
         var size = 0
-        if !isSkip, let stored = try txn.get(messagesDB, messageKey) {
+        if !isSkip, let stored = try txn.get(messagesDB(txn), messageKey) {
             var reader = ByteReader(stored)
             let message = try MailMessage.decode(from: &reader)
             size = message.payload.count
-            if let expiry = message.expiresAtMillis { try txn.delete(expiriesDB, MailboxKey.expiry(expiry, recipient, id)) }
+            if let expiry = message.expiresAtMillis { try txn.delete(expiriesDB(txn), MailboxKey.expiry(expiry, recipient, id)) }
         }
-        try txn.delete(messagesDB, messageKey)
-        try txn.delete(index, indexKey)
+        try txn.delete(messagesDB(txn), messageKey)
+        try txn.delete(index(txn), indexKey)
         var box = try loadBox(recipient, txn)
         if isSkip {
             box.skips = max(0, box.skips - 1)

@@ -8,11 +8,11 @@ import P2PCore
 /// ``MailboxCommand/expire(recipient:id:atMillis:)`` (it becomes a skip, never delivered).
 extension MailboxStore {
     func expire(recipient: NodeID, id: MessageID, atMillis: UInt64, _ txn: borrowing WriteTransaction) throws -> MailboxOutcome {
-        guard let entry = try txn.get(index, MailboxKey.index(recipient, id)).flatMap(MailboxIndexEntry.init) else { return .notFound }
+        guard let entry = try txn.get(index(txn), MailboxKey.index(recipient, id)).flatMap(MailboxIndexEntry.init) else { return .notFound }
         if entry.isSkip { return try hasExpired(recipient, id, txn) ? .expired : .notFound }
         if entry.isClaimed { return .claimed }
         let messageKey = MailboxKey.message(recipient, arrival: entry.arrival)
-        guard let stored = try txn.get(messagesDB, messageKey) else { return .notFound }
+        guard let stored = try txn.get(messagesDB(txn), messageKey) else { return .notFound }
         var reader = ByteReader(stored)
         let message = try MailMessage.decode(from: &reader)
         guard let expiry = message.expiresAtMillis, atMillis >= expiry else { return .notFound }
@@ -24,30 +24,30 @@ extension MailboxStore {
     func claim(recipient: NodeID, id: MessageID, _ txn: borrowing WriteTransaction) throws -> MailboxOutcome {
         if try hasExpired(recipient, id, txn) { return .expired }
         let indexKey = MailboxKey.index(recipient, id)
-        guard var entry = try txn.get(index, indexKey).flatMap(MailboxIndexEntry.init) else {
-            let through = try txn.get(delivered, MailboxKey.pair(recipient, id.sender)).flatMap { UInt64(bigEndianBytes: $0) } ?? 0
+        guard var entry = try txn.get(index(txn), indexKey).flatMap(MailboxIndexEntry.init) else {
+            let through = try txn.get(delivered(txn), MailboxKey.pair(recipient, id.sender)).flatMap { UInt64(bigEndianBytes: $0) } ?? 0
             return id.sequence <= through ? .alreadyDelivered : .notFound
         }
         if entry.isSkip { return .skipped }
         if entry.isClaimed { return .claimed }
         entry.isClaimed = true
-        try txn.put(index, indexKey, entry.bytes)
+        try txn.put(index(txn), indexKey, entry.bytes)
         // Claimed: the sweep must not find it any more.
-        if let stored = try txn.get(messagesDB, MailboxKey.message(recipient, arrival: entry.arrival)) {
+        if let stored = try txn.get(messagesDB(txn), MailboxKey.message(recipient, arrival: entry.arrival)) {
             var reader = ByteReader(stored)
             if let expiry = try MailMessage.decode(from: &reader).expiresAtMillis {
-                try txn.delete(expiriesDB, MailboxKey.expiry(expiry, recipient, id))
+                try txn.delete(expiriesDB(txn), MailboxKey.expiry(expiry, recipient, id))
             }
         }
         return .claimed
     }
 
     func markExpired(_ recipient: NodeID, _ id: MessageID, atMillis: UInt64, _ txn: borrowing WriteTransaction) throws {
-        try txn.put(expiredDB, MailboxKey.index(recipient, id), atMillis.bigEndianBytes)
+        try txn.put(expiredDB(txn), MailboxKey.index(recipient, id), atMillis.bigEndianBytes)
     }
 
     func hasExpired(_ recipient: NodeID, _ id: MessageID, _ txn: borrowing WriteTransaction) throws -> Bool {
-        try txn.get(expiredDB, MailboxKey.index(recipient, id)) != nil
+        try txn.get(expiredDB(txn), MailboxKey.index(recipient, id)) != nil
     }
 
     /// Up to `limit` unclaimed messages whose expiry is at or before `atMillis`, earliest first:

@@ -135,12 +135,12 @@ extension MailboxStore {
     /// costs memory in proportion to `limit`, never to the registry.
     public func clients(after: NodeID?, limit: Int, excluding excluded: Set<NodeID> = []) throws -> (records: [ClientRecord], more: Bool) {
         let limit = max(limit, 0)
-        return try environment.read { txn in
+        return try readState { txn, tables in
             var records: [ClientRecord] = []
             var more = false
             // Keys are exactly the 16 id bytes: the id followed by a zero byte is the first key after it.
             let start = after.map { MailboxKey.node($0) + [0] }
-            try txn.scan(clientsDB, from: start) { key, value in
+            try txn.scan(tables.clients, from: start) { key, value in
                 if let id = NodeID(bytes: key), excluded.contains(id) { return true }
                 guard records.count < limit else {
                     more = true

@@ -63,7 +63,7 @@ extension MailboxStore {
         while tables.count < StateTables.count { tables.append([]) }
         try environment.write { txn in
             try beginWrite(txn)
-            for (database, entries) in zip(writeTables.all, tables) {
+            for (database, entries) in zip(writeTables(txn).all, tables) {
                 try txn.clear(database)
                 for entry in entries { try txn.put(database, entry.key, entry.value, mode: .append) }
             }

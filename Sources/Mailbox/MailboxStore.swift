@@ -47,22 +47,23 @@ public final class MailboxStore: Sendable {
     /// The two sets of state tables: `mbx.*` (the only one before snapshots were streamed) and
     /// `mbx.b.*`. `mbx.meta` `active` names the live one (absent: the first).
     let tableSets: [StateTables]
-    /// The live set as the write transaction under way resolved it (``beginWrite(_:)``): what
-    /// the write paths' table accessors below use. LMDB runs one write transaction at a time,
-    /// and each resolves the set when it starts, so this is always that transaction's.
-    /// Readers never use it: they resolve the live set in their own transaction (``readState(_:)``).
+    /// The live set as the write transaction under way resolved it (``beginWrite(_:)``). LMDB
+    /// runs one write transaction at a time, and each resolves the set when it starts, so this
+    /// is always that transaction's. The accessors below take the write transaction, so that no
+    /// read path can use them: readers resolve the live set in their own transaction
+    /// (``readState(_:)``).
     private let writing = Mutex(0)
-    var writeTables: StateTables { tableSets[writing.withLock { $0 }] }
-    var clientsDB: Database { writeTables.clients }
-    var boxes: Database { writeTables.boxes }
-    var messagesDB: Database { writeTables.messages }
-    var index: Database { writeTables.index }
-    var delivered: Database { writeTables.delivered }
-    var serversDB: Database { writeTables.servers }
-    var sendersDB: Database { writeTables.senders }
-    var totalsDB: Database { writeTables.totals }
-    var expiredDB: Database { writeTables.expired }
-    var expiriesDB: Database { writeTables.expiries }
+    func writeTables(_ txn: borrowing WriteTransaction) -> StateTables { tableSets[writing.withLock { $0 }] }
+    func clientsDB(_ txn: borrowing WriteTransaction) -> Database { writeTables(txn).clients }
+    func boxes(_ txn: borrowing WriteTransaction) -> Database { writeTables(txn).boxes }
+    func messagesDB(_ txn: borrowing WriteTransaction) -> Database { writeTables(txn).messages }
+    func index(_ txn: borrowing WriteTransaction) -> Database { writeTables(txn).index }
+    func delivered(_ txn: borrowing WriteTransaction) -> Database { writeTables(txn).delivered }
+    func serversDB(_ txn: borrowing WriteTransaction) -> Database { writeTables(txn).servers }
+    func sendersDB(_ txn: borrowing WriteTransaction) -> Database { writeTables(txn).senders }
+    func totalsDB(_ txn: borrowing WriteTransaction) -> Database { writeTables(txn).totals }
+    func expiredDB(_ txn: borrowing WriteTransaction) -> Database { writeTables(txn).expired }
+    func expiriesDB(_ txn: borrowing WriteTransaction) -> Database { writeTables(txn).expiries }
     static let appliedKey = Array("applied".utf8)
 
     /// One applied command entry: the command as decoded (once, here: `nil` for bytes that are
@@ -206,7 +207,7 @@ public final class MailboxStore: Sendable {
 
         case .forgetServer(let server):
             var changed: [ClientRecord] = []
-            try txn.scan(clientsDB) { _, value in
+            try txn.scan(clientsDB(txn)) { _, value in
                 var reader = ByteReader(value)
                 var record = try ClientRecord.decode(from: &reader, enforcingLimits: false)
                 if record.attachedServers.contains(server) {
@@ -216,11 +217,11 @@ public final class MailboxStore: Sendable {
                 return true
             }
             for record in changed { try store(record, txn) }
-            _ = try txn.delete(serversDB, MailboxKey.node(server))
+            _ = try txn.delete(serversDB(txn), MailboxKey.node(server))
             return .done
 
         case .registerServer(let server, let address):
-            try txn.put(serversDB, MailboxKey.node(server), Array(address.utf8))
+            try txn.put(serversDB(txn), MailboxKey.node(server), Array(address.utf8))
             return .done
 
         case .enqueue(let message):
@@ -235,9 +236,9 @@ public final class MailboxStore: Sendable {
         case .acknowledge(let recipient, let id):
             let removed = try remove(recipient: recipient, id: id, txn)
             let key = MailboxKey.pair(recipient, id.sender)
-            let through = try txn.get(delivered, key).flatMap { UInt64(bigEndianBytes: $0) } ?? 0
+            let through = try txn.get(delivered(txn), key).flatMap { UInt64(bigEndianBytes: $0) } ?? 0
             if id.sequence > through {
-                try txn.put(delivered, key, id.sequence.bigEndianBytes)
+                try txn.put(delivered(txn), key, id.sequence.bigEndianBytes)
             }
             switch removed {
             case .message: return .done
@@ -250,18 +251,18 @@ public final class MailboxStore: Sendable {
         // Operator removals leave skips, as refused messages do: the recipient's per-sender
         // sequence must stay without gaps, or later messages from that sender would wait forever.
         case .delete(let recipient, let id):
-            guard let entry = try txn.get(index, MailboxKey.index(recipient, id)).flatMap(MailboxIndexEntry.init), !entry.isSkip else {
+            guard let entry = try txn.get(index(txn), MailboxKey.index(recipient, id)).flatMap(MailboxIndexEntry.init), !entry.isSkip else {
                 return .notFound
             }
             let messageKey = MailboxKey.message(recipient, arrival: entry.arrival)
-            guard let stored = try txn.get(messagesDB, messageKey) else { return .notFound }
+            guard let stored = try txn.get(messagesDB(txn), messageKey) else { return .notFound }
             var reader = ByteReader(stored)
             try discard(try MailMessage.decode(from: &reader), at: messageKey, txn)
             return .done
 
         case .purge(let recipient):
             var messages: [(key: [UInt8], message: MailMessage)] = []
-            try txn.scan(messagesDB, from: MailboxKey.range(of: recipient).from, until: MailboxKey.range(of: recipient).until) { key, value in
+            try txn.scan(messagesDB(txn), from: MailboxKey.range(of: recipient).from, until: MailboxKey.range(of: recipient).until) { key, value in
                 var reader = ByteReader(value)
                 let message = try MailMessage.decode(from: &reader)
                 if !message.isSkip { messages.append((key, message)) }
