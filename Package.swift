@@ -262,10 +262,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Thousands of protocol-level clients in one process, for p2pcore-bench scale/queued.
+        .target(
+            name: "SimulatedClients",
+            dependencies: ["P2PCore", "Transport", "WireCodec", "ClientProtocol", "MessageModel"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "RelayBench",
             dependencies: [
-                "ClusterHarness", "P2PClient", "P2PCore",
+                "ClusterHarness", "P2PClient", "P2PCore", "SimulatedClients", "AdminProtocol", "MessageModel",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -8,12 +8,15 @@ public enum LinkDialer {
     /// (``LinkConfiguration/secret(for:)``); the link's ``Link/peer`` carries the role the
     /// listener states.
     ///
+    /// With `localHost`, the connection leaves from that local address (e.g. one of many
+    /// loopback addresses, so that simulated clients look like distinct hosts to a listener).
+    ///
     /// Throws a ``TransportError`` (`unreachable`, `authenticationFailed` — also when this node
     /// holds no secret for `role` or the listener refuses the role —, `handshakeTimedOut`, …) on
     /// failure.
     public static func connect(
         host: String, port: Int, role: LinkRole = .client, configuration: LinkConfiguration,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, localHost: String? = nil
     ) async throws -> Link {
         guard configuration.secret(for: role) != nil else {
             throw TransportError.authenticationFailed("this node cannot dial as \(role): it holds no \(role.secretName)")
@@ -21,7 +24,9 @@ public enum LinkDialer {
         let limit = FrameSizeLimit(configuration.handshakeFrameLimit)
         let channel: NIOAsyncChannel<Frame, Frame>
         do {
-            channel = try await ClientBootstrap(group: group)
+            var bootstrap = ClientBootstrap(group: group)
+            if let localHost { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localHost, port: 0)) }
+            channel = try await bootstrap
                 .connectTimeout(.milliseconds(Int64(configuration.connectTimeout.components.seconds * 1000)))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connect(host: host, port: port) { channel in
