@@ -265,7 +265,7 @@ let package = Package(
         // Thousands of protocol-level clients in one process, for p2pcore-bench scale/queued.
         .target(
             name: "SimulatedClients",
-            dependencies: ["P2PCore", "Transport", "WireCodec", "ClientProtocol", "MessageModel"],
+            dependencies: ["P2PCore", "Transport", "WireCodec", "ClientProtocol", "MessageModel", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .executableTarget(

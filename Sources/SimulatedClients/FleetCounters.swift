@@ -17,6 +17,15 @@ public final class FleetCounters: Sendable {
     public let unansweredObservations = Atomic<Int>(0)
 
     init() {}
+
+    /// Every counter, in this order: welcomes, failed attempts, lost links, observations, unanswered observations, delivered, duplicates.
+    public var all: [Int] {
+        [
+            welcomes.load(ordering: .relaxed), failedAttempts.load(ordering: .relaxed), lostLinks.load(ordering: .relaxed),
+            observations.load(ordering: .relaxed), unansweredObservations.load(ordering: .relaxed), delivered.load(ordering: .relaxed),
+            duplicates.load(ordering: .relaxed),
+        ]
+    }
 }
 
 /// How many simulated clients each server has welcomed (and whose link is still up).

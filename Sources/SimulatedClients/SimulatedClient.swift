@@ -43,9 +43,9 @@ public final class SimulatedClient: Sendable {
         var random = SystemRandomNumberGenerator()
     }
 
-    init(index: Int, configuration: FleetConfiguration, board: AttachmentBoard, counters: FleetCounters) {
+    init(index: Int, identity: NodeIdentity, configuration: FleetConfiguration, board: AttachmentBoard, counters: FleetCounters) {
         self.index = index
-        identity = .generate()
+        self.identity = identity
         host = SourceAddress.host(forClient: index)
         self.configuration = configuration
         self.board = board

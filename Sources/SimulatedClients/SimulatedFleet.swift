@@ -8,14 +8,18 @@ public final class SimulatedFleet: Sendable {
     public let board: AttachmentBoard
     public let counters = FleetCounters()
 
-    /// `count` clients with fresh identities; their source addresses are those of client
-    /// numbers `firstIndex` onwards (fleets side by side take disjoint ranges).
-    public init(count: Int, firstIndex: Int = 0, configuration: FleetConfiguration) {
+    /// `count` clients numbered from `firstIndex` (fleets side by side take disjoint ranges: the
+    /// number picks the source address), with fresh identities, or with identities derived from
+    /// `seed` and their number (``SeededIdentity``) so that other processes can know their ids.
+    public init(count: Int, firstIndex: Int = 0, seed: UInt64? = nil, configuration: FleetConfiguration) {
         self.configuration = configuration
         let board = AttachmentBoard(servers: configuration.servers.count)
         self.board = board
         let counters = counters
-        clients = (0..<count).map { SimulatedClient(index: firstIndex + $0, configuration: configuration, board: board, counters: counters) }
+        clients = (firstIndex..<firstIndex + count).map { index in
+            let identity = seed.map { SeededIdentity.identity(seed: $0, index: index) } ?? .generate()
+            return SimulatedClient(index: index, identity: identity, configuration: configuration, board: board, counters: counters)
+        }
     }
 
     public func start() { for client in clients { client.start() } }

@@ -17,7 +17,7 @@ struct BenchCommand: AsyncParsableCommand {
             queued: a million queued messages: restart, adding a server, draining.
             """,
         version: P2PCoreVersion.current,
-        subcommands: [RelayBench.self, ScaleCommand.self, QueuedCommand.self],
+        subcommands: [RelayBench.self, ScaleCommand.self, QueuedCommand.self, ScaleWorkerCommand.self],
         defaultSubcommand: RelayBench.self
     )
 

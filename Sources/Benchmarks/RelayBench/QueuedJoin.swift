@@ -29,7 +29,7 @@ enum QueuedJoin {
             var total = SteadySender.Result()
             while !stop.load(ordering: .relaxed) {
                 let slice = await SteadySender(
-                    senders: senders, recipients: recipients, rate: rate, duration: .seconds(2), payload: payload,
+                    senders: senders, recipients: recipients.map(\.id), rate: rate, duration: .seconds(2), payload: payload,
                     waitForReceipt: false, timeout: .seconds(30)
                 ).run()
                 total.merge(slice)

@@ -17,8 +17,8 @@ struct ScaleCommand: AsyncParsableCommand {
             protocol, checks the cluster key, subscribes to one server, acknowledges and \
             deduplicates pushed messages, and observes its UDP mapping every 5 s on a UDP \
             socket of its own (--no-udp turns that off). They share this process and its event \
-            loops. Run as root for more than ~4,000 clients (the open-file limit is raised \
-            for this process and the servers it starts).
+            loops, in worker processes of --clients-per-worker clients each (4 descriptors \
+            per client). The servers raise their own open-file soft limit to the hard limit.
             """
     )
 
@@ -43,6 +43,9 @@ struct ScaleCommand: AsyncParsableCommand {
     @Option(help: "Payload size of the relayed messages in bytes.")
     var size: Int = 256
 
+    @Option(help: "Simulated clients per worker process (each takes 3 TCP links and a UDP socket against the open-file limit).")
+    var clientsPerWorker: Int = 4000
+
     @Flag(help: "No UDP observation (only the TCP links).")
     var noUdp = false
 
@@ -60,7 +63,7 @@ struct ScaleCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !counts.isEmpty else { throw ValidationError("--clients needs at least one positive number") }
-        guard rate >= 0, sendSeconds > 0, idleSeconds > 0, attachTimeout > 0, size >= 0 else {
+        guard clientsPerWorker > 0, rate >= 0, sendSeconds > 0, idleSeconds > 0, attachTimeout > 0, size >= 0 else {
             throw ValidationError("rates, sizes and durations must not be negative")
         }
     }
@@ -68,7 +71,7 @@ struct ScaleCommand: AsyncParsableCommand {
     func run() async throws {
         BenchCommand.bootstrapLogging()
         let limit = FileDescriptorLimit.raise()
-        print("p2pcore bench scale: 3 servers on loopback, simulated clients in this process (open-file limit \(limit))")
+        print("p2pcore bench scale: 3 servers on loopback, simulated clients in worker processes (open-file limit \(limit) each)")
         print("UDP observation: \(noUdp ? "off" : "on, one socket per client, every 5 s to each server")")
         print("restarted server: the \(restart.rawValue)")
         var results: [ScaleRun.Result] = []
@@ -78,6 +81,7 @@ struct ScaleCommand: AsyncParsableCommand {
             let run = ScaleRun(
                 clients: count, rate: rate, sendSeconds: sendSeconds, idleSeconds: idleSeconds, attachTimeout: .seconds(attachTimeout),
                 restartLeader: restart == .leader, payloadSize: size, observeUDP: !noUdp, pauseForProfiling: pauseForProfiling,
+                clientsPerWorker: clientsPerWorker,
                 binary: server ?? LocalCluster.siblingBinary
             )
             let result = try await run.run()

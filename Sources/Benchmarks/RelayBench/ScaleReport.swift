@@ -13,7 +13,7 @@ enum ScaleReport {
             ))
         }
         print(String(
-            format: "bench process: %.1f %% CPU while idle, RSS %.0f MiB; %d UDP observations answered (%d not) in the idle window",
+            format: "bench workers: %.1f %% CPU while idle (all together), RSS %.0f MiB; %d UDP observations answered (%d not) in the idle window",
             result.benchCPU, Double(result.benchRSS) / 1024, result.observations, result.unansweredObservations
         ))
         if let throughput = result.throughput {

@@ -2,7 +2,6 @@ import ClusterHarness
 import Foundation
 import P2PCore
 import SimulatedClients
-import Synchronization
 
 /// One `scale` measurement: a fresh 3-server cluster and `clients` simulated clients.
 struct ScaleRun {
@@ -15,11 +14,13 @@ struct ScaleRun {
     let payloadSize: Int
     let observeUDP: Bool
     let pauseForProfiling: Bool
+    let clientsPerWorker: Int
     let binary: String
 
     /// What one run measured (`nil`: that step did not complete in time).
     struct Result: Sendable {
         var clients = 0
+        var workers = 0
         var serverNames: [String] = []
         var coldAttach: Duration?
         var attachedAtTimeout: [Int] = []
@@ -63,36 +64,39 @@ struct ScaleRun {
             servers: cluster.addresses, secret: cluster.secret, clusterKey: ClusterKey(serverSecret: cluster.secrets.server).publicKeyBytes
         )
         configuration.observeUDP = observeUDP
-        let fleet = SimulatedFleet(count: clients, configuration: configuration)
-        defer { fleet.stop() }
+        let pool = try await WorkerPool.start(
+            total: clients, perWorker: clientsPerWorker, seed: UInt64.random(in: 0...UInt64.max), configuration: configuration, payloadSize: payloadSize
+        )
+        defer { pool.stop() }
+        result.workers = pool.workers.count
 
         // Cold start: every client at once.
-        print("cold start: \(clients) clients dial 3 servers")
-        fleet.start()
-        result.coldAttach = await fleet.waitUntilAttached(count: clients, timeout: attachTimeout) { counts in
+        print("cold start: \(clients) clients (in \(pool.workers.count) worker processes) dial 3 servers")
+        pool.broadcast("start")
+        result.coldAttach = await pool.waitUntil(timeout: attachTimeout, progress: { counts in
             print("  attached: \(counts.map(String.init).joined(separator: " / "))")
-        }
-        result.attachedAtTimeout = fleet.board.all
-        result.failedAttempts = fleet.counters.failedAttempts.load(ordering: .relaxed)
+        }) { $0.allSatisfy { $0 >= clients } }
+        result.attachedAtTimeout = pool.attached
+        result.failedAttempts = pool.counter(.failedAttempts)
         print("  all attached after \(Self.seconds(result.coldAttach)) (attached \(result.attachedAtTimeout), failed dials \(result.failedAttempts))")
 
         try await Task.sleep(for: .seconds(5))
-        result.attachedPerServer = fleet.board.all
+        result.attachedPerServer = pool.attached
         result.loadedRSS = cluster.servers.map { ProcessStats.residentKiB($0.processID) ?? 0 }
-        result.benchRSS = ProcessStats.residentKiB(nil) ?? 0
+        result.benchRSS = pool.workers.reduce(0) { $0 + (ProcessStats.residentKiB($1.pid) ?? 0) }
 
         if pauseForProfiling {
             print("servers: " + cluster.servers.map { "\($0.name) pid \($0.processID ?? 0)" }.joined(separator: ", ") + " — press Enter to go on")
             _ = readLine()
         }
         print("idle: \(idleSeconds) s")
-        let observedBefore = fleet.counters.observations.load(ordering: .relaxed)
-        let unansweredBefore = fleet.counters.unansweredObservations.load(ordering: .relaxed)
-        let shares = try await ProcessStats.cpuShare(of: cluster.servers.map(\.processID) + [nil], over: .seconds(idleSeconds))
-        result.idleCPU = Array(shares.dropLast())
-        result.benchCPU = shares.last ?? 0
-        result.observations = fleet.counters.observations.load(ordering: .relaxed) - observedBefore
-        result.unansweredObservations = fleet.counters.unansweredObservations.load(ordering: .relaxed) - unansweredBefore
+        let observedBefore = pool.counter(.observations)
+        let unansweredBefore = pool.counter(.unansweredObservations)
+        let shares = try await ProcessStats.cpuShare(of: cluster.servers.map(\.processID) + pool.workers.map(\.pid), over: .seconds(idleSeconds))
+        result.idleCPU = Array(shares.prefix(cluster.servers.count))
+        result.benchCPU = shares.dropFirst(cluster.servers.count).reduce(0, +)
+        result.observations = pool.counter(.observations) - observedBefore
+        result.unansweredObservations = pool.counter(.unansweredObservations) - unansweredBefore
 
         // Reconnect storm: kill -9 one server, restart it at once.
         let leader = try await cluster.agreedLeader(timeout: .seconds(30)).server
@@ -101,26 +105,22 @@ struct ScaleRun {
         result.restarted = "\(victim.name) (\(restartLeader ? "leader" : "follower"))"
         print("restart: kill -9 \(victim.name), restart it at once")
         victim.kill(signal: SIGKILL)
-        _ = await fleet.waitUntil(timeout: .seconds(10)) { $0[victimIndex] == 0 }
-        let droppedTo = fleet.board.count(victimIndex)
+        _ = await pool.waitUntil(timeout: .seconds(10)) { $0[victimIndex] == 0 }
+        let droppedTo = pool.attached[victimIndex]
         if droppedTo > 0 { result.notes.append("\(droppedTo) clients still counted on \(victim.name) 10 s after its kill") }
         let restartedAt = clock.now
         try cluster.start(victim)
-        let attached = await fleet.waitUntilAttached(server: victimIndex, count: clients, timeout: attachTimeout) { counts in
+        let attached = await pool.waitUntil(timeout: attachTimeout, progress: { counts in
             print("  attached to \(victim.name): \(counts[victimIndex])")
-        }
+        }) { $0[victimIndex] >= clients }
         result.restartAttach = attached.map { _ in clock.now - restartedAt }
-        result.attachedAfterRestart = fleet.board.count(victimIndex)
+        result.attachedAfterRestart = pool.attached[victimIndex]
         print("  all attached again after \(Self.seconds(result.restartAttach)) (\(result.attachedAfterRestart) attached)")
 
         if rate > 0 {
             try await Task.sleep(for: .seconds(3))
             print("throughput: \(Int(rate)) relayed sends/s for \(sendSeconds) s, random pairs, send → receipt")
-            let sender = SteadySender(
-                senders: fleet.clients, recipients: fleet.clients, rate: rate, duration: .seconds(sendSeconds),
-                payload: [UInt8](repeating: 0x5A, count: payloadSize), waitForReceipt: true, timeout: .seconds(30)
-            )
-            result.throughput = await sender.run()
+            result.throughput = await pool.send(rate: rate, seconds: sendSeconds)
         }
         return result
     }

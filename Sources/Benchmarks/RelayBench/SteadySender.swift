@@ -30,7 +30,8 @@ struct SteadySender {
     }
 
     let senders: [SimulatedClient]
-    let recipients: [SimulatedClient]
+    /// The ids sends go to (any but the sender's own).
+    let recipients: [NodeID]
     /// Sends per second, in all.
     let rate: Double
     let duration: Duration
@@ -51,12 +52,12 @@ struct SteadySender {
                 for _ in 0..<max(0, due) {
                     guard let sender = senders.randomElement() else { break }
                     var recipient = recipients.randomElement()
-                    if recipient === sender, recipients.count > 1 { recipient = recipients.first { $0 !== sender } }
+                    if recipient == sender.id, recipients.count > 1 { recipient = recipients.first { $0 != sender.id } }
                     guard let recipient else { break }
                     launched += 1
                     group.addTask {
                         let began = clock.now
-                        let outcome = await sender.send(to: recipient.id, payload: payload, waitForReceipt: waitForReceipt, timeout: timeout)
+                        let outcome = await sender.send(to: recipient, payload: payload, waitForReceipt: waitForReceipt, timeout: timeout)
                         let took = clock.now - began
                         outcomes.withLock { result in
                             switch outcome {
