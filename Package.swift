@@ -343,6 +343,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "SimulatedClientsTests", dependencies: ["SimulatedClients", "MessageModel", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "MailboxTests", dependencies: ["TestSupport", "Mailbox", "LMDB", "MessageModel", "P2PCore"], swiftSettings: strict),
     ]
 )

@@ -15,7 +15,9 @@ final class Rendezvous<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     /// Announces that a value for `key` will be waited for.
     func expect(_ key: Key) {
-        slots.withLock { $0[key] = Slot() }
+        slots.withLock { slots in
+            if slots[key] == nil { slots[key] = Slot() }
+        }
     }
 
     /// Hands `value` to the waiter of `key` (or keeps it for one); ignored for an unannounced key.
@@ -37,17 +39,19 @@ final class Rendezvous<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// The value for `key` (announced before), or `nil` after `timeout`; forgets the key either way.
     func wait(_ key: Key, timeout: Duration) async -> Value? {
         await withCheckedContinuation { continuation in
-            let ready = slots.withLock { slots -> Value?? in
-                guard var slot = slots[key] else { return .some(nil) }
+            let (done, ready, replaced) = slots.withLock { slots -> (Bool, Value?, CheckedContinuation<Value?, Never>?) in
+                guard var slot = slots[key] else { return (true, nil, nil) }
                 if let value = slot.value {
                     slots[key] = nil
-                    return .some(value)
+                    return (true, value, nil)
                 }
+                let replaced = slot.waiter
                 slot.waiter = continuation
                 slots[key] = slot
-                return .none
+                return (false, nil, replaced)
             }
-            if let ready { return continuation.resume(returning: ready) }
+            replaced?.resume(returning: nil)
+            if done { return continuation.resume(returning: ready) }
             let timer = Task {
                 do { try await Task.sleep(for: timeout) } catch { return }
                 self.cancel(key)

@@ -61,7 +61,8 @@ extension SimulatedClient {
         let message = makeMessage(to: recipient, payload: payload)
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
-        if waitForReceipt { receipts.expect(message.id) }
+        let key = ReceiptKey(recipient: recipient, id: message.id)
+        if waitForReceipt { receipts.expect(key) }
         var lastProblem = "no attached server"
         var isStored = false
         stored: while clock.now < deadline, isRunning {
@@ -71,15 +72,15 @@ extension SimulatedClient {
                 isStored = true
                 break stored
             case .alreadyDelivered?:
-                receipts.cancel(message.id)
+                receipts.cancel(key)
                 return .delivered
             case .expired?:
-                receipts.cancel(message.id)
+                receipts.cancel(key)
                 return .expired
             case .unavailable(let reason)?:
                 lastProblem = reason
             case let refusal?:
-                receipts.cancel(message.id)
+                receipts.cancel(key)
                 return .failed("\(refusal)")
             case nil:
                 lastProblem = "no answer within the attempt timeout (or no attached server)"
@@ -87,11 +88,11 @@ extension SimulatedClient {
             try? await Task.sleep(for: .milliseconds(50))
         }
         guard isStored else {
-            receipts.cancel(message.id)
+            receipts.cancel(key)
             return .failed(lastProblem)
         }
         guard waitForReceipt else { return .stored }
-        switch await receipts.wait(message.id, timeout: deadline - clock.now) {
+        switch await receipts.wait(key, timeout: deadline - clock.now) {
         case true?: return .delivered
         case false?: return .expired
         case nil: return .stored

@@ -128,10 +128,10 @@ extension SimulatedClient {
                 try? link.send(type: ClientProtocol.requestFrame, ClientRequest.acknowledge(id).encoded())
             }
             counters.acknowledgements.wrappingAdd(outcome.acknowledge.count, ordering: .relaxed)
-        case .delivered(_, let id):
-            receipts.fulfil(id, true)
-        case .expired(_, let id):
-            receipts.fulfil(id, false)
+        case .delivered(let recipient, let id):
+            receipts.fulfil(ReceiptKey(recipient: recipient, id: id), true)
+        case .expired(let recipient, let id):
+            receipts.fulfil(ReceiptKey(recipient: recipient, id: id), false)
         case .introduction, .welcome, .refused:
             break
         }

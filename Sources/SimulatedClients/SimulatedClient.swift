@@ -22,8 +22,14 @@ public final class SimulatedClient: Sendable {
     let board: AttachmentBoard
     let counters: FleetCounters
     let replies = PendingReplies<ServerPush>()
-    /// Receipts for sends that wait for them: `true` delivered, `false` expired.
-    let receipts = Rendezvous<MessageID, Bool>()
+    /// Receipts for sends that wait for them: `true` delivered, `false` expired. By recipient
+    /// and id: an id's sequence counts per (sender, recipient), so ids repeat across recipients.
+    let receipts = Rendezvous<ReceiptKey, Bool>()
+
+    struct ReceiptKey: Hashable, Sendable {
+        let recipient: NodeID
+        let id: MessageID
+    }
     /// Answers to pipelined sends (``transmit(_:to:)``), by request number.
     let pipelined = Rendezvous<UInt64, SendResult>()
     let state: Mutex<State>
