@@ -25,9 +25,6 @@ public final class LinkListener: Sendable {
         self.admissions = admissions
     }
 
-    /// The listen backlog asked for (the kernel caps it at `net.core.somaxconn`).
-    static let backlog: Int32 = 4096
-
     /// Binds `host:port` and starts accepting.
     /// - Parameters:
     ///   - vet: decides whether a peer that passed the handshake is accepted (e.g. whether its
@@ -42,10 +39,6 @@ public final class LinkListener: Sendable {
         let handshakeLimit = configuration.handshakeFrameLimit
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            // The kernel's accept queue (NIO's default is 128): in a reconnect storm of thousands
-            // of clients, connections beyond it are dropped and their SYNs retried only after 1,
-            // 3, 7 s; the handshake and link caps below still bound what is taken in.
-            .serverChannelOption(.backlog, value: Self.backlog)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
