@@ -11,6 +11,16 @@ enum ProcessStats {
         return nil
     }
 
+    /// Anonymous resident memory in KiB (`RssAnon`: heap and stacks, without the file pages
+    /// of LMDB's memory map, which VmRSS counts too), or `nil` if unreadable.
+    static func anonymousKiB(_ pid: Int32?) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid.map { "\($0)" } ?? "self")/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("RssAnon:") {
+            return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+        }
+        return nil
+    }
+
     /// Open file descriptors of a process (entries of `/proc/<pid>/fd`).
     static func openFiles(_ pid: Int32?) -> Int? {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid.map { "\($0)" } ?? "self")/fd"))?.count
@@ -56,6 +66,7 @@ final class PeakMemorySampler: @unchecked Sendable {
     // @unchecked: `peaks` is only touched under `lock`.
     private let lock = NSLock()
     private var peaks: [String: Int] = [:]
+    private var anonymousPeaks: [String: Int] = [:]
     private var task: Task<Void, Never>?
 
     /// Starts sampling `processes` (name → current pid, re-read each time, so restarts are followed).
@@ -64,7 +75,11 @@ final class PeakMemorySampler: @unchecked Sendable {
             while !Task.isCancelled {
                 for (name, pid) in processes() {
                     guard let rss = ProcessStats.residentKiB(pid) else { continue }
-                    self.lock.withLock { self.peaks[name] = max(self.peaks[name] ?? 0, rss) }
+                    let anonymous = ProcessStats.anonymousKiB(pid) ?? 0
+                    self.lock.withLock {
+                        self.peaks[name] = max(self.peaks[name] ?? 0, rss)
+                        self.anonymousPeaks[name] = max(self.anonymousPeaks[name] ?? 0, anonymous)
+                    }
                 }
                 try? await Task.sleep(for: interval)
             }
@@ -75,4 +90,6 @@ final class PeakMemorySampler: @unchecked Sendable {
 
     /// Peak RSS in KiB by process name.
     var peakKiB: [String: Int] { lock.withLock { peaks } }
+    /// Peak anonymous RSS (without LMDB's mapped file pages) in KiB by process name.
+    var peakAnonymousKiB: [String: Int] { lock.withLock { anonymousPeaks } }
 }

@@ -91,6 +91,8 @@ struct QueuedCommand: AsyncParsableCommand {
             }
         }
         print("drain                        \(seconds(result.drain)) (\(result.drained) of \(result.drainExpected) delivered)")
-        print("peak RSS                     " + result.peakRSS.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value / 1024) MiB" }.joined(separator: ", "))
+        print("peak RSS (anonymous)         " + result.peakRSS.sorted { $0.key < $1.key }.map {
+            "\($0.key) \($0.value / 1024) (\((result.peakAnonymousRSS[$0.key] ?? 0) / 1024)) MiB"
+        }.joined(separator: ", "))
     }
 }

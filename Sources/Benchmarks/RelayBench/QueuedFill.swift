@@ -33,19 +33,20 @@ struct QueuedFill {
 
     func run(progress: @escaping @Sendable (Int) -> Void) async -> Result {
         let total = Locked(Result())
+        let stored = Locked(0)
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = start + timeout
         let reporter = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(5))
-                progress(total.withLock { $0.stored })
+                progress(stored.withLock { $0 })
             }
         }
         await withDiscardingTaskGroup { group in
             for (index, sender) in senders.enumerated() {
                 group.addTask {
-                    let result = await fill(from: sender, index: index, deadline: deadline)
+                    let result = await fill(from: sender, index: index, deadline: deadline, stored: stored)
                     total.withLock { sum in
                         sum.stored += result.stored
                         sum.retries += result.retries
@@ -63,7 +64,7 @@ struct QueuedFill {
         }
     }
 
-    private func fill(from sender: SimulatedClient, index: Int, deadline: ContinuousClock.Instant) async -> Result {
+    private func fill(from sender: SimulatedClient, index: Int, deadline: ContinuousClock.Instant, stored: Locked<Int>) async -> Result {
         var result = Result()
         let clock = ContinuousClock()
         let server = index % max(1, sender.configuration.servers.count)
@@ -83,6 +84,7 @@ struct QueuedFill {
             switch answer {
             case .stored?, .alreadyDelivered?:
                 result.stored += 1
+                if result.stored % 1000 == 0 { stored.withLock { $0 += 1000 } }
             case nil, .unavailable?:
                 result.retries += 1
                 if answer == nil, request == nil { try? await Task.sleep(for: .milliseconds(100)) }

@@ -41,8 +41,10 @@ enum QueuedJoin {
         let newcomer = try await cluster.addServer(through: leader)
         result.name = newcomer.name
         let name = newcomer.name
+        var newcomerID: String?
         do {
             let id = try await cluster.log.wait(for: "the newcomer's id", timeout: .seconds(30)) { _ in newcomer.nodeID }
+            newcomerID = id
             _ = try await cluster.log.wait(for: "\(name) voting after catching up", timeout: timeout) { lines in
                 lines.contains { $0.hasPrefix("[\(name)]") && $0.contains("membership applied") && (ClusterLog.field("raft.voters", in: $0)?.contains(id) ?? false) }
                     ? true : nil
@@ -50,8 +52,12 @@ enum QueuedJoin {
             result.caughtUp = clock.now - start
         } catch {
             var problem = "\(error)"
-            let hints = cluster.log.all.filter { $0.contains("snapshot") || ($0.hasPrefix("[\(name)]") && ($0.contains("error") || $0.contains("warning"))) }
-            if let last = hints.last { problem += "; last related log line: \(last.prefix(300))" }
+            // What the servers said about the newcomer or snapshots, and the newcomer itself (last few).
+            let keywords = ["snapshot", "too large", "overloaded", "frame"] + (newcomerID.map { [$0] } ?? [])
+            let hints = cluster.log.all.filter { line in
+                line.hasPrefix("[\(name)]") || keywords.contains { line.localizedCaseInsensitiveContains($0) }
+            }
+            if !hints.isEmpty { problem += "; last related log lines:\n    " + hints.suffix(4).map { String($0.prefix(300)) }.joined(separator: "\n    ") }
             result.problem = problem
         }
         stop.store(true, ordering: .relaxed)

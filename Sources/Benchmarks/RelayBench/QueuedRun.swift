@@ -25,6 +25,7 @@ struct QueuedRun {
         var drained = 0
         var drain: Duration?
         var peakRSS: [String: Int] = [:]
+        var peakAnonymousRSS: [String: Int] = [:]
         var rssAfter: [(phase: String, kib: [String: Int])] = []
     }
 
@@ -41,10 +42,13 @@ struct QueuedRun {
         defer { sampler.stop() }
         func snapshotRSS(_ phase: String) {
             let kib = servers.withLock { list in
-                Dictionary(uniqueKeysWithValues: list.map { ($0.name, ProcessStats.residentKiB($0.processID) ?? 0) })
+                Dictionary(uniqueKeysWithValues: list.map {
+                    ($0.name, (ProcessStats.residentKiB($0.processID) ?? 0, ProcessStats.anonymousKiB($0.processID) ?? 0))
+                })
             }
-            result.rssAfter.append((phase, kib))
-            print("  RSS after \(phase): " + kib.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value / 1024) MiB" }.joined(separator: ", "))
+            result.rssAfter.append((phase, kib.mapValues(\.0)))
+            print("  RSS (anonymous) after \(phase): "
+                  + kib.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.0 / 1024) (\($0.value.1 / 1024)) MiB" }.joined(separator: ", "))
         }
 
         var configuration = FleetConfiguration(
@@ -148,6 +152,7 @@ struct QueuedRun {
         snapshotRSS("drain")
         sampler.stop()
         result.peakRSS = sampler.peakKiB
+        result.peakAnonymousRSS = sampler.peakAnonymousKiB
         return result
     }
 }
