@@ -263,10 +263,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Thousands of protocol-level clients in one process, for p2pcore-bench scale/queued.
+        .target(
+            name: "SimulatedClients",
+            dependencies: ["P2PCore", "Transport", "WireCodec", "ClientProtocol", "MessageModel", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "RelayBench",
             dependencies: [
-                "ClusterHarness", "P2PClient", "P2PCore",
+                "ClusterHarness", "P2PClient", "P2PCore", "SimulatedClients", "AdminProtocol", "MessageModel",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -343,6 +350,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "SimulatedClientsTests", dependencies: ["SimulatedClients", "MessageModel", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "MailboxTests", dependencies: ["TestSupport", "Mailbox", "LMDB", "MessageModel", "P2PCore"], swiftSettings: strict),
     ]
 )

@@ -28,13 +28,19 @@ public final class LocalCluster: @unchecked Sendable {
 
     /// Starts `size` servers from `binary` and returns once they agree on a leader.
     /// With `network`, each server runs in its own namespace on that network (see ``ServerNetwork``).
+    /// `argumentsOfServer` adds arguments for one server only (by its number from 0, e.g. its
+    /// own monitor port); servers added later get them too.
     public static func start(
-        size: Int = 3, binary: String, secrets: ClusterSecrets = .generate(), serverArguments: [String] = [], network: ServerNetwork? = nil
+        size: Int = 3, binary: String, secrets: ClusterSecrets = .generate(), serverArguments: [String] = [], network: ServerNetwork? = nil,
+        argumentsOfServer: @escaping @Sendable (Int) -> [String] = { _ in [] }
     ) async throws -> LocalCluster {
         let placement = (0..<size).map { index in
             (host: network?.hosts[index] ?? "127.0.0.1", namespace: network?.namespaces[index])
         }
-        return try await start(placement: placement, binary: binary, secrets: secrets, serverArguments: serverArguments, network: network)
+        return try await start(
+            placement: placement, binary: binary, secrets: secrets, serverArguments: serverArguments, network: network,
+            argumentsOfServer: argumentsOfServer
+        )
     }
 
     /// Starts one server per `placement` entry (its listen host, and the network namespace it
@@ -51,12 +57,13 @@ public final class LocalCluster: @unchecked Sendable {
     /// what went wrong if no leader comes.
     public static func start(
         placement: [(host: String, namespace: String?)], binary: String, secrets: ClusterSecrets = .generate(),
-        serverArguments: [String] = [], network: ServerNetwork? = nil, waitForLeader: Bool = true
+        serverArguments: [String] = [], network: ServerNetwork? = nil, waitForLeader: Bool = true,
+        argumentsOfServer: @escaping @Sendable (Int) -> [String] = { _ in [] }
     ) async throws -> LocalCluster {
         guard FileManager.default.isExecutableFile(atPath: binary) else { throw BinaryMissing(path: binary) }
         let cluster = LocalCluster(
             ports: try await ServerProcess.freePorts(placement.count), placement: placement, binary: binary, secrets: secrets,
-            serverArguments: serverArguments, network: network
+            serverArguments: serverArguments, network: network, argumentsOfServer: argumentsOfServer
         )
         do {
             for server in cluster.servers { try cluster.start(server) }
@@ -79,12 +86,16 @@ public final class LocalCluster: @unchecked Sendable {
 
     /// Arguments every server of this cluster gets (beyond listen, data, secret and peers).
     public let serverArguments: [String]
+    /// Arguments for one server only, by its number from 0.
+    private let argumentsOfServer: @Sendable (Int) -> [String]
 
     private init(
-        ports: [Int], placement: [(host: String, namespace: String?)], binary: String, secrets: ClusterSecrets, serverArguments: [String], network: ServerNetwork?
+        ports: [Int], placement: [(host: String, namespace: String?)], binary: String, secrets: ClusterSecrets, serverArguments: [String], network: ServerNetwork?,
+        argumentsOfServer: @escaping @Sendable (Int) -> [String]
     ) {
         self.secrets = secrets
         self.serverArguments = serverArguments
+        self.argumentsOfServer = argumentsOfServer
         self.network = network
         self.binary = binary
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-\(UUID().uuidString)").path
@@ -102,7 +113,8 @@ public final class LocalCluster: @unchecked Sendable {
     /// the address it listens on, which is also the address it advertises).
     public func start(_ server: ServerProcess) throws {
         try server.start(
-            peerAddresses: servers.filter { $0 !== server }.map(\.address), log: log, secrets: secrets, extraArguments: serverArguments
+            peerAddresses: servers.filter { $0 !== server }.map(\.address), log: log, secrets: secrets,
+            extraArguments: serverArguments + argumentsOfServer(servers.firstIndex { $0 === server } ?? servers.count)
         )
     }
 
@@ -114,7 +126,9 @@ public final class LocalCluster: @unchecked Sendable {
         let server = ServerProcess(name: name, port: port, dataDirectory: "\(root)/\(name)", binary: binary)
         servers.append(server)
         ports.append(port)
-        try server.start(peerAddresses: [member.address], log: log, secrets: secrets, extraArguments: serverArguments)
+        try server.start(
+            peerAddresses: [member.address], log: log, secrets: secrets, extraArguments: serverArguments + argumentsOfServer(servers.count - 1)
+        )
         return server
     }
 

@@ -55,6 +55,8 @@ struct RunCommand: AsyncParsableCommand {
         let configuration = try settings.configuration(options: options)
         settings.logFormat.bootstrap(level: settings.logLevel)
         let logger = Logger(label: "p2pcore.server")
+        let openFiles = OpenFileLimit.raiseToHardLimit()
+        logger.debug("open-file limit", metadata: ["limit": "\(openFiles)"])
         if let file = settings.configFile { logger.info("settings read", metadata: ["config": "\(file)"]) }
         let server = try P2PServer(configuration: configuration, logger: logger)
         // Anything in this process that reports through swift-metrics lands on /metrics too.

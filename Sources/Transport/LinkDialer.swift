@@ -8,6 +8,9 @@ public enum LinkDialer {
     /// (``LinkConfiguration/secret(for:)``); the link's ``Link/peer`` carries the role the
     /// listener states.
     ///
+    /// With `localHost`, the connection leaves from that local address (e.g. one of many
+    /// loopback addresses, so that simulated clients look like distinct hosts to a listener).
+    ///
     /// Throws a ``TransportError`` (`unreachable`, `authenticationFailed` — also when this node
     /// holds no secret for `role` or the listener refuses the role —, `handshakeTimedOut`, …) on
     /// failure. `localHost`, if given, is the address to connect from (tests and tools that

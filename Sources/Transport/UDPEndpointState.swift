@@ -16,6 +16,24 @@ struct UDPEndpointState: Sendable {
     var lingeringTokens: [[UInt8]: NIODeadline] = [:]
     /// Nonces of observe requests answered recently; a replayed request is dropped.
     var answeredObserveNonces = RecentSet<[UInt8]>(capacity: 4096)
+    /// The key and source address of each client's last observe request whose signature was
+    /// verified (see ``UDPEndpoint/answerObserveRequest(_:from:)``), at most
+    /// ``verifiedObserverLimit`` clients.
+    var verifiedObservers: [NodeID: VerifiedObserver] = [:]
+
+    /// What a verified observe request proved: this key asked from this address.
+    struct VerifiedObserver: Equatable, Sendable {
+        let publicKey: [UInt8]
+        let address: String
+    }
+
+    /// Clients remembered as verified; beyond, the memory starts over (they are verified again).
+    static let verifiedObserverLimit = 65_536
+
+    mutating func rememberVerified(_ observer: VerifiedObserver, of client: NodeID) {
+        if verifiedObservers[client] == nil, verifiedObservers.count >= Self.verifiedObserverLimit { verifiedObservers.removeAll() }
+        verifiedObservers[client] = observer
+    }
     /// Tunnel datagrams that arrived before their tunnel opened here (the peer started first),
     /// replayed when it opens, so the handshake need not wait for a retransmission.
     var earlySegments: [(key: UDPTunnel.Key, segment: [UInt8], arrived: NIODeadline)] = []

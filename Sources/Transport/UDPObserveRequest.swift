@@ -43,15 +43,27 @@ package struct UDPObserveRequest: Sendable, Equatable {
     /// The request in `datagram` if it is well formed, proves the cluster secret and is signed by
     /// the key it carries; nil otherwise.
     package static func decode(_ datagram: [UInt8], authenticator: UDPDatagramAuthenticator) -> UDPObserveRequest? {
+        guard let request = decodeUnsigned(datagram, authenticator: authenticator), isSigned(datagram) else { return nil }
+        return request
+    }
+
+    /// The request in `datagram` if it is well formed and proves the cluster secret, its
+    /// signature NOT checked (``isSigned(_:)`` does that, the costly part).
+    package static func decodeUnsigned(_ datagram: [UInt8], authenticator: UDPDatagramAuthenticator) -> UDPObserveRequest? {
         guard datagram.count == size, datagram.first == UDPDatagramKind.observeRequest.rawValue else { return nil }
         let message = datagram[0..<signedPartSize]
         let mac = datagram[signedPartSize..<signedPartSize + UDPDatagramAuthenticator.macSize]
-        let signature = datagram[(signedPartSize + UDPDatagramAuthenticator.macSize)...]
-        guard authenticator.isValid(mac: mac, for: message) else { return nil }
+        guard authenticator.isValid(mac: mac, for: message), let client = NodeID(bytes: datagram[1..<17]) else { return nil }
         let publicKey = Array(datagram[(1 + 16 + nonceSize)..<signedPartSize])
-        guard NodeIdentity.isValidSignature(Array(signature), for: signatureDomain + message, publicKeyBytes: publicKey),
-              let client = NodeID(bytes: datagram[1..<17])
-        else { return nil }
         return UDPObserveRequest(client: client, nonce: Array(datagram[17..<(17 + nonceSize)]), publicKey: publicKey)
+    }
+
+    /// Whether the well-formed request in `datagram` is signed by the key it carries.
+    package static func isSigned(_ datagram: [UInt8]) -> Bool {
+        guard datagram.count == size else { return false }
+        let message = datagram[0..<signedPartSize]
+        let signature = datagram[(signedPartSize + UDPDatagramAuthenticator.macSize)...]
+        let publicKey = Array(datagram[(1 + 16 + nonceSize)..<signedPartSize])
+        return NodeIdentity.isValidSignature(Array(signature), for: signatureDomain + message, publicKeyBytes: publicKey)
     }
 }

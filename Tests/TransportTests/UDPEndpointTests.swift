@@ -71,6 +71,32 @@ import WireCodec
         #expect(observed.allSatisfy { $0 == bobIdentity.id })
     }
 
+    @Test func aForgedObserveIsDroppedEvenOnceTheClientWasVerifiedFromItsOwnAddress() async throws {
+        let server = try await endpoint(serverIdentity)
+        let alice = try await endpoint(aliceIdentity)
+        let mallory = try await endpoint(bobIdentity)
+        defer {
+            alice.close()
+            mallory.close()
+        }
+        let serverAddress = "127.0.0.1:\(server.localPort)"
+        _ = try await alice.observe(server: serverAddress, timeout: .seconds(20))
+        // Alice's id and key with the cluster secret, but signed by Bob, from Bob's socket.
+        let forged = try UDPObserveRequest(identity: aliceIdentity, nonce: UDPEndpoint.randomBytes(UDPObserveRequest.nonceSize))
+            .encoded(signedBy: bobIdentity, authenticator: mallory.authenticator)
+        mallory.send(forged, to: try SocketAddress(ipAddress: "127.0.0.1", port: server.localPort))
+        // Bob's own request follows on the same socket, so the forged one was handled before it is answered.
+        _ = try await mallory.observe(server: serverAddress, timeout: .seconds(20))
+        // Alice again, from her verified address: answered (without a second signature check).
+        _ = try await alice.observe(server: serverAddress, timeout: .seconds(20))
+        server.close()
+        var observed: [UDPObservation] = []
+        for await observation in server.observations { observed.append(observation) }
+        let aliceAddress = "127.0.0.1:\(alice.localPort)"
+        #expect(observed.filter { $0.client == aliceIdentity.id }.map(\.address) == [aliceAddress, aliceAddress])
+        #expect(observed.filter { $0.client == bobIdentity.id }.map(\.address) == ["127.0.0.1:\(mallory.localPort)"])
+    }
+
     @Test func anObserveWithNoServerTimesOutAsUnreachable() async throws {
         let client = try await endpoint(aliceIdentity)
         defer { client.close() }

@@ -8,18 +8,17 @@ import P2PCore
 /// Send-until-acknowledged between two clients of 3 local servers — through the relay, over a
 /// direct LAN link, or both — plus a raw SwiftNIO TCP ping-pong on loopback as the baseline for
 /// the direct path: msgs/s and latency percentiles at several numbers of sends in flight.
-@main
+/// The default subcommand of `p2pcore-bench` (``BenchCommand``).
 struct RelayBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "p2pcore-bench",
+        commandName: "relay",
         abstract: "Measures sends between two clients (each returns once the recipient's application has the message).",
         discussion: """
             relay: every message goes through the servers (direct tunnels off).
             direct: the clients' direct LAN link on loopback, plus a raw SwiftNIO TCP ping-pong \
             on loopback as the baseline.
             all: both, with ratio tables direct / raw TCP and direct / relay.
-            """,
-        version: P2PCoreVersion.current
+            """
     )
 
     /// Which paths to measure.
@@ -90,11 +89,7 @@ struct RelayBench: AsyncParsableCommand {
     private var effectiveMode: Mode { direct ? .direct : mode }
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
+        BenchCommand.bootstrapLogging()
         let mode = effectiveMode
         let payload = [UInt8](repeating: 0x5A, count: size)
         let cluster = try await LocalCluster.start(size: 3, binary: server ?? LocalCluster.siblingBinary)
