@@ -13,8 +13,7 @@ public enum LinkDialer {
     ///
     /// Throws a ``TransportError`` (`unreachable`, `authenticationFailed` — also when this node
     /// holds no secret for `role` or the listener refuses the role —, `handshakeTimedOut`, …) on
-    /// failure. `localHost`, if given, is the address to connect from (tests and tools that
-    /// play many hosts on one machine, e.g. `127.0.0.2`).
+    /// failure.
     public static func connect(
         host: String, port: Int, role: LinkRole = .client, configuration: LinkConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, localHost: String? = nil
