@@ -1,4 +1,5 @@
 import ClientProtocol
+import Logging
 import Mailbox
 import MessageModel
 import P2PCore
