@@ -7,7 +7,7 @@ import WireCodec
 
 /// Keeps the client's link to one server address open: dials, checks that the node is a server
 /// of the trusted cluster, says hello, hands what the server pushes to the engine, and redials
-/// with backoff when the link ends.
+/// with jittered backoff when the link ends.
 struct ServerDialer: Sendable {
     let configuration: ClientConfiguration
     let linkConfiguration: LinkConfiguration
@@ -22,6 +22,8 @@ struct ServerDialer: Sendable {
             return
         }
         var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(2))
+        // Full jitter: clients that lost a server together (its restart) do not redial in waves.
+        var random = SystemRandomNumberGenerator()
         while !Task.isCancelled {
             var link: Link?
             do {
@@ -39,7 +41,7 @@ struct ServerDialer: Sendable {
                 await engine.serverDown(address, link, reason: "\(error)")
             }
             link?.close()
-            do { try await Task.sleep(for: backoff.next()) } catch { return }
+            do { try await Task.sleep(for: backoff.next(jitteredBy: &random)) } catch { return }
         }
     }
 

@@ -1,7 +1,8 @@
 /// Exponential backoff between retries: the first delay is `initial`, each next one doubles, up
 /// to `maximum`; ``reset()`` after a success starts over.
 ///
-/// A value, so that it is deterministic: callers that want jitter add their own seeded one.
+/// A value, so that it is deterministic: jitter comes only from the generator a caller passes to
+/// ``next(jitteredBy:)``.
 public struct Backoff: Sendable, Equatable {
     public let initial: Duration
     /// The longest delay (it may change between retries, e.g. when what is retried changes).
@@ -19,6 +20,16 @@ public struct Backoff: Sendable, Equatable {
     public mutating func next() -> Duration {
         defer { current = min(current * 2, maximum) }
         return min(current, maximum)
+    }
+
+    /// The delay to wait now with full jitter: uniform between zero and what ``next()`` would
+    /// return (the one after doubles all the same). Many peers retrying against one server after
+    /// the same event then spread over the whole window instead of arriving in synchronised waves.
+    public mutating func next(jitteredBy random: inout some RandomNumberGenerator) -> Duration {
+        let ceiling = next()
+        let nanoseconds = ceiling.components.seconds * 1_000_000_000 + ceiling.components.attoseconds / 1_000_000_000
+        guard nanoseconds > 0 else { return .zero }
+        return .nanoseconds(Int64.random(in: 0...nanoseconds, using: &random))
     }
 
     /// Starts over from ``initial`` (after a success).

@@ -10,7 +10,8 @@ import WireCodec
 
 /// Serving one client's link: who it is, what it may ask, and at what pace.
 extension ClientGateway {
-    /// Serves one client's link: registers and attaches it, then answers its requests until it closes.
+    /// Serves one client's link: registers and attaches it (``register(_:observedAddress:)``), then
+    /// answers its requests until it closes.
     ///
     /// The client is its proven id (the handshake checked its key): it sends as itself,
     /// acknowledges its own mail and asks for introductions to others, nothing more. A legacy
@@ -33,48 +34,39 @@ extension ClientGateway {
                 return link.close()
             }
         }
-        do {
-            let record = ClientRecord(
-                id: client, publicKey: link.peer.publicKey, lanAddresses: hello.lanAddresses,
-                listenAddress: hello.listenAddress, listenPort: hello.listenPort, lastSeenMillis: Self.nowMillis()
-            )
-            switch try await raft.commit(.register(record), budget: .seconds(30)) {
-            case .keyMismatch:
-                logger.notice("refusing client \(client): its id is bound to another key")
-                context.metrics.rejected(.identity)
-                push(.refused(reason: "client id \(client) is bound to another key"), on: link)
-                return link.close()
-            case .done:
-                break
-            case let other:
-                push(.refused(reason: "registration refused: \(other)"), on: link)
-                return link.close()
-            }
-        } catch {
-            push(.refused(reason: "could not register: \(error)"), on: link)
+        let record = ClientRecord(
+            id: client, publicKey: link.peer.publicKey, lanAddresses: hello.lanAddresses,
+            listenAddress: hello.listenAddress, listenPort: hello.listenPort, lastSeenMillis: Self.nowMillis()
+        )
+        let attached: Bool
+        switch await register(record, observedAddress: link.peer.remoteAddress) {
+        case .registered(let done):
+            attached = done
+        case .refused(let reason):
+            push(.refused(reason: reason), on: link)
             return link.close()
         }
         let session = ClientSession(client: client, link: link, store: replica.mailboxes, registry: sessions)
         guard sessions.add(session) else {
+            // Its other links keep it attached here: nothing to detach.
             context.metrics.rejected(.tooManyLinks)
             push(.refused(reason: "client \(client) already holds \(ClientSessions.maximumPerClient) links to this server"), on: link)
             return link.close()
         }
         defer {
             link.close()
-            if sessions.remove(session) {
-                let server = id
-                Task { _ = try? await self.raft.commit(.detach(client: client, server: server, atMillis: Self.nowMillis()), budget: .seconds(5)) }
-            }
+            if sessions.remove(session) { detach(client) }
         }
-        do {
-            _ = try await raft.commit(
-                .attach(client: client, server: id, observedAddress: link.peer.remoteAddress, atMillis: Self.nowMillis()),
-                budget: .seconds(30)
-            )
-        } catch {
-            await session.push(.refused(reason: "could not attach: \(error)"))
-            return
+        if !attached {
+            do {
+                _ = try await raft.commit(
+                    .attach(client: client, server: id, observedAddress: link.peer.remoteAddress, atMillis: Self.nowMillis()),
+                    budget: .seconds(30)
+                )
+            } catch {
+                await session.push(.refused(reason: "could not attach: \(error)"))
+                return
+            }
         }
         await session.push(.welcome(
             server: id, leader: await replica.leader, clusterKey: context.clusterKey.publicKeyBytes,

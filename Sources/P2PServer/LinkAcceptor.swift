@@ -18,7 +18,7 @@ final class LinkAcceptor: Service, Sendable {
     let gateway: ClientGateway
     let admin: AdminService
     /// Accepted links still waiting for their first frame, in total and per remote host.
-    let awaitingFirstFrame = AdmissionCount(total: 256, perHost: 16)
+    let awaitingFirstFrame = AdmissionCount(total: ServerContext.pendingHandshakeCap, perHost: 16)
 
     /// How long an accepted link may stay silent before its first frame.
     static let firstFrameTimeout: Duration = .seconds(5)

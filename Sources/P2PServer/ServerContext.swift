@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import P2PCore
 import Transport
@@ -27,8 +28,22 @@ struct ServerContext: Sendable {
         // Each link may queue up to `maximumQueuedBytes`; fewer links per address bound what one
         // address can make a server hold (clients behind one NAT beyond this need a higher cap).
         link.maximumLinksPerHost = 256
+        link.maximumPendingHandshakes = Self.pendingHandshakeCap
+        link.listenBacklog = 4096
         return link
     }
+
+    /// Handshakes in progress (and, in ``LinkAcceptor``, links awaiting their first frame) at
+    /// once: an eighth of the open-file limit (each holds a descriptor), from 256 to 4,096. In a
+    /// reconnect storm the handshakes wait mostly on their clients, not on this server's CPU, so
+    /// a cap of 256 left the rest in the listen queue until their clients gave up and redialled.
+    /// A flood of half-open connections is still bounded: by this cap, the per-address caps and
+    /// the handshake timeout.
+    static let pendingHandshakeCap: Int = {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 256 }
+        return Int(min(4096, max(256, limit.rlim_cur / 8)))
+    }()
 
     /// Where the local admin socket lives.
     var adminSocketPath: String { configuration.dataDirectory + "/admin.sock" }

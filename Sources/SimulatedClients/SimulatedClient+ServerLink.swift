@@ -14,7 +14,8 @@ extension SimulatedClient {
     /// Keeps a link to server number `server` open until the client stops, as the real client's
     /// `ServerDialer` does: dial (from this client's own address), check that the node claims the
     /// server role with an id derived from its key, say hello, check the welcome's cluster-key
-    /// proof, then serve pushes; redial after 100 ms, doubling to 2 s, reset by a welcome.
+    /// proof, then serve pushes; redial after up to 100 ms, doubling to 2 s (full jitter, from the client's
+    /// generator), reset by a welcome.
     func maintain(_ server: Int) async {
         guard let target = HostPort(configuration.servers[server]) else { return }
         var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(2))
@@ -43,7 +44,7 @@ extension SimulatedClient {
             }
             if let link { release(link, server) }
             link?.close()
-            do { try await Task.sleep(for: backoff.next()) } catch { break }
+            do { try await Task.sleep(for: state.withLock { backoff.next(jitteredBy: &$0.random) }) } catch { break }
         }
     }
 

@@ -30,9 +30,18 @@ public struct LinkConfiguration: Sendable {
     /// Received frames a link buffers for its consumer (default 64); while that many are
     /// unconsumed the link stops reading from the peer, which then stops sending.
     public var maximumInboundFrames: Int = 64
-    /// A listener's handshakes in progress, in all (default 256); one more connection is closed at once.
+    /// A listener's handshakes in progress, in all (default 256). At the cap the listener accepts
+    /// no more connections until a handshake ends (each ends within ``handshakeTimeout``): the
+    /// next ones wait in the listen queue. Kept small so that, when handshakes are CPU-bound, each
+    /// admitted one finishes in time instead of all of them slowing down past their timeouts.
     public var maximumPendingHandshakes: Int = 256
-    /// A listener's handshakes in progress from one IP address (default 16).
+    /// Connections a listener leaves queued in the kernel before it accepts them (default 1024;
+    /// the kernel caps it at `net.core.somaxconn`). Beyond it the kernel drops new connection
+    /// attempts, which their dialers retry; a queued connection costs the listener's process
+    /// nothing, but its dialer's handshake timeout runs while it waits.
+    public var listenBacklog: Int = 1024
+    /// A listener's handshakes in progress from one IP address (default 16); one more connection
+    /// from that address is closed at once.
     public var maximumPendingHandshakesPerHost: Int = 16
     /// A listener's established links, in all (default 16 384).
     public var maximumLinks: Int = 16_384

@@ -180,8 +180,9 @@ enum LinkEstablishment {
             )
             return (peer, try handshake.verify(peer: peer, authentication: authentication))
         case .listener(let role, let acceptedRoles):
-            let handshake = Handshake(listenerStating: role, configuration: configuration)
+            // The hello first: a connection that never says hello costs no ephemeral key.
             let peer = try Handshake.Hello.decode(try await receive(Handshake.helloType, "hello", orElse: .closed))
+            let handshake = Handshake(listenerStating: role, configuration: configuration)
             try handshake.admit(peer, accepting: acceptedRoles)
             try await write(Frame(type: Handshake.helloType, bytes: handshake.hello.encoded()))
             let authentication = try await receive(

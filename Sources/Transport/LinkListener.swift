@@ -8,8 +8,10 @@ import WireCodec
 /// The listener states ``LinkConfiguration/role`` in its hello and accepts dialers of the
 /// ``LinkConfiguration/acceptedRoles`` whose secret it holds. It caps handshakes in progress and
 /// established links, in all and per remote IP address (``LinkConfiguration/maximumPendingHandshakes``
-/// and the others): a connection over a cap is closed at once and reported to `onFailure` as
-/// ``TransportError/overloaded(_:)``. A link stops counting once it closes.
+/// and the others). At the cap on handshakes in all it stops accepting until one ends, and later
+/// connections wait in the listen queue (``LinkConfiguration/listenBacklog``); a connection over
+/// any other cap is closed at once and reported to `onFailure` as ``TransportError/overloaded(_:)``.
+/// A link stops counting once it closes.
 public final class LinkListener: Sendable {
     /// The port actually bound (useful when binding port 0).
     public let port: Int
@@ -39,6 +41,7 @@ public final class LinkListener: Sendable {
         let handshakeLimit = configuration.handshakeFrameLimit
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: Int32(clamping: configuration.listenBacklog))
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -58,7 +61,7 @@ public final class LinkListener: Sendable {
                     for try await (child, limit) in inbound {
                         let host = child.channel.remoteAddress?.ipAddress ?? "unknown"
                         do {
-                            try admissions.beginHandshake(from: host)
+                            try await admissions.waitForHandshakeSlot(from: host)
                         } catch {
                             child.channel.close(promise: nil)
                             onFailure(error)

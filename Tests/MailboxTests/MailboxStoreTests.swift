@@ -134,6 +134,20 @@ func message(_ sender: NodeID, _ sequence: UInt64, to recipient: NodeID, _ text:
         #expect(try fixture.apply(.register(ClientRecord(id: alice, publicKey: [1, 2, 3]))) == [.keyMismatch])
     }
 
+    @Test func registerAndAttachInOneEntryBindAndAttachANewClient() throws {
+        // The gateway's one proposal per link for a client whose id is derived from its key.
+        let fixture = try StoreFixture()
+        let server = NodeID.random()
+        let record = ClientRecord(id: alice, publicKey: [7, 7, 7], listenPort: 4000)
+        let entry = MailboxCommand.batch([.register(record), .attach(client: alice, server: server, observedAddress: "203.0.113.9:1", atMillis: 9)])
+        #expect(try fixture.apply(entry) == [.batch([.done, .done])])
+        #expect(try fixture.store.client(alice)?.attachedServers == [server])
+        #expect(try fixture.store.client(alice)?.publicKey == [7, 7, 7])
+        // Again, as after a reconnect: still one entry, nothing changes but the time.
+        #expect(try fixture.apply(entry) == [.batch([.done, .done])])
+        #expect(try fixture.store.client(alice)?.attachedServers == [server])
+    }
+
     @Test func attachDetachAndForgetServerTrackOnlineState() throws {
         let fixture = try StoreFixture()
         let server1 = NodeID.random()

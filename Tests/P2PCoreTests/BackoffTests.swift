@@ -15,6 +15,27 @@ import Testing
         #expect(backoff.next() == .seconds(2))
     }
 
+    @Test func fullJitterStaysUnderTheUnjitteredDelayAndSpreadsOverIt() {
+        var random = SplitMix64(seed: 7)
+        var jittered = Backoff(initial: .milliseconds(100), maximum: .milliseconds(400))
+        var plain = jittered
+        for _ in 0..<6 {
+            let ceiling = plain.next()
+            let delay = jittered.next(jitteredBy: &random)
+            #expect(delay >= .zero && delay <= ceiling)
+        }
+        #expect(jittered == plain)
+        var spread = Backoff(initial: .seconds(2), maximum: .seconds(2))
+        let delays = (0..<200).map { _ in spread.next(jitteredBy: &random) }
+        #expect(delays.contains { $0 < .milliseconds(500) })
+        #expect(delays.contains { $0 > .milliseconds(1500) })
+        var again = SplitMix64(seed: 7)
+        var replay = Backoff(initial: .milliseconds(100), maximum: .milliseconds(400))
+        var first = SplitMix64(seed: 7)
+        var original = Backoff(initial: .milliseconds(100), maximum: .milliseconds(400))
+        #expect(replay.next(jitteredBy: &again) == original.next(jitteredBy: &first))
+    }
+
     @Test func durationsConvertToWholeMilliseconds() {
         #expect(Duration.milliseconds(1500).wholeMilliseconds == 1500)
         #expect(Duration.microseconds(2999).wholeMilliseconds == 2)

@@ -106,16 +106,37 @@ import WireCodec
         thirdSide.close()
     }
 
-    @Test func admissionsCountHandshakesAndLinksInAllAndPerHost() throws {
+    @Test(.timeLimit(.minutes(1))) func atTheHandshakeCapTheListenerQueuesRatherThanCloses() async throws {
+        let server = try await TestListener.bind {
+            $0.maximumPendingHandshakes = 1
+            $0.handshakeTimeout = .seconds(60)
+        }
+        defer { server.listener.close() }
+        // A silent connection holds the only handshake slot.
+        let silent = try await server.rawConnection()
+        let dial = Task { try await server.dial() }
+        var failures = server.failures.makeAsyncIterator()
+        // The dial waits in the listen queue, unrefused, until the silent connection ends.
+        try await silent.close()
+        #expect(await failures.next() != nil)  // the silent one's failed handshake, nothing else
+        var accepted = server.listener.links.makeAsyncIterator()
+        let client = try await withDeadline(.seconds(20), "the queued dial") { try await dial.value }
+        let serverSide = try #require(await accepted.next())
+        #expect(server.listener.admissions.counts == (pending: 0, links: 1))
+        client.close()
+        serverSide.close()
+    }
+
+    @Test(.timeLimit(.minutes(1))) func admissionsCountHandshakesAndLinksInAllAndPerHost() async throws {
         var configuration = LinkConfiguration(identity: .ephemeral(), secret: "s3cret")
         configuration.maximumPendingHandshakes = 3
         configuration.maximumPendingHandshakesPerHost = 2
         configuration.maximumLinks = 2
         configuration.maximumLinksPerHost = 1
         let admissions = ListenerAdmissions(configuration: configuration)
-        func expectOverloaded(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
+        func expectOverloaded(_ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async {
             do {
-                try body()
+                try await body()
                 Issue.record("expected overloaded", sourceLocation: sourceLocation)
             } catch {
                 guard case .overloaded? = error as? TransportError else {
@@ -125,22 +146,27 @@ import WireCodec
             }
         }
 
-        try admissions.beginHandshake(from: "10.0.0.1")
-        try admissions.beginHandshake(from: "10.0.0.1")
-        expectOverloaded { try admissions.beginHandshake(from: "10.0.0.1") }  // per host
-        try admissions.beginHandshake(from: "10.0.0.2")
-        expectOverloaded { try admissions.beginHandshake(from: "10.0.0.3") }  // in all
+        try await admissions.waitForHandshakeSlot(from: "10.0.0.1")
+        try await admissions.waitForHandshakeSlot(from: "10.0.0.1")
+        await expectOverloaded { try await admissions.waitForHandshakeSlot(from: "10.0.0.1") }  // per host: at once
+        try await admissions.waitForHandshakeSlot(from: "10.0.0.2")
+        // In all: the next one waits until a handshake ends, and is then counted.
+        let waiting = Task { try await admissions.waitForHandshakeSlot(from: "10.0.0.3") }
+        while !admissions.hasWaiter { await Task.yield() }
+        #expect(admissions.counts == (pending: 3, links: 0))
+        admissions.end(from: "10.0.0.2", established: false)
+        try await waiting.value
         #expect(admissions.counts == (pending: 3, links: 0))
 
         try admissions.establish(from: "10.0.0.1")
-        expectOverloaded { try admissions.establish(from: "10.0.0.1") }  // per host; stays pending
-        try admissions.establish(from: "10.0.0.2")
-        try admissions.beginHandshake(from: "10.0.0.3")
-        expectOverloaded { try admissions.establish(from: "10.0.0.3") }  // in all
+        await expectOverloaded { try admissions.establish(from: "10.0.0.1") }  // per host; stays pending
+        try admissions.establish(from: "10.0.0.3")
+        try await admissions.waitForHandshakeSlot(from: "10.0.0.2")
+        await expectOverloaded { try admissions.establish(from: "10.0.0.2") }  // in all
         #expect(admissions.counts == (pending: 2, links: 2))
 
         admissions.end(from: "10.0.0.1", established: true)
-        try admissions.establish(from: "10.0.0.3")
+        try admissions.establish(from: "10.0.0.2")
         admissions.end(from: "10.0.0.1", established: false)
         #expect(admissions.counts == (pending: 0, links: 2))
         admissions.end(from: "10.0.0.2", established: true)
