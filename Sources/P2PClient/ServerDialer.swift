@@ -15,6 +15,11 @@ struct ServerDialer: Sendable {
     let direct: DirectPaths?
     let replies: PendingReplies<ServerPush>
 
+    /// How long a dial to a server may wait for the server's side of the handshake. Longer than
+    /// the listener's own timeout: after a server restart thousands of clients dial at once and
+    /// wait in its listen queue, and one that gave up would only queue again at the back.
+    static let handshakeTimeout: Duration = .seconds(15)
+
     /// Keeps a link to the server at `address` open, redialling with backoff, until cancelled.
     func maintain(_ address: String, for engine: ClientEngine) async {
         guard let target = HostPort(address) else {
@@ -24,6 +29,8 @@ struct ServerDialer: Sendable {
         var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(2))
         // Full jitter: clients that lost a server together (its restart) do not redial in waves.
         var random = SystemRandomNumberGenerator()
+        var linkConfiguration = self.linkConfiguration
+        linkConfiguration.handshakeTimeout = Self.handshakeTimeout
         while !Task.isCancelled {
             var link: Link?
             do {

@@ -94,9 +94,12 @@ public final class SimulatedClient: Sendable {
 
     var isRunning: Bool { state.withLock { $0.running } }
 
-    /// The link configuration of the current run (its incarnation changes with each start).
+    /// The link configuration of the current run (its incarnation changes with each start), with
+    /// the real client's 15 s handshake wait for server dials (`ServerDialer.handshakeTimeout`).
     var linkConfiguration: LinkConfiguration {
-        LinkConfiguration(identity: identity, secret: configuration.secret, incarnation: state.withLock { $0.incarnation })
+        var link = LinkConfiguration(identity: identity, secret: configuration.secret, incarnation: state.withLock { $0.incarnation })
+        link.handshakeTimeout = .seconds(15)
+        return link
     }
 
     /// Servers that welcomed this client and whose link is up.
