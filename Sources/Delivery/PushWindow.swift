@@ -107,6 +107,8 @@ public struct PushWindow: Sendable {
     /// When the client last showed progress on what is in flight (or the window last started
     /// filling from empty).
     private var lastProgress: UInt64 = 0
+    /// Start-overs on silence since the window was last empty (they lengthen the patience).
+    private var silentRewinds: UInt64 = 0
     /// The arrival number of the last message pushed from the mailbox in order.
     private var cursor: UInt64 = 0
     private var generation: UInt64 = 0
@@ -148,6 +150,7 @@ public struct PushWindow: Sendable {
             guard inFlight.removeValue(forKey: id) != nil else { break }
             received.remove(id)
             lastProgress = self.now
+            if inFlight.isEmpty { silentRewinds = 0 }
             // Refilled in batches (one read for many pushes), or at once when the window empties.
             if configuration.window - inFlight.count >= refillBatch || inFlight.isEmpty { wake() }
         case .acknowledgementReceived(let id):
@@ -156,9 +159,18 @@ public struct PushWindow: Sendable {
             lastProgress = self.now
         case .tick:
             if let oldest = inFlight.values.min() {
-                let silent = self.now - lastProgress > configuration.patience
+                // Silence counts only while the client owes an acknowledgement and has taken all
+                // that was pushed (bytes still queued here: it is slow, not deaf); each silent
+                // start-over doubles the patience (at most 8 ×) until the window empties.
+                let patience = configuration.patience &* (1 << min(silentRewinds, 3))
+                let silent = received.count < inFlight.count && self.queuedBytes == 0 && self.now - lastProgress > patience
                 let stuck = self.now - oldest > configuration.patience &* max(configuration.stuckFactor, 1)
-                if silent || stuck { rewind(sequenceHeadsFirst: true) } else { wake() }
+                if silent || stuck {
+                    if silent { silentRewinds += 1 }
+                    rewind(sequenceHeadsFirst: true)
+                } else {
+                    wake()
+                }
             } else {
                 wake()
             }
@@ -210,6 +222,7 @@ public struct PushWindow: Sendable {
         } else {
             received.removeAll()
             inFlight.removeAll()
+            silentRewinds = 0
         }
         lastProgress = now
         generation += 1

@@ -94,6 +94,7 @@ struct WindowHarness {
         for sequence in Array(UInt64(2)...20) + [1] { harness.mailbox.add(message(from: alice, to: bob, sequence)) }
         harness.feed(.subscribe(true))
         #expect(harness.takePushed() == [2, 3, 4, 5], "the window is filled in arrival order")
+        harness.queuedBytes = 0
         harness.now = 1_000
         harness.feed(.tick)
         #expect(harness.takePushed().isEmpty, "not stale yet")
@@ -113,6 +114,9 @@ struct WindowHarness {
         harness.feed(.tick)
         #expect(harness.takePushed().isEmpty, "the client acknowledged within the patience: its commit is slow, not lost")
         harness.now = 1_901
+        harness.feed(.tick)
+        #expect(harness.takePushed().isEmpty, "pushes still queued on the link: the client is slow, not silent")
+        harness.queuedBytes = 0
         harness.feed(.tick)
         #expect(harness.takePushed() == [2, 3, 4], "silent since: the rest goes again, not what the client acknowledged")
         harness.mailbox.remove(MessageID(sender: alice, sequence: 1))
@@ -151,6 +155,7 @@ struct WindowHarness {
         for sequence in [1] + Array(UInt64(3)...8) + [2] { harness.mailbox.add(message(from: alice, to: bob, sequence)) }
         harness.feed(.subscribe(true))
         #expect(harness.takePushed() == [1, 3, 4, 5, 6, 7, 8, 2])
+        harness.queuedBytes = 0
         harness.now = 1_001
         harness.feed(.tick)
         let pushed = harness.takePushed()
