@@ -16,8 +16,8 @@ import P2PCore
 /// An acknowledgement received from the client (``Input/acknowledgementReceived(_:)``) is
 /// progress even before Raft applies it: under load commits are slow, and starting over then
 /// would only push everything again and commit every acknowledgement again (a feedback loop).
-/// Such messages stay in the window until applied, and a rewind does not push them again
-/// unless they are stuck too.
+/// Such messages stay in the window until applied (a start-over pushes them again: their
+/// commit may have been lost).
 ///
 /// The window reads the mailbox through directives — ``Directive/fetch(_:)``, answered by
 /// ``Input/fetched(_:_:)`` — so it holds no store and stays pure: a shell answers from its
@@ -107,8 +107,6 @@ public struct PushWindow: Sendable {
     /// When the client last showed progress on what is in flight (or the window last started
     /// filling from empty).
     private var lastProgress: UInt64 = 0
-    /// Start-overs on silence since the window was last empty (they lengthen the patience).
-    private var silentRewinds: UInt64 = 0
     /// The arrival number of the last message pushed from the mailbox in order.
     private var cursor: UInt64 = 0
     private var generation: UInt64 = 0
@@ -150,7 +148,6 @@ public struct PushWindow: Sendable {
             guard inFlight.removeValue(forKey: id) != nil else { break }
             received.remove(id)
             lastProgress = self.now
-            if inFlight.isEmpty { silentRewinds = 0 }
             // Refilled in batches (one read for many pushes), or at once when the window empties.
             if configuration.window - inFlight.count >= refillBatch || inFlight.isEmpty { wake() }
         case .acknowledgementReceived(let id):
@@ -160,17 +157,10 @@ public struct PushWindow: Sendable {
         case .tick:
             if let oldest = inFlight.values.min() {
                 // Silence counts only while the client owes an acknowledgement and has taken all
-                // that was pushed (bytes still queued here: it is slow, not deaf); each silent
-                // start-over doubles the patience (at most 8 ×) until the window empties.
-                let patience = configuration.patience &* (1 << min(silentRewinds, 3))
-                let silent = received.count < inFlight.count && self.queuedBytes == 0 && self.now - lastProgress > patience
+                // that was pushed (bytes still queued here: it is slow, not deaf).
+                let silent = received.count < inFlight.count && self.queuedBytes == 0 && self.now - lastProgress > configuration.patience
                 let stuck = self.now - oldest > configuration.patience &* max(configuration.stuckFactor, 1)
-                if silent || stuck {
-                    if silent { silentRewinds += 1 }
-                    rewind(sequenceHeadsFirst: true)
-                } else {
-                    wake()
-                }
+                if silent || stuck { rewind(sequenceHeadsFirst: true) } else { wake() }
             } else {
                 wake()
             }
@@ -213,17 +203,8 @@ public struct PushWindow: Sendable {
     private mutating func rewind(sequenceHeadsFirst: Bool) {
         cursor = 0
         pausedOnBudget = false
-        if sequenceHeadsFirst {
-            // A stale window: messages whose acknowledgement arrived lately stay (their commit
-            // is under way); the rest, and any stuck for long, are pushed again.
-            let limit = configuration.patience &* max(configuration.stuckFactor, 1)
-            received = received.filter { id in inFlight[id].map { now - $0 <= limit } ?? false }
-            inFlight = inFlight.filter { received.contains($0.key) }
-        } else {
-            received.removeAll()
-            inFlight.removeAll()
-            silentRewinds = 0
-        }
+        received.removeAll()
+        inFlight.removeAll()
         lastProgress = now
         generation += 1
         fetching = nil
@@ -247,7 +228,7 @@ public struct PushWindow: Sendable {
         }
         var more = !mail.isEmpty
         for stored in mail {
-            // Already pushed since the rewind (a sequence head), or acknowledged and committing.
+            // Already pushed since the rewind (a sequence head).
             if inFlight[stored.message.id] != nil {
                 cursor = stored.arrival
                 continue
