@@ -6,9 +6,18 @@ import P2PCore
 ///
 /// Mail stays in the replicated mailbox until the client's acknowledgement is committed; the
 /// window only keeps pushed-but-unacknowledged messages (at most ``Configuration/window``).
-/// When one stays unacknowledged longer than ``Configuration/patience`` (its acknowledgement was
-/// lost with a leader, say), the push starts over: first each sender's lowest sequences, then
-/// the mailbox from its head. The client deduplicates by id and acknowledges again.
+/// When the client stays silent on what was pushed for longer than ``Configuration/patience``
+/// (no acknowledgement of a message in flight arrived, nor was one applied), or one message
+/// stays unacknowledged for ``Configuration/patience`` × ``Configuration/stuckFactor`` while
+/// others go through (the client holds it behind a gap, or its acknowledgement was lost with a
+/// leader), the push starts over: first each sender's lowest sequences, then the mailbox from
+/// its head. The client deduplicates by id and acknowledges again.
+///
+/// An acknowledgement received from the client (``Input/acknowledgementReceived(_:)``) is
+/// progress even before Raft applies it: under load commits are slow, and starting over then
+/// would only push everything again and commit every acknowledgement again (a feedback loop).
+/// Such messages stay in the window until applied (a start-over pushes them again: their
+/// commit may have been lost).
 ///
 /// The window reads the mailbox through directives — ``Directive/fetch(_:)``, answered by
 /// ``Input/fetched(_:_:)`` — so it holds no store and stays pure: a shell answers from its
@@ -27,8 +36,11 @@ public struct PushWindow: Sendable {
         public var pushBudget = 4 << 20
         /// Lowest sequences per sender pushed first when a stale window starts over.
         public var headsPerSender = 16
-        /// How long (logical milliseconds) the oldest pushed message may stay unacknowledged.
+        /// How long (logical milliseconds) the client may stay silent on what was pushed.
         public var patience: UInt64 = 10_000
+        /// How many patiences one message may stay unacknowledged (or its received
+        /// acknowledgement unapplied) while others go through, before the push starts over.
+        public var stuckFactor: UInt64 = 10
 
         public init() {}
     }
@@ -42,6 +54,9 @@ public struct PushWindow: Sendable {
         case newMail
         /// The client's acknowledgement of `id` was applied: it left the mailbox.
         case acknowledged(MessageID)
+        /// The client's acknowledgement of `id` arrived (it is on its way through Raft): the
+        /// client reads what is pushed, so the patience clock starts again.
+        case acknowledgementReceived(MessageID)
         /// Time passed: a window stale for longer than the patience starts over, sequence heads
         /// first; an empty window pushes what waits (the push may have paused on the budget).
         case tick
@@ -85,8 +100,13 @@ public struct PushWindow: Sendable {
 
     public var configuration: Configuration
     public private(set) var subscribed = false
-    /// Pushed and not acknowledged, with when they were pushed.
+    /// Pushed and not acknowledged, with when they were pushed (or their acknowledgement arrived).
     public private(set) var inFlight: [MessageID: UInt64] = [:]
+    /// Those of ``inFlight`` whose acknowledgement arrived and is not applied yet.
+    public private(set) var received: Set<MessageID> = []
+    /// When the client last showed progress on what is in flight (or the window last started
+    /// filling from empty).
+    private var lastProgress: UInt64 = 0
     /// The arrival number of the last message pushed from the mailbox in order.
     private var cursor: UInt64 = 0
     private var generation: UInt64 = 0
@@ -125,10 +145,22 @@ public struct PushWindow: Sendable {
         case .newMail:
             wake()
         case .acknowledged(let id):
-            if inFlight.removeValue(forKey: id) != nil { wake() }
+            guard inFlight.removeValue(forKey: id) != nil else { break }
+            received.remove(id)
+            lastProgress = self.now
+            // Refilled in batches (one read for many pushes), or at once when the window empties.
+            if configuration.window - inFlight.count >= refillBatch || inFlight.isEmpty { wake() }
+        case .acknowledgementReceived(let id):
+            guard inFlight[id] != nil, received.insert(id).inserted else { break }
+            inFlight[id] = self.now
+            lastProgress = self.now
         case .tick:
             if let oldest = inFlight.values.min() {
-                if self.now - oldest > configuration.patience { rewind(sequenceHeadsFirst: true) }
+                // Silence counts only while the client owes an acknowledgement and has taken all
+                // that was pushed (bytes still queued here: it is slow, not deaf).
+                let silent = received.count < inFlight.count && self.queuedBytes == 0 && self.now - lastProgress > configuration.patience
+                let stuck = self.now - oldest > configuration.patience &* max(configuration.stuckFactor, 1)
+                if silent || stuck { rewind(sequenceHeadsFirst: true) } else { wake() }
             } else {
                 wake()
             }
@@ -143,6 +175,9 @@ public struct PushWindow: Sendable {
     }
 
     private var overBudget: Bool { queuedBytes + pushedBytes >= configuration.pushBudget }
+
+    /// Free places in the window that an applied acknowledgement waits for before it refills it.
+    private var refillBatch: Int { max(1, configuration.window / 8) }
 
     /// Pushes what is new, if the window and the budget allow.
     private mutating func wake() {
@@ -168,7 +203,9 @@ public struct PushWindow: Sendable {
     private mutating func rewind(sequenceHeadsFirst: Bool) {
         cursor = 0
         pausedOnBudget = false
+        received.removeAll()
         inFlight.removeAll()
+        lastProgress = now
         generation += 1
         fetching = nil
         wanted = false
@@ -186,11 +223,16 @@ public struct PushWindow: Sendable {
         guard subscribed else { return }
         if outstanding.heads {
             // The heads of a stale window go out whatever the budget: they are what unblocks the client.
-            for stored in mail { push(stored.message) }
+            for stored in mail where inFlight[stored.message.id] == nil { push(stored.message) }
             return wake()
         }
         var more = !mail.isEmpty
         for stored in mail {
+            // Already pushed since the rewind (a sequence head).
+            if inFlight[stored.message.id] != nil {
+                cursor = stored.arrival
+                continue
+            }
             guard !overBudget else {
                 more = false
                 pausedOnBudget = true
@@ -203,6 +245,7 @@ public struct PushWindow: Sendable {
     }
 
     private mutating func push(_ message: MailMessage) {
+        if inFlight.isEmpty { lastProgress = now }
         inFlight[message.id] = now
         pushedBytes += message.payload.count + Self.pushOverhead
         directives.append(.push(message))

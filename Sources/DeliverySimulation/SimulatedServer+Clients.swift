@@ -24,7 +24,11 @@ extension SimulatedServer {
             )
             try commit(.enqueue(stamped), for: .client(client, request: request))
         case .acknowledge(let messageID):
-            try commit(.acknowledge(recipient: client, id: messageID), for: nil)
+            try push(.acknowledgementReceived(messageID), to: client)
+            // As the real server: only what this replica still holds is proposed.
+            if (try? store.holdsItem(messageID, for: client)) != false {
+                try commit(.acknowledge(recipient: client, id: messageID), for: nil)
+            }
         case .claim(let request, let messageID):
             try commit(.claim(recipient: client, id: messageID), for: .claim(client, request: request))
         case .subscribe(let on):

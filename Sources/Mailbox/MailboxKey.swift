@@ -40,6 +40,16 @@ enum MailboxKey {
         key.count == 24 ? UInt64(bigEndianBytes: key.suffix(8)) : nil
     }
 
+    /// The smallest key after every key that starts with `prefix` (`nil`: there is none).
+    static func successor(ofPrefix prefix: [UInt8]) -> [UInt8]? {
+        var bytes = prefix
+        for i in bytes.indices.reversed() where bytes[i] < 0xFF {
+            bytes[i] += 1
+            return Array(bytes[...i])
+        }
+        return nil
+    }
+
     /// The key range of every record of `recipient` in a table keyed by recipient first:
     /// from the recipient's id up to (not including) the smallest key after all of them.
     static func range(of recipient: NodeID) -> (from: [UInt8], until: [UInt8]?) {

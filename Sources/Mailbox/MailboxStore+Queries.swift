@@ -22,23 +22,35 @@ extension MailboxStore {
     /// in all), whatever order they arrived in: what the recipient can deliver next. A message
     /// that arrived after later ones of its sender (relayed once a direct attempt timed out, say)
     /// comes first here, where the arrival order would put it behind them.
+    ///
+    /// Costs a read in proportion to `limit`, not to the mailbox: once a sender gave its
+    /// `perSender`, the cursor jumps past the rest of that sender's entries.
     public func sequenceHeads(for recipient: NodeID, perSender: Int, limit: Int) throws -> [(arrival: UInt64, message: MailMessage)] {
-        try readState { txn, tables in
+        guard perSender > 0, limit > 0 else { return [] }
+        return try readState { txn, tables in
             var arrivals: [UInt64] = []
-            var sender: [UInt8] = []
-            var taken = 0
-            try txn.scan(tables.index, from: MailboxKey.range(of: recipient).from, until: MailboxKey.range(of: recipient).until) { key, value in
-                guard key.count == 40, let arrival = MailboxIndexEntry(value)?.arrival else { return true }
-                let keySender = Array(key[16..<32])
-                if keySender != sender {
-                    sender = keySender
-                    taken = 0
-                }
-                if taken < perSender {
+            let range = MailboxKey.range(of: recipient)
+            var start: [UInt8]? = range.from
+            while let from = start, arrivals.count < limit {
+                start = nil
+                var sender: ArraySlice<UInt8> = []
+                var taken = 0
+                try txn.scan(tables.index, from: from, until: range.until) { key, value in
+                    guard key.count == 40, let arrival = MailboxIndexEntry(value)?.arrival else { return true }
+                    let keySender = key[16..<32]
+                    if keySender != sender {
+                        sender = keySender
+                        taken = 0
+                    }
+                    guard taken < perSender else {
+                        // The rest of this sender's entries are not wanted: seek past them.
+                        start = MailboxKey.successor(ofPrefix: Array(key.prefix(32)))
+                        return false
+                    }
                     arrivals.append(arrival)
                     taken += 1
+                    return arrivals.count < limit
                 }
-                return arrivals.count < limit
             }
             var result: [(arrival: UInt64, message: MailMessage)] = []
             for arrival in arrivals {
@@ -98,6 +110,12 @@ extension MailboxStore {
             guard let entry = try txn.get(tables.index, MailboxKey.index(recipient, id)).flatMap(MailboxIndexEntry.init) else { return false }
             return !entry.isSkip
         }
+    }
+
+    /// Whether `recipient`'s mailbox holds `id` (a message or a skip) in this replica's applied
+    /// state: an acknowledgement of anything else would change nothing, so it is not proposed.
+    public func holdsItem(_ id: MessageID, for recipient: NodeID) throws -> Bool {
+        try readState { txn, tables in try txn.get(tables.index, MailboxKey.index(recipient, id)) != nil }
     }
 
     /// The highest sequence from `sender` that `recipient` acknowledged (0: none).

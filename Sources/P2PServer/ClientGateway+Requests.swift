@@ -94,9 +94,13 @@ extension ClientGateway {
             await self.relay(items, for: session)
             inFlight.leave(items.count)
         }
+        // Acknowledgements being committed: a duplicate of one of them is not proposed again (at
+        // most ``ServerConfiguration/maximumRequestsInFlight`` ids, each holding a place).
+        let committing = Mutex<Set<MessageID>>([])
         let acknowledgements = Coalescer<MessageID> { ids in
             // A lost acknowledgement is harmless: the message is pushed again and acknowledged again.
             await self.commitAcknowledgements(ids, of: client)
+            committing.withLock { $0.subtract(ids) }
             inFlight.leave(ids.count)
         }
         await withTaskGroup(of: Void.self) { group in
@@ -127,7 +131,15 @@ extension ClientGateway {
                         sends.add((request, message))
                     case .acknowledge(let messageID):
                         passOnReceipt(of: messageID, by: client, replica.mailboxes)
-                        acknowledgements.add(messageID)
+                        await session.acknowledgementReceived(messageID)
+                        // Proposed only if it would change something: the id is still in the
+                        // mailbox (if unsure, it is) and not being committed already.
+                        if (try? replica.mailboxes.holdsItem(messageID, for: client)) != false,
+                           committing.withLock({ $0.insert(messageID).inserted }) {
+                            acknowledgements.add(messageID)
+                        } else {
+                            inFlight.leave(1)
+                        }
                     case .claim(let request, let messageID):
                         group.addTask {
                             let result = await self.claim(messageID, for: client)

@@ -106,7 +106,7 @@ final class ClientGateway: Service, Sendable {
         }
         for (recipient, ids) in acknowledged {
             for session in sessions.sessions(of: recipient) {
-                Task { for messageID in ids { await session.acknowledged(messageID) } }
+                Task { await session.acknowledged(ids) }
             }
         }
         // Usually passed on already when the acknowledgement arrived; sessions say each once.

@@ -58,9 +58,19 @@ actor ClientSession {
     /// The acknowledgement of `id` was applied: it left the mailbox.
     func acknowledged(_ id: MessageID) { step(.acknowledged(id)) }
 
-    /// Starts over if a pushed message stayed unacknowledged longer than `patience` (sequence
-    /// heads first; see ``PushWindow``); with nothing in flight, pushes what waits. The gateway
-    /// calls it only while the session wants ticks (``PushWindow/wantsTicks``).
+    /// The acknowledgements of `ids` were applied (one hop for a batch).
+    func acknowledged(_ ids: [MessageID]) {
+        for id in ids { step(.acknowledged(id)) }
+    }
+
+    /// The client acknowledged `id` (the acknowledgement is on its way through Raft): it reads
+    /// what is pushed, so the window's patience starts again.
+    func acknowledgementReceived(_ id: MessageID) { step(.acknowledgementReceived(id)) }
+
+    /// Starts over if the client stayed silent on what was pushed for longer than `patience`, or
+    /// left one message unacknowledged for much longer (sequence heads first; see
+    /// ``PushWindow``); otherwise pushes what waits and fits. The gateway calls it only while
+    /// the session wants ticks (``PushWindow/wantsTicks``).
     func rewindIfStale(patience: Duration) {
         let (seconds, attoseconds) = patience.components
         window.configuration.patience = UInt64(max(0, seconds)) &* 1_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000_000_000)

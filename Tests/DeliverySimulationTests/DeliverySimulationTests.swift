@@ -75,7 +75,7 @@ import TestSupport
     /// `delivery-simulate --seeds 60 --steps 150 --bug NAME --keep-going`), on the guarantee it breaks.
     @Test(arguments: [
         (ClientBug.handOverBeforeLedger, [UInt64(17), 28, 80], "exactly once"),
-        (ClientBug.acknowledgeBehindGap, [UInt64(1), 7, 13], "every accepted message delivered"),
+        (ClientBug.acknowledgeBehindGap, [UInt64(3), 6, 8], "every accepted message delivered"),
         (ClientBug.relayedCopyAfterDirect, [UInt64(1), 2, 4], "exactly once"),
     ])
     func aDeliberateBugIsCaught(bug: ClientBug, seeds: [UInt64], guarantee: String) async throws {

@@ -94,12 +94,74 @@ struct WindowHarness {
         for sequence in Array(UInt64(2)...20) + [1] { harness.mailbox.add(message(from: alice, to: bob, sequence)) }
         harness.feed(.subscribe(true))
         #expect(harness.takePushed() == [2, 3, 4, 5], "the window is filled in arrival order")
+        harness.queuedBytes = 0
         harness.now = 1_000
         harness.feed(.tick)
         #expect(harness.takePushed().isEmpty, "not stale yet")
         harness.now = 1_001
         harness.feed(.tick)
         #expect(harness.takePushed().first == 1, "the rewound window starts with the sender's lowest sequence")
+    }
+
+    @Test func receivedAcknowledgementsKeepTheWindowFromGoingStale() {
+        var harness = WindowHarness(configuration: configuration())
+        for sequence in 1...6 { harness.mailbox.add(message(from: alice, to: bob, UInt64(sequence))) }
+        harness.feed(.subscribe(true))
+        #expect(harness.takePushed() == [1, 2, 3, 4])
+        harness.now = 900
+        harness.feed(.acknowledgementReceived(MessageID(sender: alice, sequence: 1)))
+        harness.now = 1_500
+        harness.feed(.tick)
+        #expect(harness.takePushed().isEmpty, "the client acknowledged within the patience: its commit is slow, not lost")
+        harness.now = 1_901
+        harness.feed(.tick)
+        #expect(harness.takePushed().isEmpty, "pushes still queued on the link: the client is slow, not silent")
+        harness.queuedBytes = 0
+        harness.feed(.tick)
+        #expect(harness.takePushed() == [1, 2, 3, 4], "silent since: all goes again (an acknowledgement can be lost)")
+        harness.mailbox.remove(MessageID(sender: alice, sequence: 1))
+        harness.feed(.acknowledged(MessageID(sender: alice, sequence: 1)))
+        #expect(harness.takePushed() == [5])
+    }
+
+    @Test func aMessageLeftOutWhileOthersGoThroughIsPushedAgainInTheEnd() {
+        var configuration = configuration()
+        configuration.stuckFactor = 10
+        var harness = WindowHarness(configuration: configuration)
+        for sequence in 1...200 { harness.mailbox.add(message(from: alice, to: bob, UInt64(sequence))) }
+        harness.feed(.subscribe(true))
+        #expect(harness.takePushed() == [1, 2, 3, 4])
+        let first = MessageID(sender: alice, sequence: 1)
+        var again: UInt64?
+        while again == nil, harness.now < 20_000 {
+            harness.now += 250
+            // The client acknowledges everything but 1 (it lost it, say): the window moves on.
+            for id in harness.window.inFlight.keys where id != first {
+                harness.feed(.acknowledgementReceived(id))
+                harness.mailbox.remove(id)
+                harness.feed(.acknowledged(id))
+            }
+            harness.feed(.tick)
+            if harness.takePushed().contains(1) { again = harness.now }
+        }
+        #expect(again.map { $0 > 10_000 && $0 <= 10_250 } == true, "pushed again at \(String(describing: again))")
+    }
+
+    @Test func aRewindDoesNotPushASequenceHeadTwice() {
+        var configuration = configuration(window: 8)
+        configuration.headsPerSender = 2
+        var harness = WindowHarness(configuration: configuration)
+        // 2 arrived last: the rewind's heads are 1 and 2, and 1 is also first in arrival order.
+        for sequence in [1] + Array(UInt64(3)...8) + [2] { harness.mailbox.add(message(from: alice, to: bob, sequence)) }
+        harness.feed(.subscribe(true))
+        #expect(harness.takePushed() == [1, 3, 4, 5, 6, 7, 8, 2])
+        harness.queuedBytes = 0
+        harness.now = 1_001
+        harness.feed(.tick)
+        let pushed = harness.takePushed()
+        #expect(pushed.first == 1)
+        #expect(Set(pushed).count == pushed.count, "pushed twice in one rewind: \(pushed)")
+        #expect(Set(pushed) == Set(1...8))
     }
 
     @Test func backpressurePausesUntilTheLinkDrains() {
