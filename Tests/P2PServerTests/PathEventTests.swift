@@ -35,6 +35,15 @@ extension ServerProcessSuites {
             let (alice, bob) = (clients[0], clients[1])
             let bobID = bob.id
             let events = alice.pathEvents
+            // Both clients' UDP mappings are observed first, so the introduction carries UDP
+            // candidates and the attempt has both halves (clients observe at their own pace).
+            let target = try #require(HostPort(cluster.addresses[0]))
+            #expect(try await eventually {
+                let admin = try await AdminClient.connect(to: target, adminSecret: cluster.adminSecret)
+                defer { admin.close() }
+                guard case .path(let answer) = try await admin.request(.path(alice.id, bobID)) else { return false }
+                return !answer.a.observations.isEmpty && !answer.b.observations.isEmpty
+            }, "the servers never observed both clients' UDP mappings")
             let received = Task { try await RelayDeliveryTests.collect(bob, count: 1) }
             try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(0), timeout: .seconds(30))
             _ = try await received.value
@@ -58,7 +67,6 @@ extension ServerProcessSuites {
             #expect(try await eventually { await alice.paths().first { $0.peer == bobID }?.rtt != nil }, "no RTT measured")
 
             // The servers hear it from the clients; both sit on loopback, behind no NAT.
-            let target = try #require(HostPort(cluster.addresses[0]))
             var diagnosis: PairPathDiagnosis?
             #expect(try await eventually {
                 let admin = try await AdminClient.connect(to: target, adminSecret: cluster.adminSecret)
