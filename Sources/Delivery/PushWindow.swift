@@ -7,11 +7,17 @@ import P2PCore
 /// Mail stays in the replicated mailbox until the client's acknowledgement is committed; the
 /// window only keeps pushed-but-unacknowledged messages (at most ``Configuration/window``).
 /// When the client stays silent on what was pushed for longer than ``Configuration/patience``
-/// (no acknowledgement of a message in flight arrived, nor was one applied), or one message
-/// stays unacknowledged for ``Configuration/patience`` × ``Configuration/stuckFactor`` while
-/// others go through (the client holds it behind a gap, or its acknowledgement was lost with a
-/// leader), the push starts over: first each sender's lowest sequences, then the mailbox from
-/// its head. The client deduplicates by id and acknowledges again.
+/// (no acknowledgement of a message in flight arrived, nor was one applied), or one message is
+/// stuck while others go through — messages pushed more than ``Configuration/patience`` ×
+/// ``Configuration/stuckFactor`` after it were acknowledged and it was not (the client holds it
+/// behind a gap), or its acknowledgement arrived that long ago and was never applied (lost with
+/// a leader) — the push starts over: first each sender's lowest sequences, then the mailbox
+/// from its head. The client deduplicates by id and acknowledges again.
+///
+/// Time in flight alone is no sign of trouble: a slow client that reads a full window in order
+/// keeps the last pushed message waiting for as long as it takes to read the ones before it.
+/// Starting over then would push the whole window again to a client that cannot keep up with
+/// it once (a feedback loop under load), so only being overtaken counts.
 ///
 /// An acknowledgement received from the client (``Input/acknowledgementReceived(_:)``) is
 /// progress even before Raft applies it: under load commits are slow, and starting over then
@@ -102,6 +108,9 @@ public struct PushWindow: Sendable {
     public private(set) var subscribed = false
     /// Pushed and not acknowledged, with when they were pushed (or their acknowledgement arrived).
     public private(set) var inFlight: [MessageID: UInt64] = [:]
+    /// When the most recently pushed of the acknowledged messages was pushed: a message pushed
+    /// well before it and still unacknowledged was overtaken.
+    private var newestAcknowledgedPush: UInt64 = 0
     /// Those of ``inFlight`` whose acknowledgement arrived and is not applied yet.
     public private(set) var received: Set<MessageID> = []
     /// When the client last showed progress on what is in flight (or the window last started
@@ -145,22 +154,22 @@ public struct PushWindow: Sendable {
         case .newMail:
             wake()
         case .acknowledged(let id):
-            guard inFlight.removeValue(forKey: id) != nil else { break }
-            received.remove(id)
+            guard let since = inFlight.removeValue(forKey: id) else { break }
+            if received.remove(id) == nil { newestAcknowledgedPush = max(newestAcknowledgedPush, since) }
             lastProgress = self.now
             // Refilled in batches (one read for many pushes), or at once when the window empties.
             if configuration.window - inFlight.count >= refillBatch || inFlight.isEmpty { wake() }
         case .acknowledgementReceived(let id):
-            guard inFlight[id] != nil, received.insert(id).inserted else { break }
+            guard let pushed = inFlight[id], received.insert(id).inserted else { break }
+            newestAcknowledgedPush = max(newestAcknowledgedPush, pushed)
             inFlight[id] = self.now
             lastProgress = self.now
         case .tick:
-            if let oldest = inFlight.values.min() {
+            if !inFlight.isEmpty {
                 // Silence counts only while the client owes an acknowledgement and has taken all
                 // that was pushed (bytes still queued here: it is slow, not deaf).
                 let silent = received.count < inFlight.count && self.queuedBytes == 0 && self.now - lastProgress > configuration.patience
-                let stuck = self.now - oldest > configuration.patience &* max(configuration.stuckFactor, 1)
-                if silent || stuck { rewind(sequenceHeadsFirst: true) } else { wake() }
+                if silent || isStuck { rewind(sequenceHeadsFirst: true) } else { wake() }
             } else {
                 wake()
             }
@@ -175,6 +184,20 @@ public struct PushWindow: Sendable {
     }
 
     private var overBudget: Bool { queuedBytes + pushedBytes >= configuration.pushBudget }
+
+    /// Whether a message in flight was overtaken long ago, or its acknowledgement arrived long
+    /// ago and was never applied.
+    private var isStuck: Bool {
+        let limit = configuration.patience &* max(configuration.stuckFactor, 1)
+        for (id, since) in inFlight {
+            if received.contains(id) {
+                if now - since > limit { return true }
+            } else if newestAcknowledgedPush > since, newestAcknowledgedPush - since > limit {
+                return true
+            }
+        }
+        return false
+    }
 
     /// Free places in the window that an applied acknowledgement waits for before it refills it.
     private var refillBatch: Int { max(1, configuration.window / 8) }
@@ -205,6 +228,7 @@ public struct PushWindow: Sendable {
         pausedOnBudget = false
         received.removeAll()
         inFlight.removeAll()
+        newestAcknowledgedPush = 0
         lastProgress = now
         generation += 1
         fetching = nil

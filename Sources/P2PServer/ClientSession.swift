@@ -48,7 +48,7 @@ actor ClientSession {
     /// Bytes queued on the link beyond which the push waits (for acknowledgements, which mean the
     /// client is reading): a slow client gets its mail more slowly, never a link closed for
     /// overload or a queue that grows the server's memory.
-    static let pushBudget = 4 << 20
+    static let pushBudget = 256 << 10
 
     /// Pushes anything new in the mailbox.
     func wake() { step(.newMail) }

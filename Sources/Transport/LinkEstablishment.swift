@@ -21,7 +21,7 @@ enum LinkEstablishment {
     /// `limit`, which the handshake raises once the peer is authenticated.
     static func configure(_ channel: any Channel, limit: FrameSizeLimit) throws -> NIOAsyncChannel<Frame, Frame> {
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(limit: limit)))
-        try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+        try channel.pipeline.syncOperations.addHandler(FrameWriter())
         return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
     }
 

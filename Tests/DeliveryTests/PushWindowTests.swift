@@ -144,7 +144,34 @@ struct WindowHarness {
             harness.feed(.tick)
             if harness.takePushed().contains(1) { again = harness.now }
         }
-        #expect(again.map { $0 > 10_000 && $0 <= 10_250 } == true, "pushed again at \(String(describing: again))")
+        // Stuck once messages pushed more than 10 patiences after it were acknowledged.
+        #expect(again.map { $0 > 10_000 && $0 <= 10_500 } == true, "pushed again at \(String(describing: again))")
+    }
+
+    @Test func aSlowClientReadingAFullWindowInOrderIsNotPushedAgain() {
+        var configuration = configuration(window: 64)
+        configuration.stuckFactor = 10
+        var harness = WindowHarness(configuration: configuration)
+        for sequence in 1...600 { harness.mailbox.add(message(from: alice, to: bob, UInt64(sequence))) }
+        harness.feed(.subscribe(true))
+        var pushed = harness.takePushed()
+        #expect(pushed.count == 64)
+        var acknowledged = 0
+        // One acknowledgement every 200 ms, in order: the last of a full window waits 12.8 s,
+        // longer than 10 patiences, yet nothing is overtaken and nothing goes twice.
+        while acknowledged < 600, harness.now < 200_000 {
+            harness.now += 200
+            let id = MessageID(sender: alice, sequence: UInt64(acknowledged + 1))
+            harness.feed(.acknowledgementReceived(id))
+            harness.mailbox.remove(id)
+            harness.feed(.acknowledged(id))
+            acknowledged += 1
+            harness.feed(.tick)
+            pushed += harness.takePushed()
+        }
+        #expect(acknowledged == 600)
+        #expect(pushed.count == 600, "pushed \(pushed.count) times for 600 messages")
+        #expect(Set(pushed).count == pushed.count)
     }
 
     @Test func aRewindDoesNotPushASequenceHeadTwice() {

@@ -37,7 +37,7 @@ struct TestListener {
         try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
-                try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+                try channel.pipeline.syncOperations.addHandler(FrameWriter())
                 return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
             }
         }

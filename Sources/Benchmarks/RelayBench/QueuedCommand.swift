@@ -34,6 +34,11 @@ struct QueuedCommand: AsyncParsableCommand {
     var monitor = true
     @Flag(inversion: .prefixedNo, help: "Add a new server while sending (step b).") var addServer = true
     @Option(help: "The p2pcore-server binary (default: the one built beside this program).") var server: String?
+    @Option(help: ArgumentHelp(
+        "Run each server in a memory cgroup of its own with this hard limit in MiB, page cache included (needs root and a memory cgroup controller).",
+        valueName: "MiB"
+    ))
+    var memoryLimit: Int?
 
     /// Settings of one run.
     struct Settings: Sendable {
@@ -42,6 +47,7 @@ struct QueuedCommand: AsyncParsableCommand {
         var timeout, catchUpTimeout: Duration
         var monitor, addServer: Bool
         var binary: String
+        var memoryLimitMiB: Int?
     }
 
     /// A step that could not be done at all.
@@ -51,7 +57,7 @@ struct QueuedCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard recipients > 0, messages > 0, senders > 0, window > 0, size >= 0, rate > 0, timeout > 0, catchUpTimeout > 0 else {
+        guard recipients > 0, messages > 0, (memoryLimit ?? 1) > 0, senders > 0, window > 0, size >= 0, rate > 0, timeout > 0, catchUpTimeout > 0 else {
             throw ValidationError("counts, rates and timeouts must be positive")
         }
     }
@@ -63,7 +69,7 @@ struct QueuedCommand: AsyncParsableCommand {
         let settings = Settings(
             recipients: recipients, messages: messages, size: size, senders: senders, window: window, rate: rate,
             timeout: .seconds(timeout), catchUpTimeout: .seconds(catchUpTimeout), monitor: monitor, addServer: addServer,
-            binary: server ?? LocalCluster.siblingBinary
+            binary: server ?? LocalCluster.siblingBinary, memoryLimitMiB: memoryLimit
         )
         let result = try await QueuedRun(options: settings).run()
         Self.printSummary(result, settings)
@@ -91,6 +97,11 @@ struct QueuedCommand: AsyncParsableCommand {
             }
         }
         print("drain                        \(seconds(result.drain)) (\(result.drained) of \(result.drainExpected) delivered)")
+        if let limit = settings.memoryLimitMiB {
+            print("memory cgroup limit          \(limit) MiB per server; peak charged " + result.peakCharged.sorted { $0.key < $1.key }.map {
+                "\($0.key) \($0.value >> 20) MiB"
+            }.joined(separator: ", "))
+        }
         print("peak RSS (anonymous)         " + result.peakRSS.sorted { $0.key < $1.key }.map {
             "\($0.key) \($0.value / 1024) (\((result.peakAnonymousRSS[$0.key] ?? 0) / 1024)) MiB"
         }.joined(separator: ", "))

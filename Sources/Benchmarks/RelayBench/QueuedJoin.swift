@@ -17,7 +17,8 @@ enum QueuedJoin {
     }
 
     static func run(
-        cluster: LocalCluster, senders: [SimulatedClient], recipients: [SimulatedClient], rate: Double, payload: [UInt8], timeout: Duration
+        cluster: LocalCluster, senders: [SimulatedClient], recipients: [SimulatedClient], rate: Double, payload: [UInt8], timeout: Duration,
+        started: (ServerProcess) throws -> Void = { _ in }
     ) async throws -> Result {
         var result = Result()
         let leader = try await cluster.agreedLeader(timeout: .seconds(30)).server
@@ -39,6 +40,7 @@ enum QueuedJoin {
         }
         let start = clock.now
         let newcomer = try await cluster.addServer(through: leader)
+        try started(newcomer)
         result.name = newcomer.name
         let name = newcomer.name
         var newcomerID: String?

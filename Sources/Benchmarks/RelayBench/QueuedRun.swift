@@ -26,6 +26,8 @@ struct QueuedRun {
         var drain: Duration?
         var peakRSS: [String: Int] = [:]
         var peakAnonymousRSS: [String: Int] = [:]
+        /// With a memory limit: the most each server's cgroup was charged, in bytes.
+        var peakCharged: [String: Int] = [:]
         var rssAfter: [(phase: String, kib: [String: Int])] = []
     }
 
@@ -36,6 +38,13 @@ struct QueuedRun {
             index < monitorPorts.count ? ["--monitor", "127.0.0.1:\(monitorPorts[index])"] : []
         }
         defer { cluster.stop() }
+        let cgroup = try options.memoryLimitMiB.map { try MemoryCgroup(limitBytes: $0 << 20) }
+        func confine(_ server: ServerProcess) throws {
+            guard let cgroup, let pid = server.processID else { return }
+            try cgroup.confine(pid, name: server.name)
+        }
+        for server in cluster.servers { try confine(server) }
+        if let cgroup { print("each server runs in a memory cgroup limited to \(cgroup.limitBytes >> 20) MiB") }
         let servers = Mutex<[ServerProcess]>(cluster.servers)
         let sampler = PeakMemorySampler()
         sampler.start { servers.withLock { list in list.map { ($0.name, $0.processID) } } }
@@ -101,6 +110,7 @@ struct QueuedRun {
             victim.kill(signal: SIGKILL)
             let restartedAt = clock.now
             try cluster.start(victim)
+            try confine(victim)
             let probe = try await QueuedProbe.serve(
                 server: victim, configuration: configuration, firstIndex: options.recipients + options.senders,
                 recipient: recipients.clients[0].id, monitorPort: monitorPorts.isEmpty ? nil : monitorPorts[victimIndex],
@@ -117,7 +127,7 @@ struct QueuedRun {
         if options.addServer {
             let added = try await QueuedJoin.run(
                 cluster: cluster, senders: senders.clients, recipients: recipients.clients, rate: options.rate, payload: payload,
-                timeout: options.catchUpTimeout
+                timeout: options.catchUpTimeout, started: confine
             )
             servers.withLock { $0 = cluster.servers }
             result.added = added.name
@@ -153,6 +163,11 @@ struct QueuedRun {
         sampler.stop()
         result.peakRSS = sampler.peakKiB
         result.peakAnonymousRSS = sampler.peakAnonymousKiB
+        if let cgroup {
+            for server in cluster.servers { result.peakCharged[server.name] = cgroup.peakBytes(server.name) }
+            cluster.stop()
+            cgroup.remove(cluster.servers.map(\.name))
+        }
         return result
     }
 }
