@@ -104,8 +104,23 @@ public struct PushWindow: Sendable {
         }
     }
 
+    /// How often a window started over on its own (not asked to by a subscribe or a snapshot).
+    public struct Restarts: Equatable, Sendable {
+        /// The client owed acknowledgements and stayed silent for longer than the patience.
+        public var silent = 0
+        /// A message was overtaken, or its acknowledgement never applied, for too long.
+        public var stuck = 0
+
+        public init(silent: Int = 0, stuck: Int = 0) {
+            self.silent = silent
+            self.stuck = stuck
+        }
+    }
+
     public var configuration: Configuration
     public private(set) var subscribed = false
+    /// Start-overs so far (each pushes the window again: the client sees duplicates).
+    public private(set) var restarts = Restarts()
     /// Pushed and not acknowledged, with when they were pushed (or their acknowledgement arrived).
     public private(set) var inFlight: [MessageID: UInt64] = [:]
     /// When the most recently pushed of the acknowledged messages was pushed: a message pushed
@@ -169,7 +184,15 @@ public struct PushWindow: Sendable {
                 // Silence counts only while the client owes an acknowledgement and has taken all
                 // that was pushed (bytes still queued here: it is slow, not deaf).
                 let silent = received.count < inFlight.count && self.queuedBytes == 0 && self.now - lastProgress > configuration.patience
-                if silent || isStuck { rewind(sequenceHeadsFirst: true) } else { wake() }
+                if silent {
+                    restarts.silent += 1
+                    rewind(sequenceHeadsFirst: true)
+                } else if isStuck {
+                    restarts.stuck += 1
+                    rewind(sequenceHeadsFirst: true)
+                } else {
+                    wake()
+                }
             } else {
                 wake()
             }

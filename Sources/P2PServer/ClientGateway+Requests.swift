@@ -46,7 +46,10 @@ extension ClientGateway {
             push(.refused(reason: reason), on: link)
             return link.close()
         }
-        let session = ClientSession(client: client, link: link, store: replica.mailboxes, registry: sessions)
+        let session = ClientSession(
+            client: client, link: link, store: replica.mailboxes, registry: sessions, allQueued: context.clientQueuedBytes,
+            metrics: context.metrics
+        )
         guard sessions.add(session) else {
             // Its other links keep it attached here: nothing to detach.
             context.metrics.rejected(.tooManyLinks)

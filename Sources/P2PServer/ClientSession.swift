@@ -34,7 +34,19 @@ actor ClientSession {
     /// Whether the last read of the mailbox failed (a tick retries it).
     private var readFailed = false
 
-    init(client: NodeID, link: Link, store: MailboxStore, window: Int = 512, registry: ClientSessions? = nil) {
+    /// The bytes queued on all the server's client links, if counted.
+    private let allQueued: QueuedBytesGauge?
+    /// Where pushes and start-overs are counted, if anywhere.
+    private let metrics: ServerMetrics?
+    /// The window's start-overs already counted in ``metrics``.
+    private var countedRestarts = PushWindow.Restarts()
+
+    init(
+        client: NodeID, link: Link, store: MailboxStore, window: Int = 512, registry: ClientSessions? = nil,
+        allQueued: QueuedBytesGauge? = nil, metrics: ServerMetrics? = nil
+    ) {
+        self.allQueued = allQueued
+        self.metrics = metrics
         self.client = client
         self.link = link
         self.store = store
@@ -49,6 +61,18 @@ actor ClientSession {
     /// client is reading): a slow client gets its mail more slowly, never a link closed for
     /// overload or a queue that grows the server's memory.
     static let pushBudget = 256 << 10
+
+    /// Bytes queued on all the server's client links together beyond which every push waits:
+    /// the per-session budget alone lets memory grow with the number of sessions (10,000
+    /// clients draining their mailboxes at once could hold 2.5 GiB).
+    static let serverPushBudget = 64 << 20
+
+    /// What the window is told is queued: the link's own bytes, or its whole budget while the
+    /// server as a whole is over its budget.
+    private var queuedBytes: Int {
+        if let allQueued, allQueued.value >= Self.serverPushBudget { return max(link.queuedBytes, Self.pushBudget) }
+        return link.queuedBytes
+    }
 
     /// Pushes anything new in the mailbox.
     func wake() { step(.newMail) }
@@ -116,13 +140,16 @@ actor ClientSession {
     /// Feeds the window and carries out its directives until it asks for nothing more.
     private func step(_ input: PushWindow.Input) {
         var next: PushWindow.Input? = input
+        var pushes = 0
+        defer { count(pushes) }
         while let input = next {
             next = nil
             let elapsed = ContinuousClock.now - origin
             let now = UInt64(max(0, elapsed.components.seconds)) &* 1_000 &+ UInt64(max(0, elapsed.components.attoseconds) / 1_000_000_000_000_000)
-            for directive in window.step(input, now: now, queuedBytes: link.queuedBytes) {
+            for directive in window.step(input, now: now, queuedBytes: queuedBytes) {
                 switch directive {
                 case .push(let message):
+                    pushes += 1
                     // A closed link ends the push; the session ends with it.
                     guard (try? link.send(type: ClientProtocol.pushFrame, ServerPush.deliver(message).encoded())) != nil else { return }
                 case .fetch(let fetch):
@@ -135,6 +162,15 @@ actor ClientSession {
             ticking = wantsTicks
             registry.setTicking(self, wantsTicks)
         }
+    }
+
+    private func count(_ pushes: Int) {
+        guard let metrics else { return }
+        let restarts = window.restarts
+        metrics.pushed(pushes, restarts: PushWindow.Restarts(
+            silent: restarts.silent - countedRestarts.silent, stuck: restarts.stuck - countedRestarts.stuck
+        ))
+        countedRestarts = restarts
     }
 
     /// The window's read of the mailbox; nothing if the store failed (the push resumes at the next event).

@@ -16,6 +16,8 @@ struct ServerContext: Sendable {
     let incarnation = UInt64.random(in: 1...UInt64.max)
     /// This server's metrics (its own registry: servers in one process do not mix).
     let metrics = ServerMetrics()
+    /// Bytes queued on all of this server's links to clients (see ``ClientSession/serverPushBudget``).
+    let clientQueuedBytes = QueuedBytesGauge()
 
     /// The link configuration of this server: it listens as a server, accepts clients and
     /// servers, and operators only when a remote admin secret is configured.
@@ -30,6 +32,7 @@ struct ServerContext: Sendable {
         link.maximumLinksPerHost = 256
         link.maximumPendingHandshakes = Self.pendingHandshakeCap
         link.listenBacklog = 4096
+        link.clientQueuedBytes = clientQueuedBytes
         return link
     }
 

@@ -29,8 +29,14 @@ public final class Link: Sendable {
     private let outbound: OutboundFrameQueue
     private let pipe: any FramePipe
     private let queued = Atomic<Int>(0)
+    /// Where this link's queued bytes count beside other links' too, if anywhere.
+    private let gauge: QueuedBytesGauge?
 
-    init(peer: PeerInfo, inbound: InboundFrameBuffer, outbound: OutboundFrameQueue, pipe: any FramePipe, maximumQueuedBytes: Int) {
+    init(
+        peer: PeerInfo, inbound: InboundFrameBuffer, outbound: OutboundFrameQueue, pipe: any FramePipe, maximumQueuedBytes: Int,
+        gauge: QueuedBytesGauge? = nil
+    ) {
+        self.gauge = gauge
         self.peer = peer
         self.inbound = LinkInbound(inbound)
         self.inboundBuffer = inbound
@@ -63,11 +69,18 @@ public final class Link: Sendable {
             queued.wrappingSubtract(size, ordering: .relaxed)
             throw TransportError.closed
         }
+        gauge?.add(size)
     }
 
     /// Called by the writer once a queued frame's payload has been handed to the connection.
     func didWrite(payloadBytes: Int) {
         queued.wrappingSubtract(payloadBytes, ordering: .relaxed)
+        gauge?.subtract(payloadBytes)
+    }
+
+    /// Called by the writer when it ends with frames it will never write.
+    func dropped(payloadBytes: Int) {
+        gauge?.subtract(payloadBytes)
     }
 
     /// Closes the link; queued frames may be dropped. ``inbound`` delivers what it buffered, then

@@ -27,6 +27,9 @@ public struct LinkConfiguration: Sendable {
     /// Bytes a link may have queued for sending (default 16 MiB); a send beyond it closes the link
     /// with ``TransportError/overloaded(_:)`` (the peer does not read fast enough).
     public var maximumQueuedBytes: Int = 16 << 20
+    /// Counts the bytes queued on every link to a client made with this configuration, together
+    /// (`nil`: not counted).
+    public var clientQueuedBytes: QueuedBytesGauge?
     /// Received frames a link buffers for its consumer (default 64); while that many are
     /// unconsumed the link stops reading from the peer, which then stops sending.
     public var maximumInboundFrames: Int = 64

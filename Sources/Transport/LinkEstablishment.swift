@@ -91,7 +91,8 @@ enum LinkEstablishment {
                         established.set()
                         let link = Link(
                             peer: peer, inbound: inboundBuffer, outbound: outboundQueue, pipe: pipe,
-                            maximumQueuedBytes: configuration.maximumQueuedBytes
+                            maximumQueuedBytes: configuration.maximumQueuedBytes,
+                            gauge: peer.role == .client ? configuration.clientQueuedBytes : nil
                         )
                         once.resume(.success(link))
 
@@ -99,22 +100,26 @@ enum LinkEstablishment {
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
                                 var cipher = sendCipher
+                                // The batch taken and not yet written: dropped with the rest if the writer ends.
+                                var writing = 0
                                 do {
                                     while let frames = await outboundQueue.next() {
-                                        var size = 0
+                                        writing = frames.reduce(0) { $0 + $1.payload.readableBytes }
                                         var sealed: [Frame] = []
                                         sealed.reserveCapacity(frames.count)
                                         for frame in frames {
-                                            size += frame.payload.readableBytes
                                             sealed.append(Frame(type: sealedType, payload: try cipher.seal(type: frame.type, frame.payload)))
                                         }
                                         try await outbound.write(batch: sealed)
-                                        link.didWrite(payloadBytes: size)
+                                        link.didWrite(payloadBytes: writing)
+                                        writing = 0
                                     }
                                 } catch {
                                     link.fail(typed(error))
+                                    link.dropped(payloadBytes: writing + outboundQueue.drop())
                                     throw error
                                 }
+                                link.dropped(payloadBytes: outboundQueue.drop())
                                 pipe.close()
                             }
                             var cipher = FrameCipher(key: session.receiveKey)

@@ -45,6 +45,19 @@ final class OutboundFrameQueue: Sendable {
         writer?.resume(returning: nil)
     }
 
+    /// Ends the queue and throws away what it holds; returns the payload bytes thrown away.
+    func drop() -> Int {
+        let (dropped, writer) = state.withLock { state in
+            state.finished = true
+            let bytes = state.frames.reduce(0) { $0 + $1.payload.readableBytes }
+            state.frames.removeAll()
+            defer { state.writer = nil }
+            return (bytes, state.writer)
+        }
+        writer?.resume(returning: nil)
+        return dropped
+    }
+
     /// The next frames queued (a batch), waiting for one if none is; `nil` once the queue is
     /// finished and drained, or the calling task is cancelled.
     func next() async -> [Frame]? {

@@ -1,14 +1,35 @@
 import Foundation
 
-/// `GET /readyz` on a server's monitor, with a plain blocking socket (one short request; the
-/// bench has no HTTP client otherwise).
+/// `GET` on a server's monitor (`/readyz`, `/metrics`), with a plain blocking socket (short
+/// requests; the bench has no HTTP client otherwise).
 enum ReadinessProbe {
     /// The HTTP status of `GET /readyz` at `127.0.0.1:port`, or `nil` if nothing answered within 1 s.
     static func status(port: Int) -> Int? {
+        guard let response = get(port: port, path: "/readyz") else { return nil }
+        // "HTTP/1.1 200 OK"
+        return response.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+    }
+
+    /// The values of the samples named `name` (any labels) in the server's `/metrics`, summed
+    /// per label set as written (`name{reason="silent"}`), or `nil` if the monitor did not answer.
+    static func metric(port: Int, _ name: String) -> [String: Double]? {
+        guard let response = get(port: port, path: "/metrics", timeoutSeconds: 5) else { return nil }
+        var values: [String: Double] = [:]
+        for line in response.split(separator: "\n") where line.hasPrefix(name) {
+            let parts = line.split(separator: " ")
+            guard parts.count >= 2, let value = Double(parts[1]) else { continue }
+            values[String(parts[0]), default: 0] += value
+        }
+        return values
+    }
+
+    /// The whole response to `GET path` at `127.0.0.1:port` (HTTP/1.0: read until the server
+    /// closes), or `nil` if nothing answered in time.
+    private static func get(port: Int, path: String, timeoutSeconds: Int = 1) -> String? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
@@ -19,13 +40,15 @@ enum ReadinessProbe {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { return nil }
-        let request = Array("GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
         guard send(fd, request, request.count, 0) == request.count else { return nil }
-        var buffer = [UInt8](repeating: 0, count: 512)
-        let count = recv(fd, &buffer, buffer.count, 0)
-        guard count > 12 else { return nil }
-        // "HTTP/1.1 200 OK"
-        let line = String(decoding: buffer[0..<count], as: UTF8.self)
-        return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16 << 10)
+        while response.count < 4 << 20 {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            guard count > 0 else { break }
+            response += buffer[0..<count]
+        }
+        return response.count > 12 ? String(decoding: response, as: UTF8.self) : nil
     }
 }

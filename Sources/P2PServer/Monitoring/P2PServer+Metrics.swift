@@ -4,6 +4,7 @@ import P2PCore
 import Prometheus
 import Raft
 import Synchronization
+import Transport
 
 extension P2PServer {
     /// This server's metrics (its own Prometheus registry; see ``ServerMetrics``).
@@ -22,6 +23,7 @@ extension P2PServer {
             for peer in await session.directPeers { pairs.insert([session.client, peer].sorted()) }
         }
         metrics.directPairs.set(Int64(pairs.count))
+        metrics.clientQueuedBytes.set(Int64(context.clientQueuedBytes.value))
         guard let replica else {
             for gauge in metrics.raftRole.values { gauge.set(Int64(0)) }
             metrics.raftLeaderKnown.set(Int64(0))

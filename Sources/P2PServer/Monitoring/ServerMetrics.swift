@@ -1,3 +1,4 @@
+import Delivery
 import Prometheus
 
 /// One server's metrics, in a Prometheus registry of its own.
@@ -54,6 +55,10 @@ public final class ServerMetrics: Sendable {
     let attachedClients: Gauge
     let directPairs: Gauge
     private let rejections: [Rejection: Counter]
+    let pushedMessages: Counter
+    let silentRestarts: Counter
+    let stuckRestarts: Counter
+    let clientQueuedBytes: Gauge
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -76,6 +81,11 @@ public final class ServerMetrics: Sendable {
         mailboxOldestAge = registry.makeGauge(descriptor: .p2pcore("mailbox_oldest_message_age_seconds", "Age of the oldest queued message in any mailbox (0 when all are empty)"))
         attachedClients = registry.makeGauge(descriptor: .p2pcore("attached_clients", "Clients linked to this server now"))
         directPairs = registry.makeGauge(descriptor: .p2pcore("direct_pairs", "Client pairs with a direct path, as reported by the clients linked to this server"))
+        pushedMessages = registry.makeCounter(descriptor: .p2pcore("pushed_messages_total", "Messages pushed to clients from their mailboxes, pushes again included"))
+        let restarts = MetricNameDescriptor.p2pcore("push_restarts_total", "Times a client's push started over from the head of its mailbox (its window goes again), by reason")
+        silentRestarts = registry.makeCounter(descriptor: restarts, labels: [("reason", "silent")])
+        stuckRestarts = registry.makeCounter(descriptor: restarts, labels: [("reason", "stuck")])
+        clientQueuedBytes = registry.makeGauge(descriptor: .p2pcore("client_queued_bytes", "Bytes queued for sending on all links to clients"))
         rejections = Dictionary(uniqueKeysWithValues: Rejection.allCases.map { reason in
             (reason, registry.makeCounter(descriptor: .p2pcore("rejected_total", "Connections and frames this server turned away, by reason"), labels: [("reason", reason.rawValue)]))
         })
@@ -84,6 +94,13 @@ public final class ServerMetrics: Sendable {
     /// Counts one rejected connection or frame.
     func rejected(_ reason: Rejection) {
         rejections[reason]?.increment()
+    }
+
+    /// Counts pushes, and the start-overs of a push window since it was last reported.
+    func pushed(_ count: Int, restarts: PushWindow.Restarts) {
+        if count > 0 { pushedMessages.increment(by: Int64(count)) }
+        if restarts.silent > 0 { silentRestarts.increment(by: Int64(restarts.silent)) }
+        if restarts.stuck > 0 { stuckRestarts.increment(by: Int64(restarts.stuck)) }
     }
 
     /// Counts one introduction brokered.
