@@ -12,8 +12,8 @@ enum ReadinessProbe {
 
     /// The values of the samples named `name` (any labels) in the server's `/metrics`, summed
     /// per label set as written (`name{reason="silent"}`), or `nil` if the monitor did not answer.
-    static func metric(port: Int, _ name: String) -> [String: Double]? {
-        guard let response = get(port: port, path: "/metrics", timeoutSeconds: 5) else { return nil }
+    static func metric(port: Int, _ name: String, secret: String) -> [String: Double]? {
+        guard let response = get(port: port, path: "/metrics", authorization: "Bearer \(secret)", timeoutSeconds: 5) else { return nil }
         var values: [String: Double] = [:]
         for line in response.split(separator: "\n") where line.hasPrefix(name) {
             let parts = line.split(separator: " ")
@@ -25,7 +25,7 @@ enum ReadinessProbe {
 
     /// The whole response to `GET path` at `127.0.0.1:port` (HTTP/1.0: read until the server
     /// closes), or `nil` if nothing answered in time.
-    private static func get(port: Int, path: String, timeoutSeconds: Int = 1) -> String? {
+    private static func get(port: Int, path: String, authorization: String? = nil, timeoutSeconds: Int = 1) -> String? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -40,7 +40,8 @@ enum ReadinessProbe {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { return nil }
-        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        let credential = authorization.map { "Authorization: \($0)\r\n" } ?? ""
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\(credential)\r\n".utf8)
         guard send(fd, request, request.count, 0) == request.count else { return nil }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16 << 10)
