@@ -27,6 +27,8 @@ actor ClientEngine {
     private var draining = false
     private var ledger: LedgerExecutor
     private var flushScheduled = false
+    /// Requests to servers from the current step, and the relay offers awaiting their answer.
+    private var requests = ServerRequests()
     var connections: ServerConnections
     /// Which configured servers to attach to (see ``AttachmentPlan``).
     var plan: AttachmentPlan
@@ -84,20 +86,36 @@ actor ClientEngine {
     /// Feeds `input` to the core and carries out its directives (and any input they produce).
     func feed(_ input: ClientCore.Input) {
         inputs.append(input)
+        drain()
+    }
+
+    /// Feeds `inputs` to the core in order, in one turn.
+    func feed(contentsOf inputs: [ClientCore.Input]) {
+        self.inputs += inputs
+        drain()
+    }
+
+    private func drain() {
         guard !draining else { return }
         draining = true
         var next = 0
         while next < inputs.count {
-            let directives = core.step(inputs[next], now: now)
-            lastStepDeliveredDirectly = core.deliveries.direct != directDeliveries
-            directDeliveries = core.deliveries.direct
-            for directive in directives { execute(directive) }
-            if !handed.isEmpty {
-                receiver?.resume(returning: handed)
-                receiver = nil
-                handed.removeAll()
+            while next < inputs.count {
+                let directives = core.step(inputs[next], now: now)
+                lastStepDeliveredDirectly = core.deliveries.direct != directDeliveries
+                directDeliveries = core.deliveries.direct
+                for directive in directives { execute(directive) }
+                if !handed.isEmpty {
+                    receiver?.resume(returning: handed)
+                    receiver = nil
+                    handed.removeAll()
+                }
+                next += 1
             }
-            next += 1
+            // What the inputs asked of servers goes out together (offers that could not are failed).
+            for failed in requests.flush({ connections.outlet(to: $0) }) {
+                inputs.append(.relayFailed(failed.key, server: failed.server))
+            }
         }
         if core.outboxCount != reportedOutbox {
             reportedOutbox = core.outboxCount
@@ -119,11 +137,11 @@ actor ClientEngine {
         case .relay(let message, let server):
             relay(message, to: server)
         case .subscribe(let server):
-            try? connections.link(to: server)?.send(type: ClientProtocol.requestFrame, ClientRequest.subscribe(true).encoded())
+            requests.enqueue(.subscribe(true), to: server)
         case .claim(let id, let server):
             claim(id, from: server)
         case .acknowledgeRelayed(let id, let server):
-            try? connections.link(to: server)?.send(type: ClientProtocol.requestFrame, ClientRequest.acknowledge(id).encoded())
+            requests.enqueue(.acknowledge(id), to: server)
         case .acknowledgeDirect(let id, let link):
             var writer = ByteWriter()
             writer.write(id.sender)
@@ -153,16 +171,30 @@ actor ClientEngine {
 
     private func relay(_ message: MailMessage, to server: NodeID) {
         let key = OutboxKey(recipient: message.recipient, id: message.id)
-        guard let link = connections.link(to: server) else { return inputs.append(.relayFailed(key, server: server)) }
-        let request = replies.nextRequest()
-        let bytes = ClientRequest.send(request: request, message: message).encoded()
-        Task {
-            let answer = try? await replies.wait(for: request, timeout: configuration.attemptTimeout, origin: server) {
-                try link.send(type: ClientProtocol.requestFrame, bytes)
+        guard connections.link(to: server) != nil else { return inputs.append(.relayFailed(key, server: server)) }
+        let now = now
+        requests.enqueueRelay(
+            message, request: replies.nextRequest(), key: key, to: server, now: now, deadline: now &+ configuration.attemptTimeout.wholeMilliseconds
+        )
+    }
+
+    /// What a server pushed: answers to relay offers, mail, receipts (one turn for a batch).
+    func pushed(_ pushes: [ServerPush], from server: NodeID) {
+        var inputs: [ClientCore.Input] = []
+        inputs.reserveCapacity(pushes.count)
+        for push in pushes {
+            switch push {
+            case .sendResult(let request, let result):
+                // An answer to an offer not (or no longer) awaited is dropped, as a timed-out reply was.
+                guard let key = requests.answered(request, from: server) else { continue }
+                inputs.append(.relayAnswer(key, from: server, result))
+            case .deliver(let message): inputs.append(.relayedMessage(message, from: server))
+            case .delivered(let recipient, let id): inputs.append(.receipt(recipient: recipient, id: id))
+            case .expired(let recipient, let id): inputs.append(.expiryReceipt(recipient: recipient, id: id))
+            case .welcome, .refused, .queryResult, .claimResult, .introduction, .connectResult, .batch: continue
             }
-            guard case .sendResult(_, let result)? = answer else { return await feed(.relayFailed(key, server: server)) }
-            await feed(.relayAnswer(key, from: server, result))
         }
+        feed(contentsOf: inputs)
     }
 
     private func claim(_ id: MessageID, from server: NodeID) {
@@ -297,6 +329,7 @@ actor ClientEngine {
         receiver?.resume(returning: nil)
         receiver = nil
         replies.failAll(SendError.clientStopped)
+        requests.removeAll()
         if !ledger.isEmpty { _ = ledger.flush() }
     }
 }
