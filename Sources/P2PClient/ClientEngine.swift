@@ -25,8 +25,9 @@ actor ClientEngine {
     private var core: ClientCore
     private var inputs: [ClientCore.Input] = []
     private var draining = false
-    private var ledger: LedgerExecutor
-    private var flushScheduled = false
+    /// The ledger's writer, off this actor; its confirmations come back through ``confirmations``.
+    private let ledger: LedgerQueue
+    private nonisolated let confirmations = AsyncStream<[ClientCore.Input]>.makeStream()
     /// Requests to servers from the current step, and the relay offers awaiting their answer.
     private var requests = ServerRequests()
     var connections: ServerConnections
@@ -63,7 +64,8 @@ actor ClientEngine {
         self.configuration = configuration
         self.logger = logger
         metrics = ClientMetrics(factory: configuration.metricsFactory)
-        self.ledger = LedgerExecutor(ledger: ledger)
+        let confirmed = confirmations.continuation
+        self.ledger = LedgerQueue(ledger: ledger) { confirmed.yield($0) }
         connections = ServerConnections(addresses: configuration.servers)
         plan = AttachmentPlan(addresses: configuration.servers, client: me, maximum: configuration.maximumAttachedServers)
         dialer = ServerDialer(configuration: configuration, linkConfiguration: linkConfiguration, pin: pin, direct: direct, replies: replies)
@@ -74,7 +76,12 @@ actor ClientEngine {
     }
 
     /// Starts the core's clock (resumed outbox entries are due at once).
-    func resume() { feed(.tick) }
+    func resume() {
+        Task { [weak self, confirmations] in
+            for await inputs in confirmations.stream { await self?.feed(contentsOf: inputs) }
+        }
+        feed(.tick)
+    }
 
     var deliveries: (direct: Int, relayed: Int) { (core.deliveries.direct, core.deliveries.relayed) }
 
@@ -131,7 +138,7 @@ actor ClientEngine {
     private func execute(_ directive: ClientCore.Directive) {
         switch directive {
         case .persist(let batch):
-            if ledger.enqueue(batch) { inputs += ledger.flush() } else { scheduleFlush() }
+            ledger.enqueue(batch)
         case .sendDirect(let message):
             Task { await self.offerDirectly(message) }
         case .relay(let message, let server):
@@ -155,18 +162,6 @@ actor ClientEngine {
             }
             sends.removeValue(forKey: token)?.resume(with: result.mapError { $0.error(ledgerError: ledger.lastError) })
         }
-    }
-
-    /// Writes the queued ledger batches once the current work is done, so that concurrent sends share one sync.
-    private func scheduleFlush() {
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        Task { self.flushLedger() }
-    }
-
-    private func flushLedger() {
-        flushScheduled = false
-        for confirmation in ledger.flush() { feed(confirmation) }
     }
 
     private func relay(_ message: MailMessage, to server: NodeID) {
@@ -330,6 +325,7 @@ actor ClientEngine {
         receiver = nil
         replies.failAll(SendError.clientStopped)
         requests.removeAll()
-        if !ledger.isEmpty { _ = ledger.flush() }
+        ledger.finish()
+        confirmations.continuation.finish()
     }
 }
