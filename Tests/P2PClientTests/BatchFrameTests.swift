@@ -49,7 +49,7 @@ import Testing
         }
     }
 
-    @Test func truncatedOrMutatedBatchesNeverTrap() {
+    @Test func truncatedOrMutatedBatchesNeverTrap() throws {
         let bytes = ClientRequest.batch((1...20).map { .send(request: $0, message: message($0)) }).encoded()
         for length in 0..<bytes.count { _ = try? ClientRequest(decoding: Array(bytes.prefix(length))) }
         var random = SplitMix(seed: 14)
