@@ -55,8 +55,10 @@ struct ServerDialer: Sendable {
     /// Reads what the server at the other end of `link` pushes until the link ends.
     private func serve(_ link: Link, address: String, engine: ClientEngine, onWelcome: () -> Void) async throws {
         var verified = false
+        var announced = false
         for try await frame in link.inbound {
-            if frame.type == ClientProtocol.featuresFrame, verified {
+            if frame.type == ClientProtocol.featuresFrame, verified, !announced {
+                announced = true
                 // The server takes batches from here on; this client says what it takes in turn.
                 await engine.serverAnnounced(try LinkFeatures(decoding: frame.bytes), on: link)
                 try link.send(type: ClientProtocol.featuresFrame, LinkFeatures.supported.encoded())
