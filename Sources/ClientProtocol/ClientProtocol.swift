@@ -10,6 +10,8 @@ public enum ClientProtocol {
     public static let requestFrame: UInt8 = FrameType.clientRequest.rawValue
     /// A ``ServerPush`` (server → client).
     public static let pushFrame: UInt8 = FrameType.serverPush.rawValue
+    /// A ``LinkFeatures`` announcement (either way).
+    public static let featuresFrame: UInt8 = FrameType.clientFeatures.rawValue
     /// Largest application payload a client may send in one message (default; servers enforce
     /// their own configured limit).
     public static let defaultMaximumMessageSize = 1 << 20

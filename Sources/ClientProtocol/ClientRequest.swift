@@ -25,6 +25,9 @@ public enum ClientRequest: Equatable, Sendable {
     /// The client's paths to its peers, for operators' diagnostics (at most
     /// ``PathReport/maximumPeers``; untrusted, see ``PathReport``).
     case pathReport([PathReport])
+    /// Several sends and acknowledgements in one frame (within ``FrameBatch``'s bounds; nothing
+    /// else, and never nested), sent only to a server that announced ``LinkFeatures/batches``.
+    case batch([ClientRequest])
 
     /// What a client can look up.
     public enum Query: Equatable, Sendable {
@@ -44,7 +47,7 @@ public enum ClientRequest: Equatable, Sendable {
     /// gets this many, and an old ``Query/clients`` the first this many).
     public static let maximumClientsPerPage = 1_000
 
-    private enum Tag: UInt8 { case hello = 1, send, acknowledge, subscribe, query, connect, directPeers, pathReport, claim }
+    private enum Tag: UInt8 { case hello = 1, send, acknowledge, subscribe, query, connect, directPeers, pathReport, claim, batch }
 
     public func encoded() -> [UInt8] {
         var writer = ByteWriter()
@@ -95,8 +98,28 @@ public enum ClientRequest: Equatable, Sendable {
         case .pathReport(let reports):
             writer.write(Tag.pathReport.rawValue)
             writer.write(array: reports) { $1.encode(into: &$0) }
+        case .batch(let requests):
+            return Self.batch(encoded: requests.map { $0.encoded() })
         }
         return writer.bytes
+    }
+
+    /// A ``batch(_:)`` frame of requests already encoded (each a send or an acknowledgement,
+    /// grouped by ``FrameBatch/pack(_:)``).
+    public static func batch(encoded requests: [[UInt8]]) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(UInt8(1))
+        writer.write(Tag.batch.rawValue)
+        FrameBatch.write(requests, into: &writer)
+        return writer.bytes
+    }
+
+    /// Whether the request may travel in a ``batch(_:)``.
+    public var isBatchable: Bool {
+        switch self {
+        case .send, .acknowledge: true
+        case .hello, .claim, .subscribe, .query, .connect, .directPeers, .pathReport, .batch: false
+        }
     }
 
     /// Decodes a request; anything malformed is a ``DecodingError``, and so is any field or count
@@ -148,6 +171,14 @@ public enum ClientRequest: Equatable, Sendable {
             self = .pathReport(try reader.readArray("path.reports", limit: PathReport.maximumPeers) { r throws(DecodingError) in
                 try PathReport.decode(from: &r)
             })
+        case .batch:
+            var requests: [ClientRequest] = []
+            for item in try FrameBatch.read(from: &reader, field: "request.batch") {
+                let request = try ClientRequest(decoding: item)
+                guard request.isBatchable else { throw .malformed(field: "request.batch", reason: "a request that cannot be batched") }
+                requests.append(request)
+            }
+            self = .batch(requests)
         }
         try reader.expectEnd()
     }

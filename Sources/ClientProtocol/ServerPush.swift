@@ -26,8 +26,11 @@ public enum ServerPush: Equatable, Sendable {
     /// The answer to ``ClientRequest/connect(request:peer:tcp:udp:)``: the peer's candidates,
     /// or `nil` when the peer is not attached to any server (it cannot be told to punch).
     case connectResult(request: UInt64, Introduction?)
+    /// Several results, deliveries and receipts in one frame (within ``FrameBatch``'s bounds;
+    /// nothing else, and never nested), sent only to a client that announced ``LinkFeatures/batches``.
+    case batch([ServerPush])
 
-    private enum Tag: UInt8 { case welcome = 1, refused, sendResult, deliver, delivered, queryResult, introduction, connectResult, expired, claimResult }
+    private enum Tag: UInt8 { case welcome = 1, refused, sendResult, deliver, delivered, queryResult, introduction, connectResult, expired, claimResult, batch }
 
     public func encoded() -> [UInt8] {
         var writer = ByteWriter()
@@ -74,8 +77,27 @@ public enum ServerPush: Equatable, Sendable {
             writer.write(Tag.connectResult.rawValue)
             writer.write(request)
             writer.write(optional: introduction) { $1.encode(into: &$0) }
+        case .batch(let pushes):
+            return Self.batch(encoded: pushes.map { $0.encoded() })
         }
         return writer.bytes
+    }
+
+    /// A ``batch(_:)`` frame of pushes already encoded (grouped by ``FrameBatch/pack(_:)``).
+    public static func batch(encoded pushes: [[UInt8]]) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(UInt8(1))
+        writer.write(Tag.batch.rawValue)
+        FrameBatch.write(pushes, into: &writer)
+        return writer.bytes
+    }
+
+    /// Whether the push may travel in a ``batch(_:)``.
+    public var isBatchable: Bool {
+        switch self {
+        case .sendResult, .deliver, .delivered, .expired, .claimResult: true
+        case .welcome, .refused, .queryResult, .introduction, .connectResult, .batch: false
+        }
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodingError) {
@@ -120,6 +142,14 @@ public enum ServerPush: Equatable, Sendable {
         case .connectResult:
             let request = try reader.readUInt64("connect.request")
             self = .connectResult(request: request, try reader.readOptional("connect.introduction") { r throws(DecodingError) in try Introduction.decode(from: &r) })
+        case .batch:
+            var pushes: [ServerPush] = []
+            for item in try FrameBatch.read(from: &reader, field: "push.batch") {
+                let push = try ServerPush(decoding: item)
+                guard push.isBatchable else { throw .malformed(field: "push.batch", reason: "a push that cannot be batched") }
+                pushes.append(push)
+            }
+            self = .batch(pushes)
         }
         try reader.expectEnd()
     }

@@ -33,6 +33,8 @@ extension SimulatedServer {
             try commit(.claim(recipient: client, id: messageID), for: .claim(client, request: request))
         case .subscribe(let on):
             try push(.subscribe(on), to: client)
+        case .batch(let requests):
+            for request in requests { try handle(request, from: client) }
         case .hello, .query, .connect, .directPeers, .pathReport:
             break
         }

@@ -13,8 +13,8 @@ import WireCodec
 /// `frames`: every public decoder, fed mutated valid encodings and arbitrary bytes. Invariants:
 /// no trap, and `decode(encode(x)) == x` for every value that decoded.
 ///
-/// Covered: WireCodec's FrameDecoder (whole and in chunks), ClientRequest (with ClientHello),
-/// ServerPush, Introduction, MailMessage, ClientRecord, MailboxCommand, MailboxOutcome,
+/// Covered: WireCodec's FrameDecoder (whole and in chunks), ClientRequest (with ClientHello and
+/// batches), ServerPush (with batches), Introduction, MailMessage, ClientRecord, MailboxCommand, MailboxOutcome,
 /// RaftMessage, HardState, SnapshotMetadata, LogEntry payloads, AdminEnvelope/AdminRequest and
 /// AdminResponse (JSON), KCP datagrams into a ReliableDatagramSession, the P2PServer frames
 /// (ServerHello, PeerMessage with every request, reply and relay, ServerConnectRequest), the
@@ -301,7 +301,8 @@ struct FramesDriver: FuzzDriver {
     }
 
     static func clientRequest(_ random: inout FuzzRandom) -> ClientRequest {
-        switch random.below(7) {
+        switch random.below(8) {
+        case 7: .batch((0...random.below(3)).map { _ in random.oneIn(2) ? .send(request: random.integer(), message: mailMessage(&random)) : .acknowledge(MessageID(sender: random.nodeID(ids), sequence: random.integer())) })
         case 0: .hello(ClientHello(lanAddresses: [random.string()], listenAddress: random.string(), listenPort: UInt16(truncatingIfNeeded: random.next()), subscribe: random.oneIn(2)))
         case 1: .send(request: random.integer(), message: mailMessage(&random))
         case 2: .acknowledge(MessageID(sender: random.nodeID(ids), sequence: random.integer()))
@@ -313,7 +314,9 @@ struct FramesDriver: FuzzDriver {
     }
 
     static func serverPush(_ random: inout FuzzRandom) -> ServerPush {
-        switch random.below(8) {
+        switch random.below(9) {
+        case 8:
+            return .batch((0...random.below(3)).map { _ in random.oneIn(2) ? .sendResult(request: random.integer(), .stored) : .deliver(mailMessage(&random)) })
         case 0:
             return .welcome(
                 server: random.nodeID(ids), leader: random.oneIn(2) ? random.nodeID(ids) : nil,

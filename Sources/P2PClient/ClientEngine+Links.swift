@@ -23,6 +23,11 @@ extension ClientEngine {
         feed(.serverConnected(server))
     }
 
+    /// The server on `link` announced what it takes beyond the base protocol.
+    func serverAnnounced(_ features: LinkFeatures, on link: Link) {
+        connections.announced(features, on: link)
+    }
+
     /// The link to `address` ended (or could not be made).
     func serverDown(_ address: String, _ link: Link?, reason: String) {
         planAddressDown(address)

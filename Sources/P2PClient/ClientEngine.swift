@@ -25,8 +25,11 @@ actor ClientEngine {
     private var core: ClientCore
     private var inputs: [ClientCore.Input] = []
     private var draining = false
-    private var ledger: LedgerExecutor
-    private var flushScheduled = false
+    /// The ledger's writer, off this actor; its confirmations come back through ``confirmations``.
+    private let ledger: LedgerQueue
+    private nonisolated let confirmations = AsyncStream<[ClientCore.Input]>.makeStream()
+    /// Requests to servers from the current step, and the relay offers awaiting their answer.
+    private var requests = ServerRequests()
     var connections: ServerConnections
     /// Which configured servers to attach to (see ``AttachmentPlan``).
     var plan: AttachmentPlan
@@ -61,7 +64,8 @@ actor ClientEngine {
         self.configuration = configuration
         self.logger = logger
         metrics = ClientMetrics(factory: configuration.metricsFactory)
-        self.ledger = LedgerExecutor(ledger: ledger)
+        let confirmed = confirmations.continuation
+        self.ledger = LedgerQueue(ledger: ledger) { confirmed.yield($0) }
         connections = ServerConnections(addresses: configuration.servers)
         plan = AttachmentPlan(addresses: configuration.servers, client: me, maximum: configuration.maximumAttachedServers)
         dialer = ServerDialer(configuration: configuration, linkConfiguration: linkConfiguration, pin: pin, direct: direct, replies: replies)
@@ -72,7 +76,12 @@ actor ClientEngine {
     }
 
     /// Starts the core's clock (resumed outbox entries are due at once).
-    func resume() { feed(.tick) }
+    func resume() {
+        Task { [weak self, confirmations] in
+            for await inputs in confirmations.stream { await self?.feed(contentsOf: inputs) }
+        }
+        feed(.tick)
+    }
 
     var deliveries: (direct: Int, relayed: Int) { (core.deliveries.direct, core.deliveries.relayed) }
 
@@ -84,20 +93,36 @@ actor ClientEngine {
     /// Feeds `input` to the core and carries out its directives (and any input they produce).
     func feed(_ input: ClientCore.Input) {
         inputs.append(input)
+        drain()
+    }
+
+    /// Feeds `inputs` to the core in order, in one turn.
+    func feed(contentsOf inputs: [ClientCore.Input]) {
+        self.inputs += inputs
+        drain()
+    }
+
+    private func drain() {
         guard !draining else { return }
         draining = true
         var next = 0
         while next < inputs.count {
-            let directives = core.step(inputs[next], now: now)
-            lastStepDeliveredDirectly = core.deliveries.direct != directDeliveries
-            directDeliveries = core.deliveries.direct
-            for directive in directives { execute(directive) }
-            if !handed.isEmpty {
-                receiver?.resume(returning: handed)
-                receiver = nil
-                handed.removeAll()
+            while next < inputs.count {
+                let directives = core.step(inputs[next], now: now)
+                lastStepDeliveredDirectly = core.deliveries.direct != directDeliveries
+                directDeliveries = core.deliveries.direct
+                for directive in directives { execute(directive) }
+                if !handed.isEmpty {
+                    receiver?.resume(returning: handed)
+                    receiver = nil
+                    handed.removeAll()
+                }
+                next += 1
             }
-            next += 1
+            // What the inputs asked of servers goes out together (offers that could not are failed).
+            for failed in requests.flush({ connections.outlet(to: $0) }) {
+                inputs.append(.relayFailed(failed.key, server: failed.server))
+            }
         }
         if core.outboxCount != reportedOutbox {
             reportedOutbox = core.outboxCount
@@ -113,17 +138,17 @@ actor ClientEngine {
     private func execute(_ directive: ClientCore.Directive) {
         switch directive {
         case .persist(let batch):
-            if ledger.enqueue(batch) { inputs += ledger.flush() } else { scheduleFlush() }
+            ledger.enqueue(batch)
         case .sendDirect(let message):
             Task { await self.offerDirectly(message) }
         case .relay(let message, let server):
             relay(message, to: server)
         case .subscribe(let server):
-            try? connections.link(to: server)?.send(type: ClientProtocol.requestFrame, ClientRequest.subscribe(true).encoded())
+            requests.enqueue(.subscribe(true), to: server)
         case .claim(let id, let server):
             claim(id, from: server)
         case .acknowledgeRelayed(let id, let server):
-            try? connections.link(to: server)?.send(type: ClientProtocol.requestFrame, ClientRequest.acknowledge(id).encoded())
+            requests.enqueue(.acknowledge(id), to: server)
         case .acknowledgeDirect(let id, let link):
             var writer = ByteWriter()
             writer.write(id.sender)
@@ -139,30 +164,32 @@ actor ClientEngine {
         }
     }
 
-    /// Writes the queued ledger batches once the current work is done, so that concurrent sends share one sync.
-    private func scheduleFlush() {
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        Task { self.flushLedger() }
-    }
-
-    private func flushLedger() {
-        flushScheduled = false
-        for confirmation in ledger.flush() { feed(confirmation) }
-    }
-
     private func relay(_ message: MailMessage, to server: NodeID) {
         let key = OutboxKey(recipient: message.recipient, id: message.id)
-        guard let link = connections.link(to: server) else { return inputs.append(.relayFailed(key, server: server)) }
-        let request = replies.nextRequest()
-        let bytes = ClientRequest.send(request: request, message: message).encoded()
-        Task {
-            let answer = try? await replies.wait(for: request, timeout: configuration.attemptTimeout, origin: server) {
-                try link.send(type: ClientProtocol.requestFrame, bytes)
+        guard connections.link(to: server) != nil else { return inputs.append(.relayFailed(key, server: server)) }
+        let now = now
+        requests.enqueueRelay(
+            message, request: replies.nextRequest(), key: key, to: server, now: now, deadline: now &+ configuration.attemptTimeout.wholeMilliseconds
+        )
+    }
+
+    /// What a server pushed: answers to relay offers, mail, receipts (one turn for a batch).
+    func pushed(_ pushes: [ServerPush], from server: NodeID) {
+        var inputs: [ClientCore.Input] = []
+        inputs.reserveCapacity(pushes.count)
+        for push in pushes {
+            switch push {
+            case .sendResult(let request, let result):
+                // An answer to an offer not (or no longer) awaited is dropped, as a timed-out reply was.
+                guard let key = requests.answered(request, from: server) else { continue }
+                inputs.append(.relayAnswer(key, from: server, result))
+            case .deliver(let message): inputs.append(.relayedMessage(message, from: server))
+            case .delivered(let recipient, let id): inputs.append(.receipt(recipient: recipient, id: id))
+            case .expired(let recipient, let id): inputs.append(.expiryReceipt(recipient: recipient, id: id))
+            case .welcome, .refused, .queryResult, .claimResult, .introduction, .connectResult, .batch: continue
             }
-            guard case .sendResult(_, let result)? = answer else { return await feed(.relayFailed(key, server: server)) }
-            await feed(.relayAnswer(key, from: server, result))
         }
+        feed(contentsOf: inputs)
     }
 
     private func claim(_ id: MessageID, from server: NodeID) {
@@ -297,6 +324,8 @@ actor ClientEngine {
         receiver?.resume(returning: nil)
         receiver = nil
         replies.failAll(SendError.clientStopped)
-        if !ledger.isEmpty { _ = ledger.flush() }
+        requests.removeAll()
+        ledger.finish()
+        confirmations.continuation.finish()
     }
 }

@@ -1,3 +1,4 @@
+import ClientProtocol
 import P2PCore
 import Transport
 
@@ -7,6 +8,8 @@ struct ServerConnections {
         var link: Link?
         var server: NodeID?
         var lastError: String?
+        /// Whether the server announced it takes batches (``LinkFeatures``).
+        var batches = false
     }
 
     private var connections: [String: Connection] = [:]
@@ -43,6 +46,18 @@ struct ServerConnections {
     /// A link to `server`, if one is up.
     func link(to server: NodeID) -> Link? {
         connections.values.first { $0.server == server && $0.link != nil }?.link
+    }
+
+    /// Where requests to `server` go: a link to it, and whether that link takes batches.
+    func outlet(to server: NodeID) -> ServerRequests.Outlet? {
+        guard let connection = connections.values.first(where: { $0.server == server && $0.link != nil }), let link = connection.link else { return nil }
+        return (link, connection.batches)
+    }
+
+    /// The server on `link` announced `features`.
+    mutating func announced(_ features: LinkFeatures, on link: Link) {
+        guard let address = connections.first(where: { $0.value.link === link })?.key else { return }
+        connections[address]?.batches = features.contains(.batches)
     }
 
     var links: [Link] { connections.values.compactMap(\.link) }

@@ -55,7 +55,15 @@ struct ServerDialer: Sendable {
     /// Reads what the server at the other end of `link` pushes until the link ends.
     private func serve(_ link: Link, address: String, engine: ClientEngine, onWelcome: () -> Void) async throws {
         var verified = false
+        var announced = false
         for try await frame in link.inbound {
+            if frame.type == ClientProtocol.featuresFrame, verified, !announced {
+                announced = true
+                // The server takes batches from here on; this client says what it takes in turn.
+                await engine.serverAnnounced(try LinkFeatures(decoding: frame.bytes), on: link)
+                try link.send(type: ClientProtocol.featuresFrame, LinkFeatures.supported.encoded())
+                continue
+            }
             guard frame.type == ClientProtocol.pushFrame else { continue }
             let push = try ServerPush(decoding: frame.bytes)
             switch push {
@@ -65,8 +73,22 @@ struct ServerDialer: Sendable {
                 guard verified else { throw ClientError.untrustedServer(link.peer.id, "it spoke before proving the cluster key") }
             }
             switch push {
-            case .sendResult(let request, _), .queryResult(let request, _), .connectResult(let request, _), .claimResult(let request, _):
+            case .queryResult(let request, _), .connectResult(let request, _), .claimResult(let request, _):
                 replies.resolve(request, with: push, from: link.peer.id)
+            case .sendResult, .deliver, .delivered, .expired:
+                await engine.pushed([push], from: link.peer.id)
+            case .batch(let pushes):
+                // One hop into the engine for the lot (claim answers go to their waiters).
+                var forEngine: [ServerPush] = []
+                forEngine.reserveCapacity(pushes.count)
+                for push in pushes {
+                    if case .claimResult(let request, _) = push {
+                        replies.resolve(request, with: push, from: link.peer.id)
+                    } else {
+                        forEngine.append(push)
+                    }
+                }
+                await engine.pushed(forEngine, from: link.peer.id)
             case .introduction(let introduction):
                 await direct?.introduced(introduction)
             case .welcome(let server, let leader, let clusterKey, let proof):
@@ -76,12 +98,6 @@ struct ServerDialer: Sendable {
                 await engine.serverUp(address, link, server: server, leader: leader)
             case .refused(let reason):
                 throw ClientError.refused(reason)
-            case .deliver(let message):
-                await engine.feed(.relayedMessage(message, from: link.peer.id))
-            case .delivered(let recipient, let id):
-                await engine.feed(.receipt(recipient: recipient, id: id))
-            case .expired(let recipient, let id):
-                await engine.feed(.expiryReceipt(recipient: recipient, id: id))
             }
         }
     }

@@ -75,6 +75,8 @@ extension ClientGateway {
             server: id, leader: await replica.leader, clusterKey: context.clusterKey.publicKeyBytes,
             proof: context.clusterKey.proof(channelBinding: link.peer.channelBinding, server: id)
         ))
+        // What this server takes beyond the base protocol; an older client skips the frame.
+        try? link.send(type: ClientProtocol.featuresFrame, LinkFeatures.supported.encoded())
         if hello.subscribe { await session.setSubscribed(true) }
         logger.debug("client attached", metadata: ["p2p.client": "\(client)"])
         var frames = link.inbound.makeAsyncIterator()
@@ -111,66 +113,79 @@ extension ClientGateway {
                 while let frame = try await frames.next() {
                     // A client that does not read its answers is not read either.
                     while link.queuedBytes > Self.answerBacklog { try await Task.sleep(for: .milliseconds(5)) }
+                    if frame.type == ClientProtocol.featuresFrame {
+                        await session.setClientFeatures(try LinkFeatures(decoding: frame.bytes))
+                        continue
+                    }
                     guard frame.type == ClientProtocol.requestFrame else {
                         throw TransportError.protocolViolation("frame type \(frame.type) is not allowed on a client link")
                     }
-                    let request = try ClientRequest(decoding: frame.bytes)
-                    if request.commits {
-                        await inFlight.enter()
-                        let wait = bucket.take(now: .now)
-                        if wait > .zero { try await Task.sleep(for: wait) }
+                    let decoded = try ClientRequest(decoding: frame.bytes)
+                    // A batch (bounded and flat, see FrameBatch) is served as its requests one by one.
+                    let requests = if case .batch(let batched) = decoded { batched } else { [decoded] }
+                    var acknowledged: [MessageID] = []
+                    for request in requests {
+                        if request.commits {
+                            await inFlight.enter()
+                            let wait = bucket.take(now: .now)
+                            if wait > .zero { try await Task.sleep(for: wait) }
+                        }
+                        switch request {
+                        case .hello:
+                            throw TransportError.protocolViolation("a second hello")
+                        case .send(let request, let message):
+                            guard message.id.sender == client else {
+                                throw TransportError.protocolViolation("client \(client) sent as \(message.id.sender)")
+                            }
+                            // For the monitor's path view: a new recipient only, not every message.
+                            if relayedTo.count < ClientSession.maximumRelayedPeers, relayedTo.insert(message.recipient).inserted {
+                                await session.noteRelayed(to: message.recipient)
+                            }
+                            sends.add((request, message))
+                        case .acknowledge(let messageID):
+                            passOnReceipt(of: messageID, by: client, replica.mailboxes)
+                            acknowledged.append(messageID)
+                            // Proposed only if it would change something: the id is still in the
+                            // mailbox (if unsure, it is) and not being committed already.
+                            if (try? replica.mailboxes.holdsItem(messageID, for: client)) != false,
+                               committing.withLock({ $0.insert(messageID).inserted }) {
+                                acknowledgements.add(messageID)
+                            } else {
+                                inFlight.leave(1)
+                            }
+                        case .claim(let request, let messageID):
+                            group.addTask {
+                                let result = await self.claim(messageID, for: client)
+                                await session.push(.claimResult(request: request, result))
+                                inFlight.leave(1)
+                            }
+                        case .subscribe(let on):
+                            await session.setSubscribed(on)
+                        case .query(let request, let query):
+                            let result = await answer(query, replica)
+                            await session.push(.queryResult(request: request, result))
+                        case .connect(let request, let peer, let tcp, let udp):
+                            var introduction: Introduction?
+                            let now = ContinuousClock.now
+                            if lastIntroduction[peer].map({ now - $0 >= configuration.introductionInterval }) ?? true {
+                                if lastIntroduction.count > 4096 { lastIntroduction.removeAll() }
+                                lastIntroduction[peer] = now
+                                introduction = await introduce(client, to: peer, tcp: tcp, udp: udp, replica)
+                            }
+                            await session.push(.connectResult(request: request, introduction))
+                        case .directPeers(let peers):
+                            await session.setDirectPeers(peers)
+                        case .pathReport(let reports):
+                            let now = ContinuousClock.now
+                            guard lastPathReport.map({ now - $0 >= PathReports.minimumInterval }) ?? true else { continue }
+                            lastPathReport = now
+                            recordPathReports(reports, from: client, replica)
+                        case .batch:
+                            throw TransportError.protocolViolation("a nested batch")
+                        }
                     }
-                    switch request {
-                    case .hello:
-                        throw TransportError.protocolViolation("a second hello")
-                    case .send(let request, let message):
-                        guard message.id.sender == client else {
-                            throw TransportError.protocolViolation("client \(client) sent as \(message.id.sender)")
-                        }
-                        // For the monitor's path view: a new recipient only, not every message.
-                        if relayedTo.count < ClientSession.maximumRelayedPeers, relayedTo.insert(message.recipient).inserted {
-                            await session.noteRelayed(to: message.recipient)
-                        }
-                        sends.add((request, message))
-                    case .acknowledge(let messageID):
-                        passOnReceipt(of: messageID, by: client, replica.mailboxes)
-                        await session.acknowledgementReceived(messageID)
-                        // Proposed only if it would change something: the id is still in the
-                        // mailbox (if unsure, it is) and not being committed already.
-                        if (try? replica.mailboxes.holdsItem(messageID, for: client)) != false,
-                           committing.withLock({ $0.insert(messageID).inserted }) {
-                            acknowledgements.add(messageID)
-                        } else {
-                            inFlight.leave(1)
-                        }
-                    case .claim(let request, let messageID):
-                        group.addTask {
-                            let result = await self.claim(messageID, for: client)
-                            await session.push(.claimResult(request: request, result))
-                            inFlight.leave(1)
-                        }
-                    case .subscribe(let on):
-                        await session.setSubscribed(on)
-                    case .query(let request, let query):
-                        let result = await answer(query, replica)
-                        await session.push(.queryResult(request: request, result))
-                    case .connect(let request, let peer, let tcp, let udp):
-                        var introduction: Introduction?
-                        let now = ContinuousClock.now
-                        if lastIntroduction[peer].map({ now - $0 >= configuration.introductionInterval }) ?? true {
-                            if lastIntroduction.count > 4096 { lastIntroduction.removeAll() }
-                            lastIntroduction[peer] = now
-                            introduction = await introduce(client, to: peer, tcp: tcp, udp: udp, replica)
-                        }
-                        await session.push(.connectResult(request: request, introduction))
-                    case .directPeers(let peers):
-                        await session.setDirectPeers(peers)
-                    case .pathReport(let reports):
-                        let now = ContinuousClock.now
-                        guard lastPathReport.map({ now - $0 >= PathReports.minimumInterval }) ?? true else { continue }
-                        lastPathReport = now
-                        recordPathReports(reports, from: client, replica)
-                    }
+                    // The client reads what is pushed (one session hop for a batch).
+                    if !acknowledged.isEmpty { await session.acknowledgementsReceived(acknowledged) }
                 }
             } catch {
                 if Self.isViolation(error) { context.metrics.rejected(.protocolViolation) }
@@ -218,7 +233,7 @@ extension ClientRequest {
     var commits: Bool {
         switch self {
         case .send, .acknowledge, .claim: true
-        case .hello, .subscribe, .query, .connect, .directPeers, .pathReport: false
+        case .hello, .subscribe, .query, .connect, .directPeers, .pathReport, .batch: false
         }
     }
 }

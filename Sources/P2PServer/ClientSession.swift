@@ -33,6 +33,8 @@ actor ClientSession {
     private var ticking = false
     /// Whether the last read of the mailbox failed (a tick retries it).
     private var readFailed = false
+    /// Whether the client takes ``ServerPush/batch(_:)`` frames (it announced so).
+    private var batchesPushes = false
 
     /// The bytes queued on all the server's client links, if counted.
     private let allQueued: QueuedBytesGauge?
@@ -91,6 +93,14 @@ actor ClientSession {
     /// what is pushed, so the window's patience starts again.
     func acknowledgementReceived(_ id: MessageID) { step(.acknowledgementReceived(id)) }
 
+    /// The client acknowledged `ids` (one hop for a batch).
+    func acknowledgementsReceived(_ ids: [MessageID]) {
+        for id in ids { step(.acknowledgementReceived(id)) }
+    }
+
+    /// The client announced what it takes beyond the base protocol.
+    func setClientFeatures(_ features: LinkFeatures) { batchesPushes = features.contains(.batches) }
+
     /// Starts over if the client stayed silent on what was pushed for longer than `patience`, or
     /// left one message unacknowledged for much longer (sequence heads first; see
     /// ``PushWindow``); otherwise pushes what waits and fits. The gateway calls it only while
@@ -115,18 +125,23 @@ actor ClientSession {
 
     /// Tells the client its messages were delivered: those it waits for here, each once.
     func pushReceipts(_ receipts: [DeliveryReceipt]) {
+        var pushes: [ServerPush] = []
         for receipt in receipts where awaitingReceipts.remove(receipt) != nil {
-            push(.delivered(recipient: receipt.recipient, id: receipt.id))
+            pushes.append(.delivered(recipient: receipt.recipient, id: receipt.id))
         }
+        push(pushes)
     }
 
     /// Answers sends with their results (one hop for a batch); a message not stored will get no
     /// receipt from here.
     func finishSends(_ sends: [(request: UInt64, receipt: DeliveryReceipt, result: SendResult)]) {
+        var pushes: [ServerPush] = []
+        pushes.reserveCapacity(sends.count)
         for send in sends {
             if send.result != .stored { awaitingReceipts.remove(send.receipt) }
-            push(.sendResult(request: send.request, send.result))
+            pushes.append(.sendResult(request: send.request, send.result))
         }
+        push(pushes)
     }
 
     func noteRelayed(to peer: NodeID) {
@@ -135,6 +150,23 @@ actor ClientSession {
 
     func push(_ message: ServerPush) {
         try? link.send(type: ClientProtocol.pushFrame, message.encoded())
+    }
+
+    /// Sends `pushes` in order: in batches when the client takes them, else one frame each.
+    /// Returns `false` once the link is closed.
+    @discardableResult
+    private func push(_ pushes: [ServerPush]) -> Bool {
+        guard batchesPushes, pushes.count > 1 else {
+            for message in pushes {
+                guard (try? link.send(type: ClientProtocol.pushFrame, message.encoded())) != nil else { return false }
+            }
+            return true
+        }
+        for group in FrameBatch.pack(pushes.map { $0.encoded() }) {
+            let bytes = group.count == 1 ? group[0] : ServerPush.batch(encoded: group)
+            guard (try? link.send(type: ClientProtocol.pushFrame, bytes)) != nil else { return false }
+        }
+        return true
     }
 
     /// Feeds the window and carries out its directives until it asks for nothing more.
@@ -146,16 +178,18 @@ actor ClientSession {
             next = nil
             let elapsed = ContinuousClock.now - origin
             let now = UInt64(max(0, elapsed.components.seconds)) &* 1_000 &+ UInt64(max(0, elapsed.components.attoseconds) / 1_000_000_000_000_000)
+            var deliveries: [ServerPush] = []
             for directive in window.step(input, now: now, queuedBytes: queuedBytes) {
                 switch directive {
                 case .push(let message):
                     pushes += 1
-                    // A closed link ends the push; the session ends with it.
-                    guard (try? link.send(type: ClientProtocol.pushFrame, ServerPush.deliver(message).encoded())) != nil else { return }
+                    deliveries.append(.deliver(message))
                 case .fetch(let fetch):
                     next = .fetched(generation: fetch.generation, read(fetch))
                 }
             }
+            // A closed link ends the push; the session ends with it.
+            guard push(deliveries) else { return }
         }
         let wantsTicks = window.wantsTicks || readFailed
         if wantsTicks != ticking, let registry {

@@ -133,6 +133,9 @@ extension SimulatedClient {
             receipts.fulfil(ReceiptKey(recipient: recipient, id: id), true)
         case .expired(let recipient, let id):
             receipts.fulfil(ReceiptKey(recipient: recipient, id: id), false)
+        case .batch(let pushes):
+            // Not sent to this client (it announces no features); handled item by item all the same.
+            for push in pushes { handle(push, on: link) }
         case .introduction, .welcome, .refused:
             break
         }

@@ -12,6 +12,9 @@ public enum FrameType: UInt8, CaseIterable, Sendable {
     case clientRequest = 24
     /// A `ServerPush` (server → client).
     case serverPush = 25
+    /// A `LinkFeatures` announcement (either way): what the sender takes beyond the base
+    /// protocol. Older peers skip it.
+    case clientFeatures = 26
 
     // Operator ↔ server links (and the local admin socket).
     /// An `AdminRequest`; also the first frame that tells an admin link apart.
@@ -36,7 +39,7 @@ public enum FrameType: UInt8, CaseIterable, Sendable {
     public var linkKind: LinkKind {
         switch self {
         case .serverPeer: .server
-        case .clientRequest, .serverPush: .client
+        case .clientRequest, .serverPush, .clientFeatures: .client
         case .adminRequest, .adminResponse: .admin
         case .directMessage, .directAcknowledge, .directPing: .direct
         }
