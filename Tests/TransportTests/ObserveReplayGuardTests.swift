@@ -19,8 +19,10 @@ import Testing
         #expect(guarded.admit(nonce: nonce(2), timestamp: now - 30_001, now: now) == .outsideWindow, "stamped too long ago")
         #expect(guarded.admit(nonce: nonce(3), timestamp: now + 30_001, now: now) == .outsideWindow, "stamped in the future")
         #expect(guarded.admit(nonce: nonce(4), timestamp: now + 30_000, now: now) == .fresh, "a client clock 30 s ahead")
-        // The same nonce stamped at another time is another (signed) request.
-        #expect(guarded.admit(nonce: nonce(1), timestamp: now + 5, now: now) == .fresh)
+        // Nonces are remembered by the second of their timestamp: the same (random, 16-byte)
+        // nonce within that second counts as a replay, in another second it is another request.
+        #expect(guarded.admit(nonce: nonce(1), timestamp: now + 5, now: now) == .replayed)
+        #expect(guarded.admit(nonce: nonce(1), timestamp: now + 1_000, now: now) == .fresh)
     }
 
     @Test func nonceMemoryLastsOnlyAsLongAsTheWindow() {
