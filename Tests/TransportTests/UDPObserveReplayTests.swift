@@ -55,10 +55,12 @@ import Testing
         }
         let serverAddress = try SocketAddress(ipAddress: "127.0.0.1", port: server.localPort)
         let request = try captured(offset: 0, authenticator: alice.authenticator)
+        // Each socket's own observe follows its copies, so they were handled before it is answered
+        // (datagrams from one socket to another on loopback keep their order; across sockets they need not).
         alice.send(request, to: serverAddress)
         alice.send(request, to: serverAddress)
-        mallory.send(request, to: serverAddress)
         _ = try await alice.observe(server: "127.0.0.1:\(server.localPort)", timeout: .seconds(20))
+        mallory.send(request, to: serverAddress)
         _ = try await mallory.observe(server: "127.0.0.1:\(server.localPort)", timeout: .seconds(20))
         let (observed, _) = await drained(server)
         let aliceAddress = "127.0.0.1:\(alice.localPort)"
