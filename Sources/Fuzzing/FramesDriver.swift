@@ -108,7 +108,7 @@ struct FramesDriver: FuzzDriver {
         struct Failure: Error {}
         switch random.below(4) {
         case 0:
-            return byteCodec(&random, { r in UDPObserveRequest(identity: Self.identity, nonce: r.bytes(UDPObserveRequest.nonceSize)) }) {
+            return byteCodec(&random, { r in UDPObserveRequest(identity: Self.identity, nonce: r.bytes(UDPObserveRequest.nonceSize), timestamp: Int64(bitPattern: r.integer())) }) {
                 guard let value = UDPObserveRequest.decode($0, authenticator: Self.authenticator) else { throw Failure() }
                 return value
             } encode: { (try? $0.encoded(signedBy: Self.identity, authenticator: Self.authenticator)) ?? [] }

@@ -1,3 +1,4 @@
+import ClientProtocol
 import Logging
 import P2PCore
 

@@ -20,6 +20,17 @@ extension ClientGateway {
         }
     }
 
+    /// Logs the observe requests the UDP side refused (a few lines a minute at most, see
+    /// ``UDPObserveRejection``): clients from before timestamped requests, clocks that are off, replays.
+    func logObserveRejections(_ udp: UDPEndpoint) async {
+        for await rejection in udp.observeRejections {
+            logger.notice("UDP observe requests not answered: \(rejection.reason.rawValue)", metadata: [
+                "p2p.client": "\(rejection.client)", "p2p.address": "\(rejection.address)",
+                "p2p.skewMilliseconds": "\(rejection.skewMilliseconds)", "p2p.count": "\(rejection.count)",
+            ])
+        }
+    }
+
     /// Tells `peer` (through a server it is attached to) how to reach `client`, and returns to
     /// `client` how to reach `peer`; `nil` if `peer` is unknown or attached nowhere.
     ///

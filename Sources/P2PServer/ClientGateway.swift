@@ -54,7 +54,10 @@ final class ClientGateway: Service, Sendable {
                 group.addTask {
                     for await changes in self.raft.applied.stream { self.applied(changes) }
                 }
-                if let udp = self.mesh.udp { group.addTask { await self.recordObservations(udp) } }
+                if let udp = self.mesh.udp {
+                    group.addTask { await self.recordObservations(udp) }
+                    group.addTask { await self.logObserveRejections(udp) }
+                }
                 group.addTask { await self.redeliverStale() }
                 group.addTask { await self.sweepExpired() }
             }

@@ -11,7 +11,8 @@ extension SimulatedClient {
         let description: String
     }
 
-    /// Keeps a link to server number `server` open until the client stops, as the real client's
+    /// Keeps a link to server number `server` open until the client stops or its plan releases
+    /// the server (the task is cancelled and the link closed), as the real client's
     /// `ServerDialer` does: dial (from this client's own address), check that the node claims the
     /// server role with an id derived from its key, say hello, check the welcome's cluster-key
     /// proof, then serve pushes; redial after up to 100 ms, doubling to 2 s (full jitter, from the client's
@@ -27,7 +28,10 @@ extension SimulatedClient {
                     host: target.host, port: target.port, configuration: linkConfiguration, localHost: host
                 )
                 link = dialled
-                guard adopt(dialled, server) else { break }
+                guard adopt(dialled, server) else {
+                    dialled.close()
+                    break
+                }
                 guard dialled.peer.role == .server, dialled.peer.id.isDerived(from: dialled.peer.publicKey) else {
                     throw Untrusted(description: "\(dialled.peer.id) is not a server")
                 }
@@ -44,14 +48,16 @@ extension SimulatedClient {
             }
             if let link { release(link, server) }
             link?.close()
+            planDown(server)
             do { try await Task.sleep(for: state.withLock { backoff.next(jitteredBy: &$0.random) }) } catch { break }
         }
     }
 
-    /// Notes `link` as the current one to `server`; `false` (closing nothing) once stopped.
+    /// Notes `link` as the current one to `server`; `false` (closing nothing) once stopped or
+    /// released by the plan.
     private func adopt(_ link: Link, _ server: Int) -> Bool {
         state.withLock { state in
-            guard state.running else { return false }
+            guard state.running, !Task.isCancelled else { return false }
             state.links[server] = link
             return true
         }
@@ -110,6 +116,7 @@ extension SimulatedClient {
         }
         board.attached(server)
         counters.welcomes.wrappingAdd(1, ordering: .relaxed)
+        planConnected(server)
         if subscribe { try? link.send(type: ClientProtocol.requestFrame, ClientRequest.subscribe(true).encoded()) }
     }
 

@@ -6,8 +6,9 @@ import Transport
 import WireCodec
 
 /// One simulated client: its own identity (key pair, id derived from the key), its own links to
-/// every configured server, each kept open and redialled with the real client's backoff
-/// (``SimulatedClient/maintain(_:)``), the real client's hello, subscription and
+/// the servers the real client's `AttachmentPlan` picks (at most
+/// ``FleetConfiguration/maximumAttachedServers``, with its fall-over), each kept open and
+/// redialled with the real client's backoff (``SimulatedClient/maintain(_:)``), the real client's hello, subscription and
 /// acknowledgement rules, an in-memory delivery ledger (``DeliveryLedger``) and, optionally, the
 /// real client's UDP observation on a socket of its own. Thousands share one process and one
 /// event loop group; none has a state directory.
@@ -47,6 +48,12 @@ public final class SimulatedClient: Sendable {
         var nextSequence: [NodeID: UInt64] = [:]
         var udp: UDPEndpoint?
         var random = SystemRandomNumberGenerator()
+        /// Which servers to attach to (made afresh at each start, as by a new client process).
+        var plan: AttachmentPlan
+        /// The task keeping the link to each server the plan wants, by server index.
+        var dialers: [Int: Task<Void, Never>] = [:]
+        /// Wakes the attachment supervisor (``superviseAttachments(_:)``).
+        var planSignal: AsyncStream<Void>.Continuation?
     }
 
     init(index: Int, identity: NodeIdentity, configuration: FleetConfiguration, board: AttachmentBoard, counters: FleetCounters) {
@@ -56,19 +63,22 @@ public final class SimulatedClient: Sendable {
         self.configuration = configuration
         self.board = board
         self.counters = counters
-        state = Mutex(State(links: configuration.servers.map { _ in nil }, welcomed: configuration.servers.map { _ in false }))
+        let plan = AttachmentPlan(addresses: configuration.servers, client: identity.id, maximum: configuration.maximumAttachedServers)
+        state = Mutex(State(links: configuration.servers.map { _ in nil }, welcomed: configuration.servers.map { _ in false }, plan: plan))
     }
 
     /// Starts (or restarts, as a client process would, with a new incarnation) the links to
-    /// every server and the UDP observation.
+    /// the servers its plan wants and the UDP observation.
     public func start() {
         state.withLock { state in
             guard !state.running else { return }
             state.running = true
             state.incarnation = UInt64.random(in: 1...UInt64.max)
-            for server in configuration.servers.indices {
-                state.tasks.append(Task { await self.maintain(server) })
-            }
+            state.plan = AttachmentPlan(addresses: configuration.servers, client: id, maximum: configuration.maximumAttachedServers)
+            let (changes, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+            state.planSignal = signal
+            signal.yield()
+            state.tasks.append(Task { await self.superviseAttachments(changes) })
             if configuration.observeUDP { state.tasks.append(Task { await self.observeForever() }) }
         }
     }
@@ -78,11 +88,14 @@ public final class SimulatedClient: Sendable {
     public func stop() {
         let (tasks, links, udp) = state.withLock { state in
             state.running = false
+            state.planSignal?.finish()
             defer {
                 state.tasks = []
+                state.dialers = [:]
+                state.planSignal = nil
                 state.udp = nil
             }
-            return (state.tasks, state.links.compactMap { $0 }, state.udp)
+            return (state.tasks + state.dialers.values, state.links.compactMap { $0 }, state.udp)
         }
         for task in tasks { task.cancel() }
         for link in links { link.close() }

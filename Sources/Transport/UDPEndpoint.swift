@@ -20,12 +20,17 @@ public final class UDPEndpoint: Sendable {
     /// Server side: every authenticated observe request that arrived, with the source address it
     /// came from. Finishes when the endpoint closes; the newest 1024 are kept if nobody reads.
     public let observations: AsyncStream<UDPObservation>
+    /// Server side: observe requests from cluster members that were not answered (no timestamp,
+    /// stamped outside the replay window), at most one report per reason every
+    /// ``UDPObserveRejection/interval``, for the log. The newest 16 are kept if nobody reads.
+    public let observeRejections: AsyncStream<UDPObserveRejection>
 
     let configuration: LinkConfiguration
     let channel: any Channel
     let authenticator: UDPDatagramAuthenticator
     let state = Mutex(UDPEndpointState())
     let observationSink: AsyncStream<UDPObservation>.Continuation
+    let rejectionSink: AsyncStream<UDPObserveRejection>.Continuation
 
     private init(channel: any Channel, configuration: LinkConfiguration) {
         self.channel = channel
@@ -33,6 +38,7 @@ public final class UDPEndpoint: Sendable {
         localPort = channel.localAddress?.port ?? 0
         authenticator = UDPDatagramAuthenticator(secret: configuration.secret)
         (observations, observationSink) = AsyncStream<UDPObservation>.makeStream(bufferingPolicy: .bufferingNewest(1024))
+        (observeRejections, rejectionSink) = AsyncStream<UDPObserveRejection>.makeStream(bufferingPolicy: .bufferingNewest(16))
     }
 
     /// Binds a UDP socket on `host:port` (port 0: any free port).
@@ -80,6 +86,7 @@ public final class UDPEndpoint: Sendable {
         for replies in observeReplies { replies.finish() }
         for acknowledgements in punchAcknowledgements { acknowledgements.finish() }
         observationSink.finish()
+        rejectionSink.finish()
         channel.close(promise: nil)
     }
 

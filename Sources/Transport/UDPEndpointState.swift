@@ -14,8 +14,13 @@ struct UDPEndpointState: Sendable {
     /// Tokens whose punch returned but whose probes are still answered until the deadline (the
     /// peer may still be probing, waiting for our acknowledgement).
     var lingeringTokens: [[UInt8]: NIODeadline] = [:]
-    /// Nonces of observe requests answered recently; a replayed request is dropped.
-    var answeredObserveNonces = RecentSet<[UInt8]>(capacity: 4096)
+    /// Nonces of observe requests answered within the replay window; a replayed request, or one
+    /// stamped outside the window, is dropped.
+    var observeReplays = ObserveReplayGuard()
+    /// Observe requests refused since the last report, by reason, and when that reason was last
+    /// reported (see ``UDPObserveRejection``).
+    var unreportedRejections: [UDPObserveRejection.Reason: Int] = [:]
+    var lastRejectionReport: [UDPObserveRejection.Reason: NIODeadline] = [:]
     /// The key and source address of each client's last observe request whose signature was
     /// verified (see ``UDPEndpoint/answerObserveRequest(_:from:)``), at most
     /// ``verifiedObserverLimit`` clients.
@@ -34,6 +39,15 @@ struct UDPEndpointState: Sendable {
         if verifiedObservers[client] == nil, verifiedObservers.count >= Self.verifiedObserverLimit { verifiedObservers.removeAll() }
         verifiedObservers[client] = observer
     }
+    /// Counts a refused observe request; whether to report it now (with the count since the
+    /// last report), at most once per ``UDPObserveRejection/interval`` per reason.
+    mutating func refusedObserve(_ reason: UDPObserveRejection.Reason, now: NIODeadline) -> Int? {
+        unreportedRejections[reason, default: 0] += 1
+        if let last = lastRejectionReport[reason], now - last < .seconds(UDPObserveRejection.interval.components.seconds) { return nil }
+        lastRejectionReport[reason] = now
+        return unreportedRejections.removeValue(forKey: reason)
+    }
+
     /// Tunnel datagrams that arrived before their tunnel opened here (the peer started first),
     /// replayed when it opens, so the handshake need not wait for a retransmission.
     var earlySegments: [(key: UDPTunnel.Key, segment: [UInt8], arrived: NIODeadline)] = []

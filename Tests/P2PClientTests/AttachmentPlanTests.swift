@@ -1,3 +1,4 @@
+import ClientProtocol
 import P2PCore
 import Testing
 @testable import P2PClient

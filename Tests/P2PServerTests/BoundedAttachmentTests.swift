@@ -1,4 +1,5 @@
 import AdminProtocol
+import ClientProtocol
 import ClusterHarness
 import Foundation
 import P2PCore

@@ -82,7 +82,9 @@ import WireCodec
         let serverAddress = "127.0.0.1:\(server.localPort)"
         _ = try await alice.observe(server: serverAddress, timeout: .seconds(20))
         // Alice's id and key with the cluster secret, but signed by Bob, from Bob's socket.
-        let forged = try UDPObserveRequest(identity: aliceIdentity, nonce: UDPEndpoint.randomBytes(UDPObserveRequest.nonceSize))
+        let forged = try UDPObserveRequest(
+            identity: aliceIdentity, nonce: UDPEndpoint.randomBytes(UDPObserveRequest.nonceSize), timestamp: UDPEndpoint.wallClockMilliseconds()
+        )
             .encoded(signedBy: bobIdentity, authenticator: mallory.authenticator)
         mallory.send(forged, to: try SocketAddress(ipAddress: "127.0.0.1", port: server.localPort))
         // Bob's own request follows on the same socket, so the forged one was handled before it is answered.

@@ -13,10 +13,13 @@ struct ScaleCommand: AsyncParsableCommand {
         abstract: "Measures 3 servers as the number of attached clients grows.",
         discussion: """
             Each simulated client has its own key pair and id, connects from its own loopback \
-            address (127.a.b.c) to every server, registers and attaches with the real client \
+            address (127.a.b.c) to --maximum-attached-servers of the 3 servers (chosen and \
+            failed over as by the real client), registers and attaches with the real client \
             protocol, checks the cluster key, subscribes to one server, acknowledges and \
-            deduplicates pushed messages, and observes its UDP mapping every 5 s on a UDP \
-            socket of its own (--no-udp turns that off). They share this process and its event \
+            deduplicates pushed messages, and observes its UDP mapping on a UDP socket of its \
+            own, at the real client's pace (--observation schedule: 1 s until answered, 5 s, \
+            doubling to 30 s while stable) or every 5 s (--observation flat); --no-udp turns \
+            that off. They share this process and its event \
             loops, in worker processes of --clients-per-worker clients each (4 descriptors \
             per client). The servers raise their own open-file soft limit to the hard limit.
             """
@@ -49,6 +52,17 @@ struct ScaleCommand: AsyncParsableCommand {
     @Flag(help: "No UDP observation (only the TCP links).")
     var noUdp = false
 
+    @Option(help: "UDP observation pace: schedule (the real client's MappingSchedule) or flat (every 5 s, an upper bound).")
+    var observation: ObservationPace = .schedule
+
+    @Option(help: "Servers each client attaches to at most (ClientConfiguration.maximumAttachedServers), of the 3.")
+    var maximumAttachedServers: Int = 3
+
+    @Option(help: "Seconds to wait after all clients attached before the idle window (lets the observation pace settle).")
+    var settleSeconds: Int = 5
+
+    enum ObservationPace: String, ExpressibleByArgument, Sendable { case schedule, flat }
+
     @Flag(help: "Print each server's pid and wait for Enter before the idle phase (to attach perf or strace).")
     var pauseForProfiling = false
 
@@ -63,7 +77,9 @@ struct ScaleCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !counts.isEmpty else { throw ValidationError("--clients needs at least one positive number") }
-        guard clientsPerWorker > 0, rate >= 0, sendSeconds > 0, idleSeconds > 0, attachTimeout > 0, size >= 0 else {
+        guard clientsPerWorker > 0, rate >= 0, sendSeconds > 0, idleSeconds > 0, attachTimeout > 0, size >= 0, settleSeconds >= 0,
+              (1...3).contains(maximumAttachedServers)
+        else {
             throw ValidationError("rates, sizes and durations must not be negative")
         }
     }
@@ -72,7 +88,9 @@ struct ScaleCommand: AsyncParsableCommand {
         BenchCommand.bootstrapLogging()
         let limit = FileDescriptorLimit.raise()
         print("p2pcore bench scale: 3 servers on loopback, simulated clients in worker processes (open-file limit \(limit) each)")
-        print("UDP observation: \(noUdp ? "off" : "on, one socket per client, every 5 s to each server")")
+        let pace = observation == .flat ? "every 5 s" : "the real client's schedule (1 s until answered, 5 s, doubling to 30 s while stable)"
+        print("UDP observation: \(noUdp ? "off" : "on, one socket per client, \(pace), to each attached server")")
+        print("each client attaches to \(maximumAttachedServers) of the 3 servers (rendezvous ranking, as the real client)")
         print("restarted server: the \(restart.rawValue)")
         var results: [ScaleRun.Result] = []
         for count in counts {
@@ -80,7 +98,8 @@ struct ScaleCommand: AsyncParsableCommand {
             print("== \(count) clients")
             let run = ScaleRun(
                 clients: count, rate: rate, sendSeconds: sendSeconds, idleSeconds: idleSeconds, attachTimeout: .seconds(attachTimeout),
-                restartLeader: restart == .leader, payloadSize: size, observeUDP: !noUdp, pauseForProfiling: pauseForProfiling,
+                restartLeader: restart == .leader, payloadSize: size, observeUDP: !noUdp, flatObservation: observation == .flat,
+                maximumAttachedServers: maximumAttachedServers, settleSeconds: settleSeconds, pauseForProfiling: pauseForProfiling,
                 clientsPerWorker: clientsPerWorker,
                 binary: server ?? LocalCluster.siblingBinary
             )

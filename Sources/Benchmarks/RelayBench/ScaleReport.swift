@@ -12,6 +12,9 @@ enum ScaleReport {
                 index < result.perClientKiB.count ? result.perClientKiB[index] : .nan, index < result.idleCPU.count ? result.idleCPU[index] : .nan
             ))
         }
+        if !result.expectedPerServer.isEmpty {
+            print("clients preferring each server (attached while all are up): " + result.expectedPerServer.map(String.init).joined(separator: " / "))
+        }
         print(String(
             format: "bench workers: %.1f %% CPU while idle (all together), RSS %.0f MiB; %d UDP observations answered (%d not) in the idle window",
             result.benchCPU, Double(result.benchRSS) / 1024, result.observations, result.unansweredObservations

@@ -13,6 +13,9 @@ struct ScaleRun {
     let restartLeader: Bool
     let payloadSize: Int
     let observeUDP: Bool
+    let flatObservation: Bool
+    let maximumAttachedServers: Int
+    let settleSeconds: Int
     let pauseForProfiling: Bool
     let clientsPerWorker: Int
     let binary: String
@@ -31,6 +34,8 @@ struct ScaleRun {
         var idleRSS: [Int] = []
         var loadedRSS: [Int] = []
         var attachedPerServer: [Int] = []
+        /// Clients that prefer each server (attach to it while all are up).
+        var expectedPerServer: [Int] = []
         var idleCPU: [Double] = []
         var benchCPU = 0.0
         var benchRSS = 0
@@ -64,23 +69,26 @@ struct ScaleRun {
             servers: cluster.addresses, secret: cluster.secret, clusterKey: ClusterKey(serverSecret: cluster.secrets.server).publicKeyBytes
         )
         configuration.observeUDP = observeUDP
-        let pool = try await WorkerPool.start(
-            total: clients, perWorker: clientsPerWorker, seed: UInt64.random(in: 0...UInt64.max), configuration: configuration, payloadSize: payloadSize
-        )
+        configuration.observationPace = flatObservation ? .every(.seconds(5)) : .schedule
+        configuration.maximumAttachedServers = maximumAttachedServers
+        let seed = UInt64.random(in: 0...UInt64.max)
+        let expected = Self.expectedAttachments(clients: clients, seed: seed, configuration: configuration)
+        result.expectedPerServer = expected
+        let pool = try await WorkerPool.start(total: clients, perWorker: clientsPerWorker, seed: seed, configuration: configuration, payloadSize: payloadSize)
         defer { pool.stop() }
         result.workers = pool.workers.count
 
         // Cold start: every client at once.
-        print("cold start: \(clients) clients (in \(pool.workers.count) worker processes) dial 3 servers")
+        print("cold start: \(clients) clients (in \(pool.workers.count) worker processes) dial their \(maximumAttachedServers) of 3 servers (expected \(expected))")
         pool.broadcast("start")
         result.coldAttach = await pool.waitUntil(timeout: attachTimeout, progress: { counts in
             print("  attached: \(counts.map(String.init).joined(separator: " / "))")
-        }) { $0.allSatisfy { $0 >= clients } }
+        }) { zip($0, expected).allSatisfy { $0 >= $1 } }
         result.attachedAtTimeout = pool.attached
         result.failedAttempts = pool.counter(.failedAttempts)
         print("  all attached after \(Self.seconds(result.coldAttach)) (attached \(result.attachedAtTimeout), failed dials \(result.failedAttempts))")
 
-        try await Task.sleep(for: .seconds(5))
+        try await Task.sleep(for: .seconds(max(settleSeconds, 5)))
         result.attachedPerServer = pool.attached
         result.loadedRSS = cluster.servers.map { ProcessStats.residentKiB($0.processID) ?? 0 }
         result.benchRSS = pool.workers.reduce(0) { $0 + (ProcessStats.residentKiB($1.pid) ?? 0) }
@@ -112,7 +120,7 @@ struct ScaleRun {
         try cluster.start(victim)
         let attached = await pool.waitUntil(timeout: attachTimeout, progress: { counts in
             print("  attached to \(victim.name): \(counts[victimIndex])")
-        }) { $0[victimIndex] >= clients }
+        }) { $0[victimIndex] >= expected[victimIndex] }
         result.restartAttach = attached.map { _ in clock.now - restartedAt }
         result.attachedAfterRestart = pool.attached[victimIndex]
         print("  all attached again after \(Self.seconds(result.restartAttach)) (\(result.attachedAfterRestart) attached)")
@@ -123,6 +131,15 @@ struct ScaleRun {
             result.throughput = await pool.send(rate: rate, seconds: sendSeconds)
         }
         return result
+    }
+
+    /// How many of the run's clients prefer each server (the workers derive the same ids from `seed`).
+    static func expectedAttachments(clients: Int, seed: UInt64, configuration: FleetConfiguration) -> [Int] {
+        var counts = [Int](repeating: 0, count: configuration.servers.count)
+        for index in 0..<clients {
+            for server in configuration.preferredServers(of: SeededIdentity.identity(seed: seed, index: index).id) { counts[server] += 1 }
+        }
+        return counts
     }
 
     static func seconds(_ duration: Duration?) -> String {

@@ -28,6 +28,8 @@ struct ScaleWorkerCommand: AsyncParsableCommand {
     @Option var seed: UInt64
     @Option var size: Int = 256
     @Flag var noUdp = false
+    @Option var maximumAttached = 3
+    @Option(help: "UDP observation pace: schedule (the real client's) or flat (every 5 s).") var observation = "schedule"
 
     func run() async throws {
         BenchCommand.bootstrapLogging()
@@ -35,6 +37,8 @@ struct ScaleWorkerCommand: AsyncParsableCommand {
         guard let secret = ProcessInfo.processInfo.environment[Self.secretVariable] else { throw ValidationError("\(Self.secretVariable) is not set") }
         var configuration = FleetConfiguration(servers: servers.split(separator: ",").map(String.init), secret: secret, clusterKey: Self.bytes(hex: clusterKey))
         configuration.observeUDP = !noUdp
+        configuration.maximumAttachedServers = maximumAttached
+        configuration.observationPace = observation == "flat" ? .every(.seconds(5)) : .schedule
         let fleet = SimulatedFleet(count: count, firstIndex: first, seed: seed, configuration: configuration)
         Self.emit("ready")
         let reporter = Task {

@@ -28,6 +28,8 @@ final class WorkerPool: Sendable {
                 "--first", "\(first)", "--count", "\(count)", "--total", "\(total)", "--seed", "\(seed)", "--size", "\(payloadSize)",
             ]
             if !configuration.observeUDP { arguments.append("--no-udp") }
+            arguments += ["--maximum-attached", "\(configuration.maximumAttachedServers)"]
+            arguments += ["--observation", configuration.observationPace == .schedule ? "schedule" : "flat"]
             do {
                 workers.append(try WorkerProcess.spawn(
                     executable: executable, arguments: arguments, environment: [ScaleWorkerCommand.secretVariable: configuration.secret]

@@ -12,28 +12,28 @@ import P2PCore
 /// place, and released again once the preferred one is back.
 ///
 /// A pure value: the caller says what happened and when, and asks which addresses to dial.
-struct AttachmentPlan: Sendable {
+package struct AttachmentPlan: Sendable {
     /// How long a preferred address may stay down before the next-ranked one stands in.
-    static let failoverDelay: Duration = .seconds(2)
+    package static let failoverDelay: Duration = .seconds(2)
 
     /// The configured addresses in this client's order of preference.
-    let ranked: [String]
+    package let ranked: [String]
     /// Servers attached at most (at least 1).
-    let maximum: Int
+    package let maximum: Int
     private var connected: Set<String> = []
     /// The addresses the client dials now.
     private var dialled: Set<String> = []
     /// Since when each wanted address has been down (absent: up, or not failed since wanted).
     private var downSince: [String: ContinuousClock.Instant] = [:]
 
-    init(addresses: [String], client: NodeID, maximum: Int) {
+    package init(addresses: [String], client: NodeID, maximum: Int) {
         ranked = Self.ranked(addresses, for: client)
         self.maximum = max(1, maximum)
     }
 
     /// `addresses` (duplicates dropped) ordered by their rendezvous weight for `client`,
     /// highest first.
-    static func ranked(_ addresses: [String], for client: NodeID) -> [String] {
+    package static func ranked(_ addresses: [String], for client: NodeID) -> [String] {
         var unique: [String] = []
         for address in addresses where !unique.contains(address) { unique.append(address) }
         return unique
@@ -44,7 +44,7 @@ struct AttachmentPlan: Sendable {
 
     /// A stable 64-bit weight of (`client`, `address`): FNV-1a over both, finished with the
     /// SplitMix64 mixer so that near-identical addresses get unrelated weights.
-    static func weight(of address: String, for client: NodeID) -> UInt64 {
+    package static func weight(of address: String, for client: NodeID) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in client.bytes + [0xFF] + Array(address.utf8) {
             hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
@@ -56,7 +56,7 @@ struct AttachmentPlan: Sendable {
     /// The addresses to keep links to at `now`: walking the ranking, each address is dialled
     /// until ``maximum`` of the dialled ones are healthy (connected, or not down for
     /// ``failoverDelay`` yet).
-    func wanted(at now: ContinuousClock.Instant) -> [String] {
+    package func wanted(at now: ContinuousClock.Instant) -> [String] {
         var wanted: [String] = []
         var healthy = 0
         for address in ranked where healthy < maximum {
@@ -67,19 +67,19 @@ struct AttachmentPlan: Sendable {
     }
 
     /// The client started dialling `address`.
-    mutating func dialling(_ address: String) {
+    package mutating func dialling(_ address: String) {
         dialled.insert(address)
     }
 
     /// The server at `address` welcomed the client.
-    mutating func connected(_ address: String) {
+    package mutating func connected(_ address: String) {
         connected.insert(address)
         downSince[address] = nil
     }
 
     /// The link to `address` ended or could not be made at `now`; returns whether the address
     /// just went down (then the plan may change at `now +` ``failoverDelay``).
-    mutating func disconnected(_ address: String, at now: ContinuousClock.Instant) -> Bool {
+    package mutating func disconnected(_ address: String, at now: ContinuousClock.Instant) -> Bool {
         connected.remove(address)
         guard dialled.contains(address), downSince[address] == nil else { return false }
         downSince[address] = now
@@ -87,7 +87,7 @@ struct AttachmentPlan: Sendable {
     }
 
     /// The client stopped dialling `address`: it starts afresh if it is wanted again.
-    mutating func released(_ address: String) {
+    package mutating func released(_ address: String) {
         dialled.remove(address)
         connected.remove(address)
         downSince[address] = nil

@@ -8,21 +8,23 @@
 /// under the 60 s and more that NATs keep an idle UDP mapping for (RFC 4787 asks for 2 min), and
 /// a client refreshes its mapping before it asks for an introduction when the last observation
 /// is older than ``fastest`` (``isStale(at:)``). A pure value: the caller passes the time.
-struct MappingSchedule: Sendable {
-    static let searching: Duration = .seconds(1)
-    static let fastest: Duration = .seconds(5)
-    static let slowest: Duration = .seconds(30)
+package struct MappingSchedule: Sendable {
+    package init() {}
+
+    package static let searching: Duration = .seconds(1)
+    package static let fastest: Duration = .seconds(5)
+    package static let slowest: Duration = .seconds(30)
 
     /// The delay before the next round.
-    private(set) var interval: Duration = Self.searching
+    package private(set) var interval: Duration = Self.searching
     /// What each server saw last (a symmetric NAT shows each server another mapping: that is
     /// no change as long as each server keeps seeing its own).
-    private(set) var seen: [String: String] = [:]
+    package private(set) var seen: [String: String] = [:]
     /// When the last round that got an answer ended.
-    private(set) var lastObserved: ContinuousClock.Instant?
+    package private(set) var lastObserved: ContinuousClock.Instant?
 
     /// One round's answers, by server address, at `now`; returns the delay before the next round.
-    mutating func observed(_ answers: [String: String], at now: ContinuousClock.Instant) -> Duration {
+    package mutating func observed(_ answers: [String: String], at now: ContinuousClock.Instant) -> Duration {
         guard !answers.isEmpty else {
             interval = seen.isEmpty ? Self.searching : Self.fastest
             return interval
@@ -36,17 +38,17 @@ struct MappingSchedule: Sendable {
     }
 
     /// Something may have moved the mapping: the next rounds come at the fast pace again.
-    mutating func reset() {
+    package mutating func reset() {
         interval = seen.isEmpty ? Self.searching : Self.fastest
     }
 
     /// Keeps only the servers in `servers` (the client observes the ones it is attached to).
-    mutating func keep(_ servers: Set<String>) {
+    package mutating func keep(_ servers: Set<String>) {
         seen = seen.filter { servers.contains($0.key) }
     }
 
     /// Whether the mapping is too old to hand to a peer without asking again.
-    func isStale(at now: ContinuousClock.Instant) -> Bool {
+    package func isStale(at now: ContinuousClock.Instant) -> Bool {
         lastObserved.map { now - $0 > Self.fastest } ?? true
     }
 }
