@@ -12,7 +12,8 @@ import P2PCore
 /// ``Configuration/stuckFactor`` after it were acknowledged and it was not (the client holds it
 /// behind a gap), or its acknowledgement arrived that long ago and was never applied (lost with
 /// a leader) — the push starts over: first each sender's lowest sequences, then the mailbox
-/// from its head. The client deduplicates by id and acknowledges again.
+/// from its head. The client deduplicates by id and acknowledges again. Each start-over for
+/// silence doubles the patience (up to 8 ×) until the client has acknowledged everything pushed.
 ///
 /// Time in flight alone is no sign of trouble: a slow client that reads a full window in order
 /// keeps the last pushed message waiting for as long as it takes to read the ones before it.
@@ -126,6 +127,10 @@ public struct PushWindow: Sendable {
     /// When the most recently pushed of the acknowledged messages was pushed: a message pushed
     /// well before it and still unacknowledged was overtaken.
     private var newestAcknowledgedPush: UInt64 = 0
+    /// Start-overs for silence since the window last emptied: each doubles the patience (up to
+    /// 8 ×), so that a client too slow to answer within the patience is not pushed its window
+    /// again and again (every start-over adds to what it has to read).
+    private var silentStreak = 0
     /// Those of ``inFlight`` whose acknowledgement arrived and is not applied yet.
     public private(set) var received: Set<MessageID> = []
     /// When the client last showed progress on what is in flight (or the window last started
@@ -173,6 +178,7 @@ public struct PushWindow: Sendable {
             if received.remove(id) == nil { newestAcknowledgedPush = max(newestAcknowledgedPush, since) }
             lastProgress = self.now
             // Refilled in batches (one read for many pushes), or at once when the window empties.
+            if inFlight.isEmpty { silentStreak = 0 }
             if configuration.window - inFlight.count >= refillBatch || inFlight.isEmpty { wake() }
         case .acknowledgementReceived(let id):
             guard let pushed = inFlight[id], received.insert(id).inserted else { break }
@@ -183,9 +189,11 @@ public struct PushWindow: Sendable {
             if !inFlight.isEmpty {
                 // Silence counts only while the client owes an acknowledgement and has taken all
                 // that was pushed (bytes still queued here: it is slow, not deaf).
-                let silent = received.count < inFlight.count && self.queuedBytes == 0 && self.now - lastProgress > configuration.patience
+                let patience = configuration.patience &<< UInt64(min(silentStreak, 3))
+                let silent = received.count < inFlight.count && self.queuedBytes == 0 && self.now - lastProgress > patience
                 if silent {
                     restarts.silent += 1
+                    silentStreak += 1
                     rewind(sequenceHeadsFirst: true)
                 } else if isStuck {
                     restarts.stuck += 1

@@ -6,9 +6,12 @@ import Testing
 /// A mailbox model answering a ``PushWindow``'s fetches, in arrival order.
 struct MailboxModel {
     var mail: [PushWindow.StoredMail] = []
+    /// Arrival numbers only grow, as the store's do (a removal leaves no gap to reuse).
+    var arrivals: UInt64 = 0
 
     mutating func add(_ message: MailMessage) {
-        mail.append(PushWindow.StoredMail(arrival: UInt64(mail.count + 1), message: message))
+        arrivals += 1
+        mail.append(PushWindow.StoredMail(arrival: arrivals, message: message))
     }
 
     mutating func remove(_ id: MessageID) { mail.removeAll { $0.message.id == id } }
@@ -146,6 +149,36 @@ struct WindowHarness {
         }
         // Stuck once messages pushed more than 10 patiences after it were acknowledged.
         #expect(again.map { $0 > 10_000 && $0 <= 10_500 } == true, "pushed again at \(String(describing: again))")
+    }
+
+    @Test func eachStartOverForSilenceDoublesThePatienceUntilTheWindowEmpties() {
+        var harness = WindowHarness(configuration: configuration())
+        for sequence in 1...5 { harness.mailbox.add(message(from: alice, to: bob, UInt64(sequence))) }
+        harness.feed(.subscribe(true))
+        #expect(harness.takePushed() == [1, 2, 3, 4])
+        var startOvers: [UInt64] = []
+        while harness.now < 20_000 {
+            harness.now += 100
+            harness.queuedBytes = 0
+            harness.feed(.tick)
+            if !harness.takePushed().isEmpty { startOvers.append(harness.now) }
+        }
+        // Silent from 0: after 1 s, then 2 s, 4 s, 8 s, 8 s… of silence.
+        #expect(startOvers == [1_100, 3_200, 7_300, 15_400], "\(startOvers)")
+        // The client catches up: the window empties, and the patience is 1 s again.
+        for sequence in 1...5 {
+            let id = MessageID(sender: alice, sequence: UInt64(sequence))
+            harness.mailbox.remove(id)
+            harness.feed(.acknowledged(id))
+        }
+        #expect(harness.takePushed() == [5])
+        harness.mailbox.add(message(from: alice, to: bob, 6))
+        harness.feed(.newMail)
+        #expect(harness.takePushed() == [6])
+        harness.now += 1_100
+        harness.queuedBytes = 0
+        harness.feed(.tick)
+        #expect(harness.takePushed() == [6], "pushed again after one patience of silence")
     }
 
     @Test func aSlowClientReadingAFullWindowInOrderIsNotPushedAgain() {
