@@ -2,6 +2,7 @@ import AdminProtocol
 import Foundation
 import NIOCore
 import NIOPosix
+import Transport
 import WireCodec
 
 /// The local admin endpoint: a Unix socket in the data directory, mode 0600, so that only the
@@ -25,7 +26,7 @@ final class AdminSocket: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameSize: maximumRequestSize)))
                     try channel.pipeline.syncOperations.addHandler(FrameWriter())
-                    return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
+                    return try AcceptedChannel(pausing: channel)
                 }
             }
         guard chmod(path, 0o600) == 0 else {
@@ -36,7 +37,7 @@ final class AdminSocket: Sendable {
             try? await server.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in connections {
-                        group.addTask { try? await serve(connection, answer) }
+                        group.addTask { try? await serve(try await connection.wrap(as: NIOAsyncChannel<Frame, Frame>.self), answer) }
                     }
                 }
             }

@@ -20,9 +20,14 @@ enum LinkEstablishment {
     /// Adds the framing handlers; used by both the dialer and the listener. The decoder is held to
     /// `limit`, which the handshake raises once the peer is authenticated.
     static func configure(_ channel: any Channel, limit: FrameSizeLimit) throws -> NIOAsyncChannel<Frame, Frame> {
+        try addFraming(channel, limit: limit)
+        return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
+    }
+
+    /// Adds the framing handlers only (a listener wraps its accepted connections later: ``AcceptedChannel``).
+    static func addFraming(_ channel: any Channel, limit: FrameSizeLimit) throws {
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(limit: limit)))
         try channel.pipeline.syncOperations.addHandler(FrameWriter())
-        return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
     }
 
     private final class Once: Sendable {

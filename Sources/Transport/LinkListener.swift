@@ -46,7 +46,8 @@ public final class LinkListener: Sendable {
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let limit = FrameSizeLimit(handshakeLimit)
-                    return (try LinkEstablishment.configure(channel, limit: limit), limit)
+                    try LinkEstablishment.addFraming(channel, limit: limit)
+                    return (try AcceptedChannel(pausing: channel), limit)
                 }
             }
         let (links, continuation) = AsyncStream<Link>.makeStream()
@@ -65,14 +66,21 @@ public final class LinkListener: Sendable {
                         } catch {
                             child.channel.close(promise: nil)
                             onFailure(error)
-                            // The async channel must still be finished with (its writer traps otherwise).
-                            group.addTask { try? await child.executeThenClose { _, _ in } }
                             continue
                         }
                         group.addTask {
+                            let connection: NIOAsyncChannel<Frame, Frame>
+                            do {
+                                connection = try await child.wrap(as: NIOAsyncChannel<Frame, Frame>.self)
+                            } catch {
+                                // Closed before it was wrapped: its handshake slot is free again.
+                                admissions.end(from: host, established: false)
+                                onFailure(error)
+                                return
+                            }
                             do {
                                 let link = try await LinkEstablishment.run(
-                                    ChannelFramePipe(child, frameSizeLimit: limit), stance: stance, configuration: configuration, vet: vet,
+                                    ChannelFramePipe(connection, frameSizeLimit: limit), stance: stance, configuration: configuration, vet: vet,
                                     admit: { _ in try admissions.establish(from: host) },
                                     onEnd: { established in admissions.end(from: host, established: established) }
                                 )

@@ -106,6 +106,21 @@ import WireCodec
         thirdSide.close()
     }
 
+    /// Connections that arrive while the listener closes are dropped by NIO unconsumed: they must
+    /// be closed, not trap the process (an `NIOAsyncChannel` dropped unfinished does).
+    @Test(.timeLimit(.minutes(1))) func closingTheListenerWhileConnectionsArriveClosesThem() async throws {
+        for _ in 0..<20 {
+            let server = try await TestListener.bind()
+            let dials = (0..<16).map { _ in Task { try? await server.rawConnection() } }
+            server.listener.close()
+            for dial in dials {
+                guard let connection = await dial.value else { continue }
+                // Accepted or not, the listener's side ends: the connection closes.
+                try await withDeadline(.seconds(10), "a connection accepted while closing") { try? await connection.closeFuture.get() }
+            }
+        }
+    }
+
     @Test(.timeLimit(.minutes(1))) func atTheHandshakeCapTheListenerQueuesRatherThanCloses() async throws {
         let server = try await TestListener.bind {
             $0.maximumPendingHandshakes = 1
