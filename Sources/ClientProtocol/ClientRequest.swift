@@ -107,11 +107,7 @@ public enum ClientRequest: Equatable, Sendable {
     /// A ``batch(_:)`` frame of requests already encoded (each a send or an acknowledgement,
     /// grouped by ``FrameBatch/pack(_:)``).
     public static func batch(encoded requests: [[UInt8]]) -> [UInt8] {
-        var writer = ByteWriter()
-        writer.write(UInt8(1))
-        writer.write(Tag.batch.rawValue)
-        FrameBatch.write(requests, into: &writer)
-        return writer.bytes
+        FrameBatch.frame(tag: Tag.batch.rawValue, requests)
     }
 
     /// Whether the request may travel in a ``batch(_:)``.

@@ -21,6 +21,16 @@ public enum FrameBatch {
         for item in items { writer.write(lengthPrefixed: item) }
     }
 
+    /// A whole batch frame: the codec version (1), the batch `tag` of its message type, then the
+    /// items as ``write(_:into:)`` lays them out.
+    static func frame(tag: UInt8, _ items: [[UInt8]]) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(UInt8(1))
+        writer.write(tag)
+        write(items, into: &writer)
+        return writer.bytes
+    }
+
     /// Reads a batch's encoded items, enforcing both bounds.
     static func read(from reader: inout ByteReader, field: String) throws(DecodingError) -> [[UInt8]] {
         let count = Int(try reader.readUInt16(field))

@@ -85,11 +85,7 @@ public enum ServerPush: Equatable, Sendable {
 
     /// A ``batch(_:)`` frame of pushes already encoded (grouped by ``FrameBatch/pack(_:)``).
     public static func batch(encoded pushes: [[UInt8]]) -> [UInt8] {
-        var writer = ByteWriter()
-        writer.write(UInt8(1))
-        writer.write(Tag.batch.rawValue)
-        FrameBatch.write(pushes, into: &writer)
-        return writer.bytes
+        FrameBatch.frame(tag: Tag.batch.rawValue, pushes)
     }
 
     /// Whether the push may travel in a ``batch(_:)``.
