@@ -168,13 +168,7 @@ public enum ClientRequest: Equatable, Sendable {
                 try PathReport.decode(from: &r)
             })
         case .batch:
-            var requests: [ClientRequest] = []
-            for item in try FrameBatch.read(from: &reader, field: "request.batch") {
-                let request = try ClientRequest(decoding: item)
-                guard request.isBatchable else { throw .malformed(field: "request.batch", reason: "a request that cannot be batched") }
-                requests.append(request)
-            }
-            self = .batch(requests)
+            self = .batch(try FrameBatch.decode(from: &reader, field: "request.batch", { bytes throws(DecodingError) in try ClientRequest(decoding: bytes) }, isBatchable: \.isBatchable))
         }
         try reader.expectEnd()
     }

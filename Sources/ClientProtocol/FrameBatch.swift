@@ -48,6 +48,21 @@ public enum FrameBatch {
         return items
     }
 
+    /// Reads a batch (``read(from:field:)``) and decodes each item with `decode`, refusing any
+    /// item that may not travel in a batch (a nested batch, say).
+    static func decode<Item>(
+        from reader: inout ByteReader, field: String, _ decode: ([UInt8]) throws(DecodingError) -> Item,
+        isBatchable: (Item) -> Bool
+    ) throws(DecodingError) -> [Item] {
+        var items: [Item] = []
+        for encoded in try read(from: &reader, field: field) {
+            let item = try decode(encoded)
+            guard isBatchable(item) else { throw .malformed(field: field, reason: "an item that cannot be batched") }
+            items.append(item)
+        }
+        return items
+    }
+
     /// Splits encoded items, in order, into groups that fit one batch each. A group of one goes
     /// in a frame of its own (as do items over ``maximumBytes``).
     public static func pack(_ items: [[UInt8]]) -> [[[UInt8]]] {

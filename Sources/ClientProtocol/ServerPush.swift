@@ -139,13 +139,7 @@ public enum ServerPush: Equatable, Sendable {
             let request = try reader.readUInt64("connect.request")
             self = .connectResult(request: request, try reader.readOptional("connect.introduction") { r throws(DecodingError) in try Introduction.decode(from: &r) })
         case .batch:
-            var pushes: [ServerPush] = []
-            for item in try FrameBatch.read(from: &reader, field: "push.batch") {
-                let push = try ServerPush(decoding: item)
-                guard push.isBatchable else { throw .malformed(field: "push.batch", reason: "a push that cannot be batched") }
-                pushes.append(push)
-            }
-            self = .batch(pushes)
+            self = .batch(try FrameBatch.decode(from: &reader, field: "push.batch", { bytes throws(DecodingError) in try ServerPush(decoding: bytes) }, isBatchable: \.isBatchable))
         }
         try reader.expectEnd()
     }

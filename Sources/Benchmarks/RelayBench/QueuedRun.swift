@@ -161,8 +161,11 @@ struct QueuedRun {
               + (result.drain == nil ? " — TIMED OUT" : "") + ", \(recipients.counters.duplicates.load(ordering: .relaxed)) duplicates recognised")
         snapshotRSS("drain")
         for (index, server) in cluster.servers.enumerated() where index < monitorPorts.count {
-            let pushed = ReadinessProbe.metric(port: monitorPorts[index], "p2pcore_pushed_messages_total", secret: cluster.secrets.admin)?.values.reduce(0, +)
-            let restarts = ReadinessProbe.metric(port: monitorPorts[index], "p2pcore_push_restarts_total", secret: cluster.secrets.admin) ?? [:]
+            let scraped = ReadinessProbe.metrics(
+                port: monitorPorts[index], ["p2pcore_pushed_messages_total", "p2pcore_push_restarts_total"], secret: cluster.secrets.admin
+            )
+            let pushed = scraped?["p2pcore_pushed_messages_total"]
+            let restarts = (scraped ?? [:]).filter { $0.key.hasPrefix("p2pcore_push_restarts_total") }
             print("  \(server.name): \(pushed.map { String(Int($0)) } ?? "?") pushes, start-overs "
                   + restarts.sorted { $0.key < $1.key }.map { "\($0.key.drop { $0 != "\"" }.dropFirst().prefix { $0 != "\"" }) \(Int($0.value))" }.joined(separator: ", "))
         }

@@ -10,12 +10,14 @@ enum ReadinessProbe {
         return response.split(separator: " ").dropFirst().first.flatMap { Int($0) }
     }
 
-    /// The values of the samples named `name` (any labels) in the server's `/metrics`, summed
-    /// per label set as written (`name{reason="silent"}`), or `nil` if the monitor did not answer.
-    static func metric(port: Int, _ name: String, secret: String) -> [String: Double]? {
+    /// The values of the samples whose names start with one of `names` (any labels), keyed by
+    /// the sample as written (`name{reason="silent"}`), from one scrape of the server's
+    /// `/metrics`, or `nil` if the monitor did not answer. `secret` is the admin secret the
+    /// monitor asks for.
+    static func metrics(port: Int, _ names: [String], secret: String) -> [String: Double]? {
         guard let response = get(port: port, path: "/metrics", authorization: "Bearer \(secret)", timeoutSeconds: 5) else { return nil }
         var values: [String: Double] = [:]
-        for line in response.split(separator: "\n") where line.hasPrefix(name) {
+        for line in response.split(separator: "\n") where names.contains(where: { line.hasPrefix($0) }) {
             let parts = line.split(separator: " ")
             guard parts.count >= 2, let value = Double(parts[1]) else { continue }
             values[String(parts[0]), default: 0] += value
