@@ -25,8 +25,8 @@ enum ReadinessProbe {
         return values
     }
 
-    /// The whole response to `GET path` at `127.0.0.1:port` (HTTP/1.0: read until the server
-    /// closes), or `nil` if nothing answered in time.
+    /// The whole response to `GET path` at `127.0.0.1:port` (HTTP/1.0 with `Connection: close`:
+    /// read until the server closes), or `nil` if nothing answered in time.
     private static func get(port: Int, path: String, authorization: String? = nil, timeoutSeconds: Int = 1) -> String? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
@@ -43,7 +43,7 @@ enum ReadinessProbe {
         }
         guard connected == 0 else { return nil }
         let credential = authorization.map { "Authorization: \($0)\r\n" } ?? ""
-        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\(credential)\r\n".utf8)
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\(credential)\r\n".utf8)
         guard send(fd, request, request.count, 0) == request.count else { return nil }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16 << 10)

@@ -92,8 +92,12 @@ struct RelayBench: AsyncParsableCommand {
         BenchCommand.bootstrapLogging()
         let mode = effectiveMode
         let payload = [UInt8](repeating: 0x5A, count: size)
-        let cluster = try await LocalCluster.start(size: 3, binary: server ?? LocalCluster.siblingBinary)
+        let monitorPorts = try await ServerProcess.freePorts(3)
+        let cluster = try await LocalCluster.start(size: 3, binary: server ?? LocalCluster.siblingBinary) { index in
+            index < monitorPorts.count ? ["--monitor", "127.0.0.1:\(monitorPorts[index])"] : []
+        }
         defer { cluster.stop() }
+        let pushCounters = { PushCounters.scrape(ports: monitorPorts, secret: cluster.secrets.admin) }
         let meter = CPUMeter(processes: cluster.servers.map(\.processID) + [nil])
         print("p2pcore bench: 3 servers on loopback (Raft, LMDB synced per batch), \(size)-byte messages, \(messages) per level")
 
@@ -110,7 +114,9 @@ struct RelayBench: AsyncParsableCommand {
                 print(Report.header)
                 let results = try await withClients(cluster, prefix: "relay\(limit)", directTunnels: false, receiveLimit: limit) { sender, receiver in
                     for _ in 0..<20 { try await sender.send(to: receiver.id, data: payload) }
-                    return try await measureLevels(meter) { try await sender.send(to: receiver.id, data: payload, timeout: .seconds(60)) }
+                    return try await measureLevels(meter, counters: pushCounters) {
+                        try await sender.send(to: receiver.id, data: payload, timeout: .seconds(60))
+                    }
                 }
                 if limit == 1 { relayResults = results } else { relayBatchResults = results }
             }
@@ -168,12 +174,17 @@ struct RelayBench: AsyncParsableCommand {
         }
     }
 
-    /// Runs every level with `send` as one request; prints each level's row as it completes.
-    private func measureLevels(_ meter: CPUMeter, _ send: @escaping @Sendable () async throws -> Void) async throws -> [LevelResult] {
+    /// Runs every level with `send` as one request; prints each level's row as it completes,
+    /// and under it the servers' pushes per message (`counters`).
+    private func measureLevels(
+        _ meter: CPUMeter, counters: () -> PushCounters?, _ send: @escaping @Sendable () async throws -> Void
+    ) async throws -> [LevelResult] {
         var results: [LevelResult] = []
         for level in levels {
+            let before = counters()
             let result = try await measureLevel(level, count: messages, meter: meter, send)
             print(Report.row(result))
+            if let before, let after = counters() { print("  " + after.summary(since: before, messages: messages)) }
             results.append(result)
         }
         return results
