@@ -102,7 +102,9 @@ extension ClientGateway {
         // Acknowledgements being committed: a duplicate of one of them is not proposed again (at
         // most ``ServerConfiguration/maximumRequestsInFlight`` ids, each holding a place).
         let committing = Mutex<Set<MessageID>>([])
-        let acknowledgements = Coalescer<MessageID> { ids in
+        // One commit of acknowledgements at a time: the receipts went already, so they can wait a
+        // round and share it.
+        let acknowledgements = Coalescer<MessageID>(.serial) { ids in
             // A lost acknowledgement is harmless: the message is pushed again and acknowledged again.
             await self.commitAcknowledgements(ids, of: client)
             committing.withLock { $0.subtract(ids) }
