@@ -13,7 +13,8 @@ import P2PCore
 /// behind a gap), or its acknowledgement arrived that long ago and was never applied (lost with
 /// a leader) — the push starts over: first each sender's lowest sequences, then the mailbox
 /// from its head. The client deduplicates by id and acknowledges again. Each start-over for
-/// silence doubles the patience (up to 8 ×) until the client has acknowledged everything pushed.
+/// silence doubles the patience (up to ``Configuration/silentDoublings`` times, 2 × by default)
+/// until the client has acknowledged everything pushed.
 ///
 /// Time in flight alone is no sign of trouble: a slow client that reads a full window in order
 /// keeps the last pushed message waiting for as long as it takes to read the ones before it.
@@ -45,6 +46,11 @@ public struct PushWindow: Sendable {
         public var headsPerSender = 16
         /// How long (logical milliseconds) the client may stay silent on what was pushed.
         public var patience: UInt64 = 10_000
+        /// How many times start-overs for silence may double the patience. Kept low: a client
+        /// that waits behind a gap is silent too, and the start-over (sequence heads first) is
+        /// what fills its gap — 8 × let one wait 80 s, and failed the delivery simulator's
+        /// liveness check (seed 18).
+        public var silentDoublings = 1
         /// How many patiences one message may stay unacknowledged (or its received
         /// acknowledgement unapplied) while others go through, before the push starts over.
         public var stuckFactor: UInt64 = 10
@@ -128,8 +134,9 @@ public struct PushWindow: Sendable {
     /// well before it and still unacknowledged was overtaken.
     private var newestAcknowledgedPush: UInt64 = 0
     /// Start-overs for silence since the window last emptied: each doubles the patience (up to
-    /// 8 ×), so that a client too slow to answer within the patience is not pushed its window
-    /// again and again (every start-over adds to what it has to read).
+    /// ``Configuration/silentDoublings`` times), so that a client too slow to answer within the
+    /// patience is not pushed its window again and again (every start-over adds to what it has
+    /// to read).
     private var silentStreak = 0
     /// Those of ``inFlight`` whose acknowledgement arrived and is not applied yet.
     public private(set) var received: Set<MessageID> = []
@@ -189,7 +196,7 @@ public struct PushWindow: Sendable {
             if !inFlight.isEmpty {
                 // Silence counts only while the client owes an acknowledgement and has taken all
                 // that was pushed (bytes still queued here: it is slow, not deaf).
-                let patience = configuration.patience &<< UInt64(min(silentStreak, 3))
+                let patience = configuration.patience &<< UInt64(min(silentStreak, max(0, min(configuration.silentDoublings, 8))))
                 let silent = received.count < inFlight.count && self.queuedBytes == 0 && self.now - lastProgress > patience
                 if silent {
                     restarts.silent += 1

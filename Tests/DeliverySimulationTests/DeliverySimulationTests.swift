@@ -17,6 +17,15 @@ import TestSupport
         return options
     }
 
+    /// Regression: at the command line's full length, seed 18 has a recipient wait behind a gap
+    /// (a skip that arrived after later messages) that only a start-over of the push fills.
+    /// With the patience doubling up to 8 × on silence, the next start-over came after the
+    /// checker's quiet period.
+    @Test func seedEighteenAtFullLengthFillsItsGapInTime() throws {
+        let summary = try DeliverySimulation(options: DeliverySimulationOptions(seed: 18)).run()
+        #expect(summary.delivered > 0)
+    }
+
     @Test func fiveHundredSeedsHoldEveryDeliveryGuarantee() async throws {
         // Tens of seconds of CPU: on a thread of its own, not on the two-thread concurrency pool,
         // where it would stall every network test running beside it past its timeouts.

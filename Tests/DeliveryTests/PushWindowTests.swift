@@ -152,7 +152,9 @@ struct WindowHarness {
     }
 
     @Test func eachStartOverForSilenceDoublesThePatienceUntilTheWindowEmpties() {
-        var harness = WindowHarness(configuration: configuration())
+        var configuration = configuration()
+        configuration.silentDoublings = 3
+        var harness = WindowHarness(configuration: configuration)
         for sequence in 1...5 { harness.mailbox.add(message(from: alice, to: bob, UInt64(sequence))) }
         harness.feed(.subscribe(true))
         #expect(harness.takePushed() == [1, 2, 3, 4])
@@ -179,6 +181,24 @@ struct WindowHarness {
         harness.queuedBytes = 0
         harness.feed(.tick)
         #expect(harness.takePushed() == [6], "pushed again after one patience of silence")
+    }
+
+    /// The default lets the patience double once: a client waiting behind a gap is silent too,
+    /// and only a start-over fills its gap.
+    @Test func byDefaultSilenceDoublesThePatienceOnce() {
+        var harness = WindowHarness(configuration: configuration())
+        for sequence in 1...5 { harness.mailbox.add(message(from: alice, to: bob, UInt64(sequence))) }
+        harness.feed(.subscribe(true))
+        #expect(harness.takePushed() == [1, 2, 3, 4])
+        var startOvers: [UInt64] = []
+        while harness.now < 10_000 {
+            harness.now += 100
+            harness.queuedBytes = 0
+            harness.feed(.tick)
+            if !harness.takePushed().isEmpty { startOvers.append(harness.now) }
+        }
+        // Silent from 0: after 1 s, then every 2 s of silence.
+        #expect(startOvers == [1_100, 3_200, 5_300, 7_400, 9_500], "\(startOvers)")
     }
 
     @Test func aSlowClientReadingAFullWindowInOrderIsNotPushedAgain() {
