@@ -13,11 +13,17 @@ import Synchronization
 /// ``ClientCore/Input/persistFailed(batch:)``); the core acts on a batch, e.g. hands a message
 /// to the application, only after its confirmation, so a crash at any point leaves the ledger
 /// with a prefix of the batches and the core never acted on one beyond it.
+///
+/// Cleanup batches (``LedgerBatch/isCleanup``: outbox entries removed once a send completed)
+/// wait for the next batch, or for ``cleanupDelay`` when none comes: a sender's `resolve` then
+/// shares the sync of its next `prepare` instead of taking one of its own, in front of it.
 final class LedgerQueue: Sendable {
     /// Receives each transaction's confirmations, in order.
     typealias Confirm = @Sendable ([ClientCore.Input]) -> Void
 
     let ledger: ClientLedger
+    /// How long cleanup batches wait for another batch to share a transaction with.
+    let cleanupDelay: Duration
     private let queue = DispatchQueue(label: "p2pcore.client.ledger", qos: .userInitiated)
     private let confirm: Confirm
 
@@ -25,13 +31,16 @@ final class LedgerQueue: Sendable {
         var queued: [LedgerBatch] = []
         /// Whether a drain is scheduled or running on the queue.
         var draining = false
+        /// Whether a delayed drain of held cleanup batches is scheduled.
+        var cleanupScheduled = false
         var lastError: (any Error)?
     }
 
     private let state = Mutex(State())
 
-    init(ledger: ClientLedger, confirm: @escaping Confirm) {
+    init(ledger: ClientLedger, cleanupDelay: Duration = .milliseconds(50), confirm: @escaping Confirm) {
         self.ledger = ledger
+        self.cleanupDelay = cleanupDelay
         self.confirm = confirm
     }
 
@@ -40,18 +49,45 @@ final class LedgerQueue: Sendable {
 
     /// Queues `batch` to be written after every batch queued before it.
     func enqueue(_ batch: LedgerBatch) {
-        let start = state.withLock { state -> Bool in
+        enum Start { case none, now, afterCleanupDelay }
+        let start = state.withLock { state -> Start in
             state.queued.append(batch)
-            guard !state.draining else { return false }
+            guard !state.draining else { return .none }
+            // Only cleanup waits (a batch that is not would have started a drain).
+            if batch.isCleanup {
+                guard !state.cleanupScheduled else { return .none }
+                state.cleanupScheduled = true
+                return .afterCleanupDelay
+            }
+            state.draining = true
+            return .now
+        }
+        switch start {
+        case .none:
+            break
+        case .now:
+            queue.async { self.drain() }
+        case .afterCleanupDelay:
+            let delay = cleanupDelay.components
+            let nanoseconds = delay.seconds * 1_000_000_000 + delay.attoseconds / 1_000_000_000
+            queue.asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds))) { self.drainHeldCleanup() }
+        }
+    }
+
+    /// Waits until everything queued so far is written (the client stops), held cleanup too.
+    func finish() {
+        queue.sync { drainHeldCleanup() }
+    }
+
+    /// On the queue: writes the cleanup batches still held, unless a drain already runs.
+    private func drainHeldCleanup() {
+        let start = state.withLock { state -> Bool in
+            state.cleanupScheduled = false
+            guard !state.draining, !state.queued.isEmpty else { return false }
             state.draining = true
             return true
         }
-        if start { queue.async { self.drain() } }
-    }
-
-    /// Waits until everything queued so far is written (the client stops).
-    func finish() {
-        queue.sync {}
+        if start { drain() }
     }
 
     /// Writes what is queued, a transaction at a time, until nothing is.

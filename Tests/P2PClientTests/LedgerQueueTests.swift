@@ -77,6 +77,51 @@ import TestSupport
         #expect(try ledger.prepare(to: bob, payloads: [[3]]).map(\.id.sequence) == [3])
     }
 
+    /// A sender's outbox cleanup (`resolve` only) waits for its next batch and shares its
+    /// transaction, rather than taking a sync of its own in front of it.
+    @Test func aCleanupBatchWaitsForTheNextBatchAndSharesItsTransaction() async throws {
+        let scratch = TemporaryDirectory("ledger-queue-cleanup")
+        let environment = try Environment(path: scratch.path)
+        defer { environment.close() }
+        let confirmations = Confirmations()
+        let ledger = try ClientLedger(environment: environment, me: me)
+        let first = try ledger.prepare(to: bob, payloads: [[1]])
+        let queue = LedgerQueue(ledger: ledger, cleanupDelay: .seconds(3600)) { confirmations.take($0) }
+        let cleanup = LedgerBatch(number: 1, operations: [.resolve(OutboxKey(recipient: bob, id: first[0].id))])
+        #expect(cleanup.isCleanup)
+        queue.enqueue(cleanup)
+        queue.enqueue(LedgerBatch(number: 2, operations: [.prepare(recipient: bob, payload: [2])]))
+        await confirmations.wait(for: 2)
+        // One transaction for both, in order.
+        #expect(confirmations.groups.withLock { $0.count } == 1)
+        #expect(confirmations.confirmedBatches == [1, 2])
+        #expect(try ledger.pending().map(\.id.sequence) == [2])
+    }
+
+    /// Held cleanup is written once the delay passes with nothing else to write, and at the
+    /// latest when the client stops.
+    @Test func aCleanupBatchAloneIsWrittenAfterItsDelayOrAtTheStop() async throws {
+        let scratch = TemporaryDirectory("ledger-queue-cleanup-alone")
+        let environment = try Environment(path: scratch.path)
+        defer { environment.close() }
+        let ledger = try ClientLedger(environment: environment, me: me)
+        let prepared = try ledger.prepare(to: bob, payloads: [[1], [2]])
+
+        let soon = Confirmations()
+        let delayed = LedgerQueue(ledger: ledger, cleanupDelay: .milliseconds(20)) { soon.take($0) }
+        delayed.enqueue(LedgerBatch(number: 1, operations: [.resolve(OutboxKey(recipient: bob, id: prepared[0].id))]))
+        await soon.wait(for: 1)
+        #expect(try ledger.pending().map(\.id.sequence) == [2])
+
+        let stopping = Confirmations()
+        let held = LedgerQueue(ledger: ledger, cleanupDelay: .seconds(3600)) { stopping.take($0) }
+        held.enqueue(LedgerBatch(number: 1, operations: [.resolve(OutboxKey(recipient: bob, id: prepared[1].id))]))
+        #expect(stopping.confirmedBatches.isEmpty)
+        held.finish()
+        #expect(stopping.confirmedBatches == [1])
+        #expect(try ledger.pending().isEmpty)
+    }
+
     @Test func aFailedTransactionFailsItsBatchesAndKeepsTheError() async throws {
         let scratch = TemporaryDirectory("ledger-queue-fail")
         let environment = try Environment(path: scratch.path)
