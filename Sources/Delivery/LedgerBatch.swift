@@ -23,8 +23,8 @@ public struct LedgerBatch: Equatable, Sendable {
     }
 
     /// Whether the batch only removes outbox entries whose fate is known. Nothing waits for it:
-    /// lost in a crash, those messages are offered again and answered `alreadyDelivered` (or
-    /// expired) — so an executor may hold it back and write it with the next batch.
+    /// lost in a crash, those messages are offered again and deduplicated by id — so an executor
+    /// may hold it back and write it with the next batch.
     public var isCleanup: Bool {
         !operations.isEmpty && operations.allSatisfy { if case .resolve = $0 { true } else { false } }
     }
