@@ -24,11 +24,13 @@ extension ServerProcessSuites {
             let count = 300
             let received = Task { try await RelayDeliveryTests.collect(bob, count: count + 1) }
 
-            // The first message goes through the relay while the path is set up.
+            // The first message usually goes through the relay while the path is set up (on a
+            // busy machine the path can win the race): either way the servers counted it right.
             try await alice.send(to: bob.id, data: RelayDeliveryTests.payload(0), timeout: .seconds(30))
             #expect(try await eventually { await alice.directPaths()[bob.id] == .lan }, "no LAN path came up")
             let relayedBefore = try await RelayCounters.relayedMessages(at: cluster.addresses, adminSecret: cluster.adminSecret)
-            #expect(relayedBefore >= 1)
+            let first = await alice.deliveryCounts()
+            #expect(relayedBefore >= 1 || first.direct == 1, "relayed \(relayedBefore), deliveries \(first)")
 
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for i in 1...count {
