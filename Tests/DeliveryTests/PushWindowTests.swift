@@ -151,20 +151,27 @@ struct WindowHarness {
         #expect(again.map { $0 > 10_000 && $0 <= 10_500 } == true, "pushed again at \(String(describing: again))")
     }
 
-    @Test func eachStartOverForSilenceDoublesThePatienceUntilTheWindowEmpties() {
-        var configuration = configuration()
-        configuration.silentDoublings = 3
-        var harness = WindowHarness(configuration: configuration)
+    /// Pushes alice's 1…5 to bob (a window of 4) and lets bob stay silent until `end`: the
+    /// times the window started over.
+    func silentStartOvers(_ harness: inout WindowHarness, until end: UInt64) -> [UInt64] {
         for sequence in 1...5 { harness.mailbox.add(message(from: alice, to: bob, UInt64(sequence))) }
         harness.feed(.subscribe(true))
         #expect(harness.takePushed() == [1, 2, 3, 4])
         var startOvers: [UInt64] = []
-        while harness.now < 20_000 {
+        while harness.now < end {
             harness.now += 100
             harness.queuedBytes = 0
             harness.feed(.tick)
             if !harness.takePushed().isEmpty { startOvers.append(harness.now) }
         }
+        return startOvers
+    }
+
+    @Test func eachStartOverForSilenceDoublesThePatienceUntilTheWindowEmpties() {
+        var configuration = configuration()
+        configuration.silentDoublings = 3
+        var harness = WindowHarness(configuration: configuration)
+        let startOvers = silentStartOvers(&harness, until: 20_000)
         // Silent from 0: after 1 s, then 2 s, 4 s, 8 s, 8 s… of silence.
         #expect(startOvers == [1_100, 3_200, 7_300, 15_400], "\(startOvers)")
         // The client catches up: the window empties, and the patience is 1 s again.
@@ -187,16 +194,7 @@ struct WindowHarness {
     /// and only a start-over fills its gap.
     @Test func byDefaultSilenceDoublesThePatienceOnce() {
         var harness = WindowHarness(configuration: configuration())
-        for sequence in 1...5 { harness.mailbox.add(message(from: alice, to: bob, UInt64(sequence))) }
-        harness.feed(.subscribe(true))
-        #expect(harness.takePushed() == [1, 2, 3, 4])
-        var startOvers: [UInt64] = []
-        while harness.now < 10_000 {
-            harness.now += 100
-            harness.queuedBytes = 0
-            harness.feed(.tick)
-            if !harness.takePushed().isEmpty { startOvers.append(harness.now) }
-        }
+        let startOvers = silentStartOvers(&harness, until: 10_000)
         // Silent from 0: after 1 s, then every 2 s of silence.
         #expect(startOvers == [1_100, 3_200, 5_300, 7_400, 9_500], "\(startOvers)")
     }
