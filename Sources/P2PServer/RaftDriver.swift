@@ -96,6 +96,12 @@ final class RaftDriver: Service, Sendable {
             }
         )
         try await replica.start()
+        let releaser = MemoryReleaser(
+            environment: environment, mappedPagesBudget: configuration.mappedPagesBudget,
+            heapTrimInterval: configuration.heapTrimInterval, logger: logger
+        )
+        releaser.start()
+        defer { releaser.stop() }
         let restored = await replica.membership
         wasMember.withLock { $0 = restored.all.contains(id) }
         mesh.membershipChanged(restored)

@@ -66,6 +66,13 @@ public struct ServerConfiguration: Sendable {
     /// Bytes of mailbox state per chunk of a snapshot streamed to a server that lags behind
     /// the log (or joins).
     public var snapshotChunkBytes = 1 << 20
+    /// File-backed resident bytes (the binary, its libraries and the database pages reads
+    /// mapped) past which the server unmaps the database pages (`nil`: never). Those pages are
+    /// clean page cache: the next read maps them again, from memory (a minor fault).
+    public var mappedPagesBudget: Int? = 256 << 20
+    /// How often the server hands the free memory of its malloc heaps back to the system (`nil`:
+    /// never).
+    public var heapTrimInterval: Duration? = .seconds(1)
 
     public init() {}
 }
