@@ -45,11 +45,16 @@ final class ClientGateway: Service, Sendable {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask {
-                    await withDiscardingTaskGroup { served in
+                    // Not a task group: see TaskSet.
+                    let served = TaskSet()
+                    await withTaskCancellationHandler {
                         for await (link, hello) in self.accepted.stream {
-                            served.addTask { await self.serve(link, hello) }
+                            served.add { await self.serve(link, hello) }
                         }
+                    } onCancel: {
+                        served.cancelAll()
                     }
+                    await served.waitForAll()
                 }
                 group.addTask {
                     for await changes in self.raft.applied.stream { self.applied(changes) }

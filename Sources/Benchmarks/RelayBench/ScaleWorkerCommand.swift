@@ -17,6 +17,17 @@ struct ScaleWorkerCommand: AsyncParsableCommand {
         commandName: "scale-worker", abstract: "Internal: hosts part of the simulated clients of `scale`.", shouldDisplay: false
     )
 
+    /// Sets the niceness of every thread of this process (on Linux it is per thread; threads
+    /// made later inherit it from the thread that makes them). Lowering it needs no privileges;
+    /// a failure leaves it as it was.
+    static func lowerPriority(to nice: Int32) {
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") else { return }
+        for task in tasks {
+            guard let thread = id_t(task) else { continue }
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), thread, nice)
+        }
+    }
+
     /// Where the cluster secret comes from (never the command line).
     static let secretVariable = "P2PCORE_BENCH_SECRET"
 
@@ -30,10 +41,13 @@ struct ScaleWorkerCommand: AsyncParsableCommand {
     @Flag var noUdp = false
     @Option var maximumAttached = 3
     @Option(help: "UDP observation pace: schedule (the real client's) or flat (every 5 s).") var observation = "schedule"
+    @Option(help: "Niceness to run at: the simulated clients share the machine with the servers they measure, and real clients would not take the servers' CPU.")
+    var nice: Int32 = 10
 
     func run() async throws {
         BenchCommand.bootstrapLogging()
         FileDescriptorLimit.raise()
+        Self.lowerPriority(to: nice)
         guard let secret = ProcessInfo.processInfo.environment[Self.secretVariable] else { throw ValidationError("\(Self.secretVariable) is not set") }
         var configuration = FleetConfiguration(servers: servers.split(separator: ",").map(String.init), secret: secret, clusterKey: Self.bytes(hex: clusterKey))
         configuration.observeUDP = !noUdp

@@ -1,0 +1,52 @@
+import Synchronization
+
+/// Long-lived tasks, one per client link, that can be cancelled and awaited together — what a
+/// discarding task group gives, without its cost: a task group finds a finished child by walking
+/// the list of its children, so with thousands of links each one that closes cost a walk over
+/// all the others (20 % of a server's CPU during an attach storm of 20,000 clients). Here a
+/// finished task leaves a dictionary.
+final class TaskSet: Sendable {
+    private struct State {
+        var next: UInt64 = 0
+        var tasks: [UInt64: Task<Void, Never>] = [:]
+        var cancelled = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Tasks running now.
+    var count: Int { state.withLock { $0.tasks.count } }
+
+    /// Runs `body` in a task of its own (cancelled at once if ``cancelAll()`` was called).
+    func add(_ body: @escaping @Sendable () async -> Void) {
+        state.withLock { state in
+            let id = state.next
+            state.next += 1
+            // The task removes itself under the same lock, so never before it was inserted.
+            let task = Task { [self] in
+                await body()
+                remove(id)
+            }
+            if state.cancelled { task.cancel() }
+            state.tasks[id] = task
+        }
+    }
+
+    /// Cancels every task, and those added later.
+    func cancelAll() {
+        let tasks = state.withLock { state in
+            state.cancelled = true
+            return Array(state.tasks.values)
+        }
+        for task in tasks { task.cancel() }
+    }
+
+    /// Returns once every task has finished (those added meanwhile too).
+    func waitForAll() async {
+        while let task = state.withLock({ $0.tasks.first?.value }) { await task.value }
+    }
+
+    private func remove(_ id: UInt64) {
+        _ = state.withLock { $0.tasks.removeValue(forKey: id) }
+    }
+}
