@@ -34,11 +34,16 @@ final class LinkAcceptor: Service, Sendable {
     /// Accepts links until cancelled or shut down, then closes the listener.
     func run() async {
         await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
+            // Thousands at once in an attach storm: a TaskSet, not a task group (see TaskSet).
+            let accepting = TaskSet()
+            await withTaskCancellationHandler {
                 for await link in self.listener.links {
-                    group.addTask { await self.accept(link) }
+                    accepting.add { await self.accept(link) }
                 }
+            } onCancel: {
+                accepting.cancelAll()
             }
+            await accepting.waitForAll()
         }
         listener.close()
     }

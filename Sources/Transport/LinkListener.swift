@@ -57,41 +57,42 @@ public final class LinkListener: Sendable {
         )
         let stance = LinkEstablishment.Stance.listener(stating: configuration.role, accepting: configuration.acceptedRoles)
         Task {
+            // Each link's task lives as long as the link: a TaskSet, not a task group (see TaskSet).
+            let connections = TaskSet()
             try? await server.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await (child, limit) in inbound {
-                        let host = child.channel.remoteAddress?.ipAddress ?? "unknown"
+                for try await (child, limit) in inbound {
+                    let host = child.channel.remoteAddress?.ipAddress ?? "unknown"
+                    do {
+                        try await admissions.waitForHandshakeSlot(from: host)
+                    } catch {
+                        child.channel.close(promise: nil)
+                        onFailure(error)
+                        continue
+                    }
+                    connections.add {
+                        let connection: NIOAsyncChannel<Frame, Frame>
                         do {
-                            try await admissions.waitForHandshakeSlot(from: host)
+                            connection = try await child.wrap(as: NIOAsyncChannel<Frame, Frame>.self)
                         } catch {
-                            child.channel.close(promise: nil)
+                            // Closed before it was wrapped: its handshake slot is free again.
+                            admissions.end(from: host, established: false)
                             onFailure(error)
-                            continue
+                            return
                         }
-                        group.addTask {
-                            let connection: NIOAsyncChannel<Frame, Frame>
-                            do {
-                                connection = try await child.wrap(as: NIOAsyncChannel<Frame, Frame>.self)
-                            } catch {
-                                // Closed before it was wrapped: its handshake slot is free again.
-                                admissions.end(from: host, established: false)
-                                onFailure(error)
-                                return
-                            }
-                            do {
-                                let link = try await LinkEstablishment.run(
-                                    ChannelFramePipe(connection, frameSizeLimit: limit), stance: stance, configuration: configuration, vet: vet,
-                                    admit: { _ in try admissions.establish(from: host) },
-                                    onEnd: { established in admissions.end(from: host, established: established) }
-                                )
-                                continuation.yield(link)
-                            } catch {
-                                onFailure(error)
-                            }
+                        do {
+                            let link = try await LinkEstablishment.run(
+                                ChannelFramePipe(connection, frameSizeLimit: limit), stance: stance, configuration: configuration, vet: vet,
+                                admit: { _ in try admissions.establish(from: host) },
+                                onEnd: { established in admissions.end(from: host, established: established) }
+                            )
+                            continuation.yield(link)
+                        } catch {
+                            onFailure(error)
                         }
                     }
                 }
             }
+            await connections.waitForAll()
             continuation.finish()
         }
         return listener

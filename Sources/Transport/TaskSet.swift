@@ -1,11 +1,11 @@
 import Synchronization
 
-/// Long-lived tasks, one per client link, that can be cancelled and awaited together — what a
+/// Long-lived tasks, such as one per link, that can be cancelled and awaited together — what a
 /// discarding task group gives, without its cost: a task group finds a finished child by walking
 /// the list of its children, so with thousands of links each one that closes cost a walk over
 /// all the others (20 % of a server's CPU during an attach storm of 20,000 clients). Here a
 /// finished task leaves a dictionary.
-final class TaskSet: Sendable {
+package final class TaskSet: Sendable {
     private struct State {
         var next: UInt64 = 0
         var tasks: [UInt64: Task<Void, Never>] = [:]
@@ -14,11 +14,13 @@ final class TaskSet: Sendable {
 
     private let state = Mutex(State())
 
+    package init() {}
+
     /// Tasks running now.
-    var count: Int { state.withLock { $0.tasks.count } }
+    package var count: Int { state.withLock { $0.tasks.count } }
 
     /// Runs `body` in a task of its own (cancelled at once if ``cancelAll()`` was called).
-    func add(_ body: @escaping @Sendable () async -> Void) {
+    package func add(_ body: @escaping @Sendable () async -> Void) {
         state.withLock { state in
             let id = state.next
             state.next += 1
@@ -33,7 +35,7 @@ final class TaskSet: Sendable {
     }
 
     /// Cancels every task, and those added later.
-    func cancelAll() {
+    package func cancelAll() {
         let tasks = state.withLock { state in
             state.cancelled = true
             return Array(state.tasks.values)
@@ -42,7 +44,7 @@ final class TaskSet: Sendable {
     }
 
     /// Returns once every task has finished (those added meanwhile too).
-    func waitForAll() async {
+    package func waitForAll() async {
         while let task = state.withLock({ $0.tasks.first?.value }) { await task.value }
     }
 

@@ -1,5 +1,5 @@
 import Testing
-@testable import P2PServer
+@testable import Transport
 
 @Suite struct TaskSetTests {
     /// Finished tasks leave the set; the rest run until cancelled, and then all are awaited.
