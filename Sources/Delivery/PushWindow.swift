@@ -197,7 +197,8 @@ public struct PushWindow: Sendable {
             if !inFlight.isEmpty {
                 // Silence counts only while the client owes an acknowledgement and has taken all
                 // that was pushed (bytes still queued here: it is slow, not deaf).
-                let patience = configuration.patience &<< UInt64(min(silentStreak, max(0, min(configuration.silentDoublings, 8))))
+                let doublings = max(0, min(silentStreak, configuration.silentDoublings, 8))
+                let patience = configuration.patience &<< UInt64(doublings)
                 let silent = received.count < inFlight.count && self.queuedBytes == 0 && self.now - lastProgress > patience
                 if silent {
                     restarts.silent += 1

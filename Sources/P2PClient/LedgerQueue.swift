@@ -68,9 +68,8 @@ final class LedgerQueue: Sendable {
         case .now:
             queue.async { self.drain() }
         case .afterCleanupDelay:
-            let delay = cleanupDelay.components
-            let nanoseconds = delay.seconds * 1_000_000_000 + delay.attoseconds / 1_000_000_000
-            queue.asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds))) { self.drainHeldCleanup() }
+            let delay = DispatchTimeInterval.milliseconds(Int(clamping: cleanupDelay.wholeMilliseconds))
+            queue.asyncAfter(deadline: .now() + delay) { self.drainHeldCleanup() }
         }
     }
 
