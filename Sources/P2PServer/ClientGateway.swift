@@ -45,16 +45,8 @@ final class ClientGateway: Service, Sendable {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask {
-                    // Not a task group: see TaskSet.
-                    let served = TaskSet()
-                    await withTaskCancellationHandler {
-                        for await (link, hello) in self.accepted.stream {
-                            served.add { await self.serve(link, hello) }
-                        }
-                    } onCancel: {
-                        served.cancelAll()
-                    }
-                    await served.waitForAll()
+                    // One task per client link, for its life: a TaskSet, not a task group (see TaskSet).
+                    await TaskSet.forEach(self.accepted.stream) { link, hello in await self.serve(link, hello) }
                 }
                 group.addTask {
                     for await changes in self.raft.applied.stream { self.applied(changes) }

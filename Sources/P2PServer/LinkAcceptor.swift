@@ -35,15 +35,7 @@ final class LinkAcceptor: Service, Sendable {
     func run() async {
         await cancelWhenGracefulShutdown {
             // Thousands at once in an attach storm: a TaskSet, not a task group (see TaskSet).
-            let accepting = TaskSet()
-            await withTaskCancellationHandler {
-                for await link in self.listener.links {
-                    accepting.add { await self.accept(link) }
-                }
-            } onCancel: {
-                accepting.cancelAll()
-            }
-            await accepting.waitForAll()
+            await TaskSet.forEach(self.listener.links) { link in await self.accept(link) }
         }
         listener.close()
     }

@@ -48,6 +48,20 @@ package final class TaskSet: Sendable {
         while let task = state.withLock({ $0.tasks.first?.value }) { await task.value }
     }
 
+    /// Runs `body` in a task of its own for each element of `elements` until they end, then
+    /// waits for those tasks; cancelling the calling task cancels them too.
+    package static func forEach<Element: Sendable>(
+        _ elements: AsyncStream<Element>, _ body: @escaping @Sendable (Element) async -> Void
+    ) async {
+        let tasks = TaskSet()
+        await withTaskCancellationHandler {
+            for await element in elements { tasks.add { await body(element) } }
+        } onCancel: {
+            tasks.cancelAll()
+        }
+        await tasks.waitForAll()
+    }
+
     private func remove(_ id: UInt64) {
         _ = state.withLock { $0.tasks.removeValue(forKey: id) }
     }

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import Transport
 
@@ -32,4 +33,23 @@ import Testing
         await set.waitForAll()
         #expect(set.count == 0)
     }
+
+    /// One task per element; returns once the stream ended and every task finished.
+    @Test func forEachRunsATaskPerElementAndWaitsForThem() async {
+        let (elements, continuation) = AsyncStream<Int>.makeStream()
+        for element in 1...20 { continuation.yield(element) }
+        continuation.finish()
+        let seen = Counter()
+        await TaskSet.forEach(elements) { element in
+            await Task.yield()
+            seen.add(element)
+        }
+        #expect(seen.total == (1...20).reduce(0, +))
+    }
+}
+
+private final class Counter: Sendable {
+    private let value = Mutex(0)
+    func add(_ amount: Int) { value.withLock { $0 += amount } }
+    var total: Int { value.withLock { $0 } }
 }
