@@ -102,9 +102,12 @@ extension ClientGateway {
         // Acknowledgements being committed: a duplicate of one of them is not proposed again (at
         // most ``ServerConfiguration/maximumRequestsInFlight`` ids, each holding a place).
         let committing = Mutex<Set<MessageID>>([])
-        // One commit of acknowledgements at a time: the receipts went already, so they can wait a
-        // round and share it.
-        let acknowledgements = Coalescer<MessageID>(.serial) { ids in
+        // One commit of acknowledgements at a time, held a little: the receipts went already,
+        // so acknowledgements can wait and share a Raft entry instead of taking one each (half
+        // the entries of a one-at-a-time conversation). Held at most half the in-flight places.
+        let acknowledgements = Coalescer<MessageID>(.held(
+            delay: configuration.acknowledgementHold, limit: max(1, configuration.maximumRequestsInFlight / 2)
+        )) { ids in
             // A lost acknowledgement is harmless: the message is pushed again and acknowledged again.
             await self.commitAcknowledgements(ids, of: client)
             committing.withLock { $0.subtract(ids) }

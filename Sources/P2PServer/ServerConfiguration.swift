@@ -39,6 +39,11 @@ public struct ServerConfiguration: Sendable {
     public var clientSendRate: Double = 20_000
     /// Requests one client link may have in progress; further requests wait (backpressure).
     public var maximumRequestsInFlight = 256
+    /// How long a client's acknowledgements may wait to be committed together. Nothing waits on
+    /// that commit (the sender's receipt goes at once; the commit only frees the mailbox), so at
+    /// a trickle many share one Raft entry instead of taking one (and a sync on every server)
+    /// each. `.zero`: each commit takes whatever arrived while the previous one ran.
+    public var acknowledgementHold: Duration = .milliseconds(20)
     /// Introductions (direct-path requests) one client may ask for per peer and second.
     public var introductionInterval: Duration = .milliseconds(500)
     /// Called on every leadership change with the new leader's id (`nil`: no leader known).

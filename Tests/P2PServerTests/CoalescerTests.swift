@@ -82,4 +82,39 @@ private final class HeldFlush: Sendable {
         flush.release()
         #expect(flush.batches == [[1], [2]])
     }
+
+    /// A held coalescer waits for company: items that arrive within the delay of the first go
+    /// as one batch, not one flush each.
+    @Test func aHeldCoalescerGathersWhatArrivesWithinItsDelay() async {
+        let flush = HeldFlush()
+        let coalescer = Coalescer<Int>(.held(delay: .seconds(1), limit: 100)) { await flush.flush($0) }
+        let start = ContinuousClock.now
+        coalescer.add(1)
+        await Task.yield()
+        coalescer.add(2)
+        coalescer.add(3)
+        await flush.started(1)
+        #expect(ContinuousClock.now - start >= .seconds(1))
+        flush.release()
+        #expect(flush.batches == [[1, 2, 3]])
+    }
+
+    /// A held batch that reaches the limit goes at once, without waiting out the delay.
+    @Test func aHeldCoalescerFlushesAtItsLimitWithoutWaiting() async {
+        let flush = HeldFlush()
+        let coalescer = Coalescer<Int>(.held(delay: .seconds(3600), limit: 3)) { await flush.flush($0) }
+        coalescer.add(1)
+        coalescer.add(2)
+        await Task.yield()
+        coalescer.add(3)
+        await flush.started(1)
+        coalescer.add(4)
+        coalescer.add(5)
+        coalescer.add(6)
+        flush.release()
+        await flush.started(2)
+        flush.release()
+        #expect(flush.batches == [[1, 2, 3], [4, 5, 6]])
+        #expect(flush.mostRunning == 1)
+    }
 }
