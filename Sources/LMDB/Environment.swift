@@ -244,6 +244,13 @@ public final class Environment: Sendable {
         try LMDBError.check(code, "mdb_txn_commit")
     }
 
+    /// Whether `MDB_NOMETASYNC` is set on the environment now (only ever during a deferred commit).
+    var defersMetaSync: Bool {
+        var flags: UInt32 = 0
+        mdb_env_get_flags(env, &flags)
+        return flags & UInt32(MDB_NOMETASYNC) != 0
+    }
+
     private func grow(from observed: Int) throws(LMDBError) {
         try resizeLock.withExclusiveLock { () throws(LMDBError) in
             try ensureOpen()
