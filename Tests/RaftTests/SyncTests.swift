@@ -11,7 +11,7 @@ import Testing
         let leader = try cluster.electLeader()
         let electing = cluster.readies.values.flatMap { $0 }.filter(\.changesTermOrVote)
         #expect(electing.contains { $0.entries.isEmpty }, "a vote granted without entries")
-        #expect(electing.allSatisfy(\.mustSync))
+        #expect(electing.allSatisfy { $0.mustSync })
 
         cluster.readies = [:]
         _ = try cluster.with(leader) { try $0.propose([[7]]) }
@@ -20,7 +20,7 @@ import Testing
         let appending = readies.filter { !$0.entries.isEmpty }
         let onlyApplying = readies.filter { $0.entries.isEmpty && !$0.committedEntries.isEmpty }
         #expect(!appending.isEmpty)
-        #expect(appending.allSatisfy(\.mustSync))
+        #expect(appending.allSatisfy { $0.mustSync })
         #expect(!onlyApplying.isEmpty)
         for ready in onlyApplying {
             #expect(ready.hardState != nil, "the commit index moved")
