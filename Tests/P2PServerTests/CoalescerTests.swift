@@ -87,14 +87,14 @@ private final class HeldFlush: Sendable {
     /// as one batch, not one flush each.
     @Test func aHeldCoalescerGathersWhatArrivesWithinItsDelay() async {
         let flush = HeldFlush()
-        let coalescer = Coalescer<Int>(.held(delay: .seconds(1), limit: 100)) { await flush.flush($0) }
+        // Added back to back: only a stall of the whole delay between them could split them.
+        let coalescer = Coalescer<Int>(.held(delay: .seconds(2), limit: 100)) { await flush.flush($0) }
         let start = ContinuousClock.now
         coalescer.add(1)
-        await Task.yield()
         coalescer.add(2)
         coalescer.add(3)
         await flush.started(1)
-        #expect(ContinuousClock.now - start >= .seconds(1))
+        #expect(ContinuousClock.now - start >= .seconds(2))
         flush.release()
         #expect(flush.batches == [[1, 2, 3]])
     }
