@@ -57,8 +57,6 @@ public final class Environment: Sendable {
     // The env pointer is set once at init and freed once in close(); LMDB's env is thread-safe.
     nonisolated(unsafe) let env: OpaquePointer
     let resizeLock = ReadWriteLock()
-    /// Held by every commit (see ``commitTransaction(_:deferMetaSync:)``); writers are serialised by LMDB anyway.
-    let commitLock = Mutex(())
     let state: Mutex<State>
 
     /// Opens (creating if needed) the environment in directory `path`.
@@ -131,27 +129,17 @@ public final class Environment: Sendable {
 
     /// Runs `body` in a read-only transaction that sees one consistent snapshot of the data.
     public func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
-        try withTransaction(flags: UInt32(MDB_RDONLY)) { (txn: OpaquePointer) throws -> (R, Bool) in
+        try withTransaction(readOnly: true) { (txn: OpaquePointer) throws -> (R, Bool) in
             let transaction = ReadTransaction(txn: txn)
             return (try body(transaction), false)
         }
     }
 
-    /// How durable a write transaction is once its commit returns.
-    public enum Durability: Sendable {
-        /// On disk (unless the environment was opened without ``Configuration/syncOnCommit``).
-        case synced
-        /// Written and consistent, but a system crash (not a process crash) may undo it until the
-        /// next synced commit or ``sync()``: LMDB flushes the data pages and defers the flush of
-        /// the meta page (`MDB_NOMETASYNC`), which keeps the database intact and saves a flush.
-        case deferred
-    }
-
     /// Runs `body` in a read-write transaction, committed (and synced, by default) when it returns,
     /// aborted when it throws. `body` runs again if the map had to grow; see the type's discussion.
     @discardableResult
-    public func write<R>(durability: Durability = .synced, _ body: (borrowing WriteTransaction) throws -> R) throws -> R {
-        try withTransaction(flags: 0, deferMetaSync: durability == .deferred) { (txn: OpaquePointer) throws -> (R, Bool) in
+    public func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        try withTransaction(readOnly: false) { (txn: OpaquePointer) throws -> (R, Bool) in
             let transaction = WriteTransaction(txn: txn)
             return (try body(transaction), true)
         }
@@ -191,8 +179,7 @@ public final class Environment: Sendable {
     /// Begins a transaction, runs `body`, then commits (if it says so) or aborts; on `MDB_MAP_FULL`
     /// grows the map and retries, on `MDB_MAP_RESIZED` (another process grew it) adopts the new size.
     private func withTransaction<R>(
-        flags: UInt32,
-        deferMetaSync: Bool = false,
+        readOnly: Bool,
         _ body: (OpaquePointer) throws -> (R, Bool)
     ) throws -> R {
         while true {
@@ -202,6 +189,7 @@ public final class Environment: Sendable {
                     try ensureOpen()
                     observedMapSize = state.withLock { $0.mapSize }
                     var txnPointer: OpaquePointer?
+                    let flags = readOnly ? UInt32(MDB_RDONLY) : 0
                     try LMDBError.check(mdb_txn_begin(env, nil, flags, &txnPointer), "mdb_txn_begin")
                     guard let txn = txnPointer else {
                         throw LMDBError(code: ENOMEM, operation: "mdb_txn_begin")
@@ -216,7 +204,7 @@ public final class Environment: Sendable {
                     }
                     if commit {
                         // mdb_txn_commit frees the transaction whether or not it succeeds.
-                        try commitTransaction(txn, deferMetaSync: deferMetaSync)
+                        try LMDBError.check(mdb_txn_commit(txn), "mdb_txn_commit")
                     } else {
                         mdb_txn_abort(txn)
                     }
@@ -228,27 +216,6 @@ public final class Environment: Sendable {
                 try adoptMapSize()
             }
         }
-    }
-
-    /// Commits `txn`; with `deferMetaSync`, under `MDB_NOMETASYNC`. LMDB 0.9 takes that flag
-    /// from the environment only (not per transaction), so it is set for this commit and
-    /// cleared after it, with every commit serialised on ``commitLock`` so that no other
-    /// commit runs while it is set. (LMDB allows changing it at any time.)
-    private func commitTransaction(_ txn: OpaquePointer, deferMetaSync: Bool) throws(LMDBError) {
-        let code = commitLock.withLock { _ in
-            guard deferMetaSync else { return mdb_txn_commit(txn) }
-            mdb_env_set_flags(env, UInt32(MDB_NOMETASYNC), 1)
-            defer { mdb_env_set_flags(env, UInt32(MDB_NOMETASYNC), 0) }
-            return mdb_txn_commit(txn)
-        }
-        try LMDBError.check(code, "mdb_txn_commit")
-    }
-
-    /// Whether `MDB_NOMETASYNC` is set on the environment now (only ever during a deferred commit).
-    var defersMetaSync: Bool {
-        var flags: UInt32 = 0
-        mdb_env_get_flags(env, &flags)
-        return flags & UInt32(MDB_NOMETASYNC) != 0
     }
 
     private func grow(from observed: Int) throws(LMDBError) {

@@ -82,21 +82,13 @@ extension ReplicatedMailboxes {
                 }
             }
             onApplied([.snapshotRestored])
-        } else if !ready.needsPersistence && entries.isEmpty {
-            // Nothing to write (e.g. a proposal forwarded to the leader): no storage hop.
-            if !ready.messagesMayPrecedePersistence { for message in messages { send(message) } }
         } else {
             // Persisting and applying share one transaction, hence one sync. Applying before
             // sending is allowed (the entries are committed), and atomic with their persistence.
-            // A ready that only applies (and moves the commit index) is not synced to the last
-            // flush: a crash before the next synced commit replays it from the log, which holds
-            // its entries durably, and the applied index rolls back with the state, atomically.
-            // Compaction is always synced, so it never drops entries whose state is not durable.
             let environment = self.environment
-            let durability: Environment.Durability = ready.mustSync ? .synced : .deferred
             outcomes = try await storage.run {
                 try metrics.timingSync {
-                    try environment.write(durability: durability) { txn in
+                    try environment.write { txn in
                         try log.write(ready, in: txn)
                         return entries.isEmpty ? [] : try mailboxes.apply(entries, in: txn)
                     }

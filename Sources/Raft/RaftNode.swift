@@ -246,7 +246,6 @@ public struct RaftNode: Sendable {
         let termAndVoteKept = reportedHardState.term == term && reportedHardState.vote == vote
         if hardState != reportedHardState {
             ready.hardState = hardState
-            ready.changesTermOrVote = !termAndVoteKept
             reportedHardState = hardState
         }
         ready.messages = outbox

@@ -39,8 +39,6 @@ public struct RaftReady: Equatable, Sendable {
     /// With ``RaftConfiguration/leaderPersistsInParallel``: the end of the log this ready
     /// persists, to hand back through ``RaftNode/persisted(_:)`` once step 1 is done.
     public var durableMark: LogPosition?
-    /// Whether `hardState` carries a new term or vote (not only a new commit index).
-    public var changesTermOrVote = false
     /// Read requests of this node (``RaftNode/readIndex(context:)``) the leader confirmed: once
     /// the state machine applied a state's `index`, reading it is linearizable.
     public var readStates: [ReadState] = []
@@ -69,15 +67,5 @@ public struct RaftReady: Equatable, Sendable {
     /// Whether step 1 of the contract has anything to write.
     public var needsPersistence: Bool {
         hardState != nil || truncateFrom != nil || !entries.isEmpty || snapshot != nil
-    }
-
-    /// Whether step 1 must be on disk before step 2 (etcd's `MustSync`): new entries, a
-    /// truncation, a snapshot, or a new term or vote. A ready that only advances the commit
-    /// index need not be: its committed entries are on disk since an earlier ready, and a
-    /// commit index lost in a crash is learnt again from the leader (Raft keeps it volatile).
-    /// A driver that applies in the same transaction may leave such a write unsynced, if its
-    /// storage then stays consistent and replays from what it holds.
-    public var mustSync: Bool {
-        changesTermOrVote || truncateFrom != nil || !entries.isEmpty || snapshot != nil
     }
 }

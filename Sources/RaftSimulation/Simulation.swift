@@ -103,7 +103,7 @@ public final class Simulation {
         if ready.messagesMayPrecedePersistence {
             send(ready.messages)
             if faultsEnabled && chance(options.crashRate * options.crashBeforeSendRate) && canCrash(id) {
-                node.crash(losingUnsynced: chance(options.unsyncedLossRate))
+                node.raft = nil
                 nodes[id] = node
                 summary.crashes += 1
                 return
@@ -129,7 +129,6 @@ public final class Simulation {
         if let hardState = ready.hardState { persisted.hardState = hardState }
         node.persisted = persisted
         node.storage.store(persisted.entries)
-        if ready.mustSync { node.durable = persisted }
         try checkLogMatching(node: node, newEntries: ready.entries)
 
         raft.persisted(ready.durableMark)
@@ -138,7 +137,7 @@ public final class Simulation {
         if !ready.messagesMayPrecedePersistence {
             // A crash between persisting and sending: the messages are lost, nothing else is.
             if faultsEnabled && !ready.messages.isEmpty && chance(options.crashRate * options.crashBeforeSendRate) && canCrash(id) {
-                node.crash(losingUnsynced: chance(options.unsyncedLossRate))
+                node.raft = nil
                 nodes[id] = node
                 summary.crashes += 1
                 return
@@ -185,7 +184,6 @@ public final class Simulation {
                 summary.proposalsAcknowledged += 1
             }
         }
-        if ready.mustSync { node.durableStateMachine = (node.stateMachineApplied, node.stateMachine) }
         for state in ready.readStates { try checkRead(state, at: id) }
         if ready.membership != nil, raft.role == .leader {
             for removed in pendingRemovals where !raft.membership.all.contains(removed) {
@@ -209,7 +207,7 @@ public final class Simulation {
         if chance(options.partitionRate) { partition() }
         if chance(options.healRate) { blocked.removeAll() }
         if chance(options.crashRate), let victim = randomUpNode(), canCrash(victim) {
-            nodes[victim]?.crash(losingUnsynced: chance(options.unsyncedLossRate))
+            nodes[victim]?.raft = nil
             summary.crashes += 1
         }
         for id in order where nodes[id]?.isUp == false && nodes[id]?.removed == false && chance(options.restartRate) {

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 import TestSupport
 @testable import LMDB
@@ -99,45 +98,5 @@ import TestSupport
         } catch let error as LMDBError {
             #expect(error.code == LMDBError.closedCode)
         }
-    }
-
-    /// A deferred write commits like any other (visible at once, kept across a close) and sets
-    /// `MDB_NOMETASYNC` for its own commit only, also with synced writes on another thread.
-    @Test func deferredWritesCommitAndLeaveOtherCommitsSynced() throws {
-        let dir = TemporaryDirectory()
-        do {
-            let env = try Environment(path: dir.path)
-            let db = try env.openDatabase("things")
-            try env.write(durability: .deferred) { txn in try txn.put(db, bytes("deferred"), bytes("1")) }
-            #expect(!env.defersMetaSync)
-            #expect(try env.read { try $0.get(db, bytes("deferred")) } == bytes("1"))
-            try onOwnThreads(2) { thread in
-                for i in 0..<50 {
-                    try env.write(durability: thread == 0 ? .deferred : .synced) { txn in
-                        try txn.put(db, bytes("t\(thread)-\(i)"), bytes("\(i)"))
-                    }
-                }
-            }
-            #expect(!env.defersMetaSync)
-            env.close()
-        }
-        let env = try Environment(path: dir.path)
-        let db = try env.openDatabase("things", create: false)
-        #expect(try env.read { try $0.count(db) } == 101)
-    }
-
-    /// Runs `body(0..<count)` on `count` threads at once; rethrows the first error.
-    private func onOwnThreads(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
-        let errors = Mutex<[any Error]>([])
-        let group = DispatchGroup()
-        for thread in 0..<count {
-            group.enter()
-            Thread {
-                do { try body(thread) } catch { errors.withLock { $0.append(error) } }
-                group.leave()
-            }.start()
-        }
-        group.wait()
-        if let first = errors.withLock({ $0.first }) { throw first }
     }
 }
