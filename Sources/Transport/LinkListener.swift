@@ -59,6 +59,8 @@ public final class LinkListener: Sendable {
         Task {
             // Each link's task lives as long as the link: a TaskSet, not a task group (see TaskSet).
             let connections = TaskSet()
+            // Closing the listener ends the handshakes still in progress, at once.
+            let handshaking = PendingHandshakes()
             try? await server.executeThenClose { inbound in
                 for try await (child, limit) in inbound {
                     let host = child.channel.remoteAddress?.ipAddress ?? "unknown"
@@ -69,29 +71,39 @@ public final class LinkListener: Sendable {
                         onFailure(error)
                         continue
                     }
+                    guard let pending = handshaking.add(child.channel) else {
+                        admissions.end(from: host, established: false)
+                        continue
+                    }
                     connections.add {
                         let connection: NIOAsyncChannel<Frame, Frame>
                         do {
                             connection = try await child.wrap(as: NIOAsyncChannel<Frame, Frame>.self)
                         } catch {
                             // Closed before it was wrapped: its handshake slot is free again.
+                            handshaking.remove(pending)
                             admissions.end(from: host, established: false)
                             onFailure(error)
                             return
                         }
+                        let link: Link
                         do {
-                            let link = try await LinkEstablishment.run(
+                            link = try await LinkEstablishment.run(
                                 ChannelFramePipe(connection, frameSizeLimit: limit), stance: stance, configuration: configuration, vet: vet,
                                 admit: { _ in try admissions.establish(from: host) },
                                 onEnd: { established in admissions.end(from: host, established: established) }
                             )
-                            continuation.yield(link)
                         } catch {
-                            onFailure(error)
+                            handshaking.remove(pending)
+                            return onFailure(error)
                         }
+                        // Established: no longer the listener's to close.
+                        handshaking.remove(pending)
+                        continuation.yield(link)
                     }
                 }
             }
+            handshaking.closeAll()
             await connections.waitForAll()
             continuation.finish()
         }
