@@ -32,7 +32,7 @@ extension ReplicatedMailboxes {
     /// (snapshot installs, staging) stay on the storage queue. Measured on 2 cores, the hop to
     /// a storage thread and back (two cross-thread wake-ups per ready, each a few tens of
     /// microseconds of CPU in a VM) cost more than stepping messages during the sync gained:
-    /// inline, relayed throughput rose 13–48 % at 16–256 sends in flight (docs/SCALING.md).
+    /// inline, relayed throughput rose 5–48 % at 16–256 sends in flight (docs/SCALING.md).
     /// Readies never overlap, so each one's messages still leave only after its own
     /// persistence, as the Raft driver contract asks (a leader's replicate first, see
     /// ``RaftConfiguration/leaderPersistsInParallel``).
