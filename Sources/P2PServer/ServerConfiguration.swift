@@ -42,7 +42,9 @@ public struct ServerConfiguration: Sendable {
     /// How long a client's acknowledgements may wait to be committed together. Nothing waits on
     /// that commit (the sender's receipt goes at once; the commit only frees the mailbox), so at
     /// a trickle many share one Raft entry instead of taking one (and a sync on every server)
-    /// each. `.zero`: each commit takes whatever arrived while the previous one ran.
+    /// each; a mailbox at its limit is freed that much later. A batch holding half of
+    /// ``maximumRequestsInFlight`` goes at once. `.zero`: each commit takes whatever arrived
+    /// while the previous one ran.
     public var acknowledgementHold: Duration = .milliseconds(20)
     /// Introductions (direct-path requests) one client may ask for per peer and second.
     public var introductionInterval: Duration = .milliseconds(500)

@@ -63,6 +63,9 @@ public struct RunOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("How long a pushed message may stay unacknowledged before it is pushed again (default 3s).", valueName: "duration"))
     public var redeliveryPatience: String?
 
+    @Option(help: ArgumentHelp("How long a client's acknowledgements may wait to commit together (default 20ms).", valueName: "duration"))
+    public var acknowledgementHold: String?
+
     @Option(help: ArgumentHelp("Time to live of relayed messages whose sender gave none (default: never expire; set it alike on every server).", valueName: "duration"))
     public var defaultMessageTimeToLive: String?
 
@@ -103,6 +106,7 @@ public struct RunOptions: ParsableArguments, Sendable {
         values[.introductionInterval] = introductionInterval.map(ConfigContent.string)
         values[.maximumMessageSize] = maximumMessageSize.map(ConfigContent.int)
         values[.redeliveryPatience] = redeliveryPatience.map(ConfigContent.string)
+        values[.acknowledgementHold] = acknowledgementHold.map(ConfigContent.string)
         values[.defaultMessageTimeToLive] = defaultMessageTimeToLive.map(ConfigContent.string)
         values[.maximumMessageTimeToLive] = maximumMessageTimeToLive.map(ConfigContent.string)
         values[.mailboxMaximumMessages] = mailboxMaximumMessages.map(ConfigContent.int)

@@ -34,6 +34,7 @@ extension ServerSettings {
             .introductionInterval: DurationText.format(c.introductionInterval),
             .maximumMessageSize: "\(c.maximumMessageSize)",
             .redeliveryPatience: DurationText.format(c.redeliveryPatience),
+            .acknowledgementHold: DurationText.format(c.acknowledgementHold),
             .defaultMessageTimeToLive: c.defaultMessageTimeToLive.map(DurationText.format) ?? "(never expire)",
             .maximumMessageTimeToLive: c.maximumMessageTimeToLive.map(DurationText.format) ?? "(no cap)",
             .mailboxMaximumMessages: "\(limits.maximumMessages)",

@@ -86,6 +86,7 @@ extension SettingKey {
     public static let introductionInterval = SettingKey("introductionInterval", .duration)
     public static let maximumMessageSize = SettingKey("maximumMessageSize", .integer)
     public static let redeliveryPatience = SettingKey("redeliveryPatience", .duration)
+    public static let acknowledgementHold = SettingKey("acknowledgementHold", .duration)
     public static let defaultMessageTimeToLive = SettingKey("defaultMessageTimeToLive", .duration)
     public static let maximumMessageTimeToLive = SettingKey("maximumMessageTimeToLive", .duration)
     public static let mailboxMaximumMessages = SettingKey("mailbox.maximumMessages", .integer)
@@ -100,7 +101,7 @@ extension SettingKey {
     public static let all: [SettingKey] = [
         .listen, .advertise, .monitor, .peers, .dataDir, .secretFile, .serverSecretFile, .adminSecretFile,
         .insecureDevelopmentMode, .logLevel, .logFormat, .tick, .clientSendRate, .maximumRequestsInFlight,
-        .introductionInterval, .maximumMessageSize, .redeliveryPatience, .defaultMessageTimeToLive,
+        .introductionInterval, .maximumMessageSize, .redeliveryPatience, .acknowledgementHold, .defaultMessageTimeToLive,
         .maximumMessageTimeToLive, .mailboxMaximumMessages,
         .mailboxMaximumBytes, .mailboxMaximumMessagesPerSender, .mailboxMaximumTotalBytes,
     ]

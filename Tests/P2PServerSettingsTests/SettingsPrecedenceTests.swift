@@ -90,7 +90,7 @@ func load(_ arguments: [String], environment: [String: String] = [:]) async thro
             .listen: "1.2.3.4:5", .advertise: "5.6.7.8:9", .monitor: "127.0.0.1:9400", .peers: "a:1,b:2", .dataDir: "/d", .secretFile: "/s",
             .serverSecretFile: "/ss", .adminSecretFile: "/as", .insecureDevelopmentMode: "true", .logLevel: "trace",
             .logFormat: "json", .tick: "1s", .clientSendRate: "5.5", .maximumRequestsInFlight: "7",
-            .introductionInterval: "2s", .maximumMessageSize: "99", .redeliveryPatience: "4s",
+            .introductionInterval: "2s", .maximumMessageSize: "99", .redeliveryPatience: "4s", .acknowledgementHold: "5ms",
             .defaultMessageTimeToLive: "1m", .maximumMessageTimeToLive: "2m",
             .mailboxMaximumMessages: "11", .mailboxMaximumBytes: "12", .mailboxMaximumMessagesPerSender: "13",
             .mailboxMaximumTotalBytes: "14",
@@ -106,6 +106,7 @@ func load(_ arguments: [String], environment: [String: String] = [:]) async thro
         #expect(c.advertiseAddress == "5.6.7.8:9" && c.insecureDevelopmentMode && c.clientSendRate == 5.5)
         #expect(c.defaultMessageTimeToLive == .seconds(60) && c.maximumMessageTimeToLive == .seconds(120))
         #expect(c.maximumRequestsInFlight == 7 && c.maximumMessageSize == 99 && c.redeliveryPatience == .seconds(4))
+        #expect(c.acknowledgementHold == .milliseconds(5))
         #expect(c.mailboxLimits == MailboxLimits(maximumMessages: 11, maximumBytes: 12, maximumMessagesPerSender: 13, maximumTotalBytes: 14))
         #expect(settings.logFormat == .json && settings.logLevel == .trace && settings.serverSecretFile == "/ss")
     }
