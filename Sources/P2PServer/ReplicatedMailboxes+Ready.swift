@@ -25,17 +25,10 @@ extension ReplicatedMailboxes {
 
     /// Carries out the node's readies, one after the other, until it has none left.
     ///
-    /// The LMDB transaction (and its sync) of an ordinary ready runs on the actor itself, which
-    /// it blocks for the commit: what arrives meanwhile waits in the actor's queue and the
-    /// inbox, and the next ready persists it together (group commit). It blocks one thread of
-    /// the cooperative pool at a time, for one commit (the actor is serial); the long jobs
-    /// (snapshot installs, staging) stay on the storage queue. Measured on 2 cores, the hop to
-    /// a storage thread and back (two cross-thread wake-ups per ready, each a few tens of
-    /// microseconds of CPU in a VM) cost more than stepping messages during the sync gained:
-    /// inline, relayed throughput rose 5–48 % at 16–256 sends in flight (docs/SCALING.md).
-    /// Readies never overlap, so each one's messages still leave only after its own
-    /// persistence, as the Raft driver contract asks (a leader's replicate first, see
-    /// ``RaftConfiguration/leaderPersistsInParallel``).
+    /// The LMDB transaction (and its sync) of each ready runs on the storage queue, not on the
+    /// actor: meanwhile the actor steps incoming messages and takes proposals, which the next
+    /// ready then persists together (group commit). Readies never overlap, so each one's
+    /// messages still leave only after its own persistence, as the Raft driver contract asks.
     /// A caller that finds the loop running waits until it has caught up with everything,
     /// including what the caller changed.
     func processReadies() async throws {
@@ -92,11 +85,13 @@ extension ReplicatedMailboxes {
         } else {
             // Persisting and applying share one transaction, hence one sync. Applying before
             // sending is allowed (the entries are committed), and atomic with their persistence.
-            // Inline, on the actor: see processReadies().
-            outcomes = try metrics.timingSync {
-                try environment.write { txn in
-                    try log.write(ready, in: txn)
-                    return entries.isEmpty ? [] : try mailboxes.apply(entries, in: txn)
+            let environment = self.environment
+            outcomes = try await storage.run {
+                try metrics.timingSync {
+                    try environment.write { txn in
+                        try log.write(ready, in: txn)
+                        return entries.isEmpty ? [] : try mailboxes.apply(entries, in: txn)
+                    }
                 }
             }
             if !ready.messagesMayPrecedePersistence { for message in messages { send(message) } }

@@ -66,8 +66,13 @@ final class InMemoryCluster: Sendable {
         replicas.withLock { $0[ids[index]] = replica }
     }
 
-    func stop(_ index: Int) {
-        _ = replicas.withLock { $0.removeValue(forKey: ids[index]) }
+    /// Stops replica `index` and closes its LMDB environment, as a server that stops does: LMDB
+    /// must not have one environment open twice in a process (a restart opens it again).
+    func stop(_ index: Int) async {
+        guard let replica = replicas.withLock({ $0.removeValue(forKey: ids[index]) }) else { return }
+        await replica.stop()
+        let environment = await replica.environment
+        environment.close()
     }
 
     func isolate(_ id: NodeID) { _ = isolated.withLock { $0.insert(id) } }
@@ -183,7 +188,7 @@ final class InMemoryCluster: Sendable {
         _ = try await proposeAndPump(leader, .register(ClientRecord(id: bob, publicKey: [2])), cluster)
 
         let victim = try #require(cluster.ids.firstIndex { $0 != leader.id })
-        cluster.stop(victim)
+        await cluster.stop(victim)
         for sequence in UInt64(1)...80 {
             leader = try #require(await cluster.leader())
             let message = MailMessage(id: MessageID(sender: alice, sequence: sequence), recipient: bob, payload: [1], enqueuedAtMillis: 0)
