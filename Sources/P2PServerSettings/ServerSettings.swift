@@ -86,7 +86,8 @@ public struct ServerSettings: Sendable {
         if let interval = try await reader.duration(.introductionInterval) { configuration.introductionInterval = interval }
         if let size = try await reader.integer(.maximumMessageSize, atLeast: 1) { configuration.maximumMessageSize = size }
         if let patience = try await reader.duration(.redeliveryPatience) { configuration.redeliveryPatience = patience }
-        if let hold = try await reader.duration(.acknowledgementHold) { configuration.acknowledgementHold = hold }
+        // Longer would only keep delivered mail in the mailboxes longer.
+        if let hold = try await reader.duration(.acknowledgementHold, atMost: .seconds(1)) { configuration.acknowledgementHold = hold }
         if let ttl = try await reader.duration(.defaultMessageTimeToLive) { configuration.defaultMessageTimeToLive = ttl }
         if let ttl = try await reader.duration(.maximumMessageTimeToLive) { configuration.maximumMessageTimeToLive = ttl }
         var limits = configuration.mailboxLimits

@@ -57,6 +57,15 @@ struct SettingsReader {
         return duration
     }
 
+    /// A duration of at most `maximum`.
+    func duration(_ key: SettingKey, atMost maximum: Duration) async throws(SettingsError) -> Duration? {
+        guard let duration = try await duration(key) else { return nil }
+        guard duration <= maximum else {
+            throw invalid(key, DurationText.format(duration), "must be at most \(DurationText.format(maximum))")
+        }
+        return duration
+    }
+
     func address(_ key: SettingKey) async throws(SettingsError) -> HostPort? {
         guard let text = try await string(key) else { return nil }
         guard let address = HostPort(text), !address.host.isEmpty else { throw invalid(key, text, "expected host:port") }

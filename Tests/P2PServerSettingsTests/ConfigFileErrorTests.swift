@@ -81,6 +81,8 @@ import TestSupport
         #expect(environment.map { String(describing: $0) } == "P2PCORE_PEERS = nonsense: expected host:port")
         let level = try await error(loading: "{}", environment: ["P2PCORE_LOG_LEVEL": "loud"])
         guard case .invalidValue("logLevel", "P2PCORE_LOG_LEVEL", "loud", _) = level else { Issue.record("got \(String(describing: level))"); return }
+        let hold = try await error(loading: "{}", flags: ["--acknowledgement-hold", "5s"])
+        #expect(hold.map { String(describing: $0) } == "--acknowledgement-hold = 5s: must be at most 1s")
     }
 
     @Test func wronglyTypedEnvironmentVariablesNameTheVariable() async throws {

@@ -115,6 +115,7 @@ func load(_ arguments: [String], environment: [String: String] = [:]) async thro
         let arguments = SettingKey.all.flatMap { key -> [String] in
             switch key.kind {
             case .boolean: [key.flag]
+            case .duration where key == .acknowledgementHold: [key.flag, "300ms"]  // at most 1s
             case .duration: [key.flag, "3s"]
             case .integer, .number: [key.flag, "3"]
             case .stringList: [key.flag, "p:3"]
