@@ -71,15 +71,16 @@ final class Coalescer<Item: Sendable>: Sendable {
     private func hold(_ delay: Duration, _ limit: Int) async {
         await withCheckedContinuation { continuation in
             let deadline = pending.withLock { pending -> ContinuousClock.Instant? in
-                guard let first = pending.firstArrival, !pending.items.isEmpty,
-                      pending.items.count < limit, first + delay > .now else { return nil }
+                guard let first = pending.firstArrival, pending.items.count < limit, first + delay > .now else { return nil }
                 pending.holder = continuation
                 return first + delay
             }
             guard let deadline else { return continuation.resume() }
             Task {
                 try? await Task.sleep(until: deadline)
-                self.pending.withLock { pending in
+                // Only this batch's holder: a later batch (this one went at its limit) waits for its own deadline.
+                self.pending.withLock { pending -> CheckedContinuation<Void, Never>? in
+                    guard let first = pending.firstArrival, first + delay <= .now else { return nil }
                     defer { pending.holder = nil }
                     return pending.holder
                 }?.resume()

@@ -57,10 +57,8 @@ public final class LinkListener: Sendable {
         )
         let stance = LinkEstablishment.Stance.listener(stating: configuration.role, accepting: configuration.acceptedRoles)
         Task {
-            // Each link's task lives as long as the link: a TaskSet, not a task group (see TaskSet).
+            // Each handshake's task: a TaskSet, not a task group (see TaskSet).
             let connections = TaskSet()
-            // Closing the listener ends the handshakes still in progress, at once.
-            let handshaking = PendingHandshakes()
             try? await server.executeThenClose { inbound in
                 for try await (child, limit) in inbound {
                     let host = child.channel.remoteAddress?.ipAddress ?? "unknown"
@@ -71,39 +69,36 @@ public final class LinkListener: Sendable {
                         onFailure(error)
                         continue
                     }
-                    guard let pending = handshaking.add(child.channel) else {
-                        admissions.end(from: host, established: false)
-                        continue
-                    }
                     connections.add {
-                        let connection: NIOAsyncChannel<Frame, Frame>
-                        do {
-                            connection = try await child.wrap(as: NIOAsyncChannel<Frame, Frame>.self)
-                        } catch {
-                            // Closed before it was wrapped: its handshake slot is free again.
-                            handshaking.remove(pending)
-                            admissions.end(from: host, established: false)
-                            onFailure(error)
-                            return
+                        await withTaskCancellationHandler {
+                            let connection: NIOAsyncChannel<Frame, Frame>
+                            do {
+                                connection = try await child.wrap(as: NIOAsyncChannel<Frame, Frame>.self)
+                            } catch {
+                                // Closed before it was wrapped: its handshake slot is free again.
+                                admissions.end(from: host, established: false)
+                                onFailure(error)
+                                return
+                            }
+                            do {
+                                let link = try await LinkEstablishment.run(
+                                    ChannelFramePipe(connection, frameSizeLimit: limit), stance: stance, configuration: configuration, vet: vet,
+                                    admit: { _ in try admissions.establish(from: host) },
+                                    onEnd: { established in admissions.end(from: host, established: established) }
+                                )
+                                continuation.yield(link)
+                            } catch {
+                                onFailure(error)
+                            }
+                        } onCancel: {
+                            // The listener closed: a handshake still in progress ends now, not at
+                            // its timeout. (The task ends once its link is established.)
+                            child.channel.close(promise: nil)
                         }
-                        let link: Link
-                        do {
-                            link = try await LinkEstablishment.run(
-                                ChannelFramePipe(connection, frameSizeLimit: limit), stance: stance, configuration: configuration, vet: vet,
-                                admit: { _ in try admissions.establish(from: host) },
-                                onEnd: { established in admissions.end(from: host, established: established) }
-                            )
-                        } catch {
-                            handshaking.remove(pending)
-                            return onFailure(error)
-                        }
-                        // Established: no longer the listener's to close.
-                        handshaking.remove(pending)
-                        continuation.yield(link)
                     }
                 }
             }
-            handshaking.closeAll()
+            connections.cancelAll()
             await connections.waitForAll()
             continuation.finish()
         }
