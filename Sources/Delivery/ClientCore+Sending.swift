@@ -60,7 +60,7 @@ extension ClientCore {
 
     mutating func startRelay(_ key: OutboxKey) {
         guard var entry = outbox[key], entry.fate == .pending else { return }
-        guard let server = pickServer(for: key.recipient) else { return scheduleRetry(key) }
+        guard let server = pickServer(for: key.recipient, retry: entry.relayOffered) else { return scheduleRetry(key) }
         entry.attempt = .relay(server)
         entry.epoch += 1
         entry.relayOffered = true

@@ -36,12 +36,15 @@ extension ClientCore {
         timers.schedule(.attempt(key, epoch: entry.epoch), at: now &+ configuration.attemptTimeout)
     }
 
-    /// A random connected server `recipient` is attached to, else any connected server.
-    mutating func pickServer(for recipient: NodeID) -> NodeID? {
+    /// A connected server `recipient` is attached to, else any connected server: its home
+    /// (``HomeServer``) for a first offer, a random one for a retry (so that a server that is
+    /// connected but does not answer does not hold the message).
+    mutating func pickServer(for recipient: NodeID, retry: Bool = false) -> NodeID? {
         let attached = Set(attachedServers[recipient] ?? [])
         let all = connected.sorted()
         let preferred = all.filter(attached.contains)
-        return choose(from: preferred.isEmpty ? all : preferred)
+        let candidates = preferred.isEmpty ? all : preferred
+        return retry ? choose(from: candidates) : HomeServer.choose(for: recipient, among: candidates)
     }
 
     private mutating func choose(from servers: [NodeID]) -> NodeID? {

@@ -84,9 +84,9 @@ import TestSupport
     /// Each deliberate bug is caught by seeds named here (found with
     /// `delivery-simulate --seeds 60 --steps 150 --bug NAME --keep-going`), on the guarantee it breaks.
     @Test(arguments: [
-        (ClientBug.handOverBeforeLedger, [UInt64(17), 28, 80], "exactly once"),
-        (ClientBug.acknowledgeBehindGap, [UInt64(3), 6, 8], "every accepted message delivered"),
-        (ClientBug.relayedCopyAfterDirect, [UInt64(1), 2, 4], "exactly once"),
+        (ClientBug.handOverBeforeLedger, [UInt64(9), 56, 105], "exactly once"),
+        (ClientBug.acknowledgeBehindGap, [UInt64(4), 5, 6], "every accepted message delivered"),
+        (ClientBug.relayedCopyAfterDirect, [UInt64(1), 3, 4], "exactly once"),
     ])
     func aDeliberateBugIsCaught(bug: ClientBug, seeds: [UInt64], guarantee: String) async throws {
         let caught = try await onOwnThread { () -> [String?] in
@@ -105,7 +105,7 @@ import TestSupport
     }
 
     @Test func theSameSeedsPassWithoutTheBug() throws {
-        for seed: UInt64 in [1, 2, 4, 7, 13, 17, 28, 80] {
+        for seed: UInt64 in [1, 3, 4, 5, 6, 9, 56, 105] {
             _ = try DeliverySimulation(options: Self.options(seed: seed)).run()
         }
     }
