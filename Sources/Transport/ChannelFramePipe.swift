@@ -18,6 +18,8 @@ struct ChannelFramePipe: FramePipe {
 
     var eventLoop: any EventLoop { asyncChannel.channel.eventLoop }
 
+    var channel: (any Channel)? { asyncChannel.channel }
+
     func execute(
         _ body: (_ inbound: NIOAsyncChannelInboundStream<Frame>, _ outbound: NIOAsyncChannelOutboundWriter<Frame>) async throws -> Void
     ) async throws {

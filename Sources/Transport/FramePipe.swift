@@ -27,4 +27,11 @@ protocol FramePipe: Sendable {
 
     /// Closes the pipe: the inbound frames finish and further writes fail. Idempotent.
     func close()
+
+    /// The NIO channel under the pipe, if it is one, for writes straight from its event loop.
+    var channel: (any Channel)? { get }
+}
+
+extension FramePipe {
+    var channel: (any Channel)? { nil }
 }

@@ -102,6 +102,31 @@ enum LinkEstablishment {
                         once.resume(.success(link))
 
                         let sendCipher = FrameCipher(key: session.sendKey)
+                        var receiveCipher = FrameCipher(key: session.receiveKey)
+                        // Pull from the pipe only while the consumer has room: the pipe's
+                        // backpressure then stops reading from the peer.
+                        func readUntilClosed() async throws {
+                            while await inboundBuffer.waitForRoom() {
+                                guard let frame = try await frames.next() else { break }
+                                guard frame.type == sealedType else { throw TransportError.protocolViolation("unsealed frame of type \(frame.type)") }
+                                let plaintext = try receiveCipher.open(frame.bytes)
+                                guard let type = plaintext.first, type >= Link.firstApplicationType else {
+                                    throw TransportError.protocolViolation("sealed frame without an application type")
+                                }
+                                inboundBuffer.push(Frame(type: type, bytes: Array(plaintext.dropFirst())))
+                            }
+                        }
+                        if let channel = pipe.channel {
+                            // TCP: written from the event loop, no writer task.
+                            let writer = ChannelFrameWriter(
+                                channel: channel, queue: outboundQueue, link: link, cipher: sendCipher, sealedType: sealedType,
+                                onFailure: { error in link.fail(typed(error)) }
+                            )
+                            writer.start()
+                            defer { link.dropped(payloadBytes: outboundQueue.drop()) }
+                            try await readUntilClosed()
+                            return
+                        }
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             group.addTask {
                                 var cipher = sendCipher
@@ -127,18 +152,7 @@ enum LinkEstablishment {
                                 link.dropped(payloadBytes: outboundQueue.drop())
                                 pipe.close()
                             }
-                            var cipher = FrameCipher(key: session.receiveKey)
-                            // Pull from the pipe only while the consumer has room: the pipe's
-                            // backpressure then stops reading from the peer.
-                            while await inboundBuffer.waitForRoom() {
-                                guard let frame = try await frames.next() else { break }
-                                guard frame.type == sealedType else { throw TransportError.protocolViolation("unsealed frame of type \(frame.type)") }
-                                let plaintext = try cipher.open(frame.bytes)
-                                guard let type = plaintext.first, type >= Link.firstApplicationType else {
-                                    throw TransportError.protocolViolation("sealed frame without an application type")
-                                }
-                                inboundBuffer.push(Frame(type: type, bytes: Array(plaintext.dropFirst())))
-                            }
+                            try await readUntilClosed()
                             outboundQueue.finish()
                             group.cancelAll()
                         }

@@ -16,23 +16,55 @@ final class OutboundFrameQueue: Sendable {
         var frames: Deque<Frame> = []
         var writer: CheckedContinuation<[Frame]?, Never>?
         var finished = false
+        /// Set once the queue drains on an event loop instead (``drain(on:_:)``).
+        var loop: (any EventLoop)?
+        var drain: (@Sendable () -> Void)?
+        var drainScheduled = false
     }
 
     private let state = Mutex(State())
 
     /// Queues `frame`; false once the queue is finished.
     func push(_ frame: Frame) -> Bool {
-        let (accepted, writer): (Bool, CheckedContinuation<[Frame]?, Never>?) = state.withLock { state in
-            guard !state.finished else { return (false, nil) }
+        let (accepted, writer, drain): (Bool, CheckedContinuation<[Frame]?, Never>?, (any EventLoop, @Sendable () -> Void)?) = state.withLock { state in
+            guard !state.finished else { return (false, nil, nil) }
             if let writer = state.writer {
                 state.writer = nil
-                return (true, writer)
+                return (true, writer, nil)
             }
             state.frames.append(frame)
-            return (true, nil)
+            return (true, nil, Self.scheduleDrain(&state))
         }
         writer?.resume(returning: [frame])
+        if let (loop, drain) = drain { loop.execute(drain) }
         return accepted
+    }
+
+    /// From now on, `drain` runs on `loop` whenever frames are queued (and at once if some are),
+    /// and takes them with ``takeForDrain()``: frames pushed while a drain is scheduled share it.
+    /// For a TCP link, whose writes then need no task of their own.
+    func drain(on loop: any EventLoop, _ drain: @escaping @Sendable () -> Void) {
+        let start = state.withLock { state in
+            state.loop = loop
+            state.drain = drain
+            return Self.scheduleDrain(&state)
+        }
+        if let (loop, drain) = start { loop.execute(drain) }
+    }
+
+    /// In a drain: everything queued, in order (empty once finished and drained).
+    func takeForDrain() -> [Frame] {
+        state.withLock { state in
+            state.drainScheduled = false
+            defer { state.frames.removeAll() }
+            return Array(state.frames)
+        }
+    }
+
+    private static func scheduleDrain(_ state: inout State) -> (any EventLoop, @Sendable () -> Void)? {
+        guard let loop = state.loop, let drain = state.drain, !state.drainScheduled, !state.frames.isEmpty else { return nil }
+        state.drainScheduled = true
+        return (loop, drain)
     }
 
     /// Ends the queue: the writer gets what is queued, then `nil`.
