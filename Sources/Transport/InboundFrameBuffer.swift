@@ -19,6 +19,8 @@ final class InboundFrameBuffer: Sendable {
         var ending: Ending?
         var consumers: Deque<(id: UInt64, continuation: CheckedContinuation<Frame?, any Error>)> = []
         var producer: CheckedContinuation<Bool, Never>?
+        /// A producer on an event loop (``hasRoom(orCall:)``) to call once there is room.
+        var roomCallback: (@Sendable () -> Void)?
         var lastConsumer: UInt64 = 0
     }
 
@@ -45,6 +47,17 @@ final class InboundFrameBuffer: Sendable {
         if let ready = room(orWait: nil) { return ready }
         return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             if let ready = room(orWait: continuation) { continuation.resume(returning: ready) }
+        }
+    }
+
+    /// For a producer that cannot wait (an event loop's handler): true if fewer than `capacity`
+    /// frames are unconsumed; else false, and `callback` runs (once, on the consumer's thread)
+    /// when there is room. An ended buffer has room: its producer stops on its own.
+    func hasRoom(orCall callback: @escaping @Sendable () -> Void) -> Bool {
+        state.withLock { state in
+            if state.ending != nil || state.frames.count < capacity { return true }
+            state.roomCallback = callback
+            return false
         }
     }
 
@@ -103,29 +116,33 @@ final class InboundFrameBuffer: Sendable {
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Frame?, any Error>) in
-                let (outcome, producer) = state.withLock { state -> (Result<Frame?, any Error>?, CheckedContinuation<Bool, Never>?) in
+                let (outcome, producer, roomCallback) = state.withLock { state -> (Result<Frame?, any Error>?, CheckedContinuation<Bool, Never>?, (@Sendable () -> Void)?) in
                     if let frame = state.frames.popFirst() {
                         var producer: CheckedContinuation<Bool, Never>?
+                        var roomCallback: (@Sendable () -> Void)?
                         if state.frames.count < capacity {
                             producer = state.producer
                             state.producer = nil
+                            roomCallback = state.roomCallback
+                            state.roomCallback = nil
                         }
-                        return (.success(frame), producer)
+                        return (.success(frame), producer, roomCallback)
                     }
                     switch state.ending {
                     case .finished?:
-                        return (.success(nil), nil)
+                        return (.success(nil), nil, nil)
                     case .failed(let error)?:
                         state.ending = .finished
-                        return (.failure(error), nil)
+                        return (.failure(error), nil, nil)
                     case nil:
                         break
                     }
-                    if Task.isCancelled { return (.success(nil), nil) }
+                    if Task.isCancelled { return (.success(nil), nil, nil) }
                     state.consumers.append((id, continuation))
-                    return (nil, nil)
+                    return (nil, nil, nil)
                 }
                 producer?.resume(returning: true)
+                roomCallback?()
                 if let outcome { continuation.resume(with: outcome) }
             }
         } onCancel: {

@@ -27,6 +27,7 @@ enum LinkEstablishment {
     /// Adds the framing handlers only (a listener wraps its accepted connections later: ``AcceptedChannel``).
     static func addFraming(_ channel: any Channel, limit: FrameSizeLimit) throws {
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(limit: limit)))
+        try channel.pipeline.syncOperations.addHandler(SealedFrameOpener(sealedType: sealedType, authenticationType: Handshake.authType))
         try channel.pipeline.syncOperations.addHandler(FrameWriter())
     }
 
@@ -48,7 +49,7 @@ enum LinkEstablishment {
     }
 
     /// Callers see typed errors only: the link's own, the framing's, or connectionLost.
-    private static func typed(_ error: any Error) -> any Error {
+    static func typed(_ error: any Error) -> any Error {
         error is TransportError || error is WireError ? error : TransportError.connectionLost("\(error)")
     }
 
@@ -124,7 +125,15 @@ enum LinkEstablishment {
                             )
                             writer.start()
                             defer { link.dropped(payloadBytes: outboundQueue.drop()) }
-                            try await readUntilClosed()
+                            // Read from the event loop too: the opener hands frames to the buffer.
+                            let cipher = receiveCipher
+                            let opener = try await channel.eventLoop.submit {
+                                let opener = try channel.pipeline.syncOperations.handler(type: SealedFrameOpener.self)
+                                opener.arm(cipher: cipher, buffer: inboundBuffer)
+                                return NIOLoopBound(opener, eventLoop: channel.eventLoop)
+                            }.get()
+                            try await channel.closeFuture.get()
+                            if let failure = try await channel.eventLoop.submit({ opener.value.close() }).get() { throw failure }
                             return
                         }
                         try await withThrowingTaskGroup(of: Void.self) { group in
