@@ -42,14 +42,12 @@ final class ClientGateway: Service, Sendable {
 
     /// Runs until cancelled or shut down, then closes every client link.
     func run() async {
+        raft.applied.handle { [weak self] changes in self?.applied(changes) }
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask {
                     // One task per client link, for its life: a TaskSet, not a task group (see TaskSet).
                     await TaskSet.forEach(self.accepted.stream) { link, hello in await self.serve(link, hello) }
-                }
-                group.addTask {
-                    for await changes in self.raft.applied.stream { self.applied(changes) }
                 }
                 if let udp = self.mesh.udp {
                     group.addTask { await self.recordObservations(udp) }
@@ -60,6 +58,7 @@ final class ClientGateway: Service, Sendable {
             }
         }
         accepted.continuation.finish()
+        raft.applied.finish()
         sessions.closeAll()
     }
 

@@ -13,7 +13,7 @@ import Synchronization
 /// commits commands for the rest of the server.
 ///
 /// It owns the LMDB environment, the replica, and what this server knows of its own membership.
-/// Applied changes go out on ``applied`` (the client gateway pushes mail and receipts from them).
+/// Applied changes go out through ``applied`` (the client gateway pushes mail and receipts from them).
 final class RaftDriver: Service, Sendable {
     let context: ServerContext
     var id: NodeID { context.id }
@@ -28,7 +28,7 @@ final class RaftDriver: Service, Sendable {
     /// Whether the last applied membership included this server.
     private let wasMember = Mutex(false)
     /// What the replica applied, in order, for the client gateway.
-    let applied = AsyncStream<[ReplicatedMailboxes.AppliedChange]>.makeStream()
+    let applied = AppliedChanges()
 
     init(context: ServerContext, mesh: PeerMesh) throws {
         self.context = context
@@ -59,7 +59,7 @@ final class RaftDriver: Service, Sendable {
             try? await gracefulShutdown()
         }
         await replicaLatch.close()?.stop()
-        applied.continuation.finish()
+        applied.finish()
     }
 
     /// Syncs and closes the storage: once every component stopped.
@@ -78,7 +78,7 @@ final class RaftDriver: Service, Sendable {
         let mesh = self.mesh
         let logger = self.logger
         let onLeaderChange = configuration.onLeaderChange
-        let applied = self.applied.continuation
+        let applied = self.applied
         let replica = try ReplicatedMailboxes(
             configuration: raftConfiguration, environment: environment, bootstrapVoters: voters,
             limits: configuration.mailboxLimits, compactEvery: configuration.compactEvery,
