@@ -92,6 +92,8 @@ final class InboundFrameBuffer: Sendable {
             let consumers = state.consumers.map(\.continuation)
             state.consumers.removeAll()
             if error != nil, !consumers.isEmpty { state.ending = .finished }
+            // An ended buffer has room for good; its callback (which holds the producer) goes.
+            state.roomCallback = nil
             defer { state.producer = nil }
             return (consumers, state.producer)
         }

@@ -61,6 +61,13 @@ final class OutboundFrameQueue: Sendable {
         }
     }
 
+    /// A finished queue lets go of its drain (which holds the link's writer, which holds the
+    /// link, which holds this queue); one already scheduled still runs.
+    private static func releaseDrain(_ state: inout State) {
+        state.loop = nil
+        state.drain = nil
+    }
+
     private static func scheduleDrain(_ state: inout State) -> (any EventLoop, @Sendable () -> Void)? {
         guard let loop = state.loop, let drain = state.drain, !state.drainScheduled, !state.frames.isEmpty else { return nil }
         state.drainScheduled = true
@@ -71,6 +78,7 @@ final class OutboundFrameQueue: Sendable {
     func finish() {
         let writer = state.withLock { state in
             state.finished = true
+            Self.releaseDrain(&state)
             defer { state.writer = nil }
             return state.writer
         }
@@ -81,6 +89,7 @@ final class OutboundFrameQueue: Sendable {
     func drop() -> Int {
         let (dropped, writer) = state.withLock { state in
             state.finished = true
+            Self.releaseDrain(&state)
             let bytes = state.frames.reduce(0) { $0 + $1.payload.readableBytes }
             state.frames.removeAll()
             defer { state.writer = nil }

@@ -69,6 +69,9 @@ final class SealedFrameOpener: ChannelDuplexHandler {
         if let buffer {
             while let frame = waiting.popFirst() { buffer.push(frame) }
         }
+        // The buffer may hold a callback to this handler: let go of each other.
+        buffer = nil
+        cipher = nil
         return failure
     }
 

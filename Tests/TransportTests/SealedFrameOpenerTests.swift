@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import P2PCore
 import Testing
 import WireCodec
@@ -84,5 +85,31 @@ import WireCodec
             return
         }
         #expect(why.contains("expected authentication"), "\(why)")
+    }
+}
+
+/// Links over TCP hold their event-loop writer and reader, which hold the link: the references
+/// must be let go when the link closes, or every closed connection stays in memory.
+@Suite struct ClosedLinkMemoryTests {
+    private struct WeakLink: Sendable {
+        weak var link: Link?
+    }
+
+    @Test func bothEndsOfAClosedLinkAreFreedWithFramesStillBuffered() async throws {
+        let server = try await TestListener.bind { $0.maximumInboundFrames = 2 }
+        defer { server.listener.close() }
+        let references = Mutex<[WeakLink]>([])
+        do {
+            var accepted = server.listener.links.makeAsyncIterator()
+            let client = try await server.dial()
+            let serverSide = try #require(await accepted.next())
+            // More than the receiver buffers: its reads are withheld, a room callback waits.
+            for index in 0..<8 { try client.send(type: 20, [UInt8(index)]) }
+            try await Eventually.until("the receiver's buffer to fill") { serverSide.inbound.bufferedCount == 2 }
+            references.withLock { $0 = [WeakLink(link: client), WeakLink(link: serverSide)] }
+            client.close()
+            serverSide.close()
+        }
+        try await Eventually.until("both links to be freed") { references.withLock { $0.allSatisfy { $0.link == nil } } }
     }
 }
