@@ -18,7 +18,7 @@ struct ChannelFramePipe: FramePipe {
 
     var eventLoop: any EventLoop { asyncChannel.channel.eventLoop }
 
-    var channel: (any Channel)? { asyncChannel.channel }
+    var tcpChannel: (any Channel)? { asyncChannel.channel }
 
     func execute(
         _ body: (_ inbound: NIOAsyncChannelInboundStream<Frame>, _ outbound: NIOAsyncChannelOutboundWriter<Frame>) async throws -> Void

@@ -28,10 +28,11 @@ protocol FramePipe: Sendable {
     /// Closes the pipe: the inbound frames finish and further writes fail. Idempotent.
     func close()
 
-    /// The NIO channel under the pipe, if it is one, for writes straight from its event loop.
-    var channel: (any Channel)? { get }
+    /// The TCP channel under the pipe, if it is one: the link then reads and writes on its event
+    /// loop (``SealedFrameOpener``, ``ChannelFrameWriter``).
+    var tcpChannel: (any Channel)? { get }
 }
 
 extension FramePipe {
-    var channel: (any Channel)? { nil }
+    var tcpChannel: (any Channel)? { nil }
 }

@@ -117,7 +117,7 @@ enum LinkEstablishment {
                                 inboundBuffer.push(Frame(type: type, bytes: Array(plaintext.dropFirst())))
                             }
                         }
-                        if let channel = pipe.channel {
+                        if let channel = pipe.tcpChannel {
                             // TCP: written from the event loop, no writer task.
                             let writer = ChannelFrameWriter(
                                 channel: channel, queue: outboundQueue, link: link, cipher: sendCipher, sealedType: sealedType,
