@@ -25,9 +25,9 @@ extension ReplicatedMailboxes {
 
     /// Carries out the node's readies, one after the other, until it has none left.
     ///
-    /// The LMDB transaction (and its sync) of each ready runs off the actor (``commit(_:applying:environment:log:mailboxes:metrics:)``):
-    /// meanwhile the actor steps incoming messages and takes proposals, which the next ready
-    /// then persists together (group commit). Readies never overlap, so each one's
+    /// The LMDB transaction (and its sync) of each ready runs on the storage queue, not on the
+    /// actor: meanwhile the actor steps incoming messages and takes proposals, which the next
+    /// ready then persists together (group commit). Readies never overlap, so each one's
     /// messages still leave only after its own persistence, as the Raft driver contract asks.
     /// A caller that finds the loop running waits until it has caught up with everything,
     /// including what the caller changed.
@@ -85,7 +85,15 @@ extension ReplicatedMailboxes {
         } else {
             // Persisting and applying share one transaction, hence one sync. Applying before
             // sending is allowed (the entries are committed), and atomic with their persistence.
-            outcomes = try await Self.commit(ready, applying: entries, environment: environment, log: log, mailboxes: mailboxes, metrics: metrics)
+            let environment = self.environment
+            outcomes = try await storage.run {
+                try metrics.timingSync {
+                    try environment.write { txn in
+                        try log.write(ready, in: txn)
+                        return entries.isEmpty ? [] : try mailboxes.apply(entries, in: txn)
+                    }
+                }
+            }
             if !ready.messagesMayPrecedePersistence { for message in messages { send(message) } }
         }
         node.persisted(ready.durableMark)
@@ -117,31 +125,6 @@ extension ReplicatedMailboxes {
             failWaiters()
         }
         return true
-    }
-
-    /// Writes a ready and applies its committed entries in one LMDB transaction (one sync).
-    ///
-    /// `@concurrent`: it runs on Swift's cooperative pool, off the actor, which meanwhile steps
-    /// messages and takes proposals for the next ready (group commit). Not on the storage queue:
-    /// handing a ready to a thread of its own and back costs two cross-thread wake-ups, each
-    /// tens of microseconds of CPU in a VM, and measured slower on 2 cores (docs/SCALING.md,
-    /// "Relay throughput"). It blocks one cooperative thread for one sync at a time: readies
-    /// never overlap, and the long jobs (snapshot installs and staging) stay on the queue.
-    @concurrent
-    private nonisolated static func commit(
-        _ ready: RaftReady,
-        applying entries: [MailboxStore.Entry],
-        environment: Environment,
-        log: RaftLogStore,
-        mailboxes: MailboxStore,
-        metrics: ReplicaMetrics
-    ) async throws -> [MailboxStore.Applied] {
-        try metrics.timingSync {
-            try environment.write { txn in
-                try log.write(ready, in: txn)
-                return entries.isEmpty ? [] : try mailboxes.apply(entries, in: txn)
-            }
-        }
     }
 
     /// Tells the application what changed, and this replica's proposers their outcomes.

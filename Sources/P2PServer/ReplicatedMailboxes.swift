@@ -65,8 +65,7 @@ public actor ReplicatedMailboxes {
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
     /// The applied index of what LMDB holds (see ``appliedIndex``).
     var storedAppliedIndex: LogIndex = 0
-    /// Where the long LMDB jobs run (snapshot installs and staging), off the actor and off the
-    /// cooperative pool; a ready commits on the pool (see ``processReadies()``).
+    /// Where LMDB write transactions run, off the actor.
     let storage = StorageQueue(label: "p2pcore.raft.storage")
     /// The log is compacted after this many applied entries, or ``compactBytes`` of them.
     let compactEvery: LogIndex

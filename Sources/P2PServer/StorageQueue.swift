@@ -1,8 +1,7 @@
 import Dispatch
 
-/// A serial queue for long blocking storage work (snapshot installs and staging), so that it
-/// blocks neither an actor nor a thread of Swift's cooperative pool while the disk works. (A
-/// ready's short commit runs on the pool: see ``ReplicatedMailboxes/processReadies()``.)
+/// A serial queue for blocking storage work (LMDB write transactions and their syncs), so that
+/// it blocks neither an actor nor a thread of Swift's cooperative pool while the disk works.
 /// Each job runs whole on one thread, as an LMDB write transaction must.
 final class StorageQueue: Sendable {
     fileprivate let queue: DispatchQueue
