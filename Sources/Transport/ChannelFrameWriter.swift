@@ -16,15 +16,13 @@ final class ChannelFrameWriter: Sendable {
     /// Touched only on the event loop (drains run there, one at a time); a lock that is never
     /// contended costs less than proving that to the compiler.
     private let cipher: Mutex<FrameCipher>
-    private let sealedType: UInt8
     private let onFailure: @Sendable (any Error) -> Void
 
-    init(channel: any Channel, queue: OutboundFrameQueue, link: Link, cipher: FrameCipher, sealedType: UInt8, onFailure: @escaping @Sendable (any Error) -> Void) {
+    init(channel: any Channel, queue: OutboundFrameQueue, link: Link, cipher: FrameCipher, onFailure: @escaping @Sendable (any Error) -> Void) {
         self.channel = channel
         self.queue = queue
         self.link = link
         self.cipher = Mutex(cipher)
-        self.sealedType = sealedType
         self.onFailure = onFailure
     }
 
@@ -40,7 +38,7 @@ final class ChannelFrameWriter: Sendable {
         let sealed: [Frame]
         do {
             sealed = try cipher.withLock { cipher in
-                try frames.map { Frame(type: sealedType, payload: try cipher.seal(type: $0.type, $0.payload)) }
+                try frames.map { try cipher.seal($0) }
             }
         } catch {
             link.dropped(payloadBytes: bytes)

@@ -27,7 +27,7 @@ enum LinkEstablishment {
     /// Adds the framing handlers only (a listener wraps its accepted connections later: ``AcceptedChannel``).
     static func addFraming(_ channel: any Channel, limit: FrameSizeLimit) throws {
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(limit: limit)))
-        try channel.pipeline.syncOperations.addHandler(SealedFrameOpener(sealedType: sealedType, authenticationType: Handshake.authType))
+        try channel.pipeline.syncOperations.addHandler(SealedFrameOpener(authenticationType: Handshake.authType))
         try channel.pipeline.syncOperations.addHandler(FrameWriter())
     }
 
@@ -109,18 +109,13 @@ enum LinkEstablishment {
                         func readUntilClosed() async throws {
                             while await inboundBuffer.waitForRoom() {
                                 guard let frame = try await frames.next() else { break }
-                                guard frame.type == sealedType else { throw TransportError.protocolViolation("unsealed frame of type \(frame.type)") }
-                                let plaintext = try receiveCipher.open(frame.bytes)
-                                guard let type = plaintext.first, type >= Link.firstApplicationType else {
-                                    throw TransportError.protocolViolation("sealed frame without an application type")
-                                }
-                                inboundBuffer.push(Frame(type: type, bytes: Array(plaintext.dropFirst())))
+                                inboundBuffer.push(try receiveCipher.open(frame))
                             }
                         }
                         if let channel = pipe.tcpChannel {
                             // TCP: written from the event loop, no writer task.
                             let writer = ChannelFrameWriter(
-                                channel: channel, queue: outboundQueue, link: link, cipher: sendCipher, sealedType: sealedType,
+                                channel: channel, queue: outboundQueue, link: link, cipher: sendCipher,
                                 onFailure: { error in link.fail(typed(error)) }
                             )
                             writer.start()
@@ -144,11 +139,7 @@ enum LinkEstablishment {
                                 do {
                                     while let frames = await outboundQueue.next() {
                                         writing = frames.reduce(0) { $0 + $1.payload.readableBytes }
-                                        var sealed: [Frame] = []
-                                        sealed.reserveCapacity(frames.count)
-                                        for frame in frames {
-                                            sealed.append(Frame(type: sealedType, payload: try cipher.seal(type: frame.type, frame.payload)))
-                                        }
+                                        let sealed = try frames.map { try cipher.seal($0) }
                                         try await outbound.write(batch: sealed)
                                         link.didWrite(payloadBytes: writing)
                                         writing = 0

@@ -26,7 +26,6 @@ final class SealedFrameOpener: ChannelDuplexHandler {
     /// Sealed frames held before the opener is armed, at most.
     static let holdLimit = 64
 
-    private let sealedType: UInt8
     private let authenticationType: UInt8
     private var cipher: FrameCipher?
     private var buffer: InboundFrameBuffer?
@@ -39,8 +38,7 @@ final class SealedFrameOpener: ChannelDuplexHandler {
     private var failure: (any Error)?
     private var context: ChannelHandlerContext?
 
-    init(sealedType: UInt8, authenticationType: UInt8) {
-        self.sealedType = sealedType
+    init(authenticationType: UInt8) {
         self.authenticationType = authenticationType
     }
 
@@ -79,7 +77,7 @@ final class SealedFrameOpener: ChannelDuplexHandler {
         let frame = unwrapInboundIn(data)
         if buffer != nil {
             open(frame)
-        } else if authenticationPassed && frame.type == sealedType {
+        } else if authenticationPassed && frame.type == LinkEstablishment.sealedType {
             held.append(frame)
         } else {
             if frame.type == authenticationType { authenticationPassed = true }
@@ -128,13 +126,8 @@ final class SealedFrameOpener: ChannelDuplexHandler {
     private func open(_ frame: Frame) {
         guard failure == nil, var cipher, let buffer else { return }
         do {
-            guard frame.type == sealedType else { throw TransportError.protocolViolation("unsealed frame of type \(frame.type)") }
-            let plaintext = try cipher.open(frame.bytes)
+            let opened = try cipher.open(frame)
             self.cipher = cipher
-            guard let type = plaintext.first, type >= Link.firstApplicationType else {
-                throw TransportError.protocolViolation("sealed frame without an application type")
-            }
-            let opened = Frame(type: type, bytes: Array(plaintext.dropFirst()))
             if waiting.isEmpty && hasRoom(buffer) {
                 buffer.push(opened)
             } else {
