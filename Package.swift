@@ -336,7 +336,7 @@ let package = Package(
         .testTarget(name: "P2PClientTests", dependencies: ["TestSupport", "P2PClient", "ClientProtocol", "Delivery", "Mailbox", "LMDB", "MessageModel", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftTests", dependencies: ["TestSupport", "Raft", "RaftSimulation", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftStorageTests", dependencies: ["TestSupport", "RaftStorage", "Raft", "LMDB", "P2PCore"], swiftSettings: strict),
-        .testTarget(name: "ReliableDatagramTests", dependencies: ["ReliableDatagram", "P2PCore"], swiftSettings: strict),
+        .testTarget(name: "ReliableDatagramTests", dependencies: ["TestSupport", "ReliableDatagram", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "FuzzTests", dependencies: ["TestSupport", "Fuzzing", "Raft"], swiftSettings: strict),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "MessageModel", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "DeliverySimulationTests", dependencies: ["DeliverySimulation", "TestSupport"], swiftSettings: strict),

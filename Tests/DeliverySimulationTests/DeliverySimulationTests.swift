@@ -22,8 +22,8 @@ import TestSupport
     /// patience doubling on silence (up to 8 ×, or even once), the start-overs came too late for
     /// the checker's quiet period.
     @Test(arguments: [18, 1395, 5027, 14389, 18605] as [UInt64])
-    func seedsWhoseGapsOnlyStartOversFillPassAtFullLength(seed: UInt64) throws {
-        let summary = try DeliverySimulation(options: DeliverySimulationOptions(seed: seed)).run()
+    func seedsWhoseGapsOnlyStartOversFillPassAtFullLength(seed: UInt64) async throws {
+        let summary = try await onOwnThread { try DeliverySimulation(options: DeliverySimulationOptions(seed: seed)).run() }
         #expect(summary.delivered > 0)
     }
 
@@ -70,12 +70,13 @@ import TestSupport
         #expect(failures.isEmpty, "\(failures.prefix(5).joined(separator: "\n"))")
     }
 
-    @Test func aSeedReplaysByteForByte() throws {
-        var outputs: [[String]] = []
-        for _ in 0..<2 {
-            let simulation = DeliverySimulation(options: Self.options(seed: 17, verbose: true))
-            let summary = try simulation.run()
-            outputs.append(simulation.trace + [summary.line(seed: 17, result: "PASS")])
+    @Test func aSeedReplaysByteForByte() async throws {
+        let outputs = try await onOwnThread { () -> [[String]] in
+            try (0..<2).map { _ in
+                let simulation = DeliverySimulation(options: Self.options(seed: 17, verbose: true))
+                let summary = try simulation.run()
+                return simulation.trace + [summary.line(seed: 17, result: "PASS")]
+            }
         }
         #expect(outputs[0].count > 100)
         #expect(outputs[0] == outputs[1])
@@ -104,9 +105,11 @@ import TestSupport
         }
     }
 
-    @Test func theSameSeedsPassWithoutTheBug() throws {
-        for seed: UInt64 in [1, 3, 4, 5, 6, 9, 56, 105] {
-            _ = try DeliverySimulation(options: Self.options(seed: seed)).run()
+    @Test func theSameSeedsPassWithoutTheBug() async throws {
+        try await onOwnThread {
+            for seed: UInt64 in [1, 3, 4, 5, 6, 9, 56, 105] {
+                _ = try DeliverySimulation(options: Self.options(seed: seed)).run()
+            }
         }
     }
 

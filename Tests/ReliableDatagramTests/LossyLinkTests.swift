@@ -1,6 +1,7 @@
 import P2PCore
 import ReliableDatagram
 import Testing
+import TestSupport
 
 /// Two sessions over links that drop, duplicate, delay and reorder datagrams must still deliver
 /// every message exactly once and in order, both ways.
@@ -9,9 +10,9 @@ import Testing
     static let messagesPerDirection = 1_500
 
     @Test(arguments: seeds)
-    func everyMessageArrivesExactlyOnceInOrder(seed: UInt64) {
+    func everyMessageArrivesExactlyOnceInOrder(seed: UInt64) async {
         do {
-            let outcome = try Self.run(seed: seed)
+            let outcome = try await onOwnThread { try Self.run(seed: seed) }
             #expect(outcome.failure == nil, "seed \(seed): \(outcome.failure ?? "")")
             #expect(outcome.datagramsDropped > 0, "seed \(seed): the link dropped nothing")
         } catch {

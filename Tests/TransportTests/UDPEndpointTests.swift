@@ -95,7 +95,11 @@ import WireCodec
         var observed: [UDPObservation] = []
         for await observation in server.observations { observed.append(observation) }
         let aliceAddress = "127.0.0.1:\(alice.localPort)"
-        #expect(observed.filter { $0.client == aliceIdentity.id }.map(\.address) == [aliceAddress, aliceAddress])
+        // At least her two observes (a slow machine may have retransmitted one), and never the
+        // forged request's address.
+        let aliceObserved = observed.filter { $0.client == aliceIdentity.id }.map(\.address)
+        #expect(aliceObserved.count >= 2)
+        #expect(aliceObserved.allSatisfy { $0 == aliceAddress }, "\(aliceObserved)")
         #expect(observed.filter { $0.client == bobIdentity.id }.map(\.address) == ["127.0.0.1:\(mallory.localPort)"])
     }
 
