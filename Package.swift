@@ -326,7 +326,7 @@ let package = Package(
         .testTarget(
             name: "TransportTests",
             dependencies: [
-                "TestSupport", "Transport", "WireCodec", "P2PCore",
+                "TestSupport", "Transport", "WireCodec", "P2PCore", "ReliableDatagram",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -106,7 +106,7 @@ struct FramesDriver: FuzzDriver {
     /// throw; a value that decoded must re-encode to a datagram that decodes to it again.
     func transportDatagrams(_ random: inout FuzzRandom) -> FuzzVerdict {
         struct Failure: Error {}
-        switch random.below(4) {
+        switch random.below(5) {
         case 0:
             return byteCodec(&random, { r in UDPObserveRequest(identity: Self.identity, nonce: r.bytes(UDPObserveRequest.nonceSize), timestamp: Int64(bitPattern: r.integer())) }) {
                 guard let value = UDPObserveRequest.decode($0, authenticator: Self.authenticator) else { throw Failure() }
@@ -122,6 +122,11 @@ struct FramesDriver: FuzzDriver {
                 guard let value = UDPProbe.decode($0) else { throw Failure() }
                 return value
             } encode: { $0.encoded }
+        case 3:
+            return byteCodec(&random, { r in Self.tunnelDatagram(&r) }) {
+                guard let value = UDPTunnelDatagram(decoding: $0) else { throw Failure() }
+                return value
+            } encode: { Array($0.encoded.readableBytesView) }
         default:
             // Hello is not Equatable: compared by its encoding.
             let make = { (r: inout FuzzRandom) in
@@ -130,6 +135,23 @@ struct FramesDriver: FuzzDriver {
             }
             return byteCodec(&random, make) { try Handshake.Hello.decode($0).encoded() } encode: { $0 }
         }
+    }
+
+    /// A tunnel datagram whose segment starts with its conversation, as a KCP header does.
+    static func tunnelDatagram(_ r: inout FuzzRandom) -> UDPTunnelDatagram {
+        let conversation = UInt32(truncatingIfNeeded: r.integer())
+        let kind: UDPTunnelDatagram.Kind
+        switch r.below(3) {
+        case 0:
+            let header = (0..<4).map { UInt8(truncatingIfNeeded: conversation >> (8 * $0)) }
+            kind = .segment(header + r.bytes(r.below(64)))
+        case 1: kind = .keepalive
+        default: kind = .goodbye
+        }
+        return UDPTunnelDatagram(
+            kind: kind, conversation: conversation,
+            sender: UInt32(truncatingIfNeeded: r.integer()), receiver: UInt32(truncatingIfNeeded: r.integer())
+        )
     }
 
     // MARK: Generic checks

@@ -1,7 +1,6 @@
 import NIOCore
 import NIOPosix
 import P2PCore
-import ReliableDatagram
 import Synchronization
 
 /// One bound UDP socket for client-to-client paths: NAT observation (``observe(server:timeout:)``
@@ -100,21 +99,15 @@ public final class UDPEndpoint: Sendable {
         case .observeReply: acceptObserveReply(datagram)
         case .probe, .probeAck: handleProbe(datagram, from: source)
         case .tunnelSegment:
-            let segment = Array(datagram.dropFirst())
-            guard let conversation = ReliableDatagramSession.conversation(of: segment) else { return }
-            let key = UDPTunnel.Key(conversation: conversation, address: source)
+            guard let tunnelDatagram = UDPTunnelDatagram(decoding: datagram) else { return }
+            let key = UDPTunnel.Key(conversation: tunnelDatagram.conversation, address: source)
             let now = NIODeadline.now()
-            state.withLock { $0.tunnel(for: key, keepingEarly: segment, now: now) }?.receive(segment: segment)
+            state.withLock { $0.tunnel(for: key, keepingEarly: tunnelDatagram, now: now) }?.receive(tunnelDatagram)
         case .keepalive, .goodbye:
-            guard datagram.count == 5, let conversation = ReliableDatagramSession.conversation(of: Array(datagram.dropFirst())),
-                  let tunnel = tunnel(conversation: conversation, address: source)
-            else { return }
-            if kind == .keepalive { tunnel.receiveKeepalive() } else { tunnel.receiveGoodbye() }
+            guard let tunnelDatagram = UDPTunnelDatagram(decoding: datagram) else { return }
+            let key = UDPTunnel.Key(conversation: tunnelDatagram.conversation, address: source)
+            state.withLock { $0.tunnels[key] }?.receive(tunnelDatagram)
         }
-    }
-
-    private func tunnel(conversation: UInt32, address: SocketAddress) -> UDPTunnel? {
-        state.withLock { $0.tunnels[UDPTunnel.Key(conversation: conversation, address: address)] }
     }
 
     // MARK: Sending

@@ -50,7 +50,7 @@ struct UDPEndpointState: Sendable {
 
     /// Tunnel datagrams that arrived before their tunnel opened here (the peer started first),
     /// replayed when it opens, so the handshake need not wait for a retransmission.
-    var earlySegments: [(key: UDPTunnel.Key, segment: [UInt8], arrived: NIODeadline)] = []
+    var earlySegments: [(key: UDPTunnel.Key, datagram: UDPTunnelDatagram, arrived: NIODeadline)] = []
 
     /// Most early segments kept; the oldest are dropped first.
     static let earlySegmentLimit = 64
@@ -58,17 +58,17 @@ struct UDPEndpointState: Sendable {
     static let earlySegmentLifetime = TimeAmount.seconds(2)
 
     /// The tunnel for `key`, or nil after keeping `segment` in case it opens soon.
-    mutating func tunnel(for key: UDPTunnel.Key, keepingEarly segment: [UInt8], now: NIODeadline) -> UDPTunnel? {
+    mutating func tunnel(for key: UDPTunnel.Key, keepingEarly datagram: UDPTunnelDatagram, now: NIODeadline) -> UDPTunnel? {
         if let tunnel = tunnels[key] { return tunnel }
         guard !isClosed else { return nil }
         if earlySegments.count >= Self.earlySegmentLimit { earlySegments.removeFirst() }
-        earlySegments.append((key, segment, now))
+        earlySegments.append((key, datagram, now))
         return nil
     }
 
     /// Takes the early segments kept for `key`, in arrival order, and forgets expired ones.
-    mutating func takeEarlySegments(for key: UDPTunnel.Key, now: NIODeadline) -> [[UInt8]] {
-        let taken = earlySegments.filter { $0.key == key && now - $0.arrived < Self.earlySegmentLifetime }.map(\.segment)
+    mutating func takeEarlySegments(for key: UDPTunnel.Key, now: NIODeadline) -> [UDPTunnelDatagram] {
+        let taken = earlySegments.filter { $0.key == key && now - $0.arrived < Self.earlySegmentLifetime }.map(\.datagram)
         earlySegments.removeAll { $0.key == key || now - $0.arrived >= Self.earlySegmentLifetime }
         return taken
     }

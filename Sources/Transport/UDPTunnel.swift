@@ -32,7 +32,8 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
     }
 
     /// The KCP settings of every tunnel: fast mode, with windows wide enough for 64 KiB frames
-    /// at speed and an MTU that fits any path (1200 bytes plus the kind byte).
+    /// at speed and an MTU that fits any path (1200 bytes plus the 9 of the datagram's kind and
+    /// incarnations, within IPv6's minimum of 1232 for a UDP payload).
     static func sessionSettings(conversation: UInt32) -> ReliableDatagramSettings {
         var settings = ReliableDatagramSettings.fast(conversation: conversation)
         settings.mtu = 1200
@@ -63,7 +64,10 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
 
     /// A tunnel on `channel`; `onEnd` is called once when it ends. Call ``start(replaying:)`` once it
     /// is registered with the endpoint.
-    init(key: Key, channel: any Channel, configuration: LinkConfiguration, onEnd: @escaping @Sendable (UDPTunnel) -> Void) throws {
+    init(
+        key: Key, channel: any Channel, configuration: LinkConfiguration, incarnations: UDPTunnelIncarnations = .random(),
+        onEnd: @escaping @Sendable (UDPTunnel) -> Void
+    ) throws {
         let settings = Self.sessionSettings(conversation: key.conversation)
         let session: ReliableDatagramSession
         do {
@@ -80,16 +84,16 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
         keepalive = TimeAmount(max(min(Self.keepaliveInterval, configuration.deadAfter / 4), .milliseconds(10)))
         intervalMilliseconds = Int64(settings.interval)
         messageSize = settings.maximumMessageSize
-        state = Mutex(UDPTunnelState(session: session, now: .now()))
+        state = Mutex(UDPTunnelState(session: session, incarnations: incarnations, now: .now()))
         (frames, frameSink) = AsyncThrowingStream<Frame, any Error>.makeStream()
     }
 
     /// Starts the session's clock and timers, then takes `early`: the peer's datagrams that
     /// arrived before the tunnel opened.
-    func start(replaying early: [[UInt8]] = []) {
+    func start(replaying early: [UDPTunnelDatagram] = []) {
         eventLoop.execute {
             self.tick()
-            for segment in early { self.receive(segment: segment) }
+            for datagram in early { self.receive(datagram) }
         }
     }
 
@@ -161,16 +165,26 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
 
     // MARK: From the endpoint (on the event loop)
 
-    /// A KCP datagram from the peer.
-    func receive(segment: [UInt8]) {
+    /// A datagram from the peer's address for this conversation.
+    func receive(_ datagram: UDPTunnelDatagram) {
+        switch datagram.kind {
+        case .segment(let segment): receive(segment: segment, sender: datagram.sender, receiver: datagram.receiver)
+        case .keepalive: receiveKeepalive(sender: datagram.sender, receiver: datagram.receiver)
+        case .goodbye: receiveGoodbye(sender: datagram.sender, receiver: datagram.receiver)
+        }
+    }
+
+    /// A KCP segment from the peer.
+    private func receive(segment: [UInt8], sender: UInt32, receiver: UInt32) {
         let now = NIODeadline.now()
         let (decoded, failure, flush): ([Frame], (any Error)?, Bool) = state.withLock { state in
-            guard !state.isClosed else { return ([], nil, false) }
+            guard !state.isClosed, state.incarnations.admitsSegment(sender: sender, receiver: receiver) else { return ([], nil, false) }
             do {
                 try state.session.input(datagram: segment)
             } catch {
                 return ([], nil, false)  // Malformed: dropped, and not a sign of life either.
             }
+            state.incarnations.learn(peer: sender)
             state.lastHeard = now
             while let message = state.session.receive() { state.received.writeBytes(message) }
             var decoded: [Frame] = []
@@ -195,13 +209,16 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
     }
 
     /// A keepalive from the peer.
-    func receiveKeepalive() {
+    private func receiveKeepalive(sender: UInt32, receiver: UInt32) {
         let now = NIODeadline.now()
-        state.withLock { $0.lastHeard = now }
+        state.withLock { state in
+            if state.incarnations.admitsControl(sender: sender, receiver: receiver) { state.lastHeard = now }
+        }
     }
 
     /// The peer closed the tunnel.
-    func receiveGoodbye() {
+    private func receiveGoodbye(sender: UInt32, receiver: UInt32) {
+        guard state.withLock({ $0.incarnations.admitsControl(sender: sender, receiver: receiver) }) else { return }
         end(.peerClosed)
     }
 
@@ -235,15 +252,12 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
                 failure = .connectionLost("\(remoteAddress ?? "the peer") stopped acknowledging")
                 return
             }
+            let incarnations = state.incarnations
             datagrams = state.session.drainOutbox().map { segment in
-                var datagram = ByteBuffer()
-                datagram.reserveCapacity(1 + segment.count)
-                datagram.writeInteger(UDPDatagramKind.tunnelSegment.rawValue)
-                datagram.writeBytes(segment)
-                return datagram
+                datagram(.segment(segment), incarnations)
             }
             if datagrams.isEmpty, now - state.lastSent >= keepalive {
-                datagrams = [Self.control(.keepalive, conversation: key.conversation)]
+                datagrams = [datagram(.keepalive, incarnations)]
             }
             if !datagrams.isEmpty { state.lastSent = now }
             if state.session.waitingToSend < Self.sendQueueLimit, !state.waitingWriters.isEmpty {
@@ -276,37 +290,36 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
         channel.flush()
     }
 
-    /// A keepalive or goodbye datagram: the kind, then the conversation as KCP writes it.
-    private static func control(_ kind: UDPDatagramKind, conversation: UInt32) -> ByteBuffer {
-        var datagram = ByteBuffer()
-        datagram.writeInteger(kind.rawValue)
-        datagram.writeInteger(conversation, endianness: .little)
-        return datagram
+    /// A datagram of this tunnel, stamped with both incarnations.
+    private func datagram(_ kind: UDPTunnelDatagram.Kind, _ incarnations: UDPTunnelIncarnations) -> ByteBuffer {
+        UDPTunnelDatagram(kind: kind, conversation: key.conversation, sender: incarnations.local, receiver: incarnations.receiverStamp).encoded
     }
 
     private func end(_ ending: Ending) {
-        let (wasOpen, timer, writers) = state.withLock { state in
-            guard !state.isClosed else { return (false, Scheduled<Void>?.none, [CheckedContinuation<Void, any Error>]()) }
+        let (wasOpen, timer, writers, incarnations) = state.withLock { state in
+            guard !state.isClosed else {
+                return (false, Scheduled<Void>?.none, [CheckedContinuation<Void, any Error>](), state.incarnations)
+            }
             state.isClosed = true
             defer {
                 state.timer = nil
                 state.waitingWriters.removeAll()
             }
-            return (true, state.timer, Array(state.waitingWriters.values))
+            return (true, state.timer, Array(state.waitingWriters.values), state.incarnations)
         }
         guard wasOpen else { return }
         timer?.cancel()
         for writer in writers { writer.resume(throwing: TransportError.closed) }
         switch ending {
         case .local:
-            transmit([Self.control(.goodbye, conversation: key.conversation)])
+            transmit([datagram(.goodbye, incarnations)])
             frameSink.finish()
         case .peerClosed:
             frameSink.finish()
         case .endpointClosed:
             frameSink.finish(throwing: TransportError.closed)
         case .failed(let error):
-            transmit([Self.control(.goodbye, conversation: key.conversation)])
+            transmit([datagram(.goodbye, incarnations)])
             frameSink.finish(throwing: error)
         }
         onEnd(self)

@@ -4,6 +4,8 @@ import ReliableDatagram
 /// What a ``UDPTunnel`` tracks, behind its lock.
 struct UDPTunnelState: Sendable {
     var session: ReliableDatagramSession
+    /// This tunnel's incarnation and the peer's, stamped on every datagram.
+    var incarnations: UDPTunnelIncarnations
     /// Bytes of the peer's frame stream not yet decoded into frames.
     var received = ByteBuffer()
     /// When the last datagram of any kind came from the peer.
@@ -19,8 +21,9 @@ struct UDPTunnelState: Sendable {
     var waitingWriters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
     var nextWriter: UInt64 = 0
 
-    init(session: ReliableDatagramSession, now: NIODeadline) {
+    init(session: ReliableDatagramSession, incarnations: UDPTunnelIncarnations, now: NIODeadline) {
         self.session = session
+        self.incarnations = incarnations
         lastHeard = now
         lastSent = now
     }

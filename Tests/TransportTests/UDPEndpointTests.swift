@@ -328,14 +328,21 @@ import WireCodec
         for round in 0..<3000 {
             var datagram = generator.bytes(Int.random(in: 0...1400, using: &generator))
             if !datagram.isEmpty, round % 2 == 0 {
-                // Every kind byte, and segments naming the live conversation.
+                // Every kind byte, and tunnel datagrams naming the live conversation (where a
+                // segment's KCP header and a keepalive or goodbye carry it).
                 datagram[0] = 0xD1 + UInt8(round % 7)
-                if datagram.count >= 5, round % 4 == 0 { datagram.replaceSubrange(1..<5, with: [11, 0, 0, 0]) }
+                if round % 4 == 0 {
+                    let at = datagram[0] == UDPDatagramKind.tunnelSegment.rawValue ? UDPTunnelDatagram.segmentOverhead : 1
+                    if datagram.count >= at + 4 { datagram.replaceSubrange(at..<at + 4, with: [11, 0, 0, 0]) }
+                }
+                if round % 8 == 0, datagram[0] != UDPDatagramKind.tunnelSegment.rawValue, datagram.count >= 5 {
+                    datagram = Array(datagram.prefix(UDPTunnelDatagram.controlSize))
+                }
             }
             try await vandal.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: datagram)))
-            // Also from the peer's own address, where they reach the tunnel's session; only a
-            // goodbye (which is not authenticated, like the segments themselves) would end it.
-            if datagram.count != 5 || datagram.first != UDPDatagramKind.goodbye.rawValue { alice.send(datagram, to: target) }
+            // Also from the peer's own address, where they reach the tunnel. Even a goodbye from
+            // there is ignored: it does not carry the incarnations of the two ends.
+            alice.send(datagram, to: target)
         }
         try await vandal.close()
 
