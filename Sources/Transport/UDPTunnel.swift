@@ -9,9 +9,10 @@ import WireCodec
 /// on the other side (``FrameDecoder``), so any frame up to `maximumFrameSize` crosses (up to
 /// `maximumHandshakeFrameSize` until the handshake is done). The KCP session is driven on the
 /// socket's event loop: a tick at the time the session asks for while
-/// data is in flight, and a keepalive while idle so NAT mappings stay open. Nothing at all from
-/// the peer for `deadAfter`, or a segment never acknowledged, fails the tunnel with
-/// ``TransportError/connectionLost(_:)``.
+/// data is in flight, and a keepalive while idle so NAT mappings stay open. Once the peer was
+/// heard from, nothing at all from it for `deadAfter`, or a segment never acknowledged, fails the
+/// tunnel with ``TransportError/connectionLost(_:)``; before that, the handshake's timeout
+/// decides.
 final class UDPTunnel: FramePipe, FramePipeWriter {
     /// How the endpoint finds a tunnel: by conversation and peer address.
     struct Key: Hashable, Sendable {
@@ -239,7 +240,9 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
         var failure: TransportError?
         state.withLock { state in
             guard !state.isClosed else { return }
-            if now - state.lastHeard >= deadAfter {
+            // Until the peer is heard from at all, the handshake's timeout decides: the peer may
+            // open its end later than `deadAfter` after this one (its introduction came later).
+            if state.incarnations.peer != nil, now - state.lastHeard >= deadAfter {
                 failure = .connectionLost("nothing from \(remoteAddress ?? "the peer") for \(deadAfter.nanoseconds / 1_000_000) ms")
                 return
             }

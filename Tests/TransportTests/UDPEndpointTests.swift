@@ -273,6 +273,23 @@ import WireCodec
         }
     }
 
+    @Test func aPeerThatOpensItsEndLaterThanDeadAfterStillGetsTheTunnel() async throws {
+        let alice = try await endpoint(aliceIdentity) { $0.deadAfter = .milliseconds(600) }
+        let bob = try await endpoint(bobIdentity) { $0.deadAfter = .milliseconds(600) }
+        defer {
+            alice.close()
+            bob.close()
+        }
+        async let aliceLink = alice.tunnel(to: "127.0.0.1:\(bob.localPort)", conversation: 5, role: .dialer, timeout: .seconds(20))
+        // Bob's introduction came late: he opens his end well after Alice's deadAfter.
+        try await Task.sleep(for: .seconds(2))
+        let bobLink = try await bob.tunnel(to: "127.0.0.1:\(alice.localPort)", conversation: 5, role: .listener, timeout: .seconds(20))
+        let link = try await aliceLink
+        try link.send(type: 20, [7])
+        var frames = bobLink.inbound.makeAsyncIterator()
+        #expect(try await frames.next()?.bytes == [7])
+    }
+
     @Test func closingATunnelLinkEndsThePeersInbound() async throws {
         let alice = try await endpoint(aliceIdentity)
         let bob = try await endpoint(bobIdentity)
