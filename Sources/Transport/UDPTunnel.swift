@@ -65,10 +65,7 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
 
     /// A tunnel on `channel`; `onEnd` is called once when it ends. Call ``start(replaying:)`` once it
     /// is registered with the endpoint.
-    init(
-        key: Key, channel: any Channel, configuration: LinkConfiguration, incarnations: UDPTunnelIncarnations = .random(),
-        onEnd: @escaping @Sendable (UDPTunnel) -> Void
-    ) throws {
+    init(key: Key, channel: any Channel, configuration: LinkConfiguration, onEnd: @escaping @Sendable (UDPTunnel) -> Void) throws {
         let settings = Self.sessionSettings(conversation: key.conversation)
         let session: ReliableDatagramSession
         do {
@@ -85,7 +82,7 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
         keepalive = TimeAmount(max(min(Self.keepaliveInterval, configuration.deadAfter / 4), .milliseconds(10)))
         intervalMilliseconds = Int64(settings.interval)
         messageSize = settings.maximumMessageSize
-        state = Mutex(UDPTunnelState(session: session, incarnations: incarnations, now: .now()))
+        state = Mutex(UDPTunnelState(session: session, incarnations: .random(), now: .now()))
         (frames, frameSink) = AsyncThrowingStream<Frame, any Error>.makeStream()
     }
 
@@ -166,6 +163,9 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
 
     // MARK: From the endpoint (on the event loop)
 
+    /// Ticks run so far.
+    var ticks: Int { state.withLock(\.ticks) }
+
     /// A datagram from the peer's address for this conversation.
     func receive(_ datagram: UDPTunnelDatagram) {
         switch datagram.kind {
@@ -240,6 +240,7 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
         var failure: TransportError?
         state.withLock { state in
             guard !state.isClosed else { return }
+            state.ticks += 1
             // Until the peer is heard from at all, the handshake's timeout decides: the peer may
             // open its end later than `deadAfter` after this one (its introduction came later).
             if state.incarnations.peer != nil, now - state.lastHeard >= deadAfter {
@@ -274,8 +275,11 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
                 let wait = Int64(Int32(bitPattern: state.session.check(current: clock) &- clock))
                 next = now + .milliseconds(min(max(wait, 1), intervalMilliseconds))
             } else {
-                // Idle: nothing to send or retransmit until the next keepalive or the peer's deadline.
-                next = max(min(state.lastSent + keepalive, state.lastHeard + deadAfter), now + .milliseconds(1))
+                // Idle: nothing to send or retransmit until the next keepalive or the peer's
+                // deadline (none until the peer was heard from).
+                let keepaliveDue = state.lastSent + keepalive
+                let deadline = state.incarnations.peer == nil ? keepaliveDue : min(keepaliveDue, state.lastHeard + deadAfter)
+                next = max(deadline, now + .milliseconds(1))
             }
             state.timer?.cancel()
             state.timer = eventLoop.scheduleTask(deadline: next) { self.tick() }

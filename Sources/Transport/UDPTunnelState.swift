@@ -17,6 +17,8 @@ struct UDPTunnelState: Sendable {
     /// Whether a tick is already queued on the event loop to flush new data or acknowledgements.
     var flushRequested = false
     var isClosed = false
+    /// Ticks run so far (for tests: an idle tunnel must not spin).
+    var ticks = 0
     /// Writers waiting for the send queue to drain below its limit.
     var waitingWriters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
     var nextWriter: UInt64 = 0

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import P2PCore
+import Synchronization
 import Testing
 import WireCodec
 @testable import Transport
@@ -288,6 +289,20 @@ import WireCodec
         try link.send(type: 20, [7])
         var frames = bobLink.inbound.makeAsyncIterator()
         #expect(try await frames.next()?.bytes == [7])
+    }
+
+    @Test func aListenerWaitingForItsPeerTicksOnlyForKeepalives() async throws {
+        let bob = try await endpoint(bobIdentity) { $0.deadAfter = .milliseconds(400) }
+        defer { bob.close() }
+        let port = try await deadPort()
+        async let waiting: Void = { _ = try? await bob.tunnel(to: "127.0.0.1:\(port)", conversation: 3, role: .listener, timeout: .seconds(3)) }()
+        // Long past deadAfter, with no peer heard from: the tunnel waits for its handshake
+        // timeout, waking for its keepalives (every 100 ms), not spinning.
+        try await Task.sleep(for: .milliseconds(1500))
+        let address = try SocketAddress(ipAddress: "127.0.0.1", port: port)
+        let tunnel = try #require(bob.state.withLock { $0.tunnels[UDPTunnel.Key(conversation: 3, address: address)] })
+        #expect(tunnel.ticks < 100, "\(tunnel.ticks) ticks in 1.5 s")
+        await waiting
     }
 
     @Test func closingATunnelLinkEndsThePeersInbound() async throws {
