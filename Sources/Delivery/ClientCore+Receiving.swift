@@ -67,6 +67,11 @@ extension ClientCore {
         }
     }
 
+    /// Whether the ledger is recording deliveries for the waiting receiver: once it has them,
+    /// those messages count as delivered and must reach the application (a receive cancelled
+    /// meanwhile still takes them; docs/DELIVERY.md).
+    public var isRecordingDelivery: Bool { inbox.marking != nil }
+
     /// Most deliveries recorded in one ledger batch.
     static let maximumDeliveryBatch = 4096
 

@@ -50,6 +50,11 @@ actor ClientEngine {
     private var receiver: CheckedContinuation<[ReceivedMessage]?, any Error>?
     /// What the current step handed over: it goes to the receiver in one piece.
     private var handed: [ReceivedMessage] = []
+    /// The receive's task was cancelled while the ledger recorded deliveries for it: it ends
+    /// with those messages (or, if the recording failed, with the cancellation).
+    private var receiveCancelRequested = false
+    /// `deliveriesSettled()` calls waiting for the ledger to finish recording deliveries.
+    private var settleWaiters: [CheckedContinuation<Void, Never>] = []
     /// `waitUntilAttached` calls, with their deadlines.
     private var attachWaiters: [UInt64: (deadline: UInt64, continuation: CheckedContinuation<Void, any Error>)] = [:]
     private let origin = ContinuousClock.now
@@ -115,8 +120,10 @@ actor ClientEngine {
                 if !handed.isEmpty {
                     receiver?.resume(returning: handed)
                     receiver = nil
+                    receiveCancelRequested = false
                     handed.removeAll()
                 }
+                if receiveCancelRequested, !core.isRecordingDelivery { endCancelledReceive() }
                 next += 1
             }
             // What the inputs asked of servers goes out together (offers that could not are failed).
@@ -124,6 +131,7 @@ actor ClientEngine {
                 inputs.append(.relayFailed(failed.key, server: failed.server))
             }
         }
+        if !settleWaiters.isEmpty, !deliveryInFlight { releaseSettleWaiters() }
         if core.outboxCount != reportedOutbox {
             reportedOutbox = core.outboxCount
             metrics.outbox(reportedOutbox)
@@ -298,6 +306,7 @@ actor ClientEngine {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 receiver = continuation
+                receiveCancelRequested = false
                 feed(limit <= 1 ? .receive : .receiveBatch(upTo: limit))
             }
         } onCancel: {
@@ -306,10 +315,42 @@ actor ClientEngine {
     }
 
     private func cancelReceive() {
+        guard receiver != nil else { return }
+        // Messages the ledger is recording as delivered must reach the application: once
+        // recorded, they would not be delivered again (not even after a restart).
+        if core.isRecordingDelivery {
+            receiveCancelRequested = true
+            return
+        }
+        endCancelledReceive()
+    }
+
+    private func endCancelledReceive() {
         guard let receiver else { return }
         self.receiver = nil
+        receiveCancelRequested = false
         receiver.resume(throwing: CancellationError())
         feed(.receiveCancelled)
+    }
+
+    /// Whether a waiting receive has deliveries being recorded for it.
+    private var deliveryInFlight: Bool { receiver != nil && core.isRecordingDelivery }
+
+    /// Returns once no delivery is being recorded for a waiting receive, so that what the
+    /// ledger records as delivered reaches the application before the client stops.
+    /// Waits at most 5 s (a ledger that no longer answers must not hold the shutdown).
+    func deliveriesSettled() async {
+        guard deliveryInFlight, !stopped else { return }
+        Task {
+            try? await Task.sleep(for: .seconds(5))
+            self.releaseSettleWaiters()
+        }
+        await withCheckedContinuation { settleWaiters.append($0) }
+    }
+
+    private func releaseSettleWaiters() {
+        for waiter in settleWaiters { waiter.resume() }
+        settleWaiters.removeAll()
     }
 
     // MARK: Stopping
@@ -323,6 +364,7 @@ actor ClientEngine {
         attachWaiters.removeAll()
         receiver?.resume(returning: nil)
         receiver = nil
+        releaseSettleWaiters()
         replies.failAll(SendError.clientStopped)
         requests.removeAll()
         ledger.finish()

@@ -158,6 +158,9 @@ public final class P2PClient: Sendable {
     /// Closes the links and the ledger. Pending `send`s throw ``SendError/clientStopped``;
     /// messages still in the outbox are resumed by the next start with the same state directory.
     public func shutdown() async {
+        // A receive whose messages the ledger is recording gets them first: recorded as
+        // delivered, they would not come again after a restart.
+        await engine.deliveriesSettled()
         links.cancel()
         await engine.stop()
         await engine.direct?.stop()

@@ -138,6 +138,22 @@ import Testing
         #expect(handedOver(harness.take()) == [1])
     }
 
+    /// What the client's engine asks before it lets a cancelled receive go empty-handed: while
+    /// the ledger records deliveries for it, the receive must wait for them (once recorded they
+    /// never come again, not even after a restart).
+    @Test func theCoreSaysWhileDeliveriesForTheReceiverAreBeingRecorded() {
+        var harness = receiver()
+        harness.holdWrites = true
+        harness.feed(.relayedMessage(message(from: alice, to: harness.me, 1), from: server))
+        #expect(!harness.core.isRecordingDelivery, "nobody waits: nothing is recorded")
+        harness.feed(.receive)
+        #expect(harness.core.isRecordingDelivery)
+        harness.holdWrites = false
+        harness.releaseHeld()
+        #expect(!harness.core.isRecordingDelivery)
+        #expect(handedOver(harness.take()) == [1])
+    }
+
     @Test func aRestartedCoreKnowsWhatWasDelivered() {
         var harness = CoreHarness(restoring: LedgerContents(deliveredThrough: [alice: 5]))
         harness.feed(.serverConnected(server))
