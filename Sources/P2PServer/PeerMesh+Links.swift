@@ -69,6 +69,10 @@ extension PeerMesh {
             link.close()
         }
         let peer = link.peer.id
+        link.inbound.intercept { [weak self, weak link] frame in
+            guard let self, let link else { return false }
+            return self.takeAtOnce(frame, on: link)
+        }
         var frames = link.inbound.makeAsyncIterator()
         do {
             while let frame = try await frames.next() {
@@ -98,22 +102,52 @@ extension PeerMesh {
         }
     }
 
+    /// Handles what needs no waiting (Raft traffic, requests, replies, receipts) on the event
+    /// loop that read it, sparing each such message the hop to the link's reading task (it is
+    /// on the path of every relayed message); the rest, and malformed frames, are left to
+    /// ``serve(_:kind:)``.
+    private func takeAtOnce(_ frame: Frame, on link: Link) -> Bool {
+        guard frame.type == FrameType.serverPeer.rawValue, PeerMessage.isHandledAtOnce(frame.bytes),
+              let message = try? PeerMessage(decoding: frame.bytes) else { return false }
+        return handleAtOnce(message, from: PeerChannel(link: link))
+    }
+
     /// Handles a message from server `channel.peer`, arrived on a link to it or through a relay.
     /// A proven server that is not a member may only say hello, answer, and ask to register itself.
     func handle(_ message: PeerMessage, from channel: PeerChannel) async throws {
+        if handleAtOnce(message, from: channel) { return }
         let peer = channel.peer
         let member = isMember(peer)
         switch message {
         case .hello(let hello):
             noteHello(hello, from: peer)
+        case .introduceClient(let client, let introduction):
+            guard member else { return }
+            await router?.introduce(introduction, toClient: client)
+        case .snapshot(let transfer):
+            // Raft traffic: only between members, as `.raft` (the replica checks the rest).
+            guard member else { return }
+            router?.received(transfer, from: peer)
+        case .raft, .request, .reply, .receipts:
+            return
+        case .relay, .relayed, .connectServer, .introduceServer:
+            // Never inside a relay (the decoder refuses it); handled by `serve` otherwise.
+            return
+        }
+    }
+
+    /// Handles the messages whose handling never waits (see ``PeerMessage/isHandledAtOnce(_:)``);
+    /// false for any other.
+    func handleAtOnce(_ message: PeerMessage, from channel: PeerChannel) -> Bool {
+        let peer = channel.peer
+        switch message {
         case .raft(let raft):
             // Only a member, speaking for itself, to this server.
-            guard member, raft.from == peer, raft.to == id else { return }
-            router?.received(raft)
+            if isMember(peer), raft.from == peer, raft.to == id { router?.received(raft) }
         case .request(let number, let request):
-            guard member || Self.isOwnRegistration(request, by: peer) else {
+            guard isMember(peer) || Self.isOwnRegistration(request, by: peer) else {
                 logger.notice("ignoring a request from non-member \(peer)")
-                return
+                return true
             }
             Task {
                 guard let reply = await self.router?.answer(request, from: peer) else { return }
@@ -121,20 +155,12 @@ extension PeerMesh {
             }
         case .reply(let number, let reply):
             replies.resolve(number, with: reply, from: peer)
-        case .introduceClient(let client, let introduction):
-            guard member else { return }
-            await router?.introduce(introduction, toClient: client)
         case .receipts(let receipts):
-            guard member else { return }
-            router?.deliverReceipts(receipts)
-        case .snapshot(let transfer):
-            // Raft traffic: only between members, as `.raft` (the replica checks the rest).
-            guard member else { return }
-            router?.received(transfer, from: peer)
-        case .relay, .relayed, .connectServer, .introduceServer:
-            // Never inside a relay (the decoder refuses it); handled by `serve` otherwise.
-            return
+            if isMember(peer) { router?.deliverReceipts(receipts) }
+        default:
+            return false
         }
+        return true
     }
 
     /// Whether `request` asks to register `peer` itself: what a server may ask before it is a member.

@@ -42,6 +42,15 @@ package indirect enum PeerMessage: Equatable, Sendable {
         case hello = 1, raft, request, reply, introduceClient, connectServer, introduceServer, relay, relayed, receipts, snapshot
     }
 
+    /// Whether `bytes` encode a message whose handling never waits (Raft traffic, a request,
+    /// a reply or receipts), by its type byte only.
+    package static func isHandledAtOnce(_ bytes: [UInt8]) -> Bool {
+        switch bytes.first.flatMap(Tag.init(rawValue:)) {
+        case .raft?, .request?, .reply?, .receipts?: true
+        default: false
+        }
+    }
+
     package func encoded() -> [UInt8] {
         var writer = ByteWriter()
         encode(into: &writer)

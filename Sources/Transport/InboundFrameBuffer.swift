@@ -22,6 +22,8 @@ final class InboundFrameBuffer: Sendable {
         /// A producer on an event loop (``hasRoom(orCall:)``) to call once there is room.
         var roomCallback: (@Sendable () -> Void)?
         var lastConsumer: UInt64 = 0
+        /// Takes frames before they are buffered (``intercept(_:)``).
+        var interceptor: (@Sendable (Frame) -> Bool)?
     }
 
     /// Frames buffered before the reader stops pulling.
@@ -71,8 +73,15 @@ final class InboundFrameBuffer: Sendable {
         }
     }
 
+    /// From now on offers each frame to `take`, on the reader's thread, before buffering it;
+    /// a frame `take` returns true for is its, and never reaches the consumer.
+    func intercept(_ take: @escaping @Sendable (Frame) -> Bool) {
+        state.withLock { $0.interceptor = take }
+    }
+
     /// Hands a frame to the consumer (dropped if the buffer has ended).
     func push(_ frame: Frame) {
+        if let take = state.withLock({ $0.ending == nil ? $0.interceptor : nil }), take(frame) { return }
         let consumer: CheckedContinuation<Frame?, any Error>? = state.withLock { state in
             guard state.ending == nil else { return nil }
             if let waiting = state.consumers.popFirst() { return waiting.continuation }
@@ -92,8 +101,10 @@ final class InboundFrameBuffer: Sendable {
             let consumers = state.consumers.map(\.continuation)
             state.consumers.removeAll()
             if error != nil, !consumers.isEmpty { state.ending = .finished }
-            // An ended buffer has room for good; its callback (which holds the producer) goes.
+            // An ended buffer has room for good; its callback (which holds the producer) goes,
+            // and so does the interceptor (which may hold the consumer's owner).
             state.roomCallback = nil
+            state.interceptor = nil
             defer { state.producer = nil }
             return (consumers, state.producer)
         }

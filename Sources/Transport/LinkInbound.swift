@@ -24,6 +24,15 @@ public struct LinkInbound: AsyncSequence, Sendable {
     /// Frames received and not yet consumed.
     var bufferedCount: Int { buffer.bufferedCount }
 
+    /// Offers each frame received from now on to `take` first, on the thread that received it
+    /// (an event loop): a frame `take` returns true for is handled, and the iterator never sees
+    /// it. For traffic whose handling is quick and never waits, to spare it the hop to the
+    /// consuming task; it is not bounded by the link's inbound limit, so `take` bounds it.
+    /// Frames it declines keep their order among themselves.
+    public func intercept(_ take: @escaping @Sendable (Frame) -> Bool) {
+        buffer.intercept(take)
+    }
+
     /// Iterates a link's frames.
     public struct AsyncIterator: AsyncIteratorProtocol, Sendable {
         public typealias Element = Frame
