@@ -3,6 +3,7 @@ import NIOPosix
 import P2PCore
 import Synchronization
 import Testing
+import TestSupport
 import WireCodec
 @testable import Transport
 
@@ -275,16 +276,17 @@ import WireCodec
     }
 
     @Test func aPeerThatOpensItsEndLaterThanDeadAfterStillGetsTheTunnel() async throws {
-        let alice = try await endpoint(aliceIdentity) { $0.deadAfter = .milliseconds(600) }
-        let bob = try await endpoint(bobIdentity) { $0.deadAfter = .milliseconds(600) }
+        // deadAfter long enough for a loaded test machine not to starve the keepalives that long.
+        let alice = try await endpoint(aliceIdentity) { $0.deadAfter = .milliseconds(2000) }
+        let bob = try await endpoint(bobIdentity) { $0.deadAfter = .milliseconds(2000) }
         defer {
             alice.close()
             bob.close()
         }
-        async let aliceLink = alice.tunnel(to: "127.0.0.1:\(bob.localPort)", conversation: 5, role: .dialer, timeout: .seconds(20))
+        async let aliceLink = alice.tunnel(to: "127.0.0.1:\(bob.localPort)", conversation: 5, role: .dialer, timeout: .seconds(30))
         // Bob's introduction came late: he opens his end well after Alice's deadAfter.
-        try await Task.sleep(for: .seconds(2))
-        let bobLink = try await bob.tunnel(to: "127.0.0.1:\(alice.localPort)", conversation: 5, role: .listener, timeout: .seconds(20))
+        try await Task.sleep(for: .seconds(5))
+        let bobLink = try await bob.tunnel(to: "127.0.0.1:\(alice.localPort)", conversation: 5, role: .listener, timeout: .seconds(30))
         let link = try await aliceLink
         try link.send(type: 20, [7])
         var frames = bobLink.inbound.makeAsyncIterator()
@@ -293,15 +295,20 @@ import WireCodec
 
     @Test func aListenerWaitingForItsPeerTicksOnlyForKeepalives() async throws {
         let bob = try await endpoint(bobIdentity) { $0.deadAfter = .milliseconds(400) }
-        defer { bob.close() }
         let port = try await deadPort()
-        async let waiting: Void = { _ = try? await bob.tunnel(to: "127.0.0.1:\(port)", conversation: 3, role: .listener, timeout: .seconds(3)) }()
+        let key = UDPTunnel.Key(conversation: 3, address: try SocketAddress(ipAddress: "127.0.0.1", port: port))
+        // A handshake timeout that a loaded machine cannot reach before the check below.
+        async let waiting: Void = { _ = try? await bob.tunnel(to: "127.0.0.1:\(port)", conversation: 3, role: .listener, timeout: .seconds(120)) }()
+        #expect(try await eventually(timeout: .seconds(60), every: .milliseconds(10)) { bob.state.withLock { $0.tunnels[key] } != nil })
+        let started = ContinuousClock.now
         // Long past deadAfter, with no peer heard from: the tunnel waits for its handshake
-        // timeout, waking for its keepalives (every 100 ms), not spinning.
+        // timeout, waking for its keepalives (every 100 ms), not spinning (once a millisecond).
         try await Task.sleep(for: .milliseconds(1500))
-        let address = try SocketAddress(ipAddress: "127.0.0.1", port: port)
-        let tunnel = try #require(bob.state.withLock { $0.tunnels[UDPTunnel.Key(conversation: 3, address: address)] })
-        #expect(tunnel.ticks < 100, "\(tunnel.ticks) ticks in 1.5 s")
+        let tunnel = try #require(bob.state.withLock { $0.tunnels[key] })
+        let ticks = tunnel.ticks
+        let keepalives = Int((ContinuousClock.now - started) / .milliseconds(100))
+        #expect(ticks <= 2 * keepalives + 10, "\(ticks) ticks in \(keepalives * 100) ms")
+        bob.close()
         await waiting
     }
 
