@@ -71,7 +71,7 @@ final class ClientEngineDriver: FuzzDriver {
         guard let session else { return nil }
         self.session = nil
         var verdict = session.barrier().map(FuzzVerdict.violation) ?? session.takeViolations()
-        if case .ok = verdict, let unfinished = session.checkComplete() { verdict = .violation(unfinished) }
+        if case .ok = verdict, let unfinished = session.awaitComplete() { verdict = .violation(unfinished) }
         reconnects += session.reconnects
         delivered += session.model.withLock { $0.handed.count }
         try? Self.blocking { await session.stop() }
@@ -342,9 +342,24 @@ extension ClientEngineDriver {
             for message in pending { try? link.send(type: ClientProtocol.pushFrame, ServerPush.deliver(message).encoded()) }
         }
 
-        /// After a last barrier: per sender, every non-skip message of the contiguous run of
-        /// pushed sequences from 1 was handed out.
-        func checkComplete() -> String? {
+        /// After a last barrier: waits (at most ``ClientEngineDriver/stallLimit``) until, per
+        /// sender, every non-skip message of the contiguous run of pushed sequences from 1 was
+        /// handed out. The barrier alone does not say so: senders are ordered only among their
+        /// own messages, and a redial pushes everything again by sequence number, so the
+        /// barrier's (low) sequence may go ahead of another sender's later ones.
+        func awaitComplete() -> String? {
+            let deadline = ContinuousClock.now + ClientEngineDriver.stallLimit
+            while ContinuousClock.now < deadline {
+                if checkComplete() == nil { return nil }
+                _ = arrived.wait(timeout: .now() + .milliseconds(20))
+                _ = link()  // pushes everything again on a new link
+            }
+            return checkComplete()
+        }
+
+        /// Per sender, every non-skip message of the contiguous run of pushed sequences from 1
+        /// was handed out; else which was not.
+        private func checkComplete() -> String? {
             model.withLock { model in
                 for sender in senders {
                     var sequence: UInt64 = 1
