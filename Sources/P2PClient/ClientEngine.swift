@@ -341,11 +341,13 @@ actor ClientEngine {
     /// Waits at most 5 s (a ledger that no longer answers must not hold the shutdown).
     func deliveriesSettled() async {
         guard deliveryInFlight, !stopped else { return }
-        Task {
-            try? await Task.sleep(for: .seconds(5))
+        let timeout = Task {
+            guard (try? await Task.sleep(for: .seconds(5))) != nil else { return }
             self.releaseSettleWaiters()
         }
         await withCheckedContinuation { settleWaiters.append($0) }
+        // Settled in time: the timer need not keep the engine for the rest of its 5 s.
+        timeout.cancel()
     }
 
     private func releaseSettleWaiters() {
