@@ -239,11 +239,12 @@ import WireCodec
     }
 
     @Test func closingAnEndpointFailsThePeersLinkWithinDeadAfter() async throws {
-        // Both ends keep alive every 500 ms (a quarter of deadAfter): a loaded machine must not
+        // Both ends keep alive every second (a quarter of deadAfter): a loaded machine must not
         // fail the tunnel before Alice closes (with Alice's default, 1 s keepalives against
-        // Bob's 1 s deadAfter, it did).
-        let alice = try await endpoint(aliceIdentity) { $0.deadAfter = .seconds(2) }
-        let bob = try await endpoint(bobIdentity) { $0.deadAfter = .seconds(2) }
+        // Bob's 1 s deadAfter, it did, and with 2 s once in CI's full run, which starved a
+        // process's threads for 2 s).
+        let alice = try await endpoint(aliceIdentity) { $0.deadAfter = .seconds(4) }
+        let bob = try await endpoint(bobIdentity) { $0.deadAfter = .seconds(4) }
         defer { bob.close() }
         let (aliceLink, bobLink) = try await tunnelPair(alice, bob)
         // The tunnel stays up while both ends live (keepalives flow while idle).
@@ -252,8 +253,8 @@ import WireCodec
         #expect(try await bobFrames.next()?.bytes == [1])
 
         alice.close()
-        // deadAfter (2 s) after the last datagram Alice sent, plus a margin.
-        let outcome: TransportError? = try await withDeadline(.seconds(8)) {
+        // deadAfter (4 s) after the last datagram Alice sent, plus a margin.
+        let outcome: TransportError? = try await withDeadline(.seconds(12)) {
             do {
                 for try await _ in bobLink.inbound {}
                 return nil
