@@ -4,6 +4,7 @@ import Mailbox
 import P2PCore
 import Raft
 import RaftStorage
+import Synchronization
 
 /// The driver loop: carries out the node's readies (persist, send, apply) and hands outcomes,
 /// read states and applied indexes to whoever waits for them.
@@ -37,19 +38,33 @@ extension ReplicatedMailboxes {
             return
         }
         processingReadies = true
+        inbox.withLock { $0.loopDrains = true }
         defer {
             processingReadies = false
+            // Messages that came after the last look go the usual way: a drain task.
+            let strayed = inbox.withLock { inbox in
+                inbox.loopDrains = false
+                guard !inbox.messages.isEmpty, !inbox.drainScheduled else { return false }
+                inbox.drainScheduled = true
+                return true
+            }
+            if strayed { Task { await self.drainNow() } }
             let waiters = idleWaiters
             idleWaiters.removeAll()
             for waiter in waiters { waiter.resume() }
         }
-        while try await processReady() {}
+        while true {
+            if try await processReady() { continue }
+            // Nothing to do: unless messages came in meanwhile, which the next ready steps.
+            guard !stopped, inbox.withLock({ !$0.messages.isEmpty }) else { break }
+        }
     }
 
     /// Carries out one ready; false if the node had nothing to do.
     private func processReady() async throws -> Bool {
         // After stop() the storage may be closed: the ready stays in the node, unprocessed.
         guard !stopped else { return false }
+        stepInbox()
         let ready = node.ready()
         guard !ready.isEmpty else { return false }
         let proposals = ready.committedEntries.map { entry in

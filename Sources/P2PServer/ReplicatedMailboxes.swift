@@ -58,7 +58,16 @@ public actor ReplicatedMailboxes {
     /// Ticks since start: the clock of proposal and read deadlines.
     private var ticks: UInt64 = 0
     var flushScheduled = false
-    private nonisolated let inbox = Mutex<(messages: [RaftMessage], drainScheduled: Bool)>(([], false))
+    /// Raft messages from other servers, waiting to be stepped.
+    struct Inbox {
+        var messages: [RaftMessage] = []
+        /// A task is on its way to step them.
+        var drainScheduled = false
+        /// The ready loop runs and steps them before each ready: no task is needed.
+        var loopDrains = false
+    }
+
+    nonisolated let inbox = Mutex(Inbox())
     var stopped = false
     /// Whether the ready loop runs (``processReadies()``), and who waits for it to catch up.
     var processingReadies = false
@@ -170,6 +179,8 @@ public actor ReplicatedMailboxes {
     /// drain steps all of them and processes one ready, so a burst shares one sync of the log
     /// and one of the mailboxes. A link's reader therefore never waits for a sync, and a
     /// follower batches the appends of a busy leader instead of syncing once per message.
+    /// While the ready loop runs it steps the inbox before each ready itself, so a busy
+    /// replica takes messages without a task (and a thread wake-up) for each burst.
     ///
     /// The inbox holds at most ``inboxLimit`` messages: beyond that, messages are dropped, as a
     /// lossy network would (Raft retransmits), so a flood cannot grow the server's memory.
@@ -179,6 +190,7 @@ public actor ReplicatedMailboxes {
         let mustSchedule = inbox.withLock { inbox in
             guard inbox.messages.count < Self.inboxLimit else { return false }
             inbox.messages.append(message)
+            guard !inbox.loopDrains else { return false }
             defer { inbox.drainScheduled = true }
             return !inbox.drainScheduled
         }
@@ -202,6 +214,15 @@ public actor ReplicatedMailboxes {
         guard !stopped else { return }
         for message in messages { node.step(message) }
         await flush()
+    }
+
+    /// Steps what waits in the inbox (the ready loop, before each ready).
+    func stepInbox() {
+        let messages = inbox.withLock { inbox in
+            defer { inbox.messages.removeAll(keepingCapacity: true) }
+            return inbox.messages
+        }
+        for message in messages { node.step(message) }
     }
 
     /// Replicates `command` (through the leader) and returns its outcome once it is committed and

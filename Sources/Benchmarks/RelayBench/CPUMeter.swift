@@ -12,6 +12,23 @@ struct CPUMeter: Sendable {
         processes.map { pid in Self.cpuSeconds(of: pid.map { "\($0)" } ?? "self") }
     }
 
+    /// Context switches so far of each process's threads (voluntary and involuntary, from
+    /// `/proc/<pid>/task/*/status`; a thread that ended meanwhile takes its count with it).
+    func switches() -> [Int] {
+        processes.map { pid in Self.switches(of: pid.map { "\($0)" } ?? "self") }
+    }
+
+    private static func switches(of pid: String) -> Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.reduce(0) { total, task in
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8) else { return total }
+            return total + status.split(separator: "\n").reduce(0) { sum, line in
+                guard line.contains("ctxt_switches:") else { return sum }
+                return sum + (line.split(separator: "\t").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 0)
+            }
+        }
+    }
+
     private static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
 
     private static func cpuSeconds(of pid: String) -> Double {
