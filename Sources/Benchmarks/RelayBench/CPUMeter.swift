@@ -29,6 +29,17 @@ struct CPUMeter: Sendable {
         }
     }
 
+    /// Write requests the machine's disks completed so far (`/sys/block/*/stat`, loop, RAM and
+    /// zram devices left out): every process's, so only meaningful while the bench runs alone.
+    static func diskWrites() -> Int {
+        let devices = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/block")) ?? []
+        return devices.filter { !$0.hasPrefix("loop") && !$0.hasPrefix("ram") && !$0.hasPrefix("zram") }.reduce(0) { total, device in
+            guard let stat = try? String(contentsOfFile: "/sys/block/\(device)/stat", encoding: .utf8) else { return total }
+            let fields = stat.split(separator: " ")
+            return total + (fields.count > 4 ? Int(fields[4]) ?? 0 : 0)
+        }
+    }
+
     private static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
 
     private static func cpuSeconds(of pid: String) -> Double {

@@ -30,6 +30,9 @@ struct LevelResult: Sendable {
     /// Context switches per request of the servers' threads together (voluntary and not): a
     /// count, so it moves less than CPU time when the machine's speed does.
     var serverSwitches: Double?
+    /// Write requests completed by the machine's disks per request (everyone's: the servers'
+    /// LMDB and the clients' ledgers alike).
+    var diskWrites: Double?
 
     /// Summarises `latencies` (one per request) of a level that took `elapsed` in all.
     init(level: Int, latencies: [Duration], elapsed: Duration) {
@@ -77,25 +80,28 @@ func measureLevel(
 ) async throws -> LevelResult {
     let before = meter.seconds()
     let switchesBefore = meter.switches().dropLast().reduce(0, +)
+    let writesBefore = CPUMeter.diskWrites()
     var result = try await measureLevel(level, count: count, operation)
     let used = zip(meter.seconds(), before).map { $0 - $1 }
     result.serverCPU = used.dropLast().reduce(0, +) * 1000 / Double(count)
     result.clientCPU = (used.last ?? 0) * 1000 / Double(count)
     result.serverSwitches = Double(meter.switches().dropLast().reduce(0, +) - switchesBefore) / Double(count)
+    result.diskWrites = Double(CPUMeter.diskWrites() - writesBefore) / Double(count)
     return result
 }
 
 /// Prints the measurement tables.
 enum Report {
     /// The header of a per-mode table.
-    static let header = "in flight   msgs/s     p50 ms    p99 ms   server CPU ms/msg   client CPU ms/msg   server switches/msg"
+    static let header = "in flight   msgs/s     p50 ms    p99 ms   server CPU ms/msg   client CPU ms/msg   server switches/msg   disk writes/msg"
 
     /// One row of a per-mode table.
     static func row(_ result: LevelResult) -> String {
         String(format: "%9d %9.0f %9.2f %9.2f", result.level, result.rate, result.p50, result.p99)
             + (result.serverCPU.map { String(format: " %19.3f", $0) } ?? String(repeating: " ", count: 20))
             + (result.clientCPU.map { String(format: " %19.3f", $0) } ?? String(repeating: " ", count: 20))
-            + (result.serverSwitches.map { String(format: " %21.1f", $0) } ?? "")
+            + (result.serverSwitches.map { String(format: " %21.1f", $0) } ?? String(repeating: " ", count: 22))
+            + (result.diskWrites.map { String(format: " %17.1f", $0) } ?? "")
     }
 
     /// Prints the msgs/s of `numerator` divided by those of `denominator`, level by level, then
