@@ -55,6 +55,7 @@ extension ReplicatedMailboxes {
         }
         while true {
             if try await processReady() { continue }
+            loopIdleHook?()
             // Nothing to do: unless messages came in meanwhile, which the next ready steps.
             guard !stopped, inbox.withLock({ !$0.messages.isEmpty }) else { break }
         }

@@ -68,6 +68,12 @@ public actor ReplicatedMailboxes {
     }
 
     nonisolated let inbox = Mutex(Inbox())
+    /// Tests: runs each time the ready loop finds nothing to do, just before it looks at the
+    /// inbox a last time (to land a message exactly then).
+    var loopIdleHook: (@Sendable () -> Void)?
+
+    /// Tests: sets ``loopIdleHook``.
+    func setLoopIdleHook(_ hook: (@Sendable () -> Void)?) { loopIdleHook = hook }
     var stopped = false
     /// Whether the ready loop runs (``processReadies()``), and who waits for it to catch up.
     var processingReadies = false

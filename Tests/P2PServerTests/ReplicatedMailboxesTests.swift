@@ -6,6 +6,7 @@ import P2PCore
 import Raft
 import Synchronization
 import Testing
+import TestSupport
 @testable import P2PServer
 
 /// Messages in flight on the in-memory network: Raft messages, and snapshot streams.
@@ -15,6 +16,20 @@ final class MessageQueue: Sendable {
 
     func append(_ message: RaftMessage) { messages.withLock { $0.raft.append(message) } }
     func append(_ transfer: Transfer) { messages.withLock { $0.transfers.append(transfer) } }
+
+    /// Takes the Raft messages addressed to `id`, leaving the rest.
+    func take(to id: NodeID) -> [RaftMessage] {
+        messages.withLock { queue in
+            let taken = queue.raft.filter { $0.to == id }
+            queue.raft.removeAll { $0.to == id }
+            return taken
+        }
+    }
+
+    /// The Raft messages `id` sent that are still in flight.
+    func sent(by id: NodeID) -> [RaftMessage] {
+        messages.withLock { $0.raft.filter { $0.from == id } }
+    }
 
     func takeAll() -> (raft: [RaftMessage], transfers: [Transfer]) {
         messages.withLock { queue in
@@ -74,6 +89,11 @@ final class InMemoryCluster: Sendable {
         let environment = await replica.environment
         environment.close()
     }
+
+    /// Takes the Raft messages in flight to `id` (to hand them over by hand).
+    func take(to id: NodeID) -> [RaftMessage] { queue.take(to: id) }
+    /// The Raft messages in flight from `id`.
+    func sent(by id: NodeID) -> [RaftMessage] { queue.sent(by: id) }
 
     func isolate(_ id: NodeID) { _ = isolated.withLock { $0.insert(id) } }
     func heal(_ id: NodeID) { _ = isolated.withLock { $0.remove(id) } }
@@ -144,6 +164,59 @@ final class InMemoryCluster: Sendable {
         // compactEvery: 50 — the log was compacted along the way. Concurrent proposals commit in
         // whatever order they reached the leader, so only the set is defined.
         #expect(try await leader.mailboxes.messages(for: bob, limit: 500).map(\.message.id.sequence).sorted() == Array(1...120))
+    }
+
+    /// A follower's ready loop steps what arrives while it runs (no drain task is scheduled for
+    /// it then): a message that lands just as the loop finds nothing left to do must still be
+    /// stepped, with no other message or tick to wake the replica.
+    @Test func aMessageLandingAsTheReadyLoopEndsIsStillStepped() async throws {
+        let cluster = try InMemoryCluster(size: 3)
+        #expect(try await cluster.pump(until: { await cluster.leader() != nil }))
+        let leader = try #require(await cluster.leader())
+        var followers: [ReplicatedMailboxes] = []
+        for replica in cluster.running where await replica.role != .leader { followers.append(replica) }
+        let follower = try #require(followers.first)
+        _ = try await proposeAll(leader, [.register(ClientRecord(id: alice, publicKey: [1]))], cluster)
+        for round in UInt64(1)...5 {
+            // Two proposals, one after the other: the leader's append of each, held back.
+            var appends: [(message: RaftMessage, last: LogIndex)] = []
+            var proposals: [Task<MailboxOutcome, any Error>] = []
+            for offset in UInt64(0)..<2 {
+                let message = MailMessage(id: MessageID(sender: alice, sequence: round * 2 + offset), recipient: alice, payload: [1], enqueuedAtMillis: 1)
+                proposals.append(Task { try await leader.propose(.enqueue(message)) })
+                var append: (message: RaftMessage, last: LogIndex)?
+                #expect(try await eventually(timeout: .seconds(10), every: .milliseconds(1)) {
+                    for message in cluster.take(to: follower.id) {
+                        if case .appendEntries(_, _, let entries, _) = message.body, let last = entries.last { append = (message, last.index) }
+                    }
+                    return append != nil
+                })
+                appends.append(try #require(append))
+            }
+            // The second lands exactly when the loop that the first started finds nothing to do.
+            let landed = Mutex(false)
+            let second = appends[1].message
+            await follower.setLoopIdleHook { [follower] in
+                let first = landed.withLock { done in
+                    defer { done = true }
+                    return !done
+                }
+                if first { follower.receive(second) }
+            }
+            follower.receive(appends[0].message)
+            // No pumping: the follower alone must get to acknowledging the second entry (its
+            // outgoing messages are the only sign of it, hence the polling).
+            let acknowledged = try await eventually(timeout: .seconds(10), every: .milliseconds(1)) {
+                cluster.sent(by: follower.id).contains {
+                    if case .appendResponse(false, let index, _, _) = $0.body { index >= appends[1].last } else { false }
+                }
+            }
+            await follower.setLoopIdleHook(nil)
+            #expect(landed.withLock { $0 })
+            #expect(acknowledged, "round \(round): the follower never acknowledged entry \(appends[1].last)")
+            #expect(try await cluster.pump(until: { await leader.appliedIndex >= appends[1].last }))
+            for proposal in proposals { _ = try? await proposal.value }
+        }
     }
 
     @Test func aFollowersProposalIsForwardedByRaftAndAnsweredWhenApplied() async throws {
@@ -240,12 +313,21 @@ final class InMemoryCluster: Sendable {
     /// Proposes every command concurrently (so they batch) while the network is pumped.
     private func proposeAll(_ replica: ReplicatedMailboxes, _ commands: [MailboxCommand], _ cluster: InMemoryCluster) async throws -> [MailboxOutcome] {
         let pumping = Task { while !Task.isCancelled { try await cluster.pump(); await Task.yield() } }
-        defer { pumping.cancel() }
-        return try await withThrowingTaskGroup(of: MailboxOutcome.self) { group in
-            for command in commands { group.addTask { try await replica.propose(command) } }
-            var results: [MailboxOutcome] = []
-            for try await outcome in group { results.append(outcome) }
+        do {
+            let results = try await withThrowingTaskGroup(of: MailboxOutcome.self) { group in
+                for command in commands { group.addTask { try await replica.propose(command) } }
+                var results: [MailboxOutcome] = []
+                for try await outcome in group { results.append(outcome) }
+                return results
+            }
+            // The pump finishes its round: nothing moves once this returns.
+            pumping.cancel()
+            _ = await pumping.result
             return results
+        } catch {
+            pumping.cancel()
+            _ = await pumping.result
+            throw error
         }
     }
 
