@@ -56,8 +56,10 @@ extension ReplicatedMailboxes {
         while true {
             if try await processReady() { continue }
             loopIdleHook?()
-            // Nothing to do: unless messages came in meanwhile, which the next ready steps.
-            guard !stopped, inbox.withLock({ !$0.messages.isEmpty }) else { break }
+            // Nothing to do: unless messages came in meanwhile, which the next ready steps. Only
+            // once: messages that keep coming without making a ready (a flood of stale ones) go
+            // to a drain task, so that they cannot hold the actor.
+            guard !stopped, inbox.withLock({ !$0.messages.isEmpty }), try await processReady() else { break }
         }
     }
 

@@ -210,15 +210,9 @@ public actor ReplicatedMailboxes {
     func drainNow() async { await drainInbox() }
 
     private func drainInbox() async {
-        let messages = inbox.withLock { inbox in
-            defer {
-                inbox.messages.removeAll(keepingCapacity: true)
-                inbox.drainScheduled = false
-            }
-            return inbox.messages
-        }
+        inbox.withLock { $0.drainScheduled = false }
         guard !stopped else { return }
-        for message in messages { node.step(message) }
+        stepInbox()
         await flush()
     }
 
