@@ -44,11 +44,9 @@ extension ReplicatedMailboxes {
             // Messages that came after the last look go the usual way: a drain task.
             let strayed = inbox.withLock { inbox in
                 inbox.loopDrains = false
-                guard !inbox.messages.isEmpty, !inbox.drainScheduled else { return false }
-                inbox.drainScheduled = true
-                return true
+                return inbox.claimDrain()
             }
-            if strayed { Task { await self.drainNow() } }
+            if strayed { startDrain() }
             let waiters = idleWaiters
             idleWaiters.removeAll()
             for waiter in waiters { waiter.resume() }

@@ -65,6 +65,14 @@ public actor ReplicatedMailboxes {
         var drainScheduled = false
         /// The ready loop runs and steps them before each ready: no task is needed.
         var loopDrains = false
+
+        /// Whether a drain task must be started for what waits (none is on its way and the
+        /// loop does not run); if so, it counts as started.
+        mutating func claimDrain() -> Bool {
+            guard !messages.isEmpty, !loopDrains, !drainScheduled else { return false }
+            drainScheduled = true
+            return true
+        }
     }
 
     nonisolated let inbox = Mutex(Inbox())
@@ -196,11 +204,14 @@ public actor ReplicatedMailboxes {
         let mustSchedule = inbox.withLock { inbox in
             guard inbox.messages.count < Self.inboxLimit else { return false }
             inbox.messages.append(message)
-            guard !inbox.loopDrains else { return false }
-            defer { inbox.drainScheduled = true }
-            return !inbox.drainScheduled
+            return inbox.claimDrain()
         }
-        if mustSchedule { Task { await self.drainInbox() } }
+        if mustSchedule { startDrain() }
+    }
+
+    /// Starts the task that steps the inbox (after ``Inbox/claimDrain()``).
+    nonisolated func startDrain() {
+        Task { await self.drainInbox() }
     }
 
     /// Raft messages waiting to be stepped, at most.
