@@ -186,7 +186,7 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
                 return ([], nil, false)  // Malformed: dropped, and not a sign of life either.
             }
             state.incarnations.learn(peer: sender)
-            state.lastHeard = now
+            state.heard(at: now)
             while let message = state.session.receive() { state.received.writeBytes(message) }
             var decoded: [Frame] = []
             let decoder = FrameDecoder(limit: frameSizeLimit)
@@ -213,7 +213,7 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
     private func receiveKeepalive(sender: UInt32, receiver: UInt32) {
         let now = NIODeadline.now()
         state.withLock { state in
-            if state.incarnations.admitsControl(sender: sender, receiver: receiver) { state.lastHeard = now }
+            if state.incarnations.admitsControl(sender: sender, receiver: receiver) { state.heard(at: now) }
         }
     }
 
@@ -243,7 +243,7 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
             state.ticks += 1
             // Until the peer is heard from at all, the handshake's timeout decides: the peer may
             // open its end later than `deadAfter` after this one (its introduction came later).
-            if state.incarnations.peer != nil, now - state.lastHeard >= deadAfter {
+            if state.peerIsDead(now: now, deadAfter: deadAfter, stall: keepalive) {
                 failure = .connectionLost("nothing from \(remoteAddress ?? "the peer") for \(deadAfter.nanoseconds / 1_000_000) ms")
                 return
             }
@@ -278,11 +278,12 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
                 // Idle: nothing to send or retransmit until the next keepalive or the peer's
                 // deadline (none until the peer was heard from).
                 let keepaliveDue = state.lastSent + keepalive
-                let deadline = state.incarnations.peer == nil ? keepaliveDue : min(keepaliveDue, state.lastHeard + deadAfter)
+                let deadline = state.silenceDeadline(deadAfter: deadAfter).map { min(keepaliveDue, $0) } ?? keepaliveDue
                 next = max(deadline, now + .milliseconds(1))
             }
             state.timer?.cancel()
             state.timer = eventLoop.scheduleTask(deadline: next) { self.tick() }
+            state.timerDue = next
         }
         transmit(datagrams)
         for writer in writers { writer.resume() }
