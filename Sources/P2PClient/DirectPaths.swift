@@ -38,11 +38,15 @@ actor DirectPaths {
         let probe = PathProbe()
     }
 
-    /// When each link last heard from its peer (read by its keepalive task).
+    /// When each link last heard from its peer (judged by its keepalive task).
     private final class LastHeard: Sendable {
-        private let instant = Mutex(ContinuousClock.now)
-        func touch() { instant.withLock { $0 = .now } }
-        var elapsed: Duration { ContinuousClock.now - instant.withLock { $0 } }
+        private let silence = Mutex(PeerSilence(heardAt: .now()))
+        func touch() { silence.withLock { $0.heard(at: .now()) } }
+        /// Whether the peer is gone, judged by a check due at `due`.
+        func isGone(due: NIODeadline) -> Bool {
+            silence.withLock { $0.isGone(now: .now(), due: due, deadAfter: DirectPaths.deadAfterAmount, stall: DirectPaths.pingAmount) }
+        }
+        var isSilent: Bool { silence.withLock { NIODeadline.now() - $0.lastHeard > DirectPaths.deadAfterAmount } }
     }
 
     private struct Retry {
@@ -78,6 +82,8 @@ actor DirectPaths {
 
     static let pingInterval: Duration = .seconds(1)
     static let deadAfter: Duration = .seconds(4)
+    static let pingAmount = TimeAmount(pingInterval)
+    static let deadAfterAmount = TimeAmount(deadAfter)
     static let firstRetry: Duration = .seconds(1)
     static let longestRetry: Duration = .seconds(8)
 
@@ -290,8 +296,9 @@ actor DirectPaths {
         let lastHeard = LastHeard()
         let keepalive = Task {
             while !Task.isCancelled {
+                let due = NIODeadline.now() + Self.pingAmount
                 do { try await Task.sleep(for: Self.pingInterval) } catch { return }
-                if lastHeard.elapsed > Self.deadAfter {
+                if lastHeard.isGone(due: due) {
                     link.close()
                     return
                 }
@@ -318,7 +325,7 @@ actor DirectPaths {
         } catch {
             ended = "\(error)"
         }
-        if lastHeard.elapsed > Self.deadAfter { ended = "silent for over \(Self.deadAfter)" }
+        if lastHeard.isSilent { ended = "silent for over \(Self.deadAfter)" }
         keepalive.cancel()
         link.close()
         await lost(link, kind, ended, hooks)

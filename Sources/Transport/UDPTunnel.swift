@@ -186,7 +186,7 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
                 return ([], nil, false)  // Malformed: dropped, and not a sign of life either.
             }
             state.incarnations.learn(peer: sender)
-            state.heard(at: now)
+            state.silence.heard(at: now)
             while let message = state.session.receive() { state.received.writeBytes(message) }
             var decoded: [Frame] = []
             let decoder = FrameDecoder(limit: frameSizeLimit)
@@ -213,7 +213,7 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
     private func receiveKeepalive(sender: UInt32, receiver: UInt32) {
         let now = NIODeadline.now()
         state.withLock { state in
-            if state.incarnations.admitsControl(sender: sender, receiver: receiver) { state.heard(at: now) }
+            if state.incarnations.admitsControl(sender: sender, receiver: receiver) { state.silence.heard(at: now) }
         }
     }
 
@@ -243,7 +243,8 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
             state.ticks += 1
             // Until the peer is heard from at all, the handshake's timeout decides: the peer may
             // open its end later than `deadAfter` after this one (its introduction came later).
-            if state.peerIsDead(now: now, deadAfter: deadAfter, stall: keepalive) {
+            if state.incarnations.peer != nil,
+               state.silence.isGone(now: now, due: state.timerDue, deadAfter: deadAfter, stall: keepalive) {
                 failure = .connectionLost("nothing from \(remoteAddress ?? "the peer") for \(deadAfter.nanoseconds / 1_000_000) ms")
                 return
             }
@@ -278,7 +279,7 @@ final class UDPTunnel: FramePipe, FramePipeWriter {
                 // Idle: nothing to send or retransmit until the next keepalive or the peer's
                 // deadline (none until the peer was heard from).
                 let keepaliveDue = state.lastSent + keepalive
-                let deadline = state.silenceDeadline(deadAfter: deadAfter).map { min(keepaliveDue, $0) } ?? keepaliveDue
+                let deadline = state.incarnations.peer == nil ? keepaliveDue : min(keepaliveDue, state.silence.deadline(deadAfter: deadAfter))
                 next = max(deadline, now + .milliseconds(1))
             }
             state.timer?.cancel()
