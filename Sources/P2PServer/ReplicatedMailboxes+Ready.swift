@@ -98,6 +98,10 @@ extension ReplicatedMailboxes {
                 }
             }
             onApplied([.snapshotRestored])
+        } else if !ready.needsPersistence, entries.isEmpty {
+            // Nothing to write or apply (a follower forwarding proposals to the leader, an answer
+            // to a heartbeat): no transaction, and no hop to the storage queue and back.
+            if !ready.messagesMayPrecedePersistence { for message in messages { send(message) } }
         } else {
             // Persisting and applying share one transaction, hence one sync. Applying before
             // sending is allowed (the entries are committed), and atomic with their persistence.

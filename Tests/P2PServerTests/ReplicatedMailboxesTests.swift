@@ -232,6 +232,27 @@ final class InMemoryCluster: Sendable {
         #expect(try await chosen.mailboxes.client(alice)?.publicKey == [1])
     }
 
+    @Test func aReadyWithNothingToWriteSendsWithoutWaitingForTheStorageQueue() async throws {
+        let cluster = try InMemoryCluster(size: 3)
+        #expect(try await cluster.pump(until: { await cluster.leader() != nil }))
+        var follower: ReplicatedMailboxes?
+        for replica in cluster.running where await replica.role != .leader { follower = replica }
+        let chosen = try #require(follower)
+        // The follower's storage queue is busy (a long sync): a ready that writes nothing must
+        // not queue behind it.
+        let release = DispatchSemaphore(value: 0)
+        await chosen.storage.enqueue { release.wait() }
+        let proposal = Task { try await chosen.propose(.register(ClientRecord(id: alice, publicKey: [1]))) }
+        let forwarded = try await eventually(timeout: .seconds(10), every: .milliseconds(1)) {
+            cluster.sent(by: chosen.id).contains { if case .propose = $0.body { true } else { false } }
+        }
+        release.signal()
+        #expect(forwarded, "the proposal was forwarded only once the storage queue was free")
+        let pumping = Task { while !Task.isCancelled { try await cluster.pump(); await Task.yield() } }
+        defer { pumping.cancel() }
+        #expect(try await proposal.value == .done)
+    }
+
     @Test func aFollowersReadIndexCoversEverythingCommittedBefore() async throws {
         let cluster = try InMemoryCluster(size: 3)
         #expect(try await cluster.pump(until: { await cluster.leader() != nil }))
