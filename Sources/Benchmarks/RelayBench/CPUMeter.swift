@@ -12,21 +12,32 @@ struct CPUMeter: Sendable {
         processes.map { pid in Self.cpuSeconds(of: pid.map { "\($0)" } ?? "self") }
     }
 
-    /// Context switches so far of each process's threads (voluntary and involuntary, from
-    /// `/proc/<pid>/task/*/status`; a thread that ended meanwhile takes its count with it).
-    func switches() -> [Int] {
+    /// Context switches so far of each process's threads, by thread id (voluntary and
+    /// involuntary, from `/proc/<pid>/task/*/status`).
+    func switches() -> [[String: Int]] {
         processes.map { pid in Self.switches(of: pid.map { "\($0)" } ?? "self") }
     }
 
-    private static func switches(of pid: String) -> Int {
+    /// The switches made between two readings of ``switches()``: by the threads alive at the
+    /// second (a thread that ended meanwhile takes its count with it, so a pool that retires idle
+    /// threads makes this an undercount, never a negative figure).
+    static func switches(from before: [[String: Int]], to after: [[String: Int]]) -> [Int] {
+        zip(before, after).map { before, after in
+            after.reduce(0) { total, thread in total + max(0, thread.value - (before[thread.key] ?? 0)) }
+        }
+    }
+
+    private static func switches(of pid: String) -> [String: Int] {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-        return tasks.reduce(0) { total, task in
-            guard let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8) else { return total }
-            return total + status.split(separator: "\n").reduce(0) { sum, line in
+        var counts: [String: Int] = [:]
+        for task in tasks {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8) else { continue }
+            counts[task] = status.split(separator: "\n").reduce(0) { sum, line in
                 guard line.contains("ctxt_switches:") else { return sum }
                 return sum + (line.split(separator: "\t").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 0)
             }
         }
+        return counts
     }
 
     /// Write requests the machine's disks completed so far (`/sys/block/*/stat`, loop, RAM and

@@ -79,13 +79,13 @@ func measureLevel(
     _ level: Int, count: Int, meter: CPUMeter, _ operation: @escaping @Sendable () async throws -> Void
 ) async throws -> LevelResult {
     let before = meter.seconds()
-    let switchesBefore = meter.switches().dropLast().reduce(0, +)
+    let switchesBefore = meter.switches()
     let writesBefore = CPUMeter.diskWrites()
     var result = try await measureLevel(level, count: count, operation)
     let used = zip(meter.seconds(), before).map { $0 - $1 }
     result.serverCPU = used.dropLast().reduce(0, +) * 1000 / Double(count)
     result.clientCPU = (used.last ?? 0) * 1000 / Double(count)
-    result.serverSwitches = Double(meter.switches().dropLast().reduce(0, +) - switchesBefore) / Double(count)
+    result.serverSwitches = Double(CPUMeter.switches(from: switchesBefore, to: meter.switches()).dropLast().reduce(0, +)) / Double(count)
     result.diskWrites = Double(CPUMeter.diskWrites() - writesBefore) / Double(count)
     return result
 }
