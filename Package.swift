@@ -272,7 +272,7 @@ let package = Package(
         .executableTarget(
             name: "RelayBench",
             dependencies: [
-                "ClusterHarness", "P2PClient", "P2PCore", "SimulatedClients", "AdminProtocol", "MessageModel",
+                "ClusterHarness", "P2PClient", "P2PCore", "SimulatedClients", "AdminProtocol", "MessageModel", "Delivery",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -11,9 +11,9 @@ import P2PCore
 ///
 /// The weight is a fixed function of the two ids (not a seeded or per-process hash), so every
 /// sender picks the same home for a recipient.
-enum HomeServer {
+package enum HomeServer {
     /// The home of `recipient` among `servers`, or nil if there are none.
-    static func choose(for recipient: NodeID, among servers: [NodeID]) -> NodeID? {
+    package static func choose(for recipient: NodeID, among servers: [NodeID]) -> NodeID? {
         let key = mix(folded(recipient))
         return servers.map { (weight: mix(key ^ mix(folded($0))), server: $0) }
             .max { ($0.weight, $0.server) < ($1.weight, $1.server) }?.server

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClusterHarness
+import Delivery
 import Foundation
 import Logging
 import P2PClient
@@ -264,6 +265,7 @@ struct RelayBench: AsyncParsableCommand {
             await sender.shutdown()
             throw error
         }
+        if !directTunnels { await Self.printTopology(cluster, receiver: receiver.id) }
         let draining = Task {
             if receiveLimit > 1 {
                 for try await _ in receiver.receive(upTo: receiveLimit) {}
@@ -284,6 +286,19 @@ struct RelayBench: AsyncParsableCommand {
             await stopClients()
             throw error
         }
+    }
+}
+
+extension RelayBench {
+    /// Which server leads and which is the receiver's home (the gateway its relayed mail is
+    /// offered to first): one at a time, a run where they coincide skips a forward to the leader
+    /// and a follower's apply on each message's way, so say which kind of run this is.
+    static func printTopology(_ cluster: LocalCluster, receiver: NodeID) async {
+        let servers = cluster.servers.compactMap { server in server.nodeID.flatMap { NodeID(uuidString: $0) }.map { (server.name, $0) } }
+        let home = HomeServer.choose(for: receiver, among: servers.map(\.1))
+        let leader = try? await cluster.agreedLeader(timeout: .seconds(10)).server.name
+        let homeName = servers.first { $0.1 == home }?.0 ?? "?"
+        print("topology: leader \(leader ?? "?"), the receiver's home \(homeName)\(leader == homeName ? " (the same)" : "")")
     }
 }
 
