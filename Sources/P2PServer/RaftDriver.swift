@@ -156,8 +156,12 @@ final class RaftDriver: Service, Sendable {
         if isMember {
             try? FileManager.default.removeItem(atPath: context.removedMarkerPath)
         } else if wasMember {
+            // The marker first: whoever reads the line below (an operator, a test) may stop the
+            // server at once, and a restart without the marker would try to rejoin.
+            if !FileManager.default.createFile(atPath: context.removedMarkerPath, contents: Data("removed from the cluster\n".utf8)) {
+                logger.error("could not write the removed marker at \(context.removedMarkerPath): a restart will try to rejoin")
+            }
             logger.warning("this server was removed from the cluster")
-            _ = FileManager.default.createFile(atPath: context.removedMarkerPath, contents: Data("removed from the cluster\n".utf8))
         }
     }
 }
