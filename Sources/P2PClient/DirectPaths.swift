@@ -46,7 +46,7 @@ actor DirectPaths {
         func isGone(due: NIODeadline) -> Bool {
             silence.withLock { $0.isGone(now: .now(), due: due, deadAfter: DirectPaths.deadAfterAmount, stall: DirectPaths.pingAmount) }
         }
-        var isSilent: Bool { silence.withLock { NIODeadline.now() - $0.lastHeard > DirectPaths.deadAfterAmount } }
+        var isSilent: Bool { silence.withLock { $0.isSilent(now: .now(), deadAfter: DirectPaths.deadAfterAmount) } }
     }
 
     private struct Retry {

@@ -23,10 +23,15 @@ public struct PeerSilence: Sendable, Equatable {
         graceUntil = nil
     }
 
+    /// Whether nothing came from the peer for `deadAfter` by `now` (no stall excused).
+    public func isSilent(now: NIODeadline, deadAfter: TimeAmount) -> Bool {
+        now - lastHeard >= deadAfter
+    }
+
     /// Whether the peer is gone: nothing from it for `deadAfter` by `now`, judged by a check that
     /// was due at `due` (nil: on time).
     public mutating func isGone(now: NIODeadline, due: NIODeadline?, deadAfter: TimeAmount, stall: TimeAmount) -> Bool {
-        guard now - lastHeard >= deadAfter else { return false }
+        guard isSilent(now: now, deadAfter: deadAfter) else { return false }
         if graceUntil == nil, let due, now - due > stall {
             graceUntil = now + stall
         }
