@@ -1,3 +1,5 @@
+import Foundation
+import NIOCore
 import WireCodec
 
 /// A link's frames sealed and opened whole, the same on every path (TCP on the event loop, a
@@ -13,10 +15,11 @@ extension FrameCipher {
     ///   carries no application type; ``TransportError/decryptionFailed`` if it does not open.
     mutating func open(_ frame: Frame) throws -> Frame {
         guard frame.type == LinkEstablishment.sealedType else { throw TransportError.protocolViolation("unsealed frame of type \(frame.type)") }
-        let plaintext = try open(frame.bytes)
+        let plaintext = try frame.payload.withUnsafeReadableBytes { try open(sealedBytes: $0) }
         guard let type = plaintext.first, type >= Link.firstApplicationType else {
             throw TransportError.protocolViolation("sealed frame without an application type")
         }
-        return Frame(type: type, bytes: Array(plaintext.dropFirst()))
+        let payload = plaintext.withUnsafeBytes { ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: $0[1...])) }
+        return Frame(type: type, payload: payload)
     }
 }

@@ -1,50 +1,71 @@
 import Crypto
+import Foundation
 import NIOCore
 
 /// Seals or opens frame payloads with ChaChaPoly and a per-direction counter nonce, so that a
 /// tampered, replayed, dropped or reordered frame fails to open.
+///
+/// Every frame of every link passes through here, so the key is built once and a frame's bytes
+/// are handed to ChaChaPoly where they lie, without intermediate arrays.
 struct FrameCipher: Sendable {
-    // Raw bytes rather than `SymmetricKey`, which is not `Sendable` on this platform.
-    private let keyBytes: [UInt8]
+    /// `SymmetricKey` is not `Sendable` on this platform; this one is never changed after
+    /// `init`, and ChaChaPoly only reads it.
+    private final class Key: @unchecked Sendable {
+        let key: SymmetricKey
+        init(_ key: SymmetricKey) { self.key = key }
+    }
+
+    private static let tagSize = 16
+    private static let nonceSize = 12
+
+    private let key: Key
     private var counter: UInt64 = 0
 
     init(key: SymmetricKey) {
-        keyBytes = key.withUnsafeBytes { Array($0) }
+        self.key = Key(key)
     }
 
-    private var key: SymmetricKey { SymmetricKey(data: keyBytes) }
-
+    /// Four zero bytes, then the big-endian counter: 12 bytes, which `Data` keeps inline.
     private mutating func nextNonce() throws -> ChaChaPoly.Nonce {
-        var bytes = [UInt8](repeating: 0, count: 4)
-        withUnsafeBytes(of: counter.bigEndian) { bytes.append(contentsOf: $0) }
+        var bytes = Data(count: Self.nonceSize)
+        bytes.withUnsafeMutableBytes { $0.storeBytes(of: counter.bigEndian, toByteOffset: 4, as: UInt64.self) }
         counter += 1
         return try ChaChaPoly.Nonce(data: bytes)
     }
 
     mutating func seal(_ plaintext: [UInt8]) throws -> [UInt8] {
-        let box = try ChaChaPoly.seal(plaintext, using: key, nonce: try nextNonce())
-        return Array(box.ciphertext) + Array(box.tag)
+        let box = try ChaChaPoly.seal(plaintext, using: key.key, nonce: try nextNonce())
+        return Array(box.combined.dropFirst(Self.nonceSize))
     }
 
-    /// Seals a frame's type and payload as the payload of a sealed frame, with one copy each way.
+    /// Seals a frame's type and payload as the payload of a sealed frame.
     mutating func seal(type: UInt8, _ payload: ByteBuffer) throws -> ByteBuffer {
         var plaintext: [UInt8] = []
         plaintext.reserveCapacity(payload.readableBytes + 1)
         plaintext.append(type)
         plaintext.append(contentsOf: payload.readableBytesView)
-        let box = try ChaChaPoly.seal(plaintext, using: key, nonce: try nextNonce())
-        var sealed = ByteBuffer()
-        sealed.reserveCapacity(box.ciphertext.count + box.tag.count)
-        sealed.writeBytes(box.ciphertext)
-        sealed.writeBytes(box.tag)
-        return sealed
+        let box = try ChaChaPoly.seal(plaintext, using: key.key, nonce: try nextNonce())
+        // `combined` is nonce, ciphertext, tag: the frame carries the last two.
+        return box.combined.withUnsafeBytes { ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: $0[Self.nonceSize...])) }
     }
 
     mutating func open(_ sealed: [UInt8]) throws -> [UInt8] {
-        guard sealed.count >= 16 else { throw TransportError.decryptionFailed }
+        try sealed.withUnsafeBytes { Array(try open(sealedBytes: $0)) }
+    }
+
+    /// The plaintext of the ciphertext and tag in `sealed`.
+    /// - Throws: ``TransportError/decryptionFailed`` if it does not open with this key and the
+    ///   next nonce.
+    mutating func open(sealedBytes sealed: UnsafeRawBufferPointer) throws -> Data {
+        guard sealed.count >= Self.tagSize else { throw TransportError.decryptionFailed }
+        let split = sealed.count - Self.tagSize
         do {
-            let box = try ChaChaPoly.SealedBox(nonce: try nextNonce(), ciphertext: sealed.dropLast(16), tag: sealed.suffix(16))
-            return Array(try ChaChaPoly.open(box, using: key))
+            let box = try ChaChaPoly.SealedBox(
+                nonce: try nextNonce(),
+                ciphertext: UnsafeRawBufferPointer(rebasing: sealed[..<split]),
+                tag: UnsafeRawBufferPointer(rebasing: sealed[split...])
+            )
+            return try ChaChaPoly.open(box, using: key.key)
         } catch {
             throw TransportError.decryptionFailed
         }
