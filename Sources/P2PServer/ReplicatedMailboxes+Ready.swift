@@ -75,6 +75,8 @@ extension ReplicatedMailboxes {
             MailboxStore.Entry(index: entry.index, term: entry.term, command: proposal?.command)
         }
         var outcomes: [MailboxStore.Applied] = []
+        // Whether the gateway already heard of the applied changes (from the storage thread).
+        var handedOver = false
         let log = self.log
         let mailboxes = self.mailboxes
         let metrics = self.metrics
@@ -105,22 +107,39 @@ extension ReplicatedMailboxes {
         } else {
             // Persisting and applying share one transaction, hence one sync. Applying before
             // sending is allowed (the entries are committed), and atomic with their persistence.
+            // Once it is durable, the messages that waited for it leave and the gateway hears
+            // what changed from the storage thread itself: a follower's answer and a push to a
+            // client do not wait for this actor to be scheduled again (readies never overlap,
+            // so the gateway still hears of them in order).
             let environment = self.environment
+            let send = self.send
+            let onApplied = self.onApplied
+            let sendAfterwards = ready.messagesMayPrecedePersistence ? [] : messages
+            let applied = Array(zip(ready.committedEntries, proposals))
             outcomes = try await storage.run {
-                try metrics.timingSync {
+                let outcomes = try metrics.timingSync {
                     try environment.write { txn in
                         try log.write(ready, in: txn)
                         return entries.isEmpty ? [] : try mailboxes.apply(entries, in: txn)
                     }
                 }
+                for message in sendAfterwards { send(message) }
+                let changes = Self.changes(outcomes, of: applied)
+                if !changes.isEmpty { onApplied(changes) }
+                return outcomes
             }
-            if !ready.messagesMayPrecedePersistence { for message in messages { send(message) } }
+            handedOver = true
         }
         node.persisted(ready.durableMark)
         storedAppliedIndex = node.appliedIndex
         if !ready.committedEntries.isEmpty {
             metrics.committed(ready.committedEntries.count)
-            deliver(outcomes, of: Array(zip(ready.committedEntries, proposals)))
+            let applied = Array(zip(ready.committedEntries, proposals))
+            if !handedOver {
+                let changes = Self.changes(outcomes, of: applied)
+                if !changes.isEmpty { onApplied(changes) }
+            }
+            resumeProposers(outcomes, of: applied)
             appliedBytesSinceCompaction += ready.committedEntries.reduce(0) { $0 + $1.size }
             // The compaction is persisted by the loop's next ready.
             if shouldCompact { compactAtApplied() }
@@ -147,13 +166,14 @@ extension ReplicatedMailboxes {
         return true
     }
 
-    /// Tells the application what changed, and this replica's proposers their outcomes.
-    private func deliver(_ outcomes: [MailboxStore.Applied], of applied: [(LogEntry, Proposal?)]) {
+    /// What changed for the application: each applied command with its outcome, a batch's
+    /// commands one by one.
+    static func changes(_ outcomes: [MailboxStore.Applied], of applied: [(LogEntry, Proposal?)]) -> [AppliedChange] {
         var outcomeByIndex: [LogIndex: MailboxStore.Applied] = [:]
         for applied in outcomes { outcomeByIndex[applied.index] = applied }
         var changes: [AppliedChange] = []
         for (entry, proposal) in applied {
-            guard let proposal, let result = outcomeByIndex[entry.index] else { continue }
+            guard proposal != nil, let result = outcomeByIndex[entry.index] else { continue }
             switch (result.command, result.outcome) {
             case (.batch(let commands)?, .batch(let outcomes)):
                 for (command, outcome) in zip(commands, outcomes) { changes.append(.command(command, outcome)) }
@@ -162,9 +182,18 @@ extension ReplicatedMailboxes {
             case (nil, _):
                 break
             }
-            if proposal.proposer == id { proposals.resume(proposal.number, returning: result.outcome) }
         }
-        if !changes.isEmpty { onApplied(changes) }
+        return changes
+    }
+
+    /// Tells this replica's proposers the outcomes of their proposals.
+    private func resumeProposers(_ outcomes: [MailboxStore.Applied], of applied: [(LogEntry, Proposal?)]) {
+        var outcomeByIndex: [LogIndex: MailboxStore.Applied] = [:]
+        for applied in outcomes { outcomeByIndex[applied.index] = applied }
+        for (entry, proposal) in applied {
+            guard let proposal, proposal.proposer == id, let result = outcomeByIndex[entry.index] else { continue }
+            proposals.resume(proposal.number, returning: result.outcome)
+        }
     }
 
     func failWaiters() {
