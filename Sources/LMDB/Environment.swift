@@ -135,14 +135,36 @@ public final class Environment: Sendable {
         }
     }
 
+    /// What a write transaction's commit promises once it returns.
+    public enum CommitDurability: Sendable {
+        /// Durable (with ``Configuration/syncOnCommit``): the data and then the metadata page are
+        /// flushed to disk before the commit returns, two device flushes.
+        case durable
+        /// Atomic, consistent and isolated, not durable: the data is flushed, the metadata page
+        /// only with the next durable commit (`MDB_NOMETASYNC`), one device flush. A system crash
+        /// before that may undo this transaction (never only part of it); a process crash loses
+        /// nothing. For writes that can be redone after a crash from what is durable elsewhere.
+        case atomic
+    }
+
     /// Runs `body` in a read-write transaction, committed (and synced, by default) when it returns,
     /// aborted when it throws. `body` runs again if the map had to grow; see the type's discussion.
+    ///
+    /// - Parameter durability: what the commit promises (see ``CommitDurability``).
     @discardableResult
-    public func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
-        try withTransaction(readOnly: false) { (txn: OpaquePointer) throws -> (R, Bool) in
+    public func write<R>(_ durability: CommitDurability = .durable, _ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        try withTransaction(readOnly: false, deferMetaSync: durability == .atomic && configuration.syncOnCommit) {
+            (txn: OpaquePointer) throws -> (R, Bool) in
             let transaction = WriteTransaction(txn: txn)
             return (try body(transaction), true)
         }
+    }
+
+    /// Whether commits skip the metadata page's sync now (only ever inside an atomic commit).
+    var defersMetaSync: Bool {
+        var flags: UInt32 = 0
+        mdb_env_get_flags(env, &flags)
+        return flags & UInt32(MDB_NOMETASYNC) != 0
     }
 
     /// Flushes the data to disk (useful after commits with `syncOnCommit == false`).
@@ -178,8 +200,14 @@ public final class Environment: Sendable {
 
     /// Begins a transaction, runs `body`, then commits (if it says so) or aborts; on `MDB_MAP_FULL`
     /// grows the map and retries, on `MDB_MAP_RESIZED` (another process grew it) adopts the new size.
+    ///
+    /// `deferMetaSync` sets `MDB_NOMETASYNC` for this transaction's commit only. LMDB 0.9 reads
+    /// it from the environment at commit time (not from `mdb_txn_begin`'s flags), so it is set
+    /// once this transaction holds the writer lock, when no other commit can be running, and
+    /// cleared before the lock is released.
     private func withTransaction<R>(
         readOnly: Bool,
+        deferMetaSync: Bool = false,
         _ body: (OpaquePointer) throws -> (R, Bool)
     ) throws -> R {
         while true {
@@ -203,8 +231,11 @@ public final class Environment: Sendable {
                         throw error
                     }
                     if commit {
+                        if deferMetaSync { mdb_env_set_flags(env, UInt32(MDB_NOMETASYNC), 1) }
                         // mdb_txn_commit frees the transaction whether or not it succeeds.
-                        try LMDBError.check(mdb_txn_commit(txn), "mdb_txn_commit")
+                        let code = mdb_txn_commit(txn)
+                        if deferMetaSync { mdb_env_set_flags(env, UInt32(MDB_NOMETASYNC), 0) }
+                        try LMDBError.check(code, "mdb_txn_commit")
                     } else {
                         mdb_txn_abort(txn)
                     }

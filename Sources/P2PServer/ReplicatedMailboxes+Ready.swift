@@ -116,9 +116,14 @@ extension ReplicatedMailboxes {
             let onApplied = self.onApplied
             let sendAfterwards = ready.messagesMayPrecedePersistence ? [] : messages
             let applied = Array(zip(ready.committedEntries, proposals))
+            // Applying, with only a new commit index to store, needs no durability: a crash
+            // that undid it leaves an older commit and applied index (written in the same
+            // transaction), and the entries are applied again from the durable log. One device
+            // flush instead of two, for most of a follower's readies.
+            let durability: Environment.CommitDurability = ready.needsDurability ? .durable : .atomic
             outcomes = try await storage.run {
                 let outcomes = try metrics.timingSync {
-                    try environment.write { txn in
+                    try environment.write(durability) { txn in
                         try log.write(ready, in: txn)
                         return entries.isEmpty ? [] : try mailboxes.apply(entries, in: txn)
                     }

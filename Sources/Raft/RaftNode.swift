@@ -246,6 +246,7 @@ public struct RaftNode: Sendable {
         let termAndVoteKept = reportedHardState.term == term && reportedHardState.vote == vote
         if hardState != reportedHardState {
             ready.hardState = hardState
+            ready.changesTermOrVote = !termAndVoteKept
             reportedHardState = hardState
         }
         ready.messages = outbox

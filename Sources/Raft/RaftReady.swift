@@ -16,6 +16,8 @@ import P2PCore
 public struct RaftReady: Equatable, Sendable {
     /// The new hard state, if it changed.
     public var hardState: HardState?
+    /// Whether `hardState` has a new term or vote (not only a new commit index).
+    public var changesTermOrVote = false
     /// Remove stored entries with index >= this before appending `entries`.
     public var truncateFrom: LogIndex?
     /// New log entries to persist.
@@ -67,5 +69,14 @@ public struct RaftReady: Equatable, Sendable {
     /// Whether step 1 of the contract has anything to write.
     public var needsPersistence: Bool {
         hardState != nil || truncateFrom != nil || !entries.isEmpty || snapshot != nil
+    }
+
+    /// Whether step 1 must be durable before step 2: it appends, truncates, stores a snapshot,
+    /// or changes the term or the vote. A hard state that only moved the commit index need not
+    /// be: the commit index is volatile state in Raft (a node that lost it learns it again from
+    /// the leader, and a stored one is never ahead of what a quorum holds), and what a driver
+    /// writes with it, the applied state, is redone from the durable log after a crash.
+    public var needsDurability: Bool {
+        truncateFrom != nil || !entries.isEmpty || snapshot != nil || changesTermOrVote
     }
 }

@@ -15,6 +15,21 @@ struct SimulatedNode {
     var stateMachine: [LogIndex: UInt64] = [:]
     /// The term in which this node was last seen as leader, to detect new leaderships.
     var leaderTerm: Term?
+    /// What survives a system crash: everything up to the last ready that had to be synced
+    /// (``RaftReady/needsDurability``; a synced write makes the unsynced ones before it durable too),
+    /// the state machine included, as when a driver applies in the same transaction.
+    var durable = PersistedState(hardState: HardState(), snapshot: nil, entries: [])
+    var durableStateMachine: (applied: LogIndex, state: [LogIndex: UInt64]) = (0, [:])
+
+    /// Stops the node; with `losingUnsynced` (a system crash), what it wrote without a sync
+    /// since its last synced ready is lost.
+    mutating func crash(losingUnsynced: Bool) {
+        raft = nil
+        guard losingUnsynced else { return }
+        persisted = durable
+        storage.store(durable.entries)
+        (stateMachineApplied, stateMachine) = durableStateMachine
+    }
 
     var isUp: Bool { raft != nil }
 

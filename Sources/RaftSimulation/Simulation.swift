@@ -103,7 +103,7 @@ public final class Simulation {
         if ready.messagesMayPrecedePersistence {
             send(ready.messages)
             if faultsEnabled && chance(options.crashRate * options.crashBeforeSendRate) && canCrash(id) {
-                node.raft = nil
+                node.crash(losingUnsynced: chance(options.unsyncedLossRate))
                 nodes[id] = node
                 summary.crashes += 1
                 return
@@ -129,6 +129,7 @@ public final class Simulation {
         if let hardState = ready.hardState { persisted.hardState = hardState }
         node.persisted = persisted
         node.storage.store(persisted.entries)
+        if ready.needsDurability { node.durable = persisted }
         try checkLogMatching(node: node, newEntries: ready.entries)
 
         raft.persisted(ready.durableMark)
@@ -137,7 +138,7 @@ public final class Simulation {
         if !ready.messagesMayPrecedePersistence {
             // A crash between persisting and sending: the messages are lost, nothing else is.
             if faultsEnabled && !ready.messages.isEmpty && chance(options.crashRate * options.crashBeforeSendRate) && canCrash(id) {
-                node.raft = nil
+                node.crash(losingUnsynced: chance(options.unsyncedLossRate))
                 nodes[id] = node
                 summary.crashes += 1
                 return
@@ -184,6 +185,7 @@ public final class Simulation {
                 summary.proposalsAcknowledged += 1
             }
         }
+        if ready.needsDurability { node.durableStateMachine = (node.stateMachineApplied, node.stateMachine) }
         for state in ready.readStates { try checkRead(state, at: id) }
         if ready.membership != nil, raft.role == .leader {
             for removed in pendingRemovals where !raft.membership.all.contains(removed) {
@@ -207,7 +209,7 @@ public final class Simulation {
         if chance(options.partitionRate) { partition() }
         if chance(options.healRate) { blocked.removeAll() }
         if chance(options.crashRate), let victim = randomUpNode(), canCrash(victim) {
-            nodes[victim]?.raft = nil
+            nodes[victim]?.crash(losingUnsynced: chance(options.unsyncedLossRate))
             summary.crashes += 1
         }
         for id in order where nodes[id]?.isUp == false && nodes[id]?.removed == false && chance(options.restartRate) {

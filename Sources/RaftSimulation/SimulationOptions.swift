@@ -18,6 +18,9 @@ public struct SimulationOptions: Sendable {
     public var restartRate: Double = 0.1
     /// Chance, per crash, that the node dies between persisting and sending a ready.
     public var crashBeforeSendRate: Double = 0.2
+    /// Chance, per crash, that it is a system crash: what the node wrote without a sync since
+    /// its last ready that had to be synced (``RaftReady/needsDurability``) is lost.
+    public var unsyncedLossRate: Double = 0.5
     public var proposalRate: Double = 0.5
     /// Chance per step of a proposal at a follower (forwarded to the leader by Raft).
     public var forwardRate: Double = 0.2

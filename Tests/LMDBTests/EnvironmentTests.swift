@@ -27,6 +27,25 @@ import TestSupport
         #expect(value == bytes("value42"))
     }
 
+    @Test func anAtomicCommitIsVisibleSurvivesReopeningAndLeavesLaterCommitsDurable() throws {
+        let dir = TemporaryDirectory()
+        do {
+            let env = try Environment(path: dir.path)
+            let db = try env.openDatabase("things")
+            try env.write(.atomic) { txn in try txn.put(db, bytes("a"), bytes("1")) }
+            #expect(try env.read { try $0.get(db, bytes("a")) } == bytes("1"))
+            #expect(!env.defersMetaSync, "the metadata sync is skipped for the atomic commit only")
+            struct Refused: Error {}
+            #expect(throws: Refused.self) { try env.write(.atomic) { _ in throw Refused() } }
+            #expect(!env.defersMetaSync, "nor left skipped by an aborted one")
+            try env.write { txn in try txn.put(db, bytes("b"), bytes("2")) }
+            env.close()
+        }
+        let env = try Environment(path: dir.path)
+        let db = try env.openDatabase("things", create: false)
+        #expect(try env.read { [try $0.get(db, bytes("a")), try $0.get(db, bytes("b"))] } == [bytes("1"), bytes("2")])
+    }
+
     @Test func mapGrowsFromOneMebibyteToSixtyFourMebibytesOfData() throws {
         let dir = TemporaryDirectory()
         var configuration = Environment.Configuration()
