@@ -57,6 +57,9 @@ public final class Environment: Sendable {
     // The env pointer is set once at init and freed once in close(); LMDB's env is thread-safe.
     nonisolated(unsafe) let env: OpaquePointer
     let resizeLock = ReadWriteLock()
+    /// Held by every commit (see ``withTransaction(readOnly:deferMetaSync:_:)``); writers are
+    /// serialised by LMDB anyway, so it is never contended for longer than a flag's change.
+    let commitLock = Mutex(())
     let state: Mutex<State>
 
     /// Opens (creating if needed) the environment in directory `path`.
@@ -202,9 +205,10 @@ public final class Environment: Sendable {
     /// grows the map and retries, on `MDB_MAP_RESIZED` (another process grew it) adopts the new size.
     ///
     /// `deferMetaSync` sets `MDB_NOMETASYNC` for this transaction's commit only. LMDB 0.9 reads
-    /// it from the environment at commit time (not from `mdb_txn_begin`'s flags), so it is set
-    /// once this transaction holds the writer lock, when no other commit can be running, and
-    /// cleared before the lock is released.
+    /// it from the environment at commit time (it ignores it in `mdb_txn_begin`'s flags), so it
+    /// is set and cleared around the commit under ``commitLock``, which every commit holds:
+    /// another thread's commit can neither run meanwhile nor start before the flag is cleared
+    /// (LMDB releases its writer lock inside `mdb_txn_commit`).
     private func withTransaction<R>(
         readOnly: Bool,
         deferMetaSync: Bool = false,
@@ -231,10 +235,13 @@ public final class Environment: Sendable {
                         throw error
                     }
                     if commit {
-                        if deferMetaSync { mdb_env_set_flags(env, UInt32(MDB_NOMETASYNC), 1) }
                         // mdb_txn_commit frees the transaction whether or not it succeeds.
-                        let code = mdb_txn_commit(txn)
-                        if deferMetaSync { mdb_env_set_flags(env, UInt32(MDB_NOMETASYNC), 0) }
+                        let code = commitLock.withLock { _ in
+                            guard deferMetaSync else { return mdb_txn_commit(txn) }
+                            mdb_env_set_flags(env, UInt32(MDB_NOMETASYNC), 1)
+                            defer { mdb_env_set_flags(env, UInt32(MDB_NOMETASYNC), 0) }
+                            return mdb_txn_commit(txn)
+                        }
                         try LMDBError.check(code, "mdb_txn_commit")
                     } else {
                         mdb_txn_abort(txn)
