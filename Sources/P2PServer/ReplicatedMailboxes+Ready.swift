@@ -119,7 +119,7 @@ extension ReplicatedMailboxes {
             // Applying, with only a new commit index to store, needs no durability: a crash
             // that undid it leaves an older commit and applied index (written in the same
             // transaction), and the entries are applied again from the durable log. One device
-            // flush instead of two, for most of a follower's readies.
+            // flush instead of two, for about half of each server's commits (docs/SCALING.md).
             let durability: Environment.CommitDurability = ready.needsDurability ? .durable : .atomic
             outcomes = try await storage.run {
                 let outcomes = try metrics.timingSync {
