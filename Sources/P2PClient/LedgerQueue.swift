@@ -8,7 +8,7 @@ import Synchronization
 /// sends, answers, pushes) while the disk syncs.
 ///
 /// Group commit: the batches queued while one transaction runs are written, in order, in the
-/// next one (one LMDB sync for all of them). Each transaction's confirmations go back to the
+/// next one (one sync for all of them). Each transaction's confirmations go back to the
 /// engine in order (``ClientCore/Input/persisted(batch:prepared:)`` once it is durable, or
 /// ``ClientCore/Input/persistFailed(batch:)``); the core acts on a batch, e.g. hands a message
 /// to the application, only after its confirmation, so a crash at any point leaves the ledger
@@ -73,9 +73,17 @@ final class LedgerQueue: Sendable {
         }
     }
 
-    /// Waits until everything queued so far is written (the client stops), held cleanup too.
+    /// Waits until everything queued so far is written (the client stops), held cleanup too,
+    /// and leaves the ledger checkpointed (LMDB synced, the journal empty).
     func finish() {
-        queue.sync { drainHeldCleanup() }
+        queue.sync {
+            drainHeldCleanup()
+            do {
+                try ledger.checkpoint()
+            } catch {
+                state.withLock { $0.lastError = error }
+            }
+        }
     }
 
     /// On the queue: writes the cleanup batches still held, unless a drain already runs.
@@ -99,17 +107,23 @@ final class LedgerQueue: Sendable {
                 return batches
             }
             guard !batches.isEmpty else { return }
-            confirm(write(batches))
+            write(batches)
         }
     }
 
-    private func write(_ batches: [LedgerBatch]) -> [ClientCore.Input] {
+    /// Writes `batches` in one transaction and confirms them as soon as it is durable (with a
+    /// journal, before the ledger's LMDB commit, which then runs while the engine goes on).
+    private func write(_ batches: [LedgerBatch]) {
+        var confirmed = false
         do {
-            let assigned = try ledger.commit(batches)
-            return zip(batches, assigned).map { .persisted(batch: $0.number, prepared: $1) }
+            _ = try ledger.commit(batches) { assigned in
+                confirmed = true
+                self.confirm(zip(batches, assigned).map { .persisted(batch: $0.number, prepared: $1) })
+            }
         } catch {
             state.withLock { $0.lastError = error }
-            return batches.map { .persistFailed(batch: $0.number) }
+            // Batches the journal made durable stay confirmed; the ledger refuses what follows.
+            if !confirmed { confirm(batches.map { .persistFailed(batch: $0.number) }) }
         }
     }
 }

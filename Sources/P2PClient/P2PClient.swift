@@ -53,9 +53,16 @@ public final class P2PClient: Sendable {
     ) async throws -> P2PClient {
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
         let lmdb = configuration.stateDirectory + "/lmdb"
-        try IdentityStore.checkPermissions(directory: lmdb, secret: [lmdb + "/data.mdb", lmdb + "/lock.mdb"])
+        let journal = lmdb + "/ledger.journal"
+        try IdentityStore.checkPermissions(directory: lmdb, secret: [lmdb + "/data.mdb", lmdb + "/lock.mdb", journal])
         let environment = try Environment(path: lmdb)
-        let ledger = try ClientLedger(environment: environment, me: identity.id)
+        let ledger: ClientLedger
+        do {
+            ledger = try ClientLedger(environment: environment, me: identity.id, journalPath: journal)
+        } catch {
+            environment.close()
+            throw error
+        }
         var logger = logger
         logger[metadataKey: "p2p.client"] = "\(identity.id)"
         let linkConfiguration = LinkConfiguration(identity: identity, secret: configuration.secret)

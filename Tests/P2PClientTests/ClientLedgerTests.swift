@@ -50,4 +50,123 @@ import TestSupport
             #expect(try ledger.deliveredThrough(carol) == 0)
         }
     }
+
+    // MARK: - The journal
+
+    private func journaledLedger(_ directory: String) throws -> (Environment, ClientLedger) {
+        let environment = try Environment(path: directory + "/lmdb")
+        return (environment, try ClientLedger(environment: environment, me: me, journalPath: directory + "/journal"))
+    }
+
+    private func someBatches() -> [LedgerBatch] {
+        [
+            LedgerBatch(number: 1, operations: [.prepare(recipient: bob, payload: [1]), .prepare(recipient: bob, payload: [2], expiresAt: 99)]),
+            LedgerBatch(number: 2, operations: [.markDelivered(MessageID(sender: carol, sequence: 1)), .prepare(recipient: carol, payload: [3])]),
+        ]
+    }
+
+    @Test func aJournaledCommitIsDurableBeforeLMDBsAndReplayedIntoAnLMDBThatLostIt() throws {
+        let first = TemporaryDirectory("ledger-journal")
+        let (environment, ledger) = try journaledLedger(first.path)
+        var early: [[MessageID]]?
+        let assigned = try ledger.commit(someBatches()) { early = $0 }
+        #expect(early == assigned)
+        #expect(assigned.map { $0.map(\.sequence) } == [[1, 2], [1]])
+        _ = try ledger.commit([LedgerBatch(number: 3, operations: [.resolve(OutboxKey(recipient: bob, id: MessageID(sender: me, sequence: 1)))])])
+        let contents = try ledger.contents()
+        let journalBytes = try #require(FileManager.default.contents(atPath: first.path + "/journal"))
+        #expect(!journalBytes.isEmpty)
+
+        // A machine crash that undid every LMDB commit: an empty LMDB beside the journal.
+        let second = TemporaryDirectory("ledger-journal")
+        #expect(FileManager.default.createFile(atPath: second.path + "/journal", contents: journalBytes))
+        let (replayedEnvironment, replayed) = try journaledLedger(second.path)
+        #expect(try replayed.contents() == contents)
+        #expect(FileManager.default.contents(atPath: second.path + "/journal")?.isEmpty == true)
+        #expect(try replayed.prepare(to: bob, payloads: [[4]]).map(\.id.sequence) == [3])
+        replayedEnvironment.close()
+        environment.close()
+    }
+
+    @Test func reopeningSkipsJournalRecordsLMDBAlreadyHolds() throws {
+        let directory = TemporaryDirectory("ledger-journal")
+        var (environment, ledger) = try journaledLedger(directory.path)
+        _ = try ledger.commit(someBatches())
+        let contents = try ledger.contents()
+        ledger.close()
+        environment.close()
+        (environment, ledger) = try journaledLedger(directory.path)
+        #expect(try ledger.contents() == contents)
+        let next = try ledger.commit([LedgerBatch(number: 1, operations: [.prepare(recipient: bob, payload: [5])])])
+        #expect(next == [[MessageID(sender: me, sequence: 3)]])
+        environment.close()
+    }
+
+    @Test func checkpointEmptiesTheJournalAndKeepsEverything() throws {
+        let directory = TemporaryDirectory("ledger-journal")
+        var (environment, ledger) = try journaledLedger(directory.path)
+        _ = try ledger.commit(someBatches())
+        try ledger.checkpoint()
+        #expect(FileManager.default.contents(atPath: directory.path + "/journal")?.isEmpty == true)
+        let contents = try ledger.contents()
+        ledger.close()
+        environment.close()
+        (environment, ledger) = try journaledLedger(directory.path)
+        #expect(try ledger.contents() == contents)
+        #expect(try ledger.commit([LedgerBatch(number: 1, operations: [.prepare(recipient: bob, payload: [5])])]) == [[MessageID(sender: me, sequence: 3)]])
+        environment.close()
+    }
+
+    @Test func aFailedOperationWritesNothingToTheJournal() throws {
+        let directory = TemporaryDirectory("ledger-journal")
+        let (environment, ledger) = try journaledLedger(directory.path)
+        var told = false
+        #expect(throws: ClientLedger.LedgerError.self) {
+            try ledger.commit([LedgerBatch(number: 1, operations: [.markDelivered(MessageID(sender: carol, sequence: 2))])]) { _ in told = true }
+        }
+        #expect(!told)
+        #expect(FileManager.default.contents(atPath: directory.path + "/journal")?.isEmpty == true)
+        #expect(try ledger.commit(someBatches()).count == 2)
+        environment.close()
+    }
+
+    @Test func aJournalThatDoesNotFollowTheLedgerIsRefused() throws {
+        let source = TemporaryDirectory("ledger-journal")
+        var (environment, ledger) = try journaledLedger(source.path)
+        _ = try ledger.commit(someBatches())
+        _ = try ledger.commit([LedgerBatch(number: 3, operations: [.prepare(recipient: carol, payload: [9])])])
+        let journal = try #require(FileManager.default.contents(atPath: source.path + "/journal"))
+        ledger.close()
+        environment.close()
+        // Only the second record (number 2) beside an LMDB that holds none: a gap.
+        let records = try Journal(path: source.path + "/journal").recovered
+        #expect(records.count == 2 && journal.count > 0)
+        let target = TemporaryDirectory("ledger-journal")
+        let copy = try Journal(path: target.path + "/journal")
+        try copy.append(records[1])
+        copy.close()
+        let targetEnvironment = try Environment(path: target.path + "/lmdb")
+        #expect(throws: ClientLedger.LedgerError.journalMismatch(path: target.path + "/journal", applied: 0, found: 2)) {
+            try ClientLedger(environment: targetEnvironment, me: me, journalPath: target.path + "/journal")
+        }
+        targetEnvironment.close()
+        (environment, ledger) = try journaledLedger(source.path)
+        environment.close()
+    }
+
+    @Test func aLargeJournalIsCheckpointedAndEmptied() throws {
+        let directory = TemporaryDirectory("ledger-journal")
+        var (environment, ledger) = try journaledLedger(directory.path)
+        let payload = [UInt8](repeating: 1, count: ClientLedger.journalCheckpointBytes / 4)
+        for number in 1...5 {
+            _ = try ledger.commit([LedgerBatch(number: UInt64(number), operations: [.prepare(recipient: bob, payload: payload)])])
+        }
+        let size = FileManager.default.contents(atPath: directory.path + "/journal")?.count ?? -1
+        #expect(size >= 0 && size < ClientLedger.journalCheckpointBytes / 2)
+        ledger.close()
+        environment.close()
+        (environment, ledger) = try journaledLedger(directory.path)
+        #expect(try ledger.pending().map(\.id.sequence) == [1, 2, 3, 4, 5])
+        environment.close()
+    }
 }
