@@ -1,7 +1,6 @@
 import Delivery
 import LMDB
 import P2PCore
-import Synchronization
 
 /// The client's durable delivery state, in LMDB in its state directory (see docs/DELIVERY.md).
 ///
@@ -22,7 +21,7 @@ import Synchronization
 /// two flushes, and the client's ledger is on every message's way twice (the sender's outbox,
 /// the recipient's delivered watermark). LMDB records the number of the last journal record it
 /// holds; opening replays the records after it, and the journal is emptied whenever LMDB is
-/// synced (every ``journalCheckpointBytes`` and at ``checkpoint()``).
+/// synced (see ``JournaledCommits``, and at ``checkpoint()``).
 public final class ClientLedger: Sendable {
     /// A message waiting in the outbox.
     public typealias Outgoing = OutboxEntry
@@ -31,16 +30,7 @@ public final class ClientLedger: Sendable {
     public enum LedgerError: Error, Equatable, Sendable {
         /// Delivery must follow the sender's sequence: `expected` is the only deliverable one.
         case outOfOrder(sender: NodeID, expected: UInt64, got: UInt64)
-        /// The journal holds a record that neither follows nor precedes what LMDB holds: the
-        /// journal or the LMDB file is damaged, or they come from different state directories.
-        case journalMismatch(path: String, applied: UInt64, found: UInt64)
-        /// A transaction was made durable in the journal but could not be committed to LMDB;
-        /// the ledger takes no more writes until it is opened again (which replays the journal).
-        case journalAhead(path: String)
     }
-
-    /// The journal's size beyond which LMDB is synced and the journal emptied.
-    public static let journalCheckpointBytes = 1 << 20
 
     private let environment: Environment
     private let me: NodeID
@@ -49,15 +39,10 @@ public final class ClientLedger: Sendable {
     private let delivered: Database
     private let skips: Database
     private let expiries: Database
-    private let journaled: Database
-    private let journal: Journal?
-    /// The number of the last journal record (0: none yet); `nil` once the ledger is behind its
-    /// journal (``LedgerError/journalAhead(path:)``).
-    private let lastRecord: Mutex<UInt64?>
-    private static let appliedRecordKey = Array("applied".utf8)
+    private let journal: JournaledCommits?
 
     /// Opens the ledger of client `me` in `environment`, with the journal at `journalPath` if
-    /// given (created if missing; records LMDB lacks are replayed, durably, before this returns).
+    /// given (created if missing; records LMDB lacks are redone, durably, before this returns).
     public init(environment: Environment, me: NodeID, journalPath: String? = nil) throws {
         self.environment = environment
         self.me = me
@@ -66,53 +51,21 @@ public final class ClientLedger: Sendable {
         delivered = try environment.openDatabase("client.delivered")
         skips = try environment.openDatabase("client.skips")
         expiries = try environment.openDatabase("client.expiries")
-        journaled = try environment.openDatabase("client.journal")
-        let journal = try journalPath.map { try Journal(path: $0) }
-        self.journal = journal
-        lastRecord = Mutex(0)
-        let applied = try replay(journal)
-        lastRecord.withLock { $0 = applied }
-    }
-
-    /// Applies the journal's records that LMDB lacks, durably, then empties the journal;
-    /// returns the number of the last record LMDB holds.
-    private func replay(_ journal: Journal?) throws -> UInt64 {
-        let stored = try environment.read { txn in try txn.get(journaled, Self.appliedRecordKey).flatMap { UInt64(bigEndianBytes: $0) } ?? 0 }
-        guard let journal, !journal.recovered.isEmpty else { return stored }
-        var records: [LedgerJournalRecord] = []
-        var expected = stored + 1
-        for bytes in journal.recovered {
+        journal = try journalPath.map { try JournaledCommits(environment: environment, journalPath: $0, table: "client.journal") }
+        try journal?.recover { bytes, txn in
             let record = try LedgerJournalRecord(decoding: bytes, me: me)
-            if record.number < expected { continue }
-            guard record.number == expected else {
-                throw LedgerError.journalMismatch(path: journal.path, applied: expected - 1, found: record.number)
-            }
-            records.append(record)
-            expected += 1
+            _ = try apply([LedgerBatch(number: 0, operations: record.operations)], txn)
         }
-        if let last = records.last {
-            try environment.write { txn in
-                _ = try apply([LedgerBatch(number: 0, operations: records.flatMap(\.operations))], txn)
-                try txn.put(journaled, Self.appliedRecordKey, last.number.bigEndianBytes)
-            }
-        }
-        try journal.reset()
-        return expected - 1
     }
 
-    /// Syncs LMDB and empties the journal (a clean stop leaves no journal to replay).
+    /// Syncs LMDB and empties the journal (a clean stop leaves no journal to redo).
     public func checkpoint() throws {
-        guard let journal else { return }
-        try lastRecord.withLock { last in
-            guard last != nil else { return }
-            try environment.sync()
-            try journal.reset()
-        }
+        try journal?.checkpoint()
     }
 
     /// Closes the journal (the environment is the caller's).
     public func close() {
-        journal?.close()
+        journal?.journal.close()
     }
 
     /// Gives each payload the next sequence number for `recipient` and stores it in the outbox,
@@ -154,36 +107,9 @@ public final class ClientLedger: Sendable {
             whenDurable?(assigned)
             return assigned
         }
-        return try lastRecord.withLock { last in
-            guard let previous = last else { throw LedgerError.journalAhead(path: journal.path) }
-            let number = previous + 1
-            // The body runs again if the map had to grow: the record is appended only once.
-            var appended = false
-            do {
-                let assigned = try environment.write(.atomic) { txn in
-                    let assigned = try apply(batches, txn)
-                    try txn.put(journaled, Self.appliedRecordKey, number.bigEndianBytes)
-                    if !appended {
-                        try journal.append(LedgerJournalRecord(number: number, operations: batches.flatMap(\.operations)).encoded())
-                        appended = true
-                        whenDurable?(assigned)
-                    }
-                    return assigned
-                }
-                last = number
-                if journal.size >= Self.journalCheckpointBytes {
-                    // A failure leaves the journal as it is: it is tried again after the next commit.
-                    do {
-                        try environment.sync()
-                        try journal.reset()
-                    } catch {}
-                }
-                return assigned
-            } catch {
-                if appended { last = nil }
-                throw error
-            }
-        }
+        return try journal.write({ txn in
+            (try apply(batches, txn), LedgerJournalRecord(operations: batches.flatMap(\.operations)).encoded())
+        }, whenDurable: { whenDurable?($0) })
     }
 
     /// Applies the operations of `batches` in order in `txn`; the ids assigned, per batch.

@@ -1,12 +1,10 @@
 import Delivery
 import P2PCore
 
-/// One ledger transaction as the ledger's ``Journal`` holds it: its number (1, 2, 3, … over the
-/// ledger's life) and its operations in order. Replaying it on the LMDB state it was applied to
-/// gives the same result (sequence numbers included), so it can stand in for an LMDB commit
-/// that a crash undid.
+/// One ledger transaction as the ledger's journal holds it (``JournaledCommits`` numbers it):
+/// its operations in order. Redoing it on the LMDB state it was applied to gives the same result
+/// (sequence numbers included), so it can stand in for an LMDB commit that a crash undid.
 struct LedgerJournalRecord: Equatable {
-    var number: UInt64
     var operations: [LedgerOperation]
 
     private enum Tag: UInt8 {
@@ -15,7 +13,6 @@ struct LedgerJournalRecord: Equatable {
 
     func encoded() -> [UInt8] {
         var writer = ByteWriter(capacity: 64 + operations.count * 48)
-        writer.write(number)
         writer.write(array: operations) { writer, operation in
             switch operation {
             case .prepare(let recipient, let payload, let expiresAt):
@@ -41,7 +38,6 @@ struct LedgerJournalRecord: Equatable {
     /// Decodes a record of the ledger of client `me` (whose outbox keys carry `me` as sender).
     init(decoding bytes: [UInt8], me: NodeID) throws(DecodingError) {
         var reader = ByteReader(bytes)
-        number = try reader.readUInt64("journal.number")
         operations = try reader.readArray("journal.operations") { (reader: inout ByteReader) throws(DecodingError) -> LedgerOperation in
             let tag = try reader.readUInt8("journal.tag")
             switch Tag(rawValue: tag) {
@@ -63,8 +59,7 @@ struct LedgerJournalRecord: Equatable {
         try reader.expectEnd()
     }
 
-    init(number: UInt64, operations: [LedgerOperation]) {
-        self.number = number
+    init(operations: [LedgerOperation]) {
         self.operations = operations
     }
 

@@ -146,7 +146,7 @@ import TestSupport
         try copy.append(records[1])
         copy.close()
         let targetEnvironment = try Environment(path: target.path + "/lmdb")
-        #expect(throws: ClientLedger.LedgerError.journalMismatch(path: target.path + "/journal", applied: 0, found: 2)) {
+        #expect(throws: JournaledCommits.Failure.mismatch(path: target.path + "/journal", applied: 0, found: 2)) {
             try ClientLedger(environment: targetEnvironment, me: me, journalPath: target.path + "/journal")
         }
         targetEnvironment.close()
@@ -157,12 +157,12 @@ import TestSupport
     @Test func aLargeJournalIsCheckpointedAndEmptied() throws {
         let directory = TemporaryDirectory("ledger-journal")
         var (environment, ledger) = try journaledLedger(directory.path)
-        let payload = [UInt8](repeating: 1, count: ClientLedger.journalCheckpointBytes / 4)
+        let payload = [UInt8](repeating: 1, count: JournaledCommits.checkpointBytes / 4)
         for number in 1...5 {
             _ = try ledger.commit([LedgerBatch(number: UInt64(number), operations: [.prepare(recipient: bob, payload: payload)])])
         }
         let size = FileManager.default.contents(atPath: directory.path + "/journal")?.count ?? -1
-        #expect(size >= 0 && size < ClientLedger.journalCheckpointBytes / 2)
+        #expect(size >= 0 && size < JournaledCommits.checkpointBytes / 2)
         ledger.close()
         environment.close()
         (environment, ledger) = try journaledLedger(directory.path)

@@ -1,5 +1,5 @@
 import Foundation
-import P2PCore
+import LMDB
 import Testing
 import TestSupport
 
