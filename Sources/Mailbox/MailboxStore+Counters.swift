@@ -118,4 +118,47 @@ extension MailboxStore {
         record.encode(into: &writer)
         try txn.put(clientsDB(txn), MailboxKey.node(record.id), writer.bytes)
     }
+
+    /// Adds `relayed` to the senders' relay counters (those with a client record) and empties it.
+    func store(_ relayed: inout RelayedCounts, _ txn: borrowing WriteTransaction) throws {
+        for (sender, counts) in relayed.drain() {
+            guard var record = try loadClient(sender, txn) else { continue }
+            // Saturating: the counters of a registration come from the log, not from this store.
+            record.relayedMessages = Self.saturatingSum(record.relayedMessages, counts.messages)
+            record.relayedBytes = Self.saturatingSum(record.relayedBytes, counts.bytes)
+            try store(record, txn)
+        }
+    }
+
+    private static func saturatingSum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? .max : sum
+    }
+}
+
+/// What enqueues added to their senders' relay counters, not stored yet (per sender, in the order
+/// the senders first came).
+struct RelayedCounts {
+    private var order: [NodeID] = []
+    private var counts: [NodeID: (messages: UInt64, bytes: UInt64)] = [:]
+
+    mutating func add(_ sender: NodeID, bytes: UInt64) {
+        if let current = counts[sender] {
+            let (messages, messagesOverflow) = current.messages.addingReportingOverflow(1)
+            let (total, bytesOverflow) = current.bytes.addingReportingOverflow(bytes)
+            counts[sender] = (messagesOverflow ? .max : messages, bytesOverflow ? .max : total)
+        } else {
+            order.append(sender)
+            counts[sender] = (1, bytes)
+        }
+    }
+
+    /// The counts, per sender, and empties them.
+    mutating func drain() -> [(NodeID, (messages: UInt64, bytes: UInt64))] {
+        defer {
+            order.removeAll()
+            counts.removeAll()
+        }
+        return order.compactMap { sender in counts[sender].map { (sender, $0) } }
+    }
 }

@@ -10,7 +10,10 @@ extension MailboxStore {
     /// message's place), then the store-wide total. Skips count against every limit; a skip is
     /// admitted over the mailbox limits (it is what keeps the recipient's sequence gapless) but
     /// never over the sender's quota or the store-wide total.
-    func enqueue(_ message: MailMessage, _ txn: borrowing WriteTransaction) throws -> MailboxOutcome {
+    ///
+    /// What the message adds to its sender's relay counters goes into `relayed`, which the caller
+    /// stores.
+    func enqueue(_ message: MailMessage, _ txn: borrowing WriteTransaction, relayed: inout RelayedCounts) throws -> MailboxOutcome {
         let recipient = message.recipient
         let sender = message.id.sender
         guard try txn.get(clientsDB(txn), MailboxKey.node(recipient)) != nil else { return .unknownRecipient }
@@ -95,13 +98,7 @@ extension MailboxStore {
         }
         if let expiry = record.expiresAtMillis { try txn.put(expiriesDB(txn), MailboxKey.expiry(expiry, recipient, record.id), []) }
 
-        if var senderRecord = try loadClient(sender, txn) {
-            // Saturating: the counters of a registration come from the log, not from this store.
-            senderRecord.relayedMessages = senderRecord.relayedMessages.addingReportingOverflow(1).overflow ? .max : senderRecord.relayedMessages + 1
-            let (bytes, overflow) = senderRecord.relayedBytes.addingReportingOverflow(UInt64(size))
-            senderRecord.relayedBytes = overflow ? .max : bytes
-            try store(senderRecord, txn)
-        }
+        relayed.add(sender, bytes: UInt64(size))
         return .stored
     }
 

@@ -169,7 +169,19 @@ public final class MailboxStore: Sendable {
         case .batch(let commands):
             var outcomes: [MailboxOutcome] = []
             outcomes.reserveCapacity(commands.count)
-            for command in commands { outcomes.append(try apply(command, txn)) }
+            // A batch's enqueues add to their senders' relay counters once, at the end or before
+            // the next other command (which may read or write a client record): decoding and
+            // storing a sender's record per message was ~6 % of a server's CPU at 256 in flight.
+            var relayed = RelayedCounts()
+            for command in commands {
+                if case .enqueue(let message) = command {
+                    outcomes.append(try enqueue(message, txn, relayed: &relayed))
+                } else {
+                    try store(&relayed, txn)
+                    outcomes.append(try apply(command, txn))
+                }
+            }
+            try store(&relayed, txn)
             return .batch(outcomes)
         case .register(let record):
             if let violation = record.limitViolation { return .fieldOverLimit(field: violation.field, limit: violation.limit) }
@@ -225,7 +237,10 @@ public final class MailboxStore: Sendable {
             return .done
 
         case .enqueue(let message):
-            return try enqueue(message, txn)
+            var relayed = RelayedCounts()
+            let outcome = try enqueue(message, txn, relayed: &relayed)
+            try store(&relayed, txn)
+            return outcome
 
         case .expire(let recipient, let id, let at):
             return try expire(recipient: recipient, id: id, atMillis: at, txn)

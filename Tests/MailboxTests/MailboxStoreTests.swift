@@ -70,6 +70,44 @@ func message(_ sender: NodeID, _ sequence: UInt64, to recipient: NodeID, _ text:
         #expect(try fixture.store.client(alice)?.relayedMessages == 2)
     }
 
+    @Test func aBatchCountsItsSendersRelayedMailAsOneCommandAtATimeWould() throws {
+        let dave = NodeID.random()
+        let batched = try StoreFixture(), single = try StoreFixture()
+        for fixture in [batched, single] {
+            for id in [alice, bob] { try fixture.register(id) }
+            try fixture.apply(.register(ClientRecord(id: carol, publicKey: Array(carol.bytes.reversed()), relayedMessages: .max - 1, relayedBytes: .max - 3)))
+        }
+        // Enqueues of several senders, a refused one, a register and an attach of a sender in
+        // between (they read and write its record), and counters that saturate.
+        let commands: [MailboxCommand] = [
+            .enqueue(message(alice, 1, to: bob, "a1")),
+            .enqueue(message(carol, 1, to: bob, "c1")),
+            .enqueue(message(alice, 2, to: bob, "a2")),
+            .enqueue(message(alice, 9, to: carol, "unknown")),
+            .register(ClientRecord(id: alice, publicKey: Array(alice.bytes.reversed()), lanAddresses: ["10.0.0.1:1"])),
+            .enqueue(message(alice, 3, to: bob, "a3")),
+            .attach(client: alice, server: bob, observedAddress: "1.2.3.4:5", atMillis: 7),
+            .enqueue(message(carol, 2, to: bob, "c2")),
+            .enqueue(message(bob, 1, to: alice, "b1")),
+            // Mail from a sender with no record yet counts for nobody, even once it registers.
+            .enqueue(message(dave, 1, to: bob, "d1")),
+            .register(ClientRecord(id: dave, publicKey: Array(dave.bytes.reversed()))),
+            .enqueue(message(dave, 2, to: bob, "d2")),
+        ]
+        let outcomes = try batched.apply(.batch(commands))
+        var singly: [MailboxOutcome] = []
+        for command in commands { singly += try single.apply(command) }
+        #expect(outcomes == [.batch(singly)])
+        for id in [alice, bob, carol, dave] {
+            #expect(try batched.store.client(id) == single.store.client(id))
+        }
+        #expect(try batched.store.client(dave)?.relayedMessages == 1)
+        #expect(try batched.store.client(alice)?.relayedMessages == 4)
+        #expect(try batched.store.client(alice)?.lanAddresses == ["10.0.0.1:1"])
+        #expect(try batched.store.client(carol)?.relayedMessages == .max)
+        #expect(try batched.store.client(carol)?.relayedBytes == .max)
+    }
+
     @Test func acknowledgedMailIsRemovedAndNeverStoredAgain() throws {
         let fixture = try StoreFixture()
         for id in [alice, bob] { try fixture.register(id) }
