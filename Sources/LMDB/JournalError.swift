@@ -13,12 +13,6 @@ public struct JournalError: Error, Equatable, CustomStringConvertible {
     /// The system's error number (`errno`), 0 when the failure is not the system's.
     public let code: Int32
 
-    public init(path: String, operation: String, code: Int32) {
-        self.path = path
-        self.operation = operation
-        self.code = code
-    }
-
     public var description: String {
         code == 0 ? "journal \(path): \(operation)" : "journal \(path): \(operation) failed: \(String(cString: strerror(code)))"
     }
