@@ -11,8 +11,9 @@ import Synchronization
 /// commits it to LMDB atomically but not durably; after a crash it replays the records its LMDB
 /// state lacks. The records are read once, at ``init(path:)``.
 ///
-/// On disk a record is its length (4 bytes, big-endian), the CRC-32C of its body (4 bytes), then
-/// the body. A crash can tear only the last record (every earlier one was synced before the
+/// On disk a record is its length (4 bytes, big-endian), the CRC-32C of the length and the body
+/// (4 bytes), then the body. The length is checksummed too, so that a tail of zeros (what a file
+/// extended by a write that never reached the disk can read back) is not a run of empty records. A crash can tear only the last record (every earlier one was synced before the
 /// next was written): opening stops at the first record that is incomplete or fails its
 /// checksum, and cuts the file there, so that the next append follows the last whole record.
 public final class Journal: Sendable {
@@ -78,7 +79,7 @@ public final class Journal: Sendable {
         var framed: [UInt8] = []
         framed.reserveCapacity(record.count + 8)
         Self.appendBigEndian(UInt32(record.count), to: &framed)
-        Self.appendBigEndian(CRC32C.checksum(record), to: &framed)
+        Self.appendBigEndian(CRC32C.checksum(framed.prefix(4) + record), to: &framed)
         framed.append(contentsOf: record)
         try state.withLock { (state: inout State) throws(JournalError) in
             guard state.fd >= 0 else { throw JournalError(path: path, operation: "append after close", code: 0) }
@@ -130,7 +131,7 @@ public final class Journal: Sendable {
         let checksum = readBigEndian(bytes, at: offset + 4)
         guard length <= maximumRecordSize, bytes.count - offset - 8 >= length else { return nil }
         let body = Array(bytes[(offset + 8)..<(offset + 8 + length)])
-        guard CRC32C.checksum(body) == checksum else { return nil }
+        guard CRC32C.checksum(bytes[offset..<(offset + 4)] + body) == checksum else { return nil }
         return (body, offset + 8 + length)
     }
 

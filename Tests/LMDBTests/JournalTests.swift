@@ -78,6 +78,19 @@ import TestSupport
         #expect(journal.size == 0)
     }
 
+    @Test func aTailOfZerosIsATornRecordNotEmptyRecords() throws {
+        let scratch = TemporaryDirectory("journal")
+        let path = scratch.file("j")
+        let journal = try Journal(path: path)
+        try journal.append([])
+        try journal.append([5])
+        journal.close()
+        write(bytes(path) + [UInt8](repeating: 0, count: 4096), to: path)
+        let reopened = try Journal(path: path)
+        #expect(reopened.recovered == [[], [5]])
+        #expect(reopened.discardedBytes == 4096)
+    }
+
     @Test func resetEmptiesTheJournalDurably() throws {
         let scratch = TemporaryDirectory("journal")
         let path = scratch.file("j")
