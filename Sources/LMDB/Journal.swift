@@ -9,7 +9,8 @@ import Synchronization
 /// write and one `fdatasync`: a single device flush, where an LMDB commit needs two (its data,
 /// then its metadata page). A store that must be durable at once writes its change here and
 /// commits it to LMDB atomically but not durably; after a crash it replays the records its LMDB
-/// state lacks. The records are read once, at ``init(path:)``.
+/// state lacks. The records are read once, at ``init(path:)``. The file is locked (`flock`) while
+/// the journal is open: a second opening, in this process or another, fails until ``close()``.
 ///
 /// On disk a record is its length (4 bytes, big-endian), the CRC-32C of the length and the body
 /// (4 bytes), then the body. The length is checksummed too, so that a tail of zeros (what a file
@@ -39,6 +40,11 @@ public final class Journal: Sendable {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw JournalError(path: path, operation: "open", code: errno) }
         do {
+            // One writer at a time: two appending at their own offsets would overwrite each other.
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                let code = errno
+                throw JournalError(path: path, operation: code == EWOULDBLOCK ? "lock (the journal is open elsewhere: is its directory in use by another process?)" : "lock", code: code)
+            }
             let bytes = try Self.readAll(fd, path: path)
             var records: [[UInt8]] = []
             var offset = 0
@@ -50,6 +56,9 @@ public final class Journal: Sendable {
                 guard ftruncate(fd, off_t(offset)) == 0 else { throw JournalError(path: path, operation: "truncate", code: errno) }
                 guard fsync(fd) == 0 else { throw JournalError(path: path, operation: "sync", code: errno) }
             }
+            // A new file's name must be durable too, or a crash could lose the file with
+            // everything synced into it.
+            try Self.syncDirectory(of: path)
             recovered = records
             discardedBytes = bytes.count - offset
             state = Mutex(State(fd: fd, size: offset))
@@ -133,6 +142,14 @@ public final class Journal: Sendable {
         let body = Array(bytes[(offset + 8)..<(offset + 8 + length)])
         guard CRC32C.checksum(bytes[offset..<(offset + 4)] + body) == checksum else { return nil }
         return (body, offset + 8 + length)
+    }
+
+    private static func syncDirectory(of path: String) throws(JournalError) {
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw JournalError(path: path, operation: "open its directory", code: errno) }
+        defer { closeDescriptor(fd) }
+        guard fsync(fd) == 0 else { throw JournalError(path: path, operation: "sync its directory", code: errno) }
     }
 
     private static func closeDescriptor(_ fd: Int32) {

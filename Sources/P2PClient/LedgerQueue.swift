@@ -74,7 +74,8 @@ final class LedgerQueue: Sendable {
     }
 
     /// Waits until everything queued so far is written (the client stops), held cleanup too,
-    /// and leaves the ledger checkpointed (LMDB synced, the journal empty).
+    /// and leaves the ledger checkpointed (LMDB synced, the journal empty) and its journal closed
+    /// (so that the state directory can be opened again at once, in this process too).
     func finish() {
         queue.sync {
             drainHeldCleanup()
@@ -83,6 +84,7 @@ final class LedgerQueue: Sendable {
             } catch {
                 state.withLock { $0.lastError = error }
             }
+            ledger.close()
         }
     }
 

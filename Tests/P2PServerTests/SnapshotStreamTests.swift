@@ -50,14 +50,14 @@ extension ServerProcessSuites {
 
         // Mail for a recipient that is away: some 400 KB of queued state, in batches.
         let alice = NodeID.random(), bob = NodeID.random()
-        _ = try await leader.propose(.batch([.register(ClientRecord(id: alice, publicKey: [1])), .register(ClientRecord(id: bob, publicKey: [2]))]))
+        _ = try await proposeUntilKnown(at: leader, .batch([.register(ClientRecord(id: alice, publicKey: [1])), .register(ClientRecord(id: bob, publicKey: [2]))]))
         @Sendable func enqueueBatch(_ sequences: ClosedRange<UInt64>) -> MailboxCommand {
             .batch(sequences.map { sequence in
                 .enqueue(MailMessage(id: MessageID(sender: alice, sequence: sequence), recipient: bob, payload: [UInt8](repeating: 7, count: 256), enqueuedAtMillis: 0))
             })
         }
         for batch in UInt64(0)..<30 {
-            #expect(try await leader.propose(enqueueBatch(batch * 50 + 1...batch * 50 + 50)) == .batch(Array(repeating: .stored, count: 50)))
+            #expect(try await proposeUntilKnown(at: leader, enqueueBatch(batch * 50 + 1...batch * 50 + 50)) == .batch(Array(repeating: .stored, count: 50)))
         }
         #expect(try await leader.compact() > 30)
 
@@ -66,7 +66,7 @@ extension ServerProcessSuites {
         servers.append(newcomer)
         let committing = Task {
             for batch in UInt64(0)..<20 {
-                let outcome = try await leader.propose(enqueueBatch(1_501 + batch * 10...1_510 + batch * 10))
+                let outcome = try await self.proposeUntilKnown(at: leader, enqueueBatch(1_501 + batch * 10...1_510 + batch * 10))
                 #expect(outcome == .batch(Array(repeating: .stored, count: 10)))
                 try await Task.sleep(for: .milliseconds(20))
             }
@@ -80,6 +80,20 @@ extension ServerProcessSuites {
         #expect(try await newcomer.replica?.mailboxes.stats(for: bob).messages == 1_700)
         // It got the state as a snapshot (its log starts after one), not by replaying the log.
         #expect(try #require(await newcomer.replica?.node.snapshotIndex) > 0)
+    }
+
+    /// Proposes `command` at `replica` until its outcome is known: a leader change, or a commit
+    /// slower than a proposal's timeout while CPU-heavy suites run beside this one, loses a
+    /// proposal, and the caller retries (these commands are idempotent).
+    private func proposeUntilKnown(at replica: ReplicatedMailboxes, _ command: MailboxCommand) async throws -> MailboxOutcome {
+        var lost = 0
+        while true {
+            do {
+                return try await replica.propose(command)
+            } catch ReplicatedMailboxes.ProposalError.lost where lost < 5 {
+                lost += 1
+            }
+        }
     }
 
     private func agreedLeader(_ servers: [P2PServer]) async throws -> ReplicatedMailboxes {
