@@ -106,7 +106,7 @@ public final class Journal: Sendable {
                 }
                 written += result
             }
-            guard fdatasync(state.fd) == 0 else {
+            guard Self.syncData(state.fd) == 0 else {
                 let code = errno
                 _ = ftruncate(state.fd, off_t(state.size))
                 throw JournalError(path: path, operation: "sync", code: code)
@@ -150,6 +150,16 @@ public final class Journal: Sendable {
         guard fd >= 0 else { throw JournalError(path: path, operation: "open its directory", code: errno) }
         defer { closeDescriptor(fd) }
         guard fsync(fd) == 0 else { throw JournalError(path: path, operation: "sync its directory", code: errno) }
+    }
+
+    /// Flushes the file's data to the device: `fdatasync`, or on Darwin `F_FULLFSYNC` (its
+    /// `fsync` leaves the drive's cache unflushed).
+    private static func syncData(_ fd: Int32) -> Int32 {
+        #if canImport(Glibc)
+        return fdatasync(fd)
+        #else
+        return fcntl(fd, F_FULLFSYNC) == -1 ? fsync(fd) : 0
+        #endif
     }
 
     private static func closeDescriptor(_ fd: Int32) {

@@ -7,8 +7,8 @@ import Synchronization
 /// the transaction commits *atomically* (`Environment.CommitDurability.atomic`, one flush more,
 /// after the caller was told), and the transaction records the record's number in the table
 /// `name`. A system crash may undo such commits; ``recover(_:)`` redoes, at start-up, the records
-/// LMDB lacks. Whenever LMDB is synced (past ``checkpointBytes`` of journal,
-/// and at ``checkpoint()``) the journal is emptied.
+/// LMDB lacks. Whenever LMDB is synced (past ``checkpointBytes`` of journal, and at
+/// ``checkpoint()``) the journal is emptied.
 ///
 /// A record must redo exactly what its transaction did when applied to the state LMDB held
 /// before it: transactions are numbered in commit order, and they are redone in that order.
@@ -21,6 +21,9 @@ public final class JournaledCommits: Sendable {
         /// A record was made durable but its transaction could not be committed to LMDB: no
         /// more journaled commits until the journal is recovered (at the next start).
         case journalAhead(path: String)
+        /// A whole record (its checksum holds) too short to carry its number: not written by
+        /// this type.
+        case malformedRecord(path: String)
 
         public var description: String {
             switch self {
@@ -28,6 +31,8 @@ public final class JournaledCommits: Sendable {
                 "journal \(path) does not follow its LMDB state: LMDB holds through record \(applied), the journal starts at \(found)"
             case .journalAhead(let path):
                 "journal \(path) holds a transaction LMDB could not commit; restart to recover it"
+            case .malformedRecord(let path):
+                "journal \(path) holds a record without a number"
             }
         }
     }
@@ -59,7 +64,7 @@ public final class JournaledCommits: Sendable {
             var pending: [(UInt64, ArraySlice<UInt8>)] = []
             for record in journal.recovered {
                 guard record.count >= 8, let number = UInt64(bigEndianBytes: record.prefix(8)) else {
-                    throw Failure.mismatch(path: journal.path, applied: applied, found: 0)
+                    throw Failure.malformedRecord(path: journal.path)
                 }
                 if number <= applied + UInt64(pending.count) { continue }
                 guard number == applied + UInt64(pending.count) + 1 else {
@@ -82,8 +87,8 @@ public final class JournaledCommits: Sendable {
     /// Runs `body` in a write transaction, appends the record it returns to the journal (durable
     /// once this returns), calls `whenDurable` with its result, and then commits the transaction
     /// atomically. `body` runs again if LMDB's map had to grow (the record is appended once).
-    /// Transactions without a record go straight to the environment (a durable one makes
-    /// everything before it durable too).
+    /// Transactions that need no journal go straight to the environment: they are serialised
+    /// with these by LMDB's writer lock, and a durable one makes everything before it durable.
     ///
     /// If the commit fails after the record was appended, this throws, the record stays durable
     /// (and is redone at the next ``recover(_:)``) and later journaled writes throw
