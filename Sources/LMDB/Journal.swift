@@ -9,8 +9,8 @@ import Synchronization
 /// write and one `fdatasync`: a single device flush, where an LMDB commit needs two (its data,
 /// then its metadata page). A store that must be durable at once writes its change here and
 /// commits it to LMDB atomically but not durably; after a crash it replays the records its LMDB
-/// state lacks. The records are read once, at ``init(path:)``. The file is locked (`flock`) while
-/// the journal is open: a second opening, in this process or another, fails until ``close()``.
+/// state lacks. The records are read once, at ``init(path:)``. One writer at a time: two
+/// appending to one file at their own offsets would overwrite each other's records.
 ///
 /// On disk a record is its length (4 bytes, big-endian), the CRC-32C of the length and the body
 /// (4 bytes), then the body. The length is checksummed too, so that a tail of zeros (what a file
@@ -40,11 +40,6 @@ public final class Journal: Sendable {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw JournalError(path: path, operation: "open", code: errno) }
         do {
-            // One writer at a time: two appending at their own offsets would overwrite each other.
-            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-                let code = errno
-                throw JournalError(path: path, operation: code == EWOULDBLOCK ? "lock (the journal is open elsewhere: is its directory in use by another process?)" : "lock", code: code)
-            }
             let bytes = try Self.readAll(fd, path: path)
             var records: [[UInt8]] = []
             var offset = 0

@@ -104,16 +104,6 @@ import TestSupport
         #expect(throws: JournalError.self) { try journal.append([3]) }
     }
 
-    @Test func aJournalOpenElsewhereIsRefusedUntilClosed() throws {
-        let scratch = TemporaryDirectory("journal")
-        let path = scratch.file("j")
-        let journal = try Journal(path: path)
-        try journal.append([1])
-        #expect(throws: JournalError.self) { try Journal(path: path) }
-        journal.close()
-        #expect(try Journal(path: path).recovered == [[1]])
-    }
-
     @Test func anUnopenableJournalIsATypedError() {
         #expect(throws: JournalError.self) { try Journal(path: "/nonexistent-\(UUID().uuidString)/j") }
     }
