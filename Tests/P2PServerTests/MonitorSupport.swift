@@ -105,7 +105,28 @@ enum HTTP {
         let description: String
     }
 
-    static func get(port: Int, _ path: String, bearer: String? = nil, basic: (String, String)? = nil) async throws -> Reply {
+    /// A request the server did not answer in time (a test fails with it rather than hang).
+    struct NoAnswer: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// GETs `path` from the monitor at `port`; throws ``NoAnswer`` after `timeout`.
+    static func get(
+        port: Int, _ path: String, bearer: String? = nil, basic: (String, String)? = nil, timeout: Duration = .seconds(15)
+    ) async throws -> Reply {
+        try await withThrowingTaskGroup(of: Reply.self) { group in
+            group.addTask { try await request(port: port, path, bearer: bearer, basic: basic) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw NoAnswer(description: "GET \(path) on port \(port): no answer within \(timeout)")
+            }
+            defer { group.cancelAll() }
+            guard let reply = try await group.next() else { throw NoAnswer(description: "GET \(path): no result") }
+            return reply
+        }
+    }
+
+    private static func request(port: Int, _ path: String, bearer: String?, basic: (String, String)?) async throws -> Reply {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
