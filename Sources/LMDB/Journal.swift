@@ -14,9 +14,10 @@ import Synchronization
 ///
 /// On disk a record is its length (4 bytes, big-endian), the CRC-32C of the length and the body
 /// (4 bytes), then the body. The length is checksummed too, so that a tail of zeros (what a file
-/// extended by a write that never reached the disk can read back) is not a run of empty records. A crash can tear only the last record (every earlier one was synced before the
-/// next was written): opening stops at the first record that is incomplete or fails its
-/// checksum, and cuts the file there, so that the next append follows the last whole record.
+/// extended by a write that never reached the disk can read back) is not a run of empty records.
+/// A crash can tear only the last record (every earlier one was synced before the next was
+/// written): opening stops at the first record that is incomplete or fails its checksum, and
+/// cuts the file there, so that the next append follows the last whole record.
 public final class Journal: Sendable {
     /// The journal's file.
     public let path: String
@@ -80,10 +81,10 @@ public final class Journal: Sendable {
         guard record.count <= Self.maximumRecordSize else {
             throw JournalError(path: path, operation: "append of a \(record.count)-byte record (over the maximum)", code: 0)
         }
-        var framed: [UInt8] = []
+        let length = UInt32(record.count).bigEndianBytes
+        var framed = length
         framed.reserveCapacity(record.count + 8)
-        Self.appendBigEndian(UInt32(record.count), to: &framed)
-        Self.appendBigEndian(CRC32C.checksum(framed.prefix(4) + record), to: &framed)
+        framed.append(contentsOf: CRC32C.checksum(length, record).bigEndianBytes)
         framed.append(contentsOf: record)
         try state.withLock { (state: inout State) throws(JournalError) in
             guard state.fd >= 0 else { throw JournalError(path: path, operation: "append after close", code: 0) }
@@ -130,13 +131,14 @@ public final class Journal: Sendable {
 
     /// The record at `offset` and the offset after it, or `nil` if none whole starts there.
     static func record(in bytes: [UInt8], at offset: Int) -> ([UInt8], Int)? {
-        guard bytes.count - offset >= 8 else { return nil }
-        let length = Int(readBigEndian(bytes, at: offset))
-        let checksum = readBigEndian(bytes, at: offset + 4)
-        guard length <= maximumRecordSize, bytes.count - offset - 8 >= length else { return nil }
-        let body = Array(bytes[(offset + 8)..<(offset + 8 + length)])
-        guard CRC32C.checksum(bytes[offset..<(offset + 4)] + body) == checksum else { return nil }
-        return (body, offset + 8 + length)
+        guard bytes.count - offset >= 8,
+              let length = UInt32(bigEndianBytes: bytes[offset..<(offset + 4)]).map(Int.init),
+              let checksum = UInt32(bigEndianBytes: bytes[(offset + 4)..<(offset + 8)]),
+              length <= maximumRecordSize, bytes.count - offset - 8 >= length
+        else { return nil }
+        let body = bytes[(offset + 8)..<(offset + 8 + length)]
+        guard CRC32C.checksum(bytes[offset..<(offset + 4)], body) == checksum else { return nil }
+        return (Array(body), offset + 8 + length)
     }
 
     private static func syncDirectory(of path: String) throws(JournalError) {
@@ -179,11 +181,4 @@ public final class Journal: Sendable {
         }
     }
 
-    private static func appendBigEndian(_ value: UInt32, to bytes: inout [UInt8]) {
-        for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
-    }
-
-    private static func readBigEndian(_ bytes: [UInt8], at offset: Int) -> UInt32 {
-        (0..<4).reduce(UInt32(0)) { $0 << 8 | UInt32(bytes[offset + $1]) }
-    }
 }

@@ -115,10 +115,7 @@ public final class JournaledCommits: Sendable {
                 last = number
                 if journal.size >= Self.checkpointBytes {
                     // A failure leaves the journal as it is: it is tried again after the next commit.
-                    do {
-                        try environment.sync()
-                        try journal.reset()
-                    } catch {}
+                    try? syncAndEmpty()
                 }
                 return result
             } catch {
@@ -132,8 +129,14 @@ public final class JournaledCommits: Sendable {
     public func checkpoint() throws {
         try lastRecord.withLock { last in
             guard last != nil else { return }
-            try environment.sync()
-            try journal.reset()
+            try syncAndEmpty()
         }
+    }
+
+    /// Makes LMDB durable (every atomic commit with it), after which the journal holds nothing
+    /// LMDB lacks.
+    private func syncAndEmpty() throws {
+        try environment.sync()
+        try journal.reset()
     }
 }

@@ -124,16 +124,17 @@ extension MailboxStore {
         for (sender, counts) in relayed.drain() {
             guard var record = try loadClient(sender, txn) else { continue }
             // Saturating: the counters of a registration come from the log, not from this store.
-            record.relayedMessages = Self.saturatingSum(record.relayedMessages, counts.messages)
-            record.relayedBytes = Self.saturatingSum(record.relayedBytes, counts.bytes)
+            record.relayedMessages = saturatingSum(record.relayedMessages, counts.messages)
+            record.relayedBytes = saturatingSum(record.relayedBytes, counts.bytes)
             try store(record, txn)
         }
     }
 
-    private static func saturatingSum(_ a: UInt64, _ b: UInt64) -> UInt64 {
-        let (sum, overflow) = a.addingReportingOverflow(b)
-        return overflow ? .max : sum
-    }
+}
+
+private func saturatingSum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+    let (sum, overflow) = a.addingReportingOverflow(b)
+    return overflow ? .max : sum
 }
 
 /// What enqueues added to their senders' relay counters, not stored yet (per sender, in the order
@@ -144,9 +145,7 @@ struct RelayedCounts {
 
     mutating func add(_ sender: NodeID, bytes: UInt64) {
         if let current = counts[sender] {
-            let (messages, messagesOverflow) = current.messages.addingReportingOverflow(1)
-            let (total, bytesOverflow) = current.bytes.addingReportingOverflow(bytes)
-            counts[sender] = (messagesOverflow ? .max : messages, bytesOverflow ? .max : total)
+            counts[sender] = (saturatingSum(current.messages, 1), saturatingSum(current.bytes, bytes))
         } else {
             order.append(sender)
             counts[sender] = (1, bytes)

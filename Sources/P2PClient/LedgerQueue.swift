@@ -74,8 +74,7 @@ final class LedgerQueue: Sendable {
     }
 
     /// Waits until everything queued so far is written (the client stops), held cleanup too,
-    /// and leaves the ledger checkpointed (LMDB synced, the journal empty) and its journal closed
-    /// (so that the state directory can be opened again at once, in this process too).
+    /// and leaves the ledger checkpointed (LMDB synced, the journal empty) and its journal closed.
     func finish() {
         queue.sync {
             drainHeldCleanup()
