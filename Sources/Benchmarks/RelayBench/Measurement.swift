@@ -33,6 +33,9 @@ struct LevelResult: Sendable {
     /// Write requests completed by the machine's disks per request (everyone's: the servers'
     /// LMDB and the clients' ledgers alike).
     var diskWrites: Double?
+    /// Flush requests completed by the machine's disks per request, counted the same way: on a
+    /// disk whose flushes are slow, what bounds the rate (docs/SCALING.md).
+    var diskFlushes: Double?
 
     /// Summarises `latencies` (one per request) of a level that took `elapsed` in all.
     init(level: Int, latencies: [Duration], elapsed: Duration) {
@@ -81,19 +84,21 @@ func measureLevel(
     let before = meter.seconds()
     let switchesBefore = meter.switches()
     let writesBefore = CPUMeter.diskWrites()
+    let flushesBefore = CPUMeter.diskFlushes()
     var result = try await measureLevel(level, count: count, operation)
     let used = zip(meter.seconds(), before).map { $0 - $1 }
     result.serverCPU = used.dropLast().reduce(0, +) * 1000 / Double(count)
     result.clientCPU = (used.last ?? 0) * 1000 / Double(count)
     result.serverSwitches = Double(CPUMeter.switches(from: switchesBefore, to: meter.switches()).dropLast().reduce(0, +)) / Double(count)
     result.diskWrites = Double(CPUMeter.diskWrites() - writesBefore) / Double(count)
+    result.diskFlushes = Double(CPUMeter.diskFlushes() - flushesBefore) / Double(count)
     return result
 }
 
 /// Prints the measurement tables.
 enum Report {
     /// The header of a per-mode table.
-    static let header = "in flight   msgs/s     p50 ms    p99 ms   server CPU ms/msg   client CPU ms/msg   server switches/msg   disk writes/msg"
+    static let header = "in flight   msgs/s     p50 ms    p99 ms   server CPU ms/msg   client CPU ms/msg   server switches/msg   disk writes/msg   disk flushes/msg"
 
     /// One row of a per-mode table.
     static func row(_ result: LevelResult) -> String {
@@ -101,7 +106,8 @@ enum Report {
             + (result.serverCPU.map { String(format: " %19.3f", $0) } ?? String(repeating: " ", count: 20))
             + (result.clientCPU.map { String(format: " %19.3f", $0) } ?? String(repeating: " ", count: 20))
             + (result.serverSwitches.map { String(format: " %21.1f", $0) } ?? String(repeating: " ", count: 22))
-            + (result.diskWrites.map { String(format: " %17.1f", $0) } ?? "")
+            + (result.diskWrites.map { String(format: " %17.1f", $0) } ?? String(repeating: " ", count: 18))
+            + (result.diskFlushes.map { String(format: " %18.2f", $0) } ?? "")
     }
 
     /// Prints the msgs/s of `numerator` divided by those of `denominator`, level by level, then
