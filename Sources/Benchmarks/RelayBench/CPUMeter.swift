@@ -42,20 +42,22 @@ struct CPUMeter: Sendable {
 
     /// Write requests the machine's disks completed so far (`/sys/block/*/stat`, loop, RAM and
     /// zram devices left out): every process's, so only meaningful while the bench runs alone.
-    static func diskWrites() -> Int { diskCount(field: 4) }
+    static func diskWrites() -> Int { diskCount(field: 4) ?? 0 }
 
     /// Flush requests (cache flushes: what each `fdatasync` ends with) the machine's disks
-    /// completed so far, counted like ``diskWrites()``; 0 on kernels older than 5.5, which do
-    /// not count them.
-    static func diskFlushes() -> Int { diskCount(field: 15) }
+    /// completed so far, counted like ``diskWrites()``; `nil` on kernels older than 5.5, which
+    /// do not count them.
+    static func diskFlushes() -> Int? { diskCount(field: 15) }
 
-    private static func diskCount(field: Int) -> Int {
+    /// The sum of one field of the disks' `stat` files; `nil` if no disk has that field.
+    private static func diskCount(field: Int) -> Int? {
         let devices = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/block")) ?? []
-        return devices.filter { !$0.hasPrefix("loop") && !$0.hasPrefix("ram") && !$0.hasPrefix("zram") }.reduce(0) { total, device in
-            guard let stat = try? String(contentsOfFile: "/sys/block/\(device)/stat", encoding: .utf8) else { return total }
-            let fields = stat.split(separator: " ", omittingEmptySubsequences: true)
-            return total + (fields.count > field ? Int(fields[field].trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 : 0)
+        let counts = devices.filter { !$0.hasPrefix("loop") && !$0.hasPrefix("ram") && !$0.hasPrefix("zram") }.compactMap { device -> Int? in
+            guard let stat = try? String(contentsOfFile: "/sys/block/\(device)/stat", encoding: .utf8) else { return nil }
+            let fields = stat.split(whereSeparator: \.isWhitespace)
+            return fields.count > field ? Int(fields[field]) : nil
         }
+        return counts.isEmpty ? nil : counts.reduce(0, +)
     }
 
     private static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))

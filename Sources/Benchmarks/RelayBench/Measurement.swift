@@ -91,7 +91,9 @@ func measureLevel(
     result.clientCPU = (used.last ?? 0) * 1000 / Double(count)
     result.serverSwitches = Double(CPUMeter.switches(from: switchesBefore, to: meter.switches()).dropLast().reduce(0, +)) / Double(count)
     result.diskWrites = Double(CPUMeter.diskWrites() - writesBefore) / Double(count)
-    result.diskFlushes = Double(CPUMeter.diskFlushes() - flushesBefore) / Double(count)
+    if let flushesBefore, let flushesAfter = CPUMeter.diskFlushes() {
+        result.diskFlushes = Double(flushesAfter - flushesBefore) / Double(count)
+    }
     return result
 }
 
