@@ -34,10 +34,15 @@ public final class Journal: Sendable {
     }
 
     private let state: Mutex<State>
+    /// Whether appends are flushed to the device (see ``init(path:syncs:)``).
+    public let syncs: Bool
 
     /// Opens (creating it, mode 0600, if needed) the journal at `path` and reads its records.
-    public init(path: String) throws(JournalError) {
+    /// With `syncs` false, appends are not flushed (durable against a process crash only), like
+    /// an LMDB environment without `syncOnCommit`: for tests and throw-away state.
+    public init(path: String, syncs: Bool = true) throws(JournalError) {
         self.path = path
+        self.syncs = syncs
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw JournalError(path: path, operation: "open", code: errno) }
         do {
@@ -102,7 +107,7 @@ public final class Journal: Sendable {
                 }
                 written += result
             }
-            guard Self.syncData(state.fd) == 0 else {
+            guard !syncs || Self.syncData(state.fd) == 0 else {
                 let code = errno
                 _ = ftruncate(state.fd, off_t(state.size))
                 throw JournalError(path: path, operation: "sync", code: code)

@@ -16,7 +16,8 @@ extension RaftLogStore {
         try write(Self.batch(of: ready), in: txn)
     }
 
-    private static func batch(of ready: RaftReady) -> Batch {
+    /// Step 1 of `ready` as a batch to write.
+    public static func batch(of ready: RaftReady) -> Batch {
         Batch(
             truncateFrom: ready.truncateFrom,
             entries: ready.entries.map { StoredEntry(index: $0.index, term: $0.term, bytes: $0.encodedPayload()) },
