@@ -4,6 +4,7 @@ import Mailbox
 import P2PCore
 import Raft
 import RaftStorage
+import Synchronization
 
 /// Readies whose log writes are made durable by a journal (one write, one device flush) rather
 /// than by a durable LMDB transaction (two): the messages that wait for persistence leave, and
@@ -82,9 +83,31 @@ extension ReplicatedMailboxes {
                     let changes = Self.changes(outcomes, of: applied)
                     if !changes.isEmpty { onApplied(changes) }
                 }
-                Task { await self?.readyCommitted(number, result) }
+                guard let self else { return }
+                let schedule = self.committedReadies.withLock { committed in
+                    committed.results.append((number, result))
+                    defer { committed.scheduled = true }
+                    return !committed.scheduled
+                }
+                // One hop to the actor for all the readies committed meanwhile.
+                if schedule { Task { await self.finishCommitted() } }
             }
         ), hold: hold)
+    }
+
+    /// Readies LMDB committed (or failed to) since the last look, and whether a task is on its
+    /// way to finish them.
+    struct CommittedReadies: Sendable {
+        var results: [(UInt64, Result<[MailboxStore.Applied], any Error>)] = []
+        var scheduled = false
+    }
+
+    private func finishCommitted() {
+        let results = committedReadies.withLock { committed in
+            defer { committed = CommittedReadies() }
+            return committed.results
+        }
+        for (number, result) in results { readyCommitted(number, result) }
     }
 
     /// LMDB committed ready `number` (or failed to): finishes, in order, every ready it holds.

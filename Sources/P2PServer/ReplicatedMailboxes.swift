@@ -97,6 +97,7 @@ public actor ReplicatedMailboxes {
     var pendingReadies: [PendingReady] = []
     var nextPendingReady: UInt64 = 0
     var appliesIdleWaiters: [CheckedContinuation<Void, Never>] = []
+    nonisolated let committedReadies = Mutex(CommittedReadies())
     /// Set when LMDB could not commit readies the node was told are durable: no more readies.
     var storageFailure: (any Error)?
     /// The log is compacted after this many applied entries, or ``compactBytes`` of them.
