@@ -28,11 +28,8 @@ final class LedgerQueue: Sendable {
     private let confirm: Confirm
 
     private struct State {
-        var queued: [LedgerBatch] = []
-        /// Whether a drain is scheduled or running on the queue.
-        var draining = false
-        /// Whether a delayed drain of held cleanup batches is scheduled.
-        var cleanupScheduled = false
+        /// Cleanup batches are the ones held.
+        var batches = GroupCommitState<LedgerBatch>()
         var lastError: (any Error)?
     }
 
@@ -49,25 +46,12 @@ final class LedgerQueue: Sendable {
 
     /// Queues `batch` to be written after every batch queued before it.
     func enqueue(_ batch: LedgerBatch) {
-        enum Start { case none, now, afterCleanupDelay }
-        let start = state.withLock { state -> Start in
-            state.queued.append(batch)
-            guard !state.draining else { return .none }
-            // Only cleanup waits (a batch that is not would have started a drain).
-            if batch.isCleanup {
-                guard !state.cleanupScheduled else { return .none }
-                state.cleanupScheduled = true
-                return .afterCleanupDelay
-            }
-            state.draining = true
-            return .now
-        }
-        switch start {
+        switch state.withLock({ $0.batches.enqueue(batch, hold: batch.isCleanup) }) {
         case .none:
             break
         case .now:
             queue.async { self.drain() }
-        case .afterCleanupDelay:
+        case .afterHoldDelay:
             let delay = DispatchTimeInterval.milliseconds(Int(clamping: cleanupDelay.wholeMilliseconds))
             queue.asyncAfter(deadline: .now() + delay) { self.drainHeldCleanup() }
         }
@@ -89,24 +73,13 @@ final class LedgerQueue: Sendable {
 
     /// On the queue: writes the cleanup batches still held, unless a drain already runs.
     private func drainHeldCleanup() {
-        let start = state.withLock { state -> Bool in
-            state.cleanupScheduled = false
-            guard !state.draining, !state.queued.isEmpty else { return false }
-            state.draining = true
-            return true
-        }
-        if start { drain() }
+        if state.withLock({ $0.batches.claimHeld(fromTimer: true) }) { drain() }
     }
 
     /// Writes what is queued, a transaction at a time, until nothing is.
     private func drain() {
         while true {
-            let batches = state.withLock { state -> [LedgerBatch] in
-                let batches = state.queued
-                state.queued.removeAll()
-                if batches.isEmpty { state.draining = false }
-                return batches
-            }
+            let batches = state.withLock { $0.batches.takeQueued() }
             guard !batches.isEmpty else { return }
             write(batches)
         }

@@ -1,5 +1,6 @@
 import LMDB
 import Mailbox
+import P2PCore
 import Synchronization
 
 /// The LMDB side of a replica whose Raft log is made durable by a journal: each ready's log
@@ -24,20 +25,13 @@ final class ApplyQueue: Sendable {
         let committed: @Sendable (Result<[MailboxStore.Applied], any Error>) -> Void
     }
 
-    private struct State {
-        var queued: [Job] = []
-        var draining = false
-        /// Whether a delayed drain of held jobs is scheduled.
-        var holdScheduled = false
-    }
-
     /// How long a held job waits for another one to share a commit with.
     static let holdDelay = Duration.milliseconds(20)
 
     private let environment: Environment
     private let storage: StorageQueue
     private let metrics: ReplicaMetrics
-    private let state = Mutex(State())
+    private let state = Mutex(GroupCommitState<Job>())
 
     init(environment: Environment, storage: StorageQueue, metrics: ReplicaMetrics) {
         self.environment = environment
@@ -48,19 +42,7 @@ final class ApplyQueue: Sendable {
     /// Queues `job` after every job queued before it; with `hold`, its commit may wait (see
     /// the type's discussion).
     func enqueue(_ job: Job, hold: Bool = false) {
-        enum Start { case none, now, afterHoldDelay }
-        let start = state.withLock { state -> Start in
-            state.queued.append(job)
-            guard !state.draining else { return .none }
-            if hold {
-                guard !state.holdScheduled else { return .none }
-                state.holdScheduled = true
-                return .afterHoldDelay
-            }
-            state.draining = true
-            return .now
-        }
-        switch start {
+        switch state.withLock({ $0.enqueue(job, hold: hold) }) {
         case .none: break
         case .now: storage.enqueue { self.drain() }
         case .afterHoldDelay: storage.enqueue(after: Self.holdDelay) { self.drainHeld() }
@@ -69,33 +51,18 @@ final class ApplyQueue: Sendable {
 
     /// Commits the held jobs now (someone waits for them).
     func commitHeld() {
-        let start = state.withLock { state -> Bool in
-            guard !state.draining, !state.queued.isEmpty else { return false }
-            state.draining = true
-            return true
-        }
-        if start { storage.enqueue { self.drain() } }
+        if state.withLock({ $0.claimHeld(fromTimer: false) }) { storage.enqueue { self.drain() } }
     }
 
     /// On the storage queue: commits the held jobs, unless a drain runs or ran meanwhile.
     private func drainHeld() {
-        let start = state.withLock { state -> Bool in
-            state.holdScheduled = false
-            guard !state.draining, !state.queued.isEmpty else { return false }
-            state.draining = true
-            return true
-        }
-        if start { drain() }
+        if state.withLock({ $0.claimHeld(fromTimer: true) }) { drain() }
     }
 
     /// On the storage queue: commits what is queued, a transaction at a time, until nothing is.
     private func drain() {
         while true {
-            let jobs = state.withLock { state -> [Job] in
-                defer { state.queued.removeAll(keepingCapacity: true) }
-                if state.queued.isEmpty { state.draining = false }
-                return state.queued
-            }
+            let jobs = state.withLock { $0.takeQueued() }
             guard !jobs.isEmpty else { return }
             let environment = self.environment
             let result = Result { () throws -> [[MailboxStore.Applied]] in
