@@ -14,8 +14,8 @@ import Synchronization
 /// may undo those LMDB commits: the journal's records are redone when the replica opens, and
 /// the entries they hold applied again from the log.
 ///
-/// What follows a ready (``finishReady(_:appliedIndex:outcomes:proposals:handedOver:)``) runs
-/// once LMDB holds it, in ready order. A ready with a snapshot is not journaled: it waits until
+/// What follows a ready (``finishReady(_:appliedIndex:numberedBefore:outcomes:proposals:handedOver:)``)
+/// runs once LMDB holds it, in ready order. A ready with a snapshot is not journaled: it waits until
 /// LMDB holds every earlier ready and commits durably.
 extension ReplicatedMailboxes {
     /// What a replica with a journal uses.
