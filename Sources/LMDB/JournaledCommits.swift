@@ -126,32 +126,6 @@ public final class JournaledCommits: Sendable {
         }
     }
 
-    /// Pipelined use, for a store whose LMDB commits follow its journal records on another
-    /// thread: appends `record` (durable once this returns) without any LMDB transaction, and
-    /// returns its number. The caller commits what the record redoes to LMDB later, in record
-    /// order, recording the number with ``recordApplied(_:in:)``, and calls ``checkpoint()``
-    /// only once LMDB holds every appended record.
-    public func append(_ record: [UInt8]) throws -> UInt64 {
-        try lastRecord.withLock { last in
-            guard let previous = last else { throw Failure.journalAhead(path: journal.path) }
-            let number = previous + 1
-            do {
-                try journal.append(number.bigEndianBytes + record)
-            } catch {
-                // A failed append may have left part of the record: nothing may follow it.
-                last = nil
-                throw error
-            }
-            last = number
-            return number
-        }
-    }
-
-    /// Records, in `txn`, that LMDB holds what journal record `number` redoes (pipelined use).
-    public func recordApplied(_ number: UInt64, in txn: borrowing WriteTransaction) throws {
-        try txn.put(table, Self.appliedKey, number.bigEndianBytes)
-    }
-
     /// Syncs LMDB and empties the journal (a clean stop leaves no journal to redo).
     public func checkpoint() throws {
         try lastRecord.withLock { last in

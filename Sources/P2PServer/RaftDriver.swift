@@ -23,8 +23,6 @@ final class RaftDriver: Service, Sendable {
     private let environment: Environment
     /// Whether the data directory held Raft state at start-up (this server belongs to a cluster).
     let hasPersistedState: Bool
-    /// The Raft log's journal (see ReplicatedMailboxes+Journal.swift).
-    let journalPath: String
     /// The replica, once the cluster has formed (or the server rejoined it).
     let replicaLatch = Latch<ReplicatedMailboxes>()
     /// Whether the last applied membership included this server.
@@ -36,12 +34,9 @@ final class RaftDriver: Service, Sendable {
         self.context = context
         self.mesh = mesh
         let lmdb = context.configuration.dataDirectory + "/lmdb"
-        journalPath = lmdb + "/raft.journal"
-        try IdentityStore.checkPermissions(directory: lmdb, secret: [lmdb + "/data.mdb", lmdb + "/lock.mdb", journalPath])
+        try IdentityStore.checkPermissions(directory: lmdb, secret: [lmdb + "/data.mdb", lmdb + "/lock.mdb"])
         environment = try Environment(path: lmdb)
-        // The first readies may be in the journal alone (a crash before LMDB had them).
-        let journalSize = (try? FileManager.default.attributesOfItem(atPath: journalPath)[.size] as? Int) ?? 0
-        hasPersistedState = try RaftLogStore(environment: environment).hasPersistedState() || journalSize > 0
+        hasPersistedState = try RaftLogStore(environment: environment).hasPersistedState()
     }
 
     /// The replicated mailboxes, once the cluster has formed.
@@ -85,7 +80,7 @@ final class RaftDriver: Service, Sendable {
         let onLeaderChange = configuration.onLeaderChange
         let applied = self.applied
         let replica = try ReplicatedMailboxes(
-            configuration: raftConfiguration, environment: environment, journalPath: journalPath, bootstrapVoters: voters,
+            configuration: raftConfiguration, environment: environment, bootstrapVoters: voters,
             limits: configuration.mailboxLimits, compactEvery: configuration.compactEvery,
             snapshotChunkBytes: configuration.snapshotChunkBytes, logger: logger, metrics: context.metrics.replica,
             send: { message in try? mesh.send(.raft(message), to: message.to) },

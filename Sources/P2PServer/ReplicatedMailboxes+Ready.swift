@@ -65,13 +65,6 @@ extension ReplicatedMailboxes {
     private func processReady() async throws -> Bool {
         // After stop() the storage may be closed: the ready stays in the node, unprocessed.
         guard !stopped else { return false }
-        if let storageFailure { throw storageFailure }
-        if journalPipeline != nil, !wantedSnapshots.isEmpty, storedAppliedIndex != node.appliedIndex {
-            // A snapshot stream reads LMDB at the node's applied index: let LMDB catch up with
-            // it before the node hands out more (only while a follower waits for a snapshot).
-            await drainApplies()
-            startSnapshotStreams()
-        }
         stepInbox()
         let ready = node.ready()
         guard !ready.isEmpty else { return false }
@@ -91,22 +84,6 @@ extension ReplicatedMailboxes {
         let messages = takeSnapshotRequests(ready.messages)
         // A leader replicates while it writes (RaftConfiguration.leaderPersistsInParallel).
         if ready.messagesMayPrecedePersistence { for message in messages { send(message) } }
-        let appliedIndex = node.appliedIndex
-        // Proposals and reads numbered from here on came after this ready's leadership change.
-        let numberedBefore = nextNumber
-        if let pipeline = journalPipeline {
-            guard ready.snapshot != nil || ready.snapshotToApply != nil else {
-                try await processJournaled(
-                    ready, messages: messages, entries: entries, proposals: proposals, appliedIndex: appliedIndex, numberedBefore: numberedBefore, pipeline
-                )
-                return true
-            }
-            // A ready with a snapshot is one durable transaction, as without a journal, once
-            // LMDB holds every earlier ready: compaction then drops only entries whose
-            // application is durable with it.
-            await drainApplies()
-            if let storageFailure { throw storageFailure }
-        }
         if let snapshot = ready.snapshotToApply {
             if snapshot.data.isEmpty {
                 // Streamed and staged: persisted, made live and applied after in one transaction.
@@ -159,21 +136,7 @@ extension ReplicatedMailboxes {
             handedOver = true
         }
         node.persisted(ready.durableMark)
-        finishReady(ready, appliedIndex: appliedIndex, numberedBefore: numberedBefore, outcomes: outcomes, proposals: proposals, handedOver: handedOver)
-        return true
-    }
-
-    /// What follows a ready once LMDB holds it: proposers, waiters, compaction, read states,
-    /// membership and leadership changes.
-    ///
-    /// On a leadership change, the proposals and reads numbered before `numberedBefore` fail:
-    /// those in the hands of a leader that is gone may never be answered. Later ones (a new
-    /// leader's first proposals, taken while LMDB committed this ready) stand.
-    func finishReady(
-        _ ready: RaftReady, appliedIndex: LogIndex, numberedBefore: UInt64, outcomes: [MailboxStore.Applied], proposals: [Proposal?],
-        handedOver: Bool
-    ) {
-        storedAppliedIndex = appliedIndex
+        storedAppliedIndex = node.appliedIndex
         if !ready.committedEntries.isEmpty {
             metrics.committed(ready.committedEntries.count)
             let applied = Array(zip(ready.committedEntries, proposals))
@@ -183,12 +146,8 @@ extension ReplicatedMailboxes {
             }
             resumeProposers(outcomes, of: applied)
             appliedBytesSinceCompaction += ready.committedEntries.reduce(0) { $0 + $1.size }
-            // The compaction is persisted by the loop's next ready (with a journal, this may
-            // run while the loop is idle: then it is started).
-            if shouldCompact {
-                compactAtApplied()
-                if journalPipeline != nil { scheduleFlush() }
-            }
+            // The compaction is persisted by the loop's next ready.
+            if shouldCompact { compactAtApplied() }
         }
         startSnapshotStreams()
         if ready.snapshotToApply != nil || !ready.committedEntries.isEmpty { appliedWaiters.advance(to: storedAppliedIndex) }
@@ -207,9 +166,9 @@ extension ReplicatedMailboxes {
             if node.role != .leader { snapshotSender.stopAll(reason: "no longer the leader") }
             // Proposals and reads in the hands of a leader that is gone may never be answered:
             // let their callers retry.
-            self.proposals.failAll(ProposalError.lost, keysBelow: numberedBefore)
-            reads.failAll(ProposalError.lost, keysBelow: numberedBefore)
+            failWaiters()
         }
+        return true
     }
 
     /// What changed for the application: each applied command with its outcome, a batch's

@@ -54,7 +54,7 @@ public actor ReplicatedMailboxes {
     var changeSubscribers: [UUID: AsyncStream<Void>.Continuation] = [:]
     /// Numbers this replica's proposals and reads: from a random start, so that entries of an
     /// earlier run re-applied after a restart cannot be taken for this run's.
-    var nextNumber = UInt64.random(in: 0...(UInt64.max / 2))
+    private var nextNumber = UInt64.random(in: 0...(UInt64.max / 2))
     /// Ticks since start: the clock of proposal and read deadlines.
     private var ticks: UInt64 = 0
     var flushScheduled = false
@@ -90,16 +90,6 @@ public actor ReplicatedMailboxes {
     var storedAppliedIndex: LogIndex = 0
     /// Where LMDB write transactions run, off the actor.
     let storage = StorageQueue(label: "p2pcore.raft.storage")
-    /// With a journal for the Raft log (see ReplicatedMailboxes+Journal.swift); `nil`: each
-    /// ready is one durable LMDB transaction.
-    let journalPipeline: JournalPipeline?
-    /// Readies handed to LMDB whose commit or what follows it is pending, in order.
-    var pendingReadies: [PendingReady] = []
-    var nextPendingReady: UInt64 = 0
-    var appliesIdleWaiters: [CheckedContinuation<Void, Never>] = []
-    nonisolated let committedReadies = Mutex(CommittedReadies())
-    /// Set when LMDB could not commit readies the node was told are durable: no more readies.
-    var storageFailure: (any Error)?
     /// The log is compacted after this many applied entries, or ``compactBytes`` of them.
     let compactEvery: LogIndex
     let compactBytes: Int
@@ -122,13 +112,9 @@ public actor ReplicatedMailboxes {
     ///
     /// Raft messages go out through `send`, snapshots streamed to followers through
     /// `sendTransfer` (their answers come back through ``receive(_:from:)``).
-    ///
-    /// With `journalPath`, the Raft log is made durable by a journal there (created if missing;
-    /// records LMDB lacks are redone before this returns) and LMDB commits follow atomically.
     package init(
         configuration: RaftConfiguration,
         environment: Environment,
-        journalPath: String? = nil,
         bootstrapVoters: Set<NodeID>?,
         limits: MailboxLimits = .init(),
         compactEvery: LogIndex = 10_000,
@@ -145,20 +131,7 @@ public actor ReplicatedMailboxes {
     ) throws {
         id = configuration.id
         mailboxes = try MailboxStore(environment: environment, limits: limits)
-        let log = try RaftLogStore(environment: environment)
-        self.log = log
-        if let journalPath {
-            let journal = try JournaledCommits(environment: environment, journalPath: journalPath, table: "raft.journal")
-            try journal.recover { bytes, txn in try log.write(RaftLogStore.Batch(journalRecord: bytes), in: txn) }
-            journalPipeline = JournalPipeline(
-                journal: journal, entries: JournaledLogStorage(store: log),
-                applies: ApplyQueue(environment: environment, storage: storage, metrics: metrics),
-                queue: StorageQueue(label: "p2pcore.raft.journal")
-            )
-        } else {
-            journalPipeline = nil
-        }
-        let logStorage: any RaftLogStorage = journalPipeline?.entries ?? log
+        log = try RaftLogStore(environment: environment)
         self.environment = environment
         self.send = send
         self.onLeaderChange = onLeaderChange
@@ -182,11 +155,11 @@ public actor ReplicatedMailboxes {
             }
             // The node need not hold an older version's data: lagging followers get the state streamed.
             persisted.snapshot?.data = []
-            node = RaftNode(configuration: configuration, restoring: persisted, storage: logStorage)
+            node = RaftNode(configuration: configuration, restoring: persisted, storage: log)
         } else if let voters = bootstrapVoters {
-            node = RaftNode.bootstrap(configuration: configuration, voters: voters, storage: logStorage)
+            node = RaftNode.bootstrap(configuration: configuration, voters: voters, storage: log)
         } else {
-            node = RaftNode(configuration: configuration, storage: logStorage)
+            node = RaftNode(configuration: configuration, storage: log)
         }
         storedAppliedIndex = node.appliedIndex
     }
@@ -317,7 +290,6 @@ public actor ReplicatedMailboxes {
         endChanges()
         // The storage may close once this returns: let a transaction under way finish first.
         if processingReadies { await withCheckedContinuation { idleWaiters.append($0) } }
-        await drainApplies()
     }
 
     /// Proposes a membership change (leader only); returns once it is applied here.
@@ -365,7 +337,6 @@ public actor ReplicatedMailboxes {
     @discardableResult
     public func compact() async throws -> LogIndex {
         try await processReadies()
-        await drainApplies()
         compactAtApplied()
         try await processReadies()
         return node.snapshotIndex
@@ -375,11 +346,8 @@ public actor ReplicatedMailboxes {
     /// unless LMDB holds the mailboxes exactly at the node's applied index). The snapshot
     /// carries no data: the mailboxes in LMDB, in the environment of the log, are the state at
     /// that index, durably, and are streamed to a follower that needs them.
-    ///
-    /// With a journal, LMDB may still be applying what the node handed out: the ready that
-    /// persists the compaction waits until it is done (``drainApplies()``).
     func compactAtApplied() {
-        guard journalPipeline != nil || storedAppliedIndex == node.appliedIndex else { return }
+        guard storedAppliedIndex == node.appliedIndex else { return }
         node.compact(snapshotData: [])
         appliedBytesSinceCompaction = 0
     }

@@ -23,11 +23,4 @@ extension StorageQueue {
     func enqueue(_ job: @escaping @Sendable () -> Void) {
         queue.async(execute: job)
     }
-
-    /// Queues `job` to run once `delay` has passed.
-    func enqueue(after delay: Duration, _ job: @escaping @Sendable () -> Void) {
-        let (seconds, attoseconds) = delay.components
-        let nanoseconds = Int(clamping: seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        queue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds), execute: job)
-    }
 }

@@ -28,13 +28,6 @@ struct TickWaiters<Value: Sendable> {
         waiting.removeAll()
         for waiter in all { waiter.continuation.resume(throwing: error) }
     }
-
-    /// Fails the waiters whose key is below `bound` (keys handed out before it).
-    mutating func failAll(_ error: any Error, keysBelow bound: UInt64) {
-        let failing = waiting.filter { $0.key < bound }
-        for key in failing.keys { waiting[key] = nil }
-        for waiter in failing.values { waiter.continuation.resume(throwing: error) }
-    }
 }
 
 /// Callers waiting until the replica applied an index: resumed (`true`) as soon as apply

@@ -16,8 +16,7 @@ extension RaftLogStore {
         try write(Self.batch(of: ready), in: txn)
     }
 
-    /// Step 1 of `ready` as a batch to write.
-    public static func batch(of ready: RaftReady) -> Batch {
+    private static func batch(of ready: RaftReady) -> Batch {
         Batch(
             truncateFrom: ready.truncateFrom,
             entries: ready.entries.map { StoredEntry(index: $0.index, term: $0.term, bytes: $0.encodedPayload()) },

@@ -4,7 +4,6 @@ import Mailbox
 import MessageModel
 import P2PCore
 import Raft
-import RaftStorage
 import Synchronization
 import Testing
 import TestSupport
@@ -51,15 +50,12 @@ final class InMemoryCluster: Sendable {
 
     let compactEvery: UInt64
     let chunkBytes: Int
-    /// Whether the replicas' Raft logs are made durable by a journal (as a server's are).
-    let journaled: Bool
     /// Snapshot chunks delivered (to see that a snapshot was streamed in several).
     let chunksDelivered = Mutex(0)
 
-    init(size: Int, compactEvery: UInt64 = 50, chunkBytes: Int = 1 << 20, journaled: Bool = false) throws {
+    init(size: Int, compactEvery: UInt64 = 50, chunkBytes: Int = 1 << 20) throws {
         self.compactEvery = compactEvery
         self.chunkBytes = chunkBytes
-        self.journaled = journaled
         ids = (0..<size).map { _ in NodeID.random() }
         paths = ids.map { FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-replica-\($0)").path }
         for index in ids.indices { try start(index) }
@@ -77,8 +73,7 @@ final class InMemoryCluster: Sendable {
         environmentConfiguration.syncOnCommit = false
         let environment = try Environment(path: paths[index], configuration: environmentConfiguration)
         let replica = try ReplicatedMailboxes(
-            configuration: configuration, environment: environment, journalPath: journaled ? paths[index] + "/raft.journal" : nil,
-            bootstrapVoters: Set(ids), compactEvery: compactEvery,
+            configuration: configuration, environment: environment, bootstrapVoters: Set(ids), compactEvery: compactEvery,
             snapshotChunkBytes: chunkBytes, snapshotStallTimeout: .seconds(1),
             send: { [queue] message in queue.append(message) },
             sendTransfer: { [queue, id = ids[index]] peer, transfer in queue.append((id, peer, transfer)) }
@@ -121,9 +116,6 @@ final class InMemoryCluster: Sendable {
                 replica(to)?.receive(transfer, from: from)
             }
             for replica in running { await replica.drainNow() }
-            // With a journal, LMDB commits run behind: a round ends once they are done, as they
-            // are long before the next tick in a server (ticks are pumped without a clock here).
-            if journaled { for replica in running { await replica.drainApplies() } }
         }
     }
 
@@ -146,9 +138,8 @@ final class InMemoryCluster: Sendable {
     let alice = NodeID.random()
     let bob = NodeID.random()
 
-    @Test(arguments: [false, true])
-    func concurrentProposalsCommitOnEveryReplicaWithIdenticalState(journaled: Bool) async throws {
-        let cluster = try InMemoryCluster(size: 3, journaled: journaled)
+    @Test func concurrentProposalsCommitOnEveryReplicaWithIdenticalState() async throws {
+        let cluster = try InMemoryCluster(size: 3)
         #expect(try await cluster.pump(until: { await cluster.leader() != nil }))
         let leader = try #require(await cluster.leader())
 
@@ -284,9 +275,8 @@ final class InMemoryCluster: Sendable {
         #expect(await chosen.waitUntilApplied(index + 1_000, deadline: .now + .milliseconds(50)) == false)
     }
 
-    @Test(arguments: [false, true])
-    func aRestartedReplicaRecoversFromItsOwnLMDBAndCatchesUp(journaled: Bool) async throws {
-        let cluster = try InMemoryCluster(size: 3, journaled: journaled)
+    @Test func aRestartedReplicaRecoversFromItsOwnLMDBAndCatchesUp() async throws {
+        let cluster = try InMemoryCluster(size: 3)
         #expect(try await cluster.pump(until: { await cluster.leader() != nil }))
         var leader = try #require(await cluster.leader())
         _ = try await proposeAndPump(leader, .register(ClientRecord(id: bob, publicKey: [2])), cluster)
@@ -306,48 +296,8 @@ final class InMemoryCluster: Sendable {
         #expect(try await restarted.mailboxes.stats(for: bob).messages == 80)
     }
 
-    /// LMDB commits after a journaled ready are atomic, not durable: a system crash may undo
-    /// them. Here the follower's LMDB file is put back to an earlier state while its journal
-    /// holds everything since: reopening redoes the journal's records, so the log holds every
-    /// entry the follower acknowledged (before it hears from anyone), and it then catches up.
-    @Test func aReplicaWhoseLMDBLostItsLastCommitsRedoesThemFromItsJournal() async throws {
-        let cluster = try InMemoryCluster(size: 3, compactEvery: 10_000, journaled: true)
-        #expect(try await cluster.pump(until: { await cluster.leader() != nil }))
-        let leader = try #require(await cluster.leader())
-        _ = try await proposeAndPump(leader, .register(ClientRecord(id: bob, publicKey: [2])), cluster)
-        let victim = try #require(cluster.ids.firstIndex { $0 != leader.id })
-        let data = cluster.paths[victim] + "/data.mdb"
-        let earlierLast = try await #require(cluster.replica(cluster.ids[victim])).log.load().entries.last?.index ?? 0
-        await cluster.stop(victim)
-        try FileManager.default.copyItem(atPath: data, toPath: data + ".earlier")
-        try cluster.start(victim)
-        for sequence in UInt64(1)...20 {
-            let message = MailMessage(id: MessageID(sender: alice, sequence: sequence), recipient: bob, payload: [1], enqueuedAtMillis: 0)
-            #expect(try await proposeAndPump(leader, .enqueue(message), cluster) == .stored)
-        }
-        try await cluster.pump()
-        try await cluster.pump()
-        let committed = await leader.commitIndex
-        await cluster.stop(victim)
-        #expect(try Journal(path: cluster.paths[victim] + "/raft.journal").recovered.count > 0)
-        try FileManager.default.removeItem(atPath: data)
-        try FileManager.default.moveItem(atPath: data + ".earlier", toPath: data)
-
-        cluster.isolate(cluster.ids[victim])
-        try cluster.start(victim)
-        let restarted = try #require(cluster.replica(cluster.ids[victim]))
-        #expect(earlierLast + 20 <= committed)
-        #expect(try await restarted.log.load().entries.last?.index ?? 0 >= committed)
-        cluster.heal(cluster.ids[victim])
-        #expect(try await cluster.pump(until: {
-            try await restarted.mailboxes.digest().digest == leader.mailboxes.digest().digest
-        }))
-        #expect(try await restarted.mailboxes.stats(for: bob).messages == 20)
-    }
-
-    @Test(arguments: [false, true])
-    func aFollowerBehindTheCompactedLogGetsTheStateStreamedInChunksWhileProposalsContinue(journaled: Bool) async throws {
-        let cluster = try InMemoryCluster(size: 3, compactEvery: 20, chunkBytes: 2048, journaled: journaled)
+    @Test func aFollowerBehindTheCompactedLogGetsTheStateStreamedInChunksWhileProposalsContinue() async throws {
+        let cluster = try InMemoryCluster(size: 3, compactEvery: 20, chunkBytes: 2048)
         #expect(try await cluster.pump(until: { await cluster.leader() != nil }))
         var leader = try #require(await cluster.leader())
         _ = try await proposeAll(leader, [.register(ClientRecord(id: alice, publicKey: [1])), .register(ClientRecord(id: bob, publicKey: [2]))], cluster)
