@@ -73,7 +73,7 @@ final class LedgerQueue: Sendable {
 
     /// On the queue: writes the cleanup batches still held, unless a drain already runs.
     private func drainHeldCleanup() {
-        if state.withLock({ $0.batches.claimHeld(fromTimer: true) }) { drain() }
+        if state.withLock({ $0.batches.claimHeld() }) { drain() }
     }
 
     /// Writes what is queued, a transaction at a time, until nothing is.

@@ -11,7 +11,7 @@ public struct GroupCommitState<Item: Sendable>: Sendable {
         case none
         /// Start a drain.
         case now
-        /// Schedule a drain after the hold delay (then call ``claimHeld(fromTimer:)``).
+        /// Schedule a drain after the hold delay (then call ``claimHeld()``).
         case afterHoldDelay
     }
 
@@ -36,10 +36,10 @@ public struct GroupCommitState<Item: Sendable>: Sendable {
         return .now
     }
 
-    /// Whether held items must be drained now: from the delayed drain (`fromTimer`), or from
-    /// someone who waits for them. False when a drain runs (it takes them) or nothing is queued.
-    public mutating func claimHeld(fromTimer: Bool) -> Bool {
-        if fromTimer { holdScheduled = false }
+    /// The delayed drain came: whether to drain the held items now. False when a drain runs
+    /// (it takes them) or nothing is queued.
+    public mutating func claimHeld() -> Bool {
+        holdScheduled = false
         guard !draining, !queued.isEmpty else { return false }
         draining = true
         return true
