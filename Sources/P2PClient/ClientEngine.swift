@@ -229,6 +229,8 @@ actor ClientEngine {
         guard !stopped, let due = ([core.nextDeadline] + attachWaiters.values.map(\.deadline)).compactMap({ $0 }).min() else { return }
         if let timer, timer.at <= due { return }
         timer?.task.cancel()
+        // `now` reads the clock: read once, or it may pass `due` between the test and the subtraction.
+        let now = now
         let delay = due > now ? due - now : 0
         timer = (due, Task { [weak self] in
             do { try await Task.sleep(for: .milliseconds(delay)) } catch { return }
