@@ -16,6 +16,8 @@ final class ClientHandle: Sendable {
         var process: Process?
         var input: FileHandle?
         var online = false
+        /// Each time the process was found to have exited before it was asked to stop.
+        var unexpectedExits: [String] = []
     }
 
     private let state = Mutex(State())
@@ -116,6 +118,13 @@ final class ClientHandle: Sendable {
         if let process, process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
     }
 
+    /// Whether the process runs (false before its start and after its stop, or if it exited).
+    var isRunning: Bool { state.withLock { $0.process?.isRunning ?? false } }
+
+    /// Each time the process was found, at a stop, to have exited on its own (a crash, say):
+    /// its messages then look lost, and this says why.
+    var unexpectedExits: [String] { state.withLock { $0.unexpectedExits } }
+
     /// Takes the client out of the workload (it keeps receiving until `stop`).
     func markOffline() { state.withLock { $0.online = false } }
 
@@ -130,6 +139,11 @@ final class ClientHandle: Sendable {
             return (state.process, state.input)
         }
         guard let process else { return }
+        if !process.isRunning {
+            let how = process.terminationReason == .uncaughtSignal ? "signal \(process.terminationStatus)" : "status \(process.terminationStatus)"
+            let exit = "client c\(index) had exited on its own (\(how)) before it was stopped: see \(stateDirectory).log"
+            state.withLock { $0.unexpectedExits.append(exit) }
+        }
         try? input?.close()
         for _ in 0..<300 where process.isRunning {
             try? await Task.sleep(for: .milliseconds(50))

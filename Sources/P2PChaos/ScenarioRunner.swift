@@ -86,8 +86,10 @@ final class ScenarioRunner: Sendable {
         if let digest { violations.append(digest) }
         let drained = await mailboxesDrained()
         if let drained { violations.append(drained) }
-        let passed = violations.isEmpty
         for handle in handles { await handle.stop() }
+        // First: a client that died explains the losses listed after it.
+        violations = handles.flatMap(\.unexpectedExits) + violations
+        let passed = violations.isEmpty
         let paths = checker.deliveryPaths
         if passed || ProcessInfo.processInfo.environment["P2PCORE_CHAOS_KEEP"] == nil {
             cluster.stop()

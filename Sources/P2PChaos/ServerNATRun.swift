@@ -230,6 +230,7 @@ final class ServerNATRun: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for handle in handles { group.addTask { await handle.stop() } }
         }
+        failures += handles.flatMap(\.unexpectedExits)
         let report = checker.verify()
         failures += report.violations.prefix(20)
         if report.violations.count > 20 { failures.append("… and \(report.violations.count - 20) more violations") }
