@@ -333,7 +333,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "P2PClientTests", dependencies: ["TestSupport", "P2PClient", "ClientProtocol", "Delivery", "Mailbox", "LMDB", "MessageModel", "P2PCore"], swiftSettings: strict),
+        .testTarget(name: "P2PClientTests", dependencies: ["TestSupport", "ClusterHarness", "P2PClient", "ClientProtocol", "Delivery", "Mailbox", "LMDB", "MessageModel", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftTests", dependencies: ["TestSupport", "Raft", "RaftSimulation", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "RaftStorageTests", dependencies: ["TestSupport", "RaftStorage", "Raft", "LMDB", "P2PCore"], swiftSettings: strict),
         .testTarget(name: "ReliableDatagramTests", dependencies: ["TestSupport", "ReliableDatagram", "P2PCore"], swiftSettings: strict),
@@ -351,6 +351,6 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SimulatedClientsTests", dependencies: ["SimulatedClients", "MessageModel", "P2PCore"], swiftSettings: strict),
-        .testTarget(name: "MailboxTests", dependencies: ["TestSupport", "Mailbox", "LMDB", "MessageModel", "P2PCore"], swiftSettings: strict),
+        .testTarget(name: "MailboxTests", dependencies: ["TestSupport", "ClusterHarness", "Mailbox", "LMDB", "MessageModel", "P2PCore"], swiftSettings: strict),
     ]
 )

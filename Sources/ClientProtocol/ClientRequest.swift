@@ -168,7 +168,7 @@ public enum ClientRequest: Equatable, Sendable {
                 try PathReport.decode(from: &r)
             })
         case .batch:
-            self = .batch(try FrameBatch.decode(from: &reader, field: "request.batch", { bytes throws(DecodingError) in try ClientRequest(decoding: bytes) }, isBatchable: \.isBatchable))
+            self = .batch(try FrameBatch.decode(from: &reader, field: "request.batch", tag: Tag.batch.rawValue, { bytes throws(DecodingError) in try ClientRequest(decoding: bytes) }, isBatchable: \.isBatchable))
         }
         try reader.expectEnd()
     }

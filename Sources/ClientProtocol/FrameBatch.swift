@@ -50,12 +50,18 @@ public enum FrameBatch {
 
     /// Reads a batch (``read(from:field:)``) and decodes each item with `decode`, refusing any
     /// item that may not travel in a batch (a nested batch, say).
+    ///
+    /// An item tagged `tag` (the batch's own) is refused before it is decoded: decoding a batch
+    /// in a batch in a batch… would recurse once per level, and a frame holds enough levels to
+    /// overflow the stack.
     static func decode<Item>(
-        from reader: inout ByteReader, field: String, _ decode: ([UInt8]) throws(DecodingError) -> Item,
+        from reader: inout ByteReader, field: String, tag: UInt8, _ decode: ([UInt8]) throws(DecodingError) -> Item,
         isBatchable: (Item) -> Bool
     ) throws(DecodingError) -> [Item] {
         var items: [Item] = []
         for encoded in try read(from: &reader, field: field) {
+            // An item's encoding starts with its codec version, then its tag (``frame(tag:_:)``).
+            if encoded.dropFirst().first == tag { throw .malformed(field: field, reason: "a batch inside a batch") }
             let item = try decode(encoded)
             guard isBatchable(item) else { throw .malformed(field: field, reason: "an item that cannot be batched") }
             items.append(item)

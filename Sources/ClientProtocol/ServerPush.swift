@@ -139,7 +139,7 @@ public enum ServerPush: Equatable, Sendable {
             let request = try reader.readUInt64("connect.request")
             self = .connectResult(request: request, try reader.readOptional("connect.introduction") { r throws(DecodingError) in try Introduction.decode(from: &r) })
         case .batch:
-            self = .batch(try FrameBatch.decode(from: &reader, field: "push.batch", { bytes throws(DecodingError) in try ServerPush(decoding: bytes) }, isBatchable: \.isBatchable))
+            self = .batch(try FrameBatch.decode(from: &reader, field: "push.batch", tag: Tag.batch.rawValue, { bytes throws(DecodingError) in try ServerPush(decoding: bytes) }, isBatchable: \.isBatchable))
         }
         try reader.expectEnd()
     }

@@ -92,11 +92,18 @@ public enum MailboxCommand: Equatable, Sendable {
 
     /// Decodes a command; malformed bytes are a ``DecodingError``, never a trap.
     public init(decoding bytes: [UInt8]) throws(DecodingError) {
+        try self.init(decoding: bytes, nested: false)
+    }
+
+    /// `nested`: inside a batch, where a batch is refused before it is read (decoding batches
+    /// in batches would recurse once per level, enough to overflow the stack).
+    private init(decoding bytes: [UInt8], nested: Bool) throws(DecodingError) {
         var reader = ByteReader(bytes)
         let version = try reader.readUInt8("command.version")
         guard version == 1 else { throw .malformed(field: "command.version", reason: "unsupported version \(version)") }
         let rawTag = try reader.readUInt8("command.tag")
         guard let tag = Tag(rawValue: rawTag) else { throw .malformed(field: "command.tag", reason: "unknown tag \(rawTag)") }
+        if nested, tag == .batch { throw .malformed(field: "batch.command", reason: "a batch inside a batch") }
         switch tag {
         case .register:
             // Structural bounds only: the state machine answers a record over the caps with
@@ -135,9 +142,7 @@ public enum MailboxCommand: Equatable, Sendable {
             self = .registerServer(id: try reader.readNodeID("server.id"), address: try reader.readString("server.address"))
         case .batch:
             self = .batch(try reader.readArray("batch.count", limit: Self.maximumBatch) { r throws(DecodingError) in
-                let command = try MailboxCommand(decoding: try r.readLengthPrefixed("batch.command"))
-                if case .batch = command { throw .malformed(field: "batch.command", reason: "a batch inside a batch") }
-                return command
+                try MailboxCommand(decoding: try r.readLengthPrefixed("batch.command"), nested: true)
             })
         }
         try reader.expectEnd()

@@ -45,8 +45,15 @@ extension MailboxOutcome {
     }
 
     public static func decode(from reader: inout ByteReader) throws(DecodingError) -> MailboxOutcome {
+        try decode(from: &reader, nested: false)
+    }
+
+    /// `nested`: inside a batch, where a batch is refused before it is read (decoding batches
+    /// in batches would recurse once per level, enough to overflow the stack).
+    private static func decode(from reader: inout ByteReader, nested: Bool) throws(DecodingError) -> MailboxOutcome {
         let raw = try reader.readUInt8("outcome.tag")
         guard let tag = Tag(rawValue: raw) else { throw .malformed(field: "outcome.tag", reason: "unknown tag \(raw)") }
+        if nested, tag == .batch { throw .malformed(field: "outcome.batch", reason: "a batch inside a batch") }
         switch tag {
         case .stored: return .stored
         case .alreadyDelivered: return .alreadyDelivered
@@ -71,9 +78,7 @@ extension MailboxOutcome {
         case .skipped: return .skipped
         case .batch:
             return .batch(try reader.readArray("outcome.count", limit: MailboxCommand.maximumBatch) { r throws(DecodingError) in
-                let outcome = try decode(from: &r)
-                if case .batch = outcome { throw .malformed(field: "outcome.batch", reason: "a batch inside a batch") }
-                return outcome
+                try decode(from: &r, nested: true)
             })
         }
     }

@@ -1,5 +1,6 @@
 import AdminProtocol
 import ClientProtocol
+import ClusterHarness
 import Foundation
 import P2PCore
 import Transport
@@ -15,7 +16,35 @@ struct FieldAttacks {
         await context.run([
             ("oversized-hello-lan-addresses", { await oversizedHello() }),
             ("connect-arbitrary-candidates", { await arbitraryCandidates() }),
+            ("nested-batch-frame", { await nestedBatchFrame() }),
         ])
+    }
+
+    /// One request frame holding a batch in a batch in a batch… 100,000 levels deep (800 KB):
+    /// a decoder that recursed into each level before refusing a nested batch would overflow
+    /// its stack and take the server down.
+    private func nestedBatchFrame() async -> AttackOutcome {
+        let name = "nested-batch-frame"
+        guard let attacker = try? await HostileClient.dial(context.servers[0].address, secret: context.secret),
+              case .welcome? = await attacker.hello().push
+        else { return .vulnerable(name, "setup: the attacking client was not welcomed") }
+        defer { attacker.close() }
+        let ack = ClientRequest.acknowledge(MessageID(sender: realClient, sequence: 1)).encoded()
+        let frame = NestedEncoding.lengthPrefixed(oneLevel: ClientRequest.batch(encoded: [ack]), inner: ack, levels: 100_000)
+        do {
+            try attacker.send(type: ClientProtocol.requestFrame, frame)
+        } catch {
+            return .vulnerable(name, "the link closed before the frame went: \(error)")
+        }
+        let (_, closedByServer, _) = await attacker.awaitClose(within: .seconds(10))
+        try? await Task.sleep(for: .seconds(1))
+        let dead = context.deadServers()
+        if !dead.isEmpty { return .vulnerable(name, "\(dead.joined(separator: ", ")) died on an 800 KB frame of 100,000 nested batches") }
+        let status = await context.status(via: context.servers[0])
+        guard closedByServer, status.passes else {
+            return .vulnerable(name, "an 800 KB frame of 100,000 nested batches: \(closedByServer ? "link closed" : "link not closed in 10 s"); \(status.summary)")
+        }
+        return .refused(name, "an 800 KB frame of 100,000 nested batches: link closed by the server, every server alive, \(status.summary)")
     }
 
     /// Not an attack the servers can refuse: a client's LAN addresses are its own report, so a

@@ -1,3 +1,4 @@
+import ClusterHarness
 import MessageModel
 import Testing
 @testable import Mailbox
@@ -24,6 +25,23 @@ import Testing
         #expect(outcomes == [.batch([.stored, .stored, .stored, .unknownRecipient, .done])])
         #expect(try fixture.store.messages(for: bob).map(\.message.id.sequence) == [2])
         #expect(try fixture.store.deliveredThrough(recipient: bob, sender: alice) == 1)
+    }
+
+    /// Commands and outcomes come from peers (proposals, replies): ~100,000 levels of batch in
+    /// batch are refused at the second level, not decoded by a recursion that would overflow the
+    /// stack of every replica applying the entry.
+    @Test func deeplyNestedBatchesAreRefusedWithoutRecursing() throws {
+        let inner = MailboxCommand.purge(recipient: bob).encoded()
+        let commands = NestedEncoding.lengthPrefixed(oneLevel: MailboxCommand.batch([.purge(recipient: bob)]).encoded(), inner: inner, levels: 100_000)
+        #expect(throws: DecodingError.malformed(field: "batch.command", reason: "a batch inside a batch")) { try MailboxCommand(decoding: commands) }
+        func encoded(_ outcome: MailboxOutcome) -> [UInt8] {
+            var writer = ByteWriter()
+            outcome.encode(into: &writer)
+            return writer.bytes
+        }
+        let outcomes = NestedEncoding.unprefixed(oneLevel: encoded(.batch([.stored])), inner: encoded(.stored), levels: 200_000)
+        var reader = ByteReader(outcomes)
+        #expect(throws: DecodingError.malformed(field: "outcome.batch", reason: "a batch inside a batch")) { try MailboxOutcome.decode(from: &reader) }
     }
 
     @Test func aBatchLeavesTheSameStateAsSeparateEntries() throws {

@@ -1,4 +1,5 @@
 import ClientProtocol
+import ClusterHarness
 import MessageModel
 import P2PCore
 import Testing
@@ -47,6 +48,18 @@ import Testing
         for forbidden in [welcome, .refused(reason: "no"), .queryResult(request: 1, .unavailable("x")), ServerPush.batch([.sendResult(request: 1, .stored)])] {
             #expect(throws: DecodingError.self) { try ServerPush(decoding: ServerPush.batch([.sendResult(request: 1, .stored), forbidden]).encoded()) }
         }
+    }
+
+    /// A frame may hold ~100,000 levels of batch in batch: each is refused before it is decoded,
+    /// rather than decoded by a recursion that would overflow the stack (a crash of the server
+    /// any client could cause with one frame).
+    @Test func deeplyNestedBatchesAreRefusedWithoutRecursing() throws {
+        let ack = ClientRequest.acknowledge(MessageID(sender: recipient, sequence: 1)).encoded()
+        let requests = NestedEncoding.lengthPrefixed(oneLevel: ClientRequest.batch(encoded: [ack]), inner: ack, levels: 100_000)
+        #expect(throws: DecodingError.malformed(field: "request.batch", reason: "a batch inside a batch")) { try ClientRequest(decoding: requests) }
+        let result = ServerPush.sendResult(request: 1, .stored).encoded()
+        let pushes = NestedEncoding.lengthPrefixed(oneLevel: ServerPush.batch(encoded: [result]), inner: result, levels: 100_000)
+        #expect(throws: DecodingError.malformed(field: "push.batch", reason: "a batch inside a batch")) { try ServerPush(decoding: pushes) }
     }
 
     @Test func truncatedOrMutatedBatchesNeverTrap() throws {
