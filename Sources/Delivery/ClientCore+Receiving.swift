@@ -9,11 +9,12 @@ extension ClientCore {
         let sender = message.id.sender
         let sequence = message.id.sequence
         let through = inbox.deliveredThrough[sender] ?? 0
-        let expected = inbox.nextExpected[sender] ?? through + 1
         if sequence <= through {
             // Already handed to the application: the acknowledgement was lost. Send it again.
             return acknowledge(message.id, route: route)
         }
+        // `through` < `sequence` here, so the next one exists (the ledger may claim any watermark).
+        let expected = inbox.nextExpected[sender] ?? through + 1
         guard sequence >= expected else { return }  // already queued for the application
         // Ahead of a gap the buffer is bounded (the copy comes again later); the awaited one always fits.
         guard sequence == expected || (inbox.early[sender]?.count ?? 0) < configuration.earlyLimit else { return }
@@ -22,7 +23,7 @@ extension ClientCore {
         var next = expected
         while let arrival = inbox.early[sender]?.removeValue(forKey: next) {
             inbox.ready.append(arrival)
-            next += 1
+            next = next.saturatingAdding(1)
         }
         if inbox.early[sender]?.isEmpty == true { inbox.early[sender] = nil }
         inbox.nextExpected[sender] = next

@@ -40,7 +40,12 @@ public final class Environment: Sendable {
         public let lastPageNumber: Int
         public let pageSize: Int
         public let lastTransactionID: Int
-        public var usedBytes: Int { (lastPageNumber + 1) * pageSize }
+        /// Saturates: a damaged file's meta page may claim any page number.
+        public var usedBytes: Int {
+            let pages = lastPageNumber.addingReportingOverflow(1)
+            let bytes = pages.partialValue.multipliedReportingOverflow(by: pageSize)
+            return pages.overflow || bytes.overflow ? .max : bytes.partialValue
+        }
     }
 
     struct State: ~Copyable {

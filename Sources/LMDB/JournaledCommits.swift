@@ -24,6 +24,8 @@ public final class JournaledCommits: Sendable {
         /// A whole record (its checksum holds) too short to carry its number: not written by
         /// this type.
         case malformedRecord(path: String)
+        /// LMDB claims the last possible record number: its file is damaged.
+        case numbersExhausted(path: String)
 
         public var description: String {
             switch self {
@@ -33,6 +35,8 @@ public final class JournaledCommits: Sendable {
                 "journal \(path) holds a transaction LMDB could not commit; restart to recover it"
             case .malformedRecord(let path):
                 "journal \(path) holds a record without a number"
+            case .numbersExhausted(let path):
+                "the LMDB state beside journal \(path) claims the last possible record number: it is damaged"
             }
         }
     }
@@ -100,6 +104,7 @@ public final class JournaledCommits: Sendable {
     ) throws -> R {
         try lastRecord.withLock { last in
             guard let previous = last else { throw Failure.journalAhead(path: journal.path) }
+            guard previous < .max else { throw Failure.numbersExhausted(path: journal.path) }
             let number = previous + 1
             var appended = false
             do {

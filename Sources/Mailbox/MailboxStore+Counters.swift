@@ -98,7 +98,7 @@ extension MailboxStore {
                 highest = max(highest, MailboxKey.arrival(ofMessageKey: key) ?? 0)
                 return true
             }
-            try storeBox(recipient, Box(nextArrival: highest + 1, count: fresh.count, bytes: fresh.bytes, skips: fresh.skips), txn)
+            try storeBox(recipient, Box(nextArrival: highest.saturatingAdding(1), count: fresh.count, bytes: fresh.bytes, skips: fresh.skips), txn)
         }
         try txn.clear(sendersDB(txn))
         for (key, items) in senders.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
@@ -124,17 +124,12 @@ extension MailboxStore {
         for (sender, counts) in relayed.drain() {
             guard var record = try loadClient(sender, txn) else { continue }
             // Saturating: the counters of a registration come from the log, not from this store.
-            record.relayedMessages = saturatingSum(record.relayedMessages, counts.messages)
-            record.relayedBytes = saturatingSum(record.relayedBytes, counts.bytes)
+            record.relayedMessages = record.relayedMessages.saturatingAdding(counts.messages)
+            record.relayedBytes = record.relayedBytes.saturatingAdding(counts.bytes)
             try store(record, txn)
         }
     }
 
-}
-
-private func saturatingSum(_ a: UInt64, _ b: UInt64) -> UInt64 {
-    let (sum, overflow) = a.addingReportingOverflow(b)
-    return overflow ? .max : sum
 }
 
 /// What enqueues added to their senders' relay counters, not stored yet (per sender, in the order
@@ -145,7 +140,7 @@ struct RelayedCounts {
 
     mutating func add(_ sender: NodeID, bytes: UInt64) {
         if let current = counts[sender] {
-            counts[sender] = (saturatingSum(current.messages, 1), saturatingSum(current.bytes, bytes))
+            counts[sender] = (current.messages.saturatingAdding(1), current.bytes.saturatingAdding(bytes))
         } else {
             order.append(sender)
             counts[sender] = (1, bytes)

@@ -82,12 +82,14 @@ extension MailboxStore {
             box.count += 1
             box.bytes += size
         } else {
-            box.skips = box.skips.addingReportingOverflow(1).overflow ? .max : box.skips + 1
+            box.skips = box.skips.saturatingAdding(1)
         }
         try storeBox(recipient, box, txn)
-        senderItems += 1
+        // Saturating, as below: over the limits only for the skip let in, and the stored
+        // counters may claim anything.
+        senderItems = senderItems.saturatingAdding(1)
         try storeSenderItems(recipient, sender, senderItems, txn)
-        total += cost
+        total = total.saturatingAdding(cost)
         try storeTotalBytes(total, txn)
         guard fitsMailbox else {
             if expiredOnArrival {
@@ -116,7 +118,7 @@ extension MailboxStore {
         var box = try loadBox(recipient, txn)
         box.count = max(0, box.count - 1)
         box.bytes = max(0, box.bytes - message.payload.count)
-        box.skips += 1
+        box.skips = box.skips.saturatingAdding(1)
         try storeBox(recipient, box, txn)
         // The record stays (as a skip): the sender's item count is unchanged, its payload is freed.
         try storeTotalBytes(max(0, try loadTotalBytes(txn) - message.payload.count), txn)

@@ -30,6 +30,9 @@ public final class ClientLedger: Sendable {
     public enum LedgerError: Error, Equatable, Sendable {
         /// Delivery must follow the sender's sequence: `expected` is the only deliverable one.
         case outOfOrder(sender: NodeID, expected: UInt64, got: UInt64)
+        /// Every sequence towards `recipient` is taken (the ledger claims the last one: its
+        /// file is damaged).
+        case sequencesExhausted(recipient: NodeID)
     }
 
     private let environment: Environment
@@ -126,8 +129,8 @@ public final class ClientLedger: Sendable {
                 case .oweSkip(let key): try oweSkip(key.recipient.bytes + key.id.sequence.bigEndianBytes, txn)
                 case .markDelivered(let id):
                     let through = try delivered[id.sender] ?? self.deliveredThrough(id.sender, txn)
-                    guard id.sequence == through + 1 else {
-                        throw LedgerError.outOfOrder(sender: id.sender, expected: through + 1, got: id.sequence)
+                    guard through < .max, id.sequence == through + 1 else {
+                        throw LedgerError.outOfOrder(sender: id.sender, expected: through.saturatingAdding(1), got: id.sequence)
                     }
                     try txn.put(self.delivered, id.sender.bytes, id.sequence.bigEndianBytes)
                     delivered[id.sender] = id.sequence
@@ -144,6 +147,7 @@ public final class ClientLedger: Sendable {
         _ recipient: NodeID, _ payload: [UInt8], _ expiresAt: UInt64?, _ next: inout [NodeID: UInt64], _ txn: borrowing WriteTransaction
     ) throws -> Outgoing {
         let last = try next[recipient] ?? txn.get(sequences, recipient.bytes).flatMap { UInt64(bigEndianBytes: $0) } ?? 0
+        guard last < .max else { throw LedgerError.sequencesExhausted(recipient: recipient) }
         let key = recipient.bytes + (last + 1).bigEndianBytes
         try txn.put(outbox, key, payload)
         if let expiresAt { try txn.put(expiries, key, expiresAt.bigEndianBytes) }
@@ -225,8 +229,8 @@ public final class ClientLedger: Sendable {
     public func markDelivered(_ id: MessageID) throws {
         try environment.write { txn in
             let through = try txn.get(delivered, id.sender.bytes).flatMap { UInt64(bigEndianBytes: $0) } ?? 0
-            guard id.sequence == through + 1 else {
-                throw LedgerError.outOfOrder(sender: id.sender, expected: through + 1, got: id.sequence)
+            guard through < .max, id.sequence == through + 1 else {
+                throw LedgerError.outOfOrder(sender: id.sender, expected: through.saturatingAdding(1), got: id.sequence)
             }
             try txn.put(delivered, id.sender.bytes, id.sequence.bigEndianBytes)
         }

@@ -21,7 +21,8 @@ extension AdminService {
         let leaderCommit = cluster.leader.flatMap { byID[$0]?.commitIndex } ?? cluster.servers.filter(\.reachable).map(\.commitIndex).max() ?? 0
         func caughtUp(_ status: ServerStatus?) -> Bool {
             guard let status, status.reachable, status.leader != nil else { return false }
-            return status.appliedIndex + safeToStopLag >= leaderCommit
+            // Subtracting from the commit: the indexes are the members' own reports.
+            return status.appliedIndex >= leaderCommit - min(leaderCommit, safeToStopLag)
         }
         let quorum = voters.count / 2 + 1
         let others = voters.filter { $0 != target && caughtUp(byID[$0]) }.count

@@ -94,6 +94,8 @@ enum PathInference {
 
     private static func format(_ value: Double) -> String {
         let rounded = (value * 10).rounded() / 10
-        return rounded == rounded.rounded() ? "\(Int(rounded))" : "\(rounded)"
+        // The value may be a peer's report: only what fits an Int is printed as one.
+        if rounded == rounded.rounded(), let whole = Int(exactly: rounded) { return "\(whole)" }
+        return "\(rounded)"
     }
 }

@@ -7,9 +7,11 @@ public enum DurationText {
         for unit in units where trimmed.hasSuffix(unit.suffix) {
             let number = trimmed.dropLast(unit.suffix.count)
             guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-                let value = Double(number), value.isFinite
+                let value = Double(number), value.isFinite,
+                // Beyond ~292,000 years a duration does not fit: no duration, rather than a trap.
+                let microseconds = Int64(exactly: (value * unit.milliseconds * 1_000).rounded())
             else { continue }
-            return .microseconds(Int64((value * unit.milliseconds * 1_000).rounded()))
+            return .microseconds(microseconds)
         }
         return nil
     }

@@ -165,6 +165,22 @@ import Testing
         #expect(handedOver(harness.take()) == [6])
     }
 
+    /// The ledger may claim any watermark (a damaged file): the last sequences still order and
+    /// deliver, without a trap at the end of the numbers.
+    @Test func aWatermarkAtTheEndOfTheSequencesNeitherTrapsNorRedelivers() {
+        var harness = CoreHarness(restoring: LedgerContents(deliveredThrough: [alice: .max - 1]))
+        harness.feed(.serverConnected(server))
+        _ = harness.take()
+        harness.feed(.relayedMessage(message(from: alice, to: harness.me, .max), from: server))
+        harness.feed(.receive)
+        #expect(handedOver(harness.take()) == [.max])
+        var full = CoreHarness(restoring: LedgerContents(deliveredThrough: [alice: .max]))
+        full.feed(.serverConnected(server))
+        _ = full.take()
+        full.feed(.relayedMessage(message(from: alice, to: full.me, .max), from: server))
+        #expect(full.take() == [.acknowledgeRelayed(MessageID(sender: alice, sequence: .max), to: server)])
+    }
+
     @Test func relayedAcknowledgementsFallBackToTheSubscribedServer() {
         var harness = receiver()
         let gone = NodeID.random()

@@ -51,6 +51,25 @@ import TestSupport
         }
     }
 
+    /// Stored numbers at the end of their range (a damaged file) give typed errors, not traps.
+    @Test func sequencesAtTheEndOfTheirRangeAreRefusedWithoutATrap() throws {
+        let scratch = TemporaryDirectory("ledger")
+        let environment = try Environment(path: scratch.path)
+        defer { environment.close() }
+        let ledger = try ClientLedger(environment: environment, me: me)
+        let (sequences, delivered) = (try environment.openDatabase("client.sequences"), try environment.openDatabase("client.delivered"))
+        try environment.write { txn in
+            try txn.put(sequences, bob.bytes, UInt64.max.bigEndianBytes)
+            try txn.put(delivered, carol.bytes, UInt64.max.bigEndianBytes)
+        }
+        do {
+            #expect(throws: ClientLedger.LedgerError.sequencesExhausted(recipient: bob)) { try ledger.prepare(to: bob, payloads: [[1]]) }
+            #expect(throws: ClientLedger.LedgerError.outOfOrder(sender: carol, expected: .max, got: 1)) {
+                try ledger.markDelivered(MessageID(sender: carol, sequence: 1))
+            }
+        }
+    }
+
     // MARK: - The journal
 
     private func journaledLedger(_ directory: String) throws -> (Environment, ClientLedger) {

@@ -120,7 +120,9 @@ extension P2PServer {
         return MonitorStatus(
             server: id, readiness: await readiness(), leader: cluster.leader, healthy: cluster.healthy, problems: cluster.problems,
             servers: cluster.servers, clients: clients, pairs: MonitorStatus.pairs(of: clients, reports: paths?.pairs ?? []), paths: paths,
-            relayedMessages: reachable.reduce(0) { $0 + $1.relayedMessages }, relayedBytes: reachable.reduce(0) { $0 + $1.relayedBytes },
+            // Saturating: the counters are the members' own reports.
+            relayedMessages: reachable.reduce(0) { $0.saturatingAdding($1.relayedMessages) },
+            relayedBytes: reachable.reduce(0) { $0.saturatingAdding($1.relayedBytes) },
             generatedAtMillis: ClientGateway.nowMillis()
         )
     }

@@ -42,8 +42,8 @@ extension P2PServer {
         var oldest: UInt64?
         for record in (try? replica.mailboxes.clients()) ?? [] {
             guard let stats = try? replica.mailboxes.stats(for: record.id), stats.messages > 0 else { continue }
-            messages += stats.messages
-            bytes += stats.bytes
+            messages = messages.saturatingAdding(stats.messages)
+            bytes = bytes.saturatingAdding(stats.bytes)
             if let first = stats.oldestEnqueuedAtMillis { oldest = min(oldest ?? first, first) }
         }
         metrics.mailboxMessages.set(Int64(messages))
