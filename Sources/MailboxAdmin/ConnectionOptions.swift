@@ -20,6 +20,10 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: "Seconds to wait for the server.")
     var timeout: Int = 30
 
+    func validate() throws {
+        guard (1...86_400).contains(timeout) else { throw ValidationError("--timeout must be 1 to 86400 seconds, not \(timeout)") }
+    }
+
     /// The remote address, if admin goes over the network.
     var remote: String? {
         server ?? (dataDir == nil ? ProcessInfo.processInfo.environment["P2PCORE_SERVER"] : nil)

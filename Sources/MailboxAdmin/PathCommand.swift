@@ -37,7 +37,7 @@ struct PathCommand: AsyncParsableCommand {
             print("       \(side.explanation)")
             print("  LAN addresses: \(side.lanAddresses.isEmpty ? "-" : side.lanAddresses.joined(separator: ", "))")
             for observation in side.observations {
-                print("  server \(observation.server) observed \(observation.mapping) (\(Int(observation.ageSeconds))s ago)")
+                print("  server \(observation.server) observed \(observation.mapping) (\(Int(exactly: observation.ageSeconds.rounded(.down)).map { "\($0)" } ?? "?")s ago)")
             }
         }
         print("")
