@@ -27,7 +27,8 @@ public enum LinkDialer {
             var bootstrap = ClientBootstrap(group: group)
             if let localHost { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localHost, port: 0)) }
             channel = try await bootstrap
-                .connectTimeout(.milliseconds(Int64(configuration.connectTimeout.components.seconds * 1000)))
+                // NIO's conversion clamps, and keeps a timeout's fraction of a second.
+                .connectTimeout(TimeAmount(configuration.connectTimeout))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {

@@ -73,9 +73,7 @@ enum LinkEstablishment {
             let once = Once(continuation)
             let timedOut = Flag()
             let established = Flag()
-            let nanoseconds = configuration.handshakeTimeout.components.seconds * 1_000_000_000
-                + configuration.handshakeTimeout.components.attoseconds / 1_000_000_000
-            let timer = pipe.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
+            let timer = pipe.eventLoop.scheduleTask(in: TimeAmount(configuration.handshakeTimeout)) {
                 timedOut.set()
                 pipe.close()
             }
