@@ -22,7 +22,7 @@ struct AttackCommand: AsyncParsableCommand {
         purging another client's mailbox, claiming another node's id, Raft messages at term and
         index UInt64.max, memory exhaustion (unread answers, huge frame announcements, idle
         connections and links, random frames before and after the handshake), offline guessing
-        of the secrets, oversized hellos and arbitrary direct-path candidates. Prints one line per
+        of the secrets, oversized hellos, nested batch frames and arbitrary direct-path candidates. Prints one line per
         attack and a summary; exits non-zero if any attack got through or the cluster did not
         survive. Memory bound: every server under 2x its idle RSS; `mailbox-admin status` under 1 s.
 
