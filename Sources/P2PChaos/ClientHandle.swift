@@ -118,8 +118,9 @@ final class ClientHandle: Sendable {
         if let process, process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
     }
 
-    /// Whether the process runs (false before its start and after its stop, or if it exited).
-    var isRunning: Bool { state.withLock { $0.process?.isRunning ?? false } }
+    /// What to report if the running process exited on its own (a crash, say); `nil` while it
+    /// runs, and before its start or after its stop.
+    var exitedOnItsOwn: String? { state.withLock { $0.process }.flatMap(exitReport) }
 
     /// Each time the process was found, at a stop, to have exited on its own (a crash, say):
     /// its messages then look lost, and this says why.
@@ -139,11 +140,7 @@ final class ClientHandle: Sendable {
             return (state.process, state.input)
         }
         guard let process else { return }
-        if !process.isRunning {
-            let how = process.terminationReason == .uncaughtSignal ? "signal \(process.terminationStatus)" : "status \(process.terminationStatus)"
-            let exit = "client c\(index) had exited on its own (\(how)) before it was stopped: see \(stateDirectory).log"
-            state.withLock { $0.unexpectedExits.append(exit) }
-        }
+        if let exit = exitReport(process) { state.withLock { $0.unexpectedExits.append(exit) } }
         try? input?.close()
         for _ in 0..<300 where process.isRunning {
             try? await Task.sleep(for: .milliseconds(50))
@@ -152,5 +149,11 @@ final class ClientHandle: Sendable {
             FileHandle.standardError.write(Data("client c\(index) did not stop within 15 s of the end of its input: terminated\n".utf8))
             process.terminate()
         }
+    }
+
+    private func exitReport(_ process: Process) -> String? {
+        guard !process.isRunning else { return nil }
+        let how = process.terminationReason == .uncaughtSignal ? "signal \(process.terminationStatus)" : "status \(process.terminationStatus)"
+        return "client c\(index) had exited on its own (\(how)) before it was stopped: see \(stateDirectory).log"
     }
 }

@@ -154,7 +154,7 @@ final class MultiLANRun: Sendable {
         // 5. Exactly once, in order, for every pair.
         let check = log.check()
         failures += check.violations
-        for handle in handles where !handle.isRunning { failures.append("client c\(handle.index) exited on its own: see \(handle.stateDirectory).log") }
+        failures += handles.compactMap(\.exitedOnItsOwn)
         let result = failures.isEmpty ? "PASS" : "FAIL"
         print("multilan lan1↔lan1=\(lan1Paths[ids[lan1b]] ?? "relay") lan1↔lan2=\(lan1Paths[ids[lan2]] ?? "relay") lan3=\(lan1Paths[ids[lan3]] ?? "relay") "
             + "relayed-by-direct-pairs=\(afterDirect - before) stream=\(streamed) path-switches=\(switches.history.joined(separator: "→")) "
