@@ -111,7 +111,11 @@ struct MailboxApplyDriver: FuzzDriver {
         case 7:
             return random.oneIn(2) ? .purge(recipient: id) : .delete(recipient: id, id: MessageID(sender: random.nodeID(clients), sequence: random.integer(small: 8)))
         case 8:
-            return .forgetServer(random.nodeID(clients))
+            switch random.below(3) {
+            case 0: return .forgetServer(random.nodeID(clients))
+            case 1: return .retireServer(random.nodeID(clients))
+            default: return .admitServer(id: id, address: random.string())
+            }
         default:
             return .registerServer(id: id, address: random.string())
         }

@@ -24,8 +24,16 @@ public enum MailboxCommand: Equatable, Sendable {
     /// A server left the cluster: detach every client from it and drop its address.
     case forgetServer(NodeID)
     /// A server announces the address other servers reach it at (a new server asks to join
-    /// this way; the leader then adds it to the Raft membership).
+    /// this way; the leader then adds it to the Raft membership). A retired server's own
+    /// announcement is refused (``MailboxOutcome/serverRetired``).
     case registerServer(id: NodeID, address: String)
+    /// An operator removed a server: as ``forgetServer(_:)``, and from now on the server's own
+    /// ``registerServer(id:address:)`` is refused, so that neither one in flight at the removal
+    /// nor the removed server itself brings it back.
+    case retireServer(NodeID)
+    /// An operator added a server: lifts a retirement and records the server's address (the
+    /// leader then adds it to the Raft membership).
+    case admitServer(id: NodeID, address: String)
     /// Several commands in one log entry, applied in order (outcome: ``MailboxOutcome/batch(_:)``,
     /// one per command): a burst of a link's sends or acknowledgements commits as one proposal.
     /// Never nested; at most ``maximumBatch`` commands.
@@ -36,6 +44,7 @@ public enum MailboxCommand: Equatable, Sendable {
 
     private enum Tag: UInt8 {
         case register = 1, attach, detach, enqueue, acknowledge, purge, delete, forgetServer, registerServer, expire, claim, batch
+        case retireServer, admitServer
     }
 
     /// The command's binary form (versioned), as stored in the Raft log.
@@ -81,6 +90,13 @@ public enum MailboxCommand: Equatable, Sendable {
             writer.write(server)
         case .registerServer(let server, let address):
             writer.write(Tag.registerServer.rawValue)
+            writer.write(server)
+            writer.write(address)
+        case .retireServer(let server):
+            writer.write(Tag.retireServer.rawValue)
+            writer.write(server)
+        case .admitServer(let server, let address):
+            writer.write(Tag.admitServer.rawValue)
             writer.write(server)
             writer.write(address)
         case .batch(let commands):
@@ -140,6 +156,10 @@ public enum MailboxCommand: Equatable, Sendable {
             self = .forgetServer(try reader.readNodeID("forget.server"))
         case .registerServer:
             self = .registerServer(id: try reader.readNodeID("server.id"), address: try reader.readString("server.address"))
+        case .retireServer:
+            self = .retireServer(try reader.readNodeID("retire.server"))
+        case .admitServer:
+            self = .admitServer(id: try reader.readNodeID("admit.id"), address: try reader.readString("admit.address"))
         case .batch:
             self = .batch(try reader.readArray("batch.count", limit: Self.maximumBatch) { r throws(DecodingError) in
                 try MailboxCommand(decoding: try r.readLengthPrefixed("batch.command"), nested: true)

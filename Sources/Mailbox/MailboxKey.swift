@@ -35,6 +35,10 @@ enum MailboxKey {
     /// `mbx.clients`, `mbx.boxes`, `mbx.servers`: the node id.
     static func node(_ id: NodeID) -> [UInt8] { id.bytes }
 
+    /// `mbx.servers`: the mark of a retired server, its id and one 0xFF byte (no node's key:
+    /// those are exactly 16 bytes).
+    static func retiredServer(_ id: NodeID) -> [UInt8] { id.bytes + [0xFF] }
+
     /// The arrival number at the end of a `mbx.messages` key.
     static func arrival(ofMessageKey key: [UInt8]) -> UInt64? {
         key.count == 24 ? UInt64(bigEndianBytes: key.suffix(8)) : nil

@@ -4,7 +4,7 @@ import P2PCore
 extension MailboxOutcome {
     private enum Tag: UInt8 {
         case stored = 1, alreadyDelivered, mailboxFull, unknownRecipient, keyMismatch, done, notFound, purged, invalidCommand, skipAcknowledged
-        case senderQuotaExceeded, storageFull, fieldOverLimit, expired, claimed, skipped, batch
+        case senderQuotaExceeded, storageFull, fieldOverLimit, expired, claimed, skipped, batch, serverRetired
     }
 
     /// The outcome's binary form (for answers forwarded between servers).
@@ -38,6 +38,7 @@ extension MailboxOutcome {
         case .expired: writer.write(Tag.expired.rawValue)
         case .claimed: writer.write(Tag.claimed.rawValue)
         case .skipped: writer.write(Tag.skipped.rawValue)
+        case .serverRetired: writer.write(Tag.serverRetired.rawValue)
         case .batch(let outcomes):
             writer.write(Tag.batch.rawValue)
             writer.write(array: outcomes) { $1.encode(into: &$0) }
@@ -76,6 +77,7 @@ extension MailboxOutcome {
         case .expired: return .expired
         case .claimed: return .claimed
         case .skipped: return .skipped
+        case .serverRetired: return .serverRetired
         case .batch:
             return .batch(try reader.readArray("outcome.count", limit: MailboxCommand.maximumBatch) { r throws(DecodingError) in
                 try decode(from: &r, nested: true)

@@ -37,6 +37,9 @@ public enum MailboxOutcome: Equatable, Sendable {
     case claimed
     /// The id's record is a skip (refused, purged or deleted): the recipient passes over it.
     case skipped
+    /// An operator removed the server (``MailboxCommand/retireServer(_:)``): its own
+    /// registration was refused; only an operator adds it back.
+    case serverRetired
     /// The outcomes of a ``MailboxCommand/batch(_:)``, in order.
     case batch([MailboxOutcome])
     /// The log entry did not hold a valid command (it is skipped identically on every replica).

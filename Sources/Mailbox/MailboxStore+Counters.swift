@@ -113,6 +113,22 @@ extension MailboxStore {
         return try ClientRecord.decode(from: &reader, enforcingLimits: false)
     }
 
+    /// A server left: every client is detached from it, and its address dropped.
+    func forget(_ server: NodeID, _ txn: borrowing WriteTransaction) throws {
+        var changed: [ClientRecord] = []
+        try txn.scan(clientsDB(txn)) { _, value in
+            var reader = ByteReader(value)
+            var record = try ClientRecord.decode(from: &reader, enforcingLimits: false)
+            if record.attachedServers.contains(server) {
+                record.attachedServers.removeAll { $0 == server }
+                changed.append(record)
+            }
+            return true
+        }
+        for record in changed { try store(record, txn) }
+        _ = try txn.delete(serversDB(txn), MailboxKey.node(server))
+    }
+
     func store(_ record: ClientRecord, _ txn: borrowing WriteTransaction) throws {
         var writer = ByteWriter()
         record.encode(into: &writer)

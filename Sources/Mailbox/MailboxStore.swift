@@ -21,7 +21,8 @@ import Synchronization
 /// - `mbx.messages`  recipient ‖ arrival → ``MailMessage`` (the per-client FIFO)
 /// - `mbx.index`     recipient ‖ sender ‖ sequence → arrival (dedup and acknowledge lookup)
 /// - `mbx.delivered` recipient ‖ sender → highest acknowledged sequence
-/// - `mbx.servers`   server id → the address other servers dial it at
+/// - `mbx.servers`   server id → the address other servers dial it at; server id ‖ 0xFF →
+///                   (nothing): an operator retired the server (its own registration is refused)
 /// - `mbx.expired`   recipient ‖ sender ‖ sequence → expiry, of every message that expired (so
 ///                   that a retried enqueue learns `expired`, not `alreadyDelivered`)
 /// - `mbx.expiries`  expiry ‖ recipient ‖ sender ‖ sequence → (nothing): unclaimed messages with
@@ -218,21 +219,21 @@ public final class MailboxStore: Sendable {
             return .done
 
         case .forgetServer(let server):
-            var changed: [ClientRecord] = []
-            try txn.scan(clientsDB(txn)) { _, value in
-                var reader = ByteReader(value)
-                var record = try ClientRecord.decode(from: &reader, enforcingLimits: false)
-                if record.attachedServers.contains(server) {
-                    record.attachedServers.removeAll { $0 == server }
-                    changed.append(record)
-                }
-                return true
-            }
-            for record in changed { try store(record, txn) }
-            _ = try txn.delete(serversDB(txn), MailboxKey.node(server))
+            try forget(server, txn)
+            return .done
+
+        case .retireServer(let server):
+            try forget(server, txn)
+            try txn.put(serversDB(txn), MailboxKey.retiredServer(server), [])
+            return .done
+
+        case .admitServer(let server, let address):
+            _ = try txn.delete(serversDB(txn), MailboxKey.retiredServer(server))
+            try txn.put(serversDB(txn), MailboxKey.node(server), Array(address.utf8))
             return .done
 
         case .registerServer(let server, let address):
+            if try txn.get(serversDB(txn), MailboxKey.retiredServer(server)) != nil { return .serverRetired }
             try txn.put(serversDB(txn), MailboxKey.node(server), Array(address.utf8))
             return .done
 

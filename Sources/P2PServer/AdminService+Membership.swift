@@ -27,7 +27,8 @@ extension AdminService {
         if await replica.membership.voters.contains(server) {
             return .done(detail: "server \(server) at \(address) is already a voter")
         }
-        _ = try await raft.commit(.registerServer(id: server, address: address), budget: .seconds(10))
+        // Admitted, not registered: this also lifts an earlier removal's retirement.
+        _ = try await raft.commit(.admitServer(id: server, address: address), budget: .seconds(10))
         // The leader adds it as a learner, then promotes it once it caught up.
         if await replica.wait(until: { $0.membership.voters.contains(server) }, timeout: .seconds(30)) {
             return .done(detail: "server \(server) at \(address) joined as a voter")
@@ -56,8 +57,9 @@ extension AdminService {
         let membership = await replica.membership
         guard membership.all.contains(server) else { throw AdminFailure(.notFound, "server \(server) is not a member of the cluster") }
         guard membership.voters != [server] else { throw AdminFailure(.invalid, "cannot remove the last voter") }
-        // Unregister first, so that the leader's reconciliation does not add it back.
-        _ = try await raft.commit(.forgetServer(server), budget: .seconds(10))
+        // Retired first, so that the leader's reconciliation does not add it back, not even for
+        // a registration of its own still in flight or sent after its restart.
+        _ = try await raft.commit(.retireServer(server), budget: .seconds(10))
         // Proposed again after each change while another membership change is pending (the
         // leader's reconciliation may have one in flight).
         let removed = try? await withDeadline(.seconds(10), "the removal") {

@@ -59,8 +59,15 @@ extension RaftDriver {
         var backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(2))
         while !Task.isCancelled {
             if registeredServers()[id] == address { return }
+            // Removed meanwhile (the marker is written as the removal applies here).
+            if FileManager.default.fileExists(atPath: context.removedMarkerPath) { return }
             do {
-                _ = try await commit(.registerServer(id: id, address: address), budget: .seconds(5))
+                if try await commit(.registerServer(id: id, address: address), budget: .seconds(5)) == .serverRetired {
+                    // Removed while it was down: it learns it only now.
+                    writeRemovedMarker()
+                    logger.warning("this server was removed from the cluster: it does not rejoin by itself; add it back with `mailbox-admin server add \(address)`")
+                    return
+                }
                 logger.info("registered this server's address with the cluster", metadata: ["p2p.advertise": "\(address)"])
                 return
             } catch {

@@ -137,7 +137,9 @@ final class RaftDriver: Service, Sendable {
         for change in changes {
             switch change {
             case .snapshotRestored: dialRegisteredServers()
-            case .command(.registerServer(let server, let address), _) where server != id: mesh.requestDial(address)
+            case .command(.registerServer(let server, let address), let outcome) where server != id && outcome != .serverRetired:
+                mesh.requestDial(address)
+            case .command(.admitServer(let server, let address), _) where server != id: mesh.requestDial(address)
             default: continue
             }
         }
@@ -158,10 +160,15 @@ final class RaftDriver: Service, Sendable {
         } else if wasMember {
             // The marker first: whoever reads the line below (an operator, a test) may stop the
             // server at once, and a restart without the marker would try to rejoin.
-            if !FileManager.default.createFile(atPath: context.removedMarkerPath, contents: Data("removed from the cluster\n".utf8)) {
-                logger.error("could not write the removed marker at \(context.removedMarkerPath): a restart will try to rejoin")
-            }
+            writeRemovedMarker()
             logger.warning("this server was removed from the cluster")
+        }
+    }
+
+    /// Marks this server removed, so that a restart does not ask to rejoin.
+    func writeRemovedMarker() {
+        if !FileManager.default.createFile(atPath: context.removedMarkerPath, contents: Data("removed from the cluster\n".utf8)) {
+            logger.error("could not write the removed marker at \(context.removedMarkerPath): a restart will try to rejoin")
         }
     }
 }

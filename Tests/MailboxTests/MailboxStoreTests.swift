@@ -202,6 +202,30 @@ func message(_ sender: NodeID, _ sequence: UInt64, to recipient: NodeID, _ text:
         #expect(try fixture.store.client(alice)?.lastSeenMillis == 7)
     }
 
+    @Test func aRetiredServersOwnRegistrationIsRefusedUntilAnOperatorAdmitsIt() throws {
+        let fixture = try StoreFixture()
+        let (kept, removed) = (NodeID.random(), NodeID.random())
+        try fixture.register(alice)
+        try fixture.apply(
+            .registerServer(id: kept, address: "10.0.0.1:7400"), .registerServer(id: removed, address: "10.0.0.2:7400"),
+            .attach(client: alice, server: removed, observedAddress: nil, atMillis: 5)
+        )
+        #expect(try fixture.apply(.retireServer(removed)) == [.done])
+        #expect(try fixture.store.servers() == [kept: "10.0.0.1:7400"])
+        #expect(try fixture.store.client(alice)?.attachedServers == [])
+        // Its own registration (one in flight at the removal, or after a restart) stays out.
+        #expect(try fixture.apply(.registerServer(id: removed, address: "10.0.0.2:7400")) == [.serverRetired])
+        #expect(try fixture.store.servers() == [kept: "10.0.0.1:7400"])
+        // An operator adds it back; from then on it registers as any server.
+        #expect(try fixture.apply(.admitServer(id: removed, address: "10.0.0.2:7401")) == [.done])
+        #expect(try fixture.store.servers() == [kept: "10.0.0.1:7400", removed: "10.0.0.2:7401"])
+        #expect(try fixture.apply(.registerServer(id: removed, address: "10.0.0.2:7402")) == [.done])
+        #expect(try fixture.store.servers()[removed] == "10.0.0.2:7402")
+        // Forgetting (the command of earlier logs) does not retire.
+        try fixture.apply(.forgetServer(kept))
+        #expect(try fixture.apply(.registerServer(id: kept, address: "10.0.0.1:7400")) == [.done])
+    }
+
     @Test func purgeEmptiesOnlyThatMailbox() throws {
         let fixture = try StoreFixture()
         for id in [alice, bob, carol] { try fixture.register(id) }
@@ -271,6 +295,9 @@ func message(_ sender: NodeID, _ sequence: UInt64, to recipient: NodeID, _ text:
             .purge(recipient: b),
             .delete(recipient: b, id: MessageID(sender: a, sequence: 4)),
             .forgetServer(b),
+            .registerServer(id: b, address: "10.0.0.2:7400"),
+            .retireServer(b),
+            .admitServer(id: b, address: "10.0.0.2:7401"),
         ]
         for command in commands {
             #expect(try MailboxCommand(decoding: command.encoded()) == command)
