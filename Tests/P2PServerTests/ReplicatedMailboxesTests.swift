@@ -124,11 +124,18 @@ final class InMemoryCluster: Sendable {
         return nil
     }
 
-    /// Pumps until `condition` holds (at most `rounds` rounds).
-    func pump(until condition: () async throws -> Bool, rounds: Int = 500) async throws -> Bool {
-        for _ in 0..<rounds {
+    /// Pumps until `condition` holds; gives up after `rounds` rounds once `patience` has also
+    /// passed. Some work runs off the pump (a snapshot's chunks are read by a task of their own):
+    /// on a loaded machine it can take longer than the rounds, which then go on, a few a
+    /// millisecond apart, until the patience runs out.
+    func pump(until condition: () async throws -> Bool, rounds: Int = 500, patience: Duration = .seconds(60)) async throws -> Bool {
+        let deadline = ContinuousClock.now + patience
+        var round = 0
+        while round < rounds || ContinuousClock.now < deadline {
             if try await condition() { return true }
             try await pump()
+            round += 1
+            if round >= rounds { try await Task.sleep(for: .milliseconds(2)) }
         }
         return try await condition()
     }
