@@ -22,12 +22,18 @@ enum Chromium {
     static var underCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 
     /// Runs `chromium --headless … arguments url`; returns its standard output. Killed after `timeout`.
+    /// The output goes to a file, read once the process exited: a helper process chromium leaves
+    /// behind would hold a pipe open, and a read to its end would never return.
     static func run(_ binary: String, _ arguments: [String], timeout: Duration = .seconds(90)) async throws -> String {
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("p2pcore-chromium-\(UUID().uuidString).out").path
+        try #require(FileManager.default.createFile(atPath: outputPath, contents: nil), "cannot create \(outputPath)")
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let output = try #require(FileHandle(forWritingAtPath: outputPath))
+        defer { try? output.close() }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--hide-scrollbars"] + arguments
-        let out = Pipe()
-        process.standardOutput = out
+        process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         let exited = AsyncStream<Int32>.makeStream()
@@ -36,13 +42,14 @@ enum Chromium {
         let killer = Task {
             try await Task.sleep(for: timeout)
             process.terminate()
+            try await Task.sleep(for: .seconds(5))
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
         defer { killer.cancel() }
-        let output = out.fileHandleForReading.readDataToEndOfFile()
         var codes = exited.stream.makeAsyncIterator()
         let code = await codes.next() ?? -1
         try #require(code == 0, "chromium \(arguments) exited \(code)")
-        return String(decoding: output, as: UTF8.self)
+        return try String(contentsOfFile: outputPath, encoding: .utf8)
     }
 }
 
